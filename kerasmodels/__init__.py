@@ -1,0 +1,59 @@
+"""kerasmodels: train the classic architectures, compress, export and compare them.
+
+TensorFlow loads on first use of a function that needs it, so ``import kerasmodels`` stays
+light.
+
+>>> import kerasmodels as km
+>>> run = km.train("cnn", "digits", epochs=2, out_dir="/tmp/km-doc", verbose=0)  # doctest: +SKIP
+>>> km.list_runs("/tmp/km-doc")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from kerasmodels._version import __version__
+
+# public name -> module that defines it (imported on first access)
+_LAZY = {
+    "Dataset": "kerasmodels.data",
+    "load_dataset": "kerasmodels.data",
+    "dataset_names": "kerasmodels.data",
+    "build_model": "kerasmodels.architectures",
+    "get_architecture": "kerasmodels.architectures",
+    "architecture_names": "kerasmodels.architectures",
+    "small_variant": "kerasmodels.architectures",
+    "train": "kerasmodels.training",
+    "Run": "kerasmodels.runs",
+    "load_run": "kerasmodels.runs",
+    "list_runs": "kerasmodels.runs",
+    "scan_runs": "kerasmodels.runs",
+    "KerasModelsError": "kerasmodels.errors",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kerasmodels.architectures import (  # noqa: F401
+        architecture_names,
+        build_model,
+        get_architecture,
+        small_variant,
+    )
+    from kerasmodels.data import Dataset, dataset_names, load_dataset  # noqa: F401
+    from kerasmodels.errors import KerasModelsError  # noqa: F401
+    from kerasmodels.runs import Run, list_runs, load_run, scan_runs  # noqa: F401
+    from kerasmodels.training import train  # noqa: F401
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'kerasmodels' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

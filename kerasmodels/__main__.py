@@ -1,0 +1,5 @@
+import sys
+
+from kerasmodels.cli import main
+
+sys.exit(main())

@@ -1,0 +1,65 @@
+"""Architectures: one registry, one module per family.
+
+>>> import kerasmodels as km
+>>> km.build_model("cnn", input_shape=(24, 24, 3), num_classes=10).count_params()
+315722
+"""
+
+from __future__ import annotations
+
+from kerasmodels.architectures import cnn, dense, rnn, transformer  # noqa: F401  (registers)
+from kerasmodels.architectures.common import ProblemSpec
+from kerasmodels.architectures.registry import REGISTRY, get_architecture, small_variant
+from kerasmodels.backend import keras
+from kerasmodels.data import Dataset, load_dataset
+from kerasmodels.errors import HyperparameterError
+
+
+def architecture_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def problem_spec(dataset: Dataset | str | None = None, *, input_shape=None, num_classes=None,
+                 task=None, vocab_size=None) -> ProblemSpec:
+    """The ProblemSpec of a dataset, or of explicit shapes (which win where both are given)."""
+    if isinstance(dataset, str):
+        dataset = load_dataset(dataset)
+    if dataset is not None:
+        input_shape = input_shape or dataset.input_shape
+        num_classes = num_classes or dataset.num_classes
+        task = task or dataset.task
+        vocab_size = vocab_size or dataset.vocab_size
+    if input_shape is None:
+        raise HyperparameterError("build_model needs a dataset or input_shape=(...)")
+    try:
+        input_shape = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        raise HyperparameterError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
+    if not input_shape or any(d <= 0 for d in input_shape):
+        raise HyperparameterError(f"input_shape must be positive sizes, got {input_shape}")
+    task = task or ("classification" if num_classes else "regression")
+    if task == "classification" and (not isinstance(num_classes, int) or num_classes < 2):
+        raise HyperparameterError(f"a classifier needs num_classes >= 2, got {num_classes!r}")
+    return ProblemSpec(input_shape, num_classes, task, vocab_size)
+
+
+def build_model(arch: str, dataset: Dataset | str | None = None, *, input_shape=None,
+                num_classes=None, task=None, vocab_size=None, **hparams):
+    """Build an uncompiled keras.Model of a registered architecture.
+
+    Pass a Dataset (or its name) or the shapes; ``hparams`` override the builder's defaults
+    (see ``km.get_architecture(arch).hparams``).
+
+    >>> import kerasmodels as km
+    >>> km.build_model("mlp", input_shape=(8, 8, 1), num_classes=10).output_shape
+    (None, 10)
+    """
+    spec_of = get_architecture(arch)
+    spec_of.check_hparams(hparams)
+    spec = problem_spec(dataset, input_shape=input_shape, num_classes=num_classes, task=task,
+                        vocab_size=vocab_size)
+    return spec_of.builder(spec, **hparams)
+
+
+__all__ = ["REGISTRY", "ProblemSpec", "architecture_names", "build_model", "get_architecture",
+           "keras", "problem_spec", "small_variant"]

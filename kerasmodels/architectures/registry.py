@@ -1,0 +1,74 @@
+"""The one registry of architectures."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kerasmodels.errors import HyperparameterError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A registered builder with its hyperparameter defaults and training defaults."""
+
+    name: str
+    family: str
+    builder: Callable[..., Any]
+    description: str
+    small_of: str | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        """The builder's hyperparameters and their defaults."""
+        sig = inspect.signature(self.builder)
+        return {
+            n: p.default
+            for n, p in sig.parameters.items()
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty
+        }
+
+    def check_hparams(self, hparams: dict[str, Any]) -> None:
+        unknown = sorted(set(hparams) - set(self.hparams))
+        if unknown:
+            known = ", ".join(f"{k}={v!r}" for k, v in self.hparams.items()) or "none"
+            raise HyperparameterError(
+                f"architecture {self.name!r} has no hyperparameter {', '.join(unknown)}; "
+                f"it takes: {known}"
+            )
+
+
+REGISTRY: dict[str, Architecture] = {}
+
+
+def register(name: str, *, family: str, small_of: str | None = None, **training):
+    """Decorator: add a builder ``f(spec, **hparams) -> keras.Model`` to the registry."""
+
+    def wrap(builder):
+        doc = (builder.__doc__ or "").strip().splitlines()
+        REGISTRY[name] = Architecture(name, family, builder, doc[0] if doc else "", small_of,
+                                      training)
+        return builder
+
+    return wrap
+
+
+def get_architecture(name: str) -> Architecture:
+    """Look an architecture up by name, with a clear error listing the choices."""
+    from kerasmodels import architectures  # noqa: F401  (importing registers the builders)
+
+    if name not in REGISTRY:
+        raise UnknownNameError("architecture", name, REGISTRY)
+    return REGISTRY[name]
+
+
+def small_variant(name: str) -> str:
+    """The small variant of an architecture's family (``cnn`` -> ``cnn_small``)."""
+    arch = get_architecture(name)
+    for other in REGISTRY.values():
+        if other.small_of == arch.name or (other.small_of and other.family == arch.family):
+            return other.name
+    return name

@@ -1,0 +1,59 @@
+"""The one place that selects tf_keras (Keras 2) and imports TensorFlow.
+
+tfmot only works with Keras 2, so the package uses ``tf_keras`` everywhere. Every module
+takes ``tf`` and ``keras`` from here, which guarantees the environment is set before
+TensorFlow is first imported and keeps ``import kerasmodels`` free of TensorFlow.
+
+>>> from kerasmodels.backend import keras, tf
+>>> keras.__name__.startswith("tf_keras")
+True
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def _import_quietly():
+    """Import TensorFlow with its C++ start-up chatter (written before absl is set up) muted."""
+    if "tensorflow" in sys.modules:
+        import tensorflow
+        import tf_keras
+
+        return tensorflow, tf_keras
+    try:
+        saved_fd = os.dup(2)
+    except OSError:  # no stderr to protect (e.g. some embedded interpreters)
+        saved_fd = None
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        if saved_fd is not None:
+            sys.stderr.flush()
+            os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow
+            import tf_keras
+
+            tensorflow.config.list_physical_devices()  # device probing logs CUDA noise once
+        except BaseException:
+            if saved_fd is not None:
+                os.dup2(saved_fd, 2)
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            if saved_fd is not None:
+                os.dup2(saved_fd, 2)
+                os.close(saved_fd)
+    tensorflow.get_logger().setLevel("ERROR")
+    return tensorflow, tf_keras
+
+
+tf, keras = _import_quietly()
+
+__all__ = ["keras", "tf"]

@@ -1,0 +1,89 @@
+"""Training callbacks: a progress bar, a history that survives interruption, a NaN guard."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from kerasmodels.backend import keras, tf
+from kerasmodels.runs import read_json, write_json
+
+
+def current_learning_rate(optimizer) -> float:
+    lr = optimizer.learning_rate
+    if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+        lr = lr(optimizer.iterations)
+    return float(tf.keras.backend.get_value(lr) if not hasattr(lr, "numpy") else lr.numpy())
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """One tqdm bar over the epochs, with the latest loss and metrics as its postfix."""
+
+    def __init__(self, epochs: int, description: str = "training"):
+        super().__init__()
+        self.epochs, self.description, self.bar = epochs, description, None
+
+    def on_train_begin(self, logs=None):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.epochs, desc=self.description, unit="epoch", leave=True,
+                        dynamic_ncols=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.n = epoch + 1
+        shown = {k: f"{v:.4g}" for k, v in (logs or {}).items() if k != "learning_rate"}
+        self.bar.set_postfix(shown, refresh=False)
+        self.bar.refresh()
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class EpochHistory(keras.callbacks.Callback):
+    """Per-epoch logs plus the learning rate, rewritten atomically to ``path`` every epoch.
+
+    On resume the epochs already on disk are kept, so the history covers the whole run.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = Path(path)
+        self.history: dict[str, list] = read_json(self.path) if self.path.exists() else {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {**(logs or {}), "epoch": epoch + 1,
+                  "learning_rate": current_learning_rate(self.model.optimizer)}
+        done = len(self.history.get("epoch", []))
+        for key in list(self.history):  # drop anything after a restored checkpoint
+            self.history[key] = self.history[key][: min(done, epoch)]
+        for key, value in record.items():
+            self.history.setdefault(key, []).append(float(value))
+        write_json(self.path, self.history)
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop at the first non-finite loss (or weights) and remember where it happened."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at: tuple[int, int] | None = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_at = (self.epoch + 1, batch + 1)
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.diverged_at is None and not all(
+            np.isfinite(w).all() for w in self.model.get_weights()
+        ):
+            self.diverged_at = (epoch + 1, -1)
+            self.model.stop_training = True

@@ -1,0 +1,66 @@
+"""Datasets: built-in (offline), online (keras.datasets) and a user's own files.
+
+>>> import kerasmodels as km
+>>> ds = km.load_dataset("digits")
+>>> ds.input_shape, ds.num_classes
+((8, 8, 1), 10)
+"""
+
+from __future__ import annotations
+
+from kerasmodels.data import builtin
+from kerasmodels.data.dataset import Dataset, holdout, split
+from kerasmodels.errors import DatasetError, UnknownNameError
+
+BUILTIN = {
+    "digits": builtin.digits,
+    "regression": builtin.regression,
+    "sequences": builtin.sequences,
+    "text": builtin.text,
+    "diabetes": builtin.diabetes,
+}
+ONLINE = ("mnist", "fashion_mnist", "cifar10", "imdb")
+FILE_PREFIXES = ("csv:", "images:")
+DEFAULT_DATASET = "digits"
+
+
+def dataset_names() -> list[str]:
+    """Every dataset name ``load_dataset`` accepts (plus ``csv:<path>`` and ``images:<folder>``)."""
+    return [*BUILTIN, *ONLINE]
+
+
+def load_dataset(name: str | Dataset = DEFAULT_DATASET, **options) -> Dataset:
+    """Load a dataset by name with fixed, seeded train/val/test splits.
+
+    Names: ``digits`` (default), ``regression``, ``sequences``, ``text``, ``diabetes``;
+    ``mnist``, ``fashion_mnist``, ``cifar10``, ``imdb`` (download, or ``path=`` a local copy);
+    ``csv:<path>`` with ``target=<column>``; ``images:<folder>`` with ``image_size=(h, w)``
+    and ``color="rgb"|"grayscale"``. A Dataset passes through unchanged.
+    """
+    if isinstance(name, Dataset):
+        return name
+    if not isinstance(name, str):
+        raise DatasetError(f"dataset must be a name or a Dataset, got {type(name).__name__}")
+    try:
+        if name in BUILTIN:
+            return BUILTIN[name](**options)
+        if name in ONLINE:
+            from kerasmodels.data.online import load_online
+
+            return load_online(name, **options)
+        if name.startswith("csv:"):
+            from kerasmodels.data.files import load_csv
+
+            return load_csv(name[4:], **options)
+        if name.startswith("images:"):
+            from kerasmodels.data.files import load_image_folder
+
+            return load_image_folder(name[7:], **options)
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            raise DatasetError(f"dataset {name!r} does not take that option: {exc}") from None
+        raise
+    raise UnknownNameError("dataset", name, [*dataset_names(), "csv:<path>", "images:<folder>"])
+
+
+__all__ = ["Dataset", "DatasetError", "dataset_names", "holdout", "load_dataset", "split"]

@@ -1,0 +1,128 @@
+"""A user's own files: ``csv:<path>`` (a target column) and ``images:<folder>`` (class folders)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from kerasmodels.data.dataset import Dataset, split
+from kerasmodels.errors import DatasetError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+def load_csv(path: str, *, target: str | None = None, task: str | None = None,
+             seed: int = 0) -> Dataset:
+    """Numeric feature columns, standardized on the training split, and a ``target`` column.
+
+    A non-numeric target, or an integer one with at most 20 values, is a classification
+    (string labels become classes in sorted order); anything else is a regression.
+    """
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise DatasetError(f"CSV file {file} does not exist: check the path after 'csv:'")
+    try:
+        frame = pd.read_csv(file)
+    except Exception as exc:
+        raise DatasetError(f"cannot read {file} as CSV ({type(exc).__name__}: {exc})") from None
+    if target is None:
+        raise DatasetError(f"{file.name}: say which column to predict with target=<column> "
+                           f"(--target in the CLI); columns: {', '.join(map(str, frame.columns))}")
+    if target not in frame.columns:
+        raise DatasetError(f"{file.name} has no column {target!r}: choose the target from "
+                           f"{', '.join(map(str, frame.columns))}")
+    before = len(frame)
+    frame = frame.dropna()
+    if len(frame) < before:
+        warnings.warn(f"{file.name}: dropped {before - len(frame)} rows with missing values", stacklevel=2)
+    features = [c for c in frame.columns if c != target]
+    if not features:
+        raise DatasetError(f"{file.name} has no feature columns besides the target {target!r}")
+    bad = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        raise DatasetError(f"{file.name}: feature columns {bad} are not numeric: encode them as "
+                           "numbers or drop them")
+    x = frame[features].to_numpy("float32")
+    column = frame[target]
+    numeric = pd.api.types.is_numeric_dtype(column)
+    if task is None:
+        few = numeric and np.all(np.mod(column, 1) == 0) and column.nunique() <= 20
+        task = "classification" if (not numeric or few) else "regression"
+    if task == "classification":
+        values = column.to_numpy() if numeric else column.astype(str).to_numpy()
+        classes = np.unique(values)
+        labels = [str(int(v)) if numeric and float(v).is_integer() else str(v) for v in classes]
+        y = np.searchsorted(classes, values).astype("int64")
+        if len(labels) < 2:
+            raise DatasetError(f"{file.name}: target {target!r} has a single class: nothing to learn")
+    elif task == "regression":
+        if not numeric:
+            raise DatasetError(f"{file.name}: target {target!r} is not numeric, so it cannot be a regression")
+        labels, y = None, column.to_numpy("float32")[:, None]
+    else:
+        raise DatasetError(f"task must be 'classification' or 'regression', got {task!r}")
+    train, val, test = split(x, y, seed=seed, stratify=task == "classification")
+    mean, std = train[0].mean(0), train[0].std(0) + 1e-7
+    train, val, test = [((a - mean) / std, b) for a, b in (train, val, test)]
+    return Dataset(
+        f"csv:{file}", train, val, test, task=task,
+        num_classes=len(labels) if labels else None, labels=labels,
+        preprocessing={"kind": "tabular", "features": features, "mean": mean.tolist(),
+                       "std": std.tolist(), "note": "x = (x - mean) / std, per feature"},
+        description=f"{file.name}: {len(frame)} rows, {len(features)} features, target {target!r}",
+        options={"target": target, "task": task, "seed": seed},
+    )
+
+
+def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
+                      seed: int = 0) -> Dataset:
+    """One sub-folder per class, every image resized to ``image_size`` and scaled to [0, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise DatasetError(f"image folder {root} does not exist: check the path after 'images:'")
+    if color not in ("rgb", "grayscale"):
+        raise DatasetError(f"color must be 'rgb' or 'grayscale', got {color!r}")
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise DatasetError(f"image_size must be (height, width), got {image_size!r}") from None
+    if h <= 0 or w <= 0:
+        raise DatasetError(f"image_size must be positive, got {image_size!r}")
+    classes = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if files:
+            classes[sub.name] = files
+    if not classes:
+        raise DatasetError(f"{root} holds no images: put them in one sub-folder per class "
+                           f"({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if len(classes) < 2:
+        raise DatasetError(f"{root} has images of a single class ({next(iter(classes))}): "
+                           "add a sub-folder for each class, at least two")
+    mode = "L" if color == "grayscale" else "RGB"
+    xs, ys = [], []
+    for label, (name, files) in enumerate(classes.items()):
+        for file in files:
+            try:
+                with Image.open(file) as im:
+                    arr = np.asarray(im.convert(mode).resize((w, h)), "float32") / 255.0
+            except (UnidentifiedImageError, OSError) as exc:
+                raise DatasetError(f"{file} is not a readable image ({exc}): remove or replace it") from None
+            xs.append(arr[..., None] if mode == "L" else arr)
+            ys.append(label)
+    x, y = np.stack(xs), np.array(ys, "int64")
+    train, val, test = split(x, y, seed=seed)
+    return Dataset(
+        f"images:{root}", train, val, test, task="classification",
+        num_classes=len(classes), labels=list(classes),
+        preprocessing={"kind": "image", "image_size": [h, w], "color": color,
+                       "input_range": [0, 255], "scale": 1 / 255, "offset": 0.0},
+        description=f"{len(x)} images of {len(classes)} classes from {root}",
+        options={"image_size": [h, w], "color": color, "seed": seed},
+    )

@@ -1,0 +1,65 @@
+"""Errors that name the problem and the fix.
+
+Every entry point (API, CLI, dashboard) raises or shows these; the CLI prints their message
+as one line. They subclass ``ValueError`` so callers can catch them the usual way.
+
+>>> from kerasmodels.errors import UnknownNameError
+>>> str(UnknownNameError("architecture", "cnnn", ["cnn", "mlp"]))
+"unknown architecture 'cnnn': did you mean 'cnn'? Choose one of: cnn, mlp"
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class KerasModelsError(ValueError):
+    """Base class: a clear, user-facing error."""
+
+
+class UnknownNameError(KerasModelsError):
+    """An unknown architecture, dataset, optimizer, ... name."""
+
+    def __init__(self, kind: str, name: str, choices: Iterable[str]):
+        choices = sorted(choices)
+        close = difflib.get_close_matches(str(name), choices, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        super().__init__(f"unknown {kind} {name!r}: {hint}Choose one of: {', '.join(choices)}")
+        self.kind, self.name, self.choices = kind, name, choices
+
+
+class DatasetError(KerasModelsError):
+    """A dataset that cannot be loaded as asked."""
+
+
+class HyperparameterError(KerasModelsError):
+    """An impossible hyperparameter (negative epochs, batch size 0, ...)."""
+
+
+class InputShapeError(KerasModelsError):
+    """Input whose shape or dtype does not fit the model."""
+
+
+class RunError(KerasModelsError):
+    """A run directory that is missing, incomplete or corrupt."""
+
+
+class TrainingDivergedError(KerasModelsError):
+    """The loss became NaN or infinite: the run is marked failed and not saved."""
+
+
+def check_positive(name: str, value, *, allow_zero: bool = False, integer: bool = False):
+    """Raise HyperparameterError unless ``value`` is a positive (or non-negative) number.
+
+    >>> check_positive("epochs", 3, integer=True)
+    3
+    """
+    kind = "integer" if integer else "number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise HyperparameterError(f"{name} must be a {kind}, got {value!r}")
+    if value != value or (value < 0 if allow_zero else value <= 0):  # NaN or out of range
+        bound = ">= 0" if allow_zero else "> 0"
+        raise HyperparameterError(f"{name} must be {bound}, got {value!r}: pass a value {bound}")
+    return value

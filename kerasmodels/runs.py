@@ -1,0 +1,264 @@
+"""The run directory: one trained (or compressed) model and everything known about it.
+
+Layout (see ARCHITECTURE.md)::
+
+    saved_models/<run-id>/manifest.json, history.json, model.keras, logs/, exports/
+
+Runs are written to a hidden sibling and renamed into place, so a crash never leaves a
+half-written run; JSON files are replaced atomically.
+
+>>> import kerasmodels as km
+>>> runs = km.list_runs("saved_models")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasmodels.errors import InputShapeError, RunError
+
+SCHEMA_VERSION = 1
+MANIFEST, HISTORY, MODEL = "manifest.json", "history.json", "model.keras"
+DEFAULT_RUNS_DIR = "saved_models"
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically: a temporary file in the same folder, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, default=_json_default)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunError(f"{path} is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path} is corrupt ({exc}): restore it or delete the run") from None
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def new_run_id(arch: str, dataset: str, out_dir: str | Path, recipe: str | None = None) -> str:
+    """``<arch>-<dataset>-<YYYYmmdd-HHMMSS>[-<recipe>]``, unique within ``out_dir``."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    parts = [arch, slug(dataset), stamp] + ([slug(recipe)] if recipe else [])
+    base = "-".join(parts)
+    run_id, n = base, 2
+    while (Path(out_dir) / run_id).exists():
+        run_id, n = f"{base}-{n}", n + 1
+    return run_id
+
+
+def slug(text: str) -> str:
+    """A file-name-safe short form: ``csv:/data/iris.csv`` -> ``csv-iris``."""
+    if ":" in text:
+        kind, _, rest = text.partition(":")
+        text = f"{kind}-{Path(rest).stem or Path(rest).name}"
+    return re.sub(r"[^A-Za-z0-9_.+]+", "-", text).strip("-") or "data"
+
+
+def commit_run(staging: Path, final: Path) -> None:
+    """Move a fully written staging folder into place in one rename."""
+    if final.exists():
+        raise RunError(f"{final} already exists: runs are never overwritten")
+    os.replace(staging, final)
+
+
+def staging_dir(out_dir: str | Path, run_id: str) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".tmp-{run_id}-", dir=out))
+
+
+class Run:
+    """A run directory: ``.path``, ``.manifest``, ``.history``, ``.metrics``, ``.model``.
+
+    >>> run = km.load_run("saved_models/cnn-digits-20260101-000000")  # doctest: +SKIP
+    >>> run.predict(run.dataset().test[0][:5]).shape  # doctest: +SKIP
+    (5, 10)
+    """
+
+    def __init__(self, path: str | Path, manifest: dict[str, Any]):
+        self.path = Path(path)
+        self.manifest = manifest
+        self._model = None
+        self._history = None
+
+    # -- what the manifest says -------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def arch(self) -> str:
+        return self.manifest["arch"]["name"]
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        return self.manifest["arch"].get("hparams", {})
+
+    @property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return self.manifest.get("metrics", {})
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.manifest["dataset"]["input_shape"])
+
+    @property
+    def parent(self) -> str | None:
+        return self.manifest.get("parent")
+
+    @property
+    def history(self) -> dict[str, list]:
+        if self._history is None:
+            file = self.path / HISTORY
+            self._history = read_json(file) if file.exists() else {}
+        return self._history
+
+    def dataset(self):
+        """Reload the run's dataset with the options it was trained on."""
+        from kerasmodels.data import load_dataset
+
+        info = self.manifest["dataset"]
+        return load_dataset(info["name"], **info.get("options", {}))
+
+    # -- the model ---------------------------------------------------------------------------
+    @property
+    def model(self):
+        """The Keras model, loaded once with ``safe_mode=True``."""
+        if self._model is None:
+            self._model = load_model(self.path / MODEL)
+        return self._model
+
+    def predict(self, x, batch_size: int = 256) -> np.ndarray:
+        """Predict on a batch (or one example) after checking its shape and dtype."""
+        x = check_input(x, self.input_shape, self.manifest["dataset"].get("dtype", "float32"))
+        return self.model.predict(x, batch_size=batch_size, verbose=0)
+
+    def __repr__(self) -> str:
+        test = self.metrics.get("test", {})
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float))
+        return f"Run({self.id!r}, {shown})"
+
+
+def check_input(x, input_shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
+    """Return ``x`` as a batch for a model with ``input_shape``, or raise InputShapeError."""
+    try:
+        x = np.asarray(x)
+    except Exception as exc:
+        raise InputShapeError(f"input cannot be read as an array: {exc}") from None
+    if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise InputShapeError(f"input must be numeric, got dtype {x.dtype}")
+    if tuple(x.shape) == tuple(input_shape):
+        x = x[None]
+    if tuple(x.shape[1:]) != tuple(input_shape):
+        raise InputShapeError(
+            f"input shape {tuple(x.shape)} does not fit the model, which takes a batch of "
+            f"{tuple(input_shape)} (shape (n, {', '.join(map(str, input_shape))})): reshape or "
+            "preprocess the input as the dataset does"
+        )
+    if dtype.startswith("int"):
+        if not np.issubdtype(x.dtype, np.integer) and not np.all(np.mod(x, 1) == 0):
+            raise InputShapeError("this model takes integer token ids; the input has fractions")
+        return x.astype(dtype)
+    return x.astype("float32")
+
+
+def load_model(path: str | Path):
+    """Load a ``.keras`` file with safe mode, turning every failure into a RunError."""
+    from kerasmodels import architectures  # noqa: F401  (registers custom layers)
+    from kerasmodels.backend import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"model file {path} does not exist")
+    if not zipfile.is_zipfile(path):
+        raise RunError(f"{path} is corrupt or truncated (not a .keras archive): re-train or "
+                       "restore the run")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"{path} cannot be loaded ({type(exc).__name__}: {first}): the file is "
+                       "corrupt, truncated or from an incompatible version; re-train the run") from None
+
+
+def load_run(path: str | Path) -> Run:
+    """Open a run directory (the model itself loads on first use)."""
+    if isinstance(path, Run):
+        return path
+    path = Path(path)
+    if not path.is_dir():
+        hint = ""
+        if not path.is_absolute() and (Path(DEFAULT_RUNS_DIR) / path).is_dir():
+            return load_run(Path(DEFAULT_RUNS_DIR) / path)
+        if path.parent.is_dir():
+            ids = sorted(p.name for p in path.parent.iterdir() if p.is_dir() and not p.name.startswith("."))
+            hint = f"; runs there: {', '.join(ids[:8])}" if ids else ""
+        raise RunError(f"run directory {path} does not exist{hint}")
+    manifest = read_json(path / MANIFEST)
+    if not isinstance(manifest, dict) or "id" not in manifest or "arch" not in manifest:
+        raise RunError(f"{path / MANIFEST} is not a kerasmodels manifest")
+    return Run(path, manifest)
+
+
+def scan_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[Run], list[tuple[Path, str]]]:
+    """All runs under ``runs_dir``, oldest first, and the broken ones with the reason."""
+    root = Path(runs_dir)
+    runs, broken = [], []
+    if not root.is_dir():
+        return runs, broken
+    for sub in sorted(root.iterdir()):
+        if not sub.is_dir() or sub.name.startswith("."):
+            continue
+        try:
+            run = load_run(sub)
+            if not (sub / MODEL).is_file() or not zipfile.is_zipfile(sub / MODEL):
+                raise RunError(f"{sub / MODEL} is missing or corrupt")
+            runs.append(run)
+        except RunError as exc:
+            broken.append((sub, str(exc)))
+    runs.sort(key=lambda r: (r.manifest.get("created_at", ""), r.id))
+    return runs, broken
+
+
+def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR, *,
+              where: Callable[[Run], bool] | None = None) -> list[Run]:
+    """The loadable runs under ``runs_dir`` (see :func:`scan_runs` for broken ones)."""
+    runs, _ = scan_runs(runs_dir)
+    return [r for r in runs if where is None or where(r)]
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

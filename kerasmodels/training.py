@@ -1,0 +1,247 @@
+"""``train()``: dataset + architecture + optimizer -> a Run on disk.
+
+Interrupted runs resume: progress lives in ``<out_dir>/.partial/<key>/`` (Keras
+``BackupAndRestore`` checkpoints, the history so far, TensorBoard logs) until the run is
+complete, and calling ``train`` again with the same arguments continues from the last epoch.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import platform
+import shutil
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasmodels._version import __version__
+from kerasmodels.architectures import build_model, get_architecture
+from kerasmodels.backend import keras, tf
+from kerasmodels.callbacks import DivergenceGuard, EpochHistory, ProgressBar
+from kerasmodels.data import Dataset, load_dataset
+from kerasmodels.errors import HyperparameterError, TrainingDivergedError, check_positive
+from kerasmodels.optimizers import make_optimizer
+from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
+from kerasmodels.runs import (
+    DEFAULT_RUNS_DIR,
+    HISTORY,
+    MANIFEST,
+    MODEL,
+    SCHEMA_VERSION,
+    Run,
+    commit_run,
+    load_run,
+    new_run_id,
+    read_json,
+    remove_tree,
+    slug,
+    staging_dir,
+    write_json,
+)
+
+
+def seed_everything(seed: int) -> None:
+    """Python, numpy and TensorFlow seeds, and deterministic TensorFlow ops."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def compile_for(model, task: str, optimizer) -> None:
+    if task == "classification":
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    else:
+        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
+
+
+def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[str, float]]:
+    """Loss and metrics of a compiled model on the train, val and test splits."""
+    out = {}
+    for split in ("train", "val", "test"):
+        x, y = getattr(dataset, split)
+        values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+        out[split] = {k: float(v) for k, v in values.items()}
+    return out
+
+
+def versions() -> dict[str, str]:
+    def v(pkg):
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "tf_keras": keras.__version__, "tfmot": v("tensorflow-model-optimization"),
+            "kerasmodels": __version__}
+
+
+def train(
+    arch: str = "cnn",
+    dataset: str | Dataset = "digits",
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    optimizer: str = "adam",
+    learning_rate: float | None = None,
+    regularizer: str | None = None,
+    reg_strength: float = 1e-4,
+    seed: int = 0,
+    out_dir: str | Path = DEFAULT_RUNS_DIR,
+    early_stopping: int | None = None,
+    resume: bool = True,
+    verbose: int = 1,
+    dataset_options: dict[str, Any] | None = None,
+    callbacks: list | tuple = (),
+    **hparams,
+) -> Run:
+    """Train ``arch`` on ``dataset`` and save the run; returns the Run.
+
+    Unset ``epochs``, ``batch_size`` and ``learning_rate`` take the architecture's defaults
+    (``km.get_architecture(arch).training``). ``early_stopping=N`` stops after N epochs
+    without a better validation loss and keeps the best weights.
+
+    >>> import kerasmodels as km
+    >>> run = km.train("mlp", "digits", epochs=2, out_dir="/tmp/km-doc", verbose=0)
+    >>> sorted(run.metrics)
+    ['test', 'train', 'val']
+    """
+    spec = get_architecture(arch)
+    spec.check_hparams(hparams)
+    epochs = check_positive("epochs", spec.training.get("epochs", 20) if epochs is None else epochs,
+                            integer=True)
+    batch_size = check_positive("batch_size", spec.training.get("batch_size", 32)
+                                if batch_size is None else batch_size, integer=True)
+    learning_rate = check_positive("learning_rate", spec.training.get("learning_rate", 1e-3)
+                                   if learning_rate is None else learning_rate)
+    if early_stopping is not None:
+        check_positive("early_stopping", early_stopping, integer=True)
+    check_positive("seed", seed, allow_zero=True, integer=True)
+    make_optimizer(optimizer, learning_rate)  # validate the name and options before any work
+    reg = make_regularizer(regularizer, reg_strength)
+    data = load_dataset(dataset, **(dataset_options or {}))
+    config = {
+        "arch": arch, "hparams": hparams, "dataset": data.name, "dataset_options": data.options,
+        "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
+        "learning_rate": learning_rate, "regularizer": regularizer,
+        "reg_strength": reg_strength if regularizer else None, "seed": seed,
+        "early_stopping": early_stopping,
+    }
+    seed_everything(seed)
+    model = build_model(arch, data, **hparams)  # raises clear errors before anything is written
+    out_dir = Path(out_dir)
+    created_out_dir = not out_dir.exists()
+    key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    work = out_dir / ".partial" / f"{arch}-{slug(data.name)}-{key}"
+    if work.exists() and not resume:
+        remove_tree(work)
+    if (work / "config.json").exists():
+        run_id = read_json(work / "config.json")["run_id"]
+    else:
+        work.mkdir(parents=True, exist_ok=True)
+        run_id = new_run_id(arch, data.name, out_dir)
+        write_json(work / "config.json", {**config, "run_id": run_id})
+
+    model = with_kernel_regularizer(model, reg)
+    opt = make_optimizer(optimizer, learning_rate)
+    compile_for(model, data.task, opt)
+
+    history_cb = EpochHistory(work / HISTORY)
+    start_epoch = len(history_cb.history.get("epoch", []))
+    if start_epoch and verbose:
+        print(f"Resuming {run_id} from epoch {start_epoch} of {epochs}")
+    guard = DivergenceGuard()
+    cbs = [guard, history_cb,
+           keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq="epoch",
+                                            delete_checkpoint=False),
+           keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
+           *callbacks]
+    if early_stopping:
+        cbs.append(keras.callbacks.EarlyStopping(patience=early_stopping, restore_best_weights=True))
+    if verbose:
+        cbs.append(ProgressBar(epochs, description=run_id))
+    (x, y), val = data.train, data.val
+    started = time.perf_counter()
+    model.fit(x, y, validation_data=val, epochs=epochs, batch_size=batch_size, shuffle=True,
+              callbacks=cbs, verbose=0)
+    seconds = time.perf_counter() - started
+
+    if guard.diverged_at is not None:
+        _discard(work, out_dir if created_out_dir else None)
+        epoch, batch = guard.diverged_at
+        where = f"epoch {epoch}" + (f", batch {batch}" if batch > 0 else "")
+        raise TrainingDivergedError(
+            f"training diverged: the loss or weights became NaN/inf at {where} with "
+            f"learning_rate={learning_rate}; the run is marked failed and nothing was saved. "
+            "Lower the learning rate (try 1e-3) or add a regularizer"
+        )
+
+    history = read_json(work / HISTORY) if (work / HISTORY).exists() else {}
+    metrics = evaluate(model, data)
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "id": run_id,
+        "status": "complete",
+        "created_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "arch": {"name": arch, "family": spec.family, "hparams": {**spec.hparams, **hparams},
+                 "params": int(model.count_params())},
+        "dataset": data.to_manifest(),
+        "training": {
+            "optimizer": {"name": optimizer,
+                          "config": _plain(keras.optimizers.serialize(opt)["config"])},
+            "learning_rate": learning_rate, "schedule": None,
+            "regularizer": {"name": regularizer, "strength": reg_strength} if regularizer else None,
+            "strategy": "minibatch", "epochs": epochs,
+            "epochs_run": len(history.get("epoch", [])), "batch_size": batch_size, "seed": seed,
+            "early_stopping": early_stopping, "distribution": None,
+            "seconds": round(seconds, 3), "resumed_from_epoch": start_epoch or None,
+        },
+        "metrics": metrics,
+        "parent": None,
+        "recipe": None,
+        "versions": versions(),
+    }
+    staging = staging_dir(out_dir, run_id)
+    try:
+        model.save(staging / MODEL)
+        write_json(staging / HISTORY, history)
+        if (work / "logs").exists():
+            shutil.copytree(work / "logs", staging / "logs")
+        write_json(staging / MANIFEST, manifest)
+        commit_run(staging, out_dir / run_id)
+    except BaseException:
+        remove_tree(staging)
+        raise
+    _discard(work)
+    run = load_run(out_dir / run_id)
+    run._model = model
+    return run
+
+
+def _discard(work: Path, created_out_dir: Path | None = None) -> None:
+    """Remove a work folder, and its parents when they are left empty."""
+    remove_tree(work)
+    for folder in (work.parent, created_out_dir):
+        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """Optimizer config as plain JSON values."""
+    out = {}
+    for k, v in config.items():
+        if isinstance(v, (np.generic,)):
+            v = v.item()
+        if isinstance(v, (int, float, str, bool)) or v is None:
+            out[k] = v
+        else:
+            out[k] = str(v)
+    return out
+
+
+__all__ = ["HyperparameterError", "compile_for", "evaluate", "seed_everything", "train"]
