@@ -42,6 +42,7 @@ def write_json(path: str | Path, data: Any) -> None:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=2, default=_json_default)
             f.write("\n")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -91,6 +92,7 @@ def commit_run(staging: Path, final: Path) -> None:
     """Move a fully written staging folder into place in one rename."""
     if final.exists():
         raise RunError(f"{final} already exists: runs are never overwritten")
+    os.chmod(staging, 0o755)
     os.replace(staging, final)
 
 

@@ -107,7 +107,7 @@ def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
                            "add a sub-folder for each class, at least two")
     mode = "L" if color == "grayscale" else "RGB"
     xs, ys = [], []
-    for label, (name, files) in enumerate(classes.items()):
+    for label, (_name, files) in enumerate(classes.items()):
         for file in files:
             try:
                 with Image.open(file) as im:

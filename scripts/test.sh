@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The whole test suite, slow tests included, exactly as CI runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check kerasmodels tests scripts
+exec .venv/bin/python -m pytest --timeout=900 "$@"

@@ -1,0 +1,41 @@
+"""Shared fixtures: models are trained once per session and shared between tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+KERASMODELS = [sys.executable, "-m", "kerasmodels"]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, **env) -> subprocess.CompletedProcess:
+    """Run the real ``kerasmodels`` command in a subprocess."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **{k: str(v) for k, v in env.items()}}
+    return subprocess.run([*KERASMODELS, *args], cwd=cwd or ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+
+
+@pytest.fixture(scope="session")
+def runs_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def cnn_run(runs_dir):
+    """A digits CNN trained briefly (4 epochs)."""
+    import kerasmodels as km
+
+    return km.train("cnn", "digits", epochs=4, out_dir=runs_dir, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def transformer_run(runs_dir):
+    """A text transformer trained briefly (3 epochs)."""
+    import kerasmodels as km
+
+    return km.train("transformer", "text", epochs=3, out_dir=runs_dir, verbose=0)
