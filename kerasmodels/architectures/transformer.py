@@ -59,7 +59,7 @@ def _transformer(spec: ProblemSpec, d_model, num_heads, ff_dim, num_layers, drop
     return keras.Model(inputs, output_head(x, spec), name=name)
 
 
-@register("transformer", family="transformer", epochs=30, batch_size=32, learning_rate=1e-3)
+@register("transformer", family="transformer", epochs=15, batch_size=32, learning_rate=1e-3)
 def transformer(spec: ProblemSpec, *, d_model: int = 32, num_heads: int = 4, ff_dim: int = 64,
                 num_layers: int = 2, dropout: float = 0.1):
     """Transformer encoder classifier: num_layers blocks of num_heads-head self-attention."""
