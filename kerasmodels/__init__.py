@@ -25,10 +25,18 @@ _LAZY = {
     "architecture_names": "kerasmodels.architectures",
     "small_variant": "kerasmodels.architectures",
     "train": "kerasmodels.training",
+    "find_learning_rate": "kerasmodels.lab",
+    "compare_optimizers": "kerasmodels.lab",
+    "loss_surface": "kerasmodels.lab",
     "Run": "kerasmodels.runs",
     "load_run": "kerasmodels.runs",
     "list_runs": "kerasmodels.runs",
     "scan_runs": "kerasmodels.runs",
+    "export": "kerasmodels.exports",
+    "export_formats": "kerasmodels.exports",
+    "benchmark": "kerasmodels.benchmarks",
+    "load_predictor": "kerasmodels.runtime",
+    "EdgeModel": "kerasmodels.edge",
     "KerasModelsError": "kerasmodels.errors",
 }
 
@@ -41,9 +49,14 @@ if TYPE_CHECKING:  # pragma: no cover
         get_architecture,
         small_variant,
     )
+    from kerasmodels.benchmarks import benchmark  # noqa: F401
     from kerasmodels.data import Dataset, dataset_names, load_dataset  # noqa: F401
+    from kerasmodels.edge import EdgeModel  # noqa: F401
     from kerasmodels.errors import KerasModelsError  # noqa: F401
+    from kerasmodels.exports import export, export_formats  # noqa: F401
+    from kerasmodels.lab import compare_optimizers, find_learning_rate, loss_surface  # noqa: F401
     from kerasmodels.runs import Run, list_runs, load_run, scan_runs  # noqa: F401
+    from kerasmodels.runtime import load_predictor  # noqa: F401
     from kerasmodels.training import train  # noqa: F401
 
 

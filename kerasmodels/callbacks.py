@@ -7,15 +7,16 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasmodels.backend import keras, tf
+from kerasmodels.backend import keras
 from kerasmodels.runs import read_json, write_json
 
 
 def current_learning_rate(optimizer) -> float:
-    lr = optimizer.learning_rate
+    """The rate the optimizer's next step will use (a schedule evaluated at ``iterations``)."""
+    lr = getattr(optimizer, "_learning_rate", None)  # tf_keras' .learning_rate is the last step's
     if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
-        lr = lr(optimizer.iterations)
-    return float(tf.keras.backend.get_value(lr) if not hasattr(lr, "numpy") else lr.numpy())
+        return float(lr(optimizer.iterations))
+    return float(keras.backend.get_value(optimizer.learning_rate))
 
 
 class ProgressBar(keras.callbacks.Callback):
@@ -33,7 +34,8 @@ class ProgressBar(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.n = epoch + 1
-        shown = {k: f"{v:.4g}" for k, v in (logs or {}).items() if k != "learning_rate"}
+        shown = {k: f"{v:.4g}" for k, v in (logs or {}).items()
+                 if k != "learning_rate" and not k.startswith("weights/")}
         self.bar.set_postfix(shown, refresh=False)
         self.bar.refresh()
 
@@ -43,7 +45,8 @@ class ProgressBar(keras.callbacks.Callback):
 
 
 class EpochHistory(keras.callbacks.Callback):
-    """Per-epoch logs plus the learning rate, rewritten atomically to ``path`` every epoch.
+    """Per-epoch logs plus the epoch's learning rate (as it started), rewritten atomically to
+    ``path`` every epoch.
 
     On resume the epochs already on disk are kept, so the history covers the whole run.
     """
@@ -53,9 +56,11 @@ class EpochHistory(keras.callbacks.Callback):
         self.path = Path(path)
         self.history: dict[str, list] = read_json(self.path) if self.path.exists() else {}
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_learning_rate = current_learning_rate(self.model.optimizer)
+
     def on_epoch_end(self, epoch, logs=None):
-        record = {**(logs or {}), "epoch": epoch + 1,
-                  "learning_rate": current_learning_rate(self.model.optimizer)}
+        record = {**(logs or {}), "epoch": epoch + 1, "learning_rate": self.epoch_learning_rate}
         done = len(self.history.get("epoch", []))
         for key in list(self.history):  # drop anything after a restored checkpoint
             self.history[key] = self.history[key][: min(done, epoch)]
@@ -87,3 +92,60 @@ class DivergenceGuard(keras.callbacks.Callback):
         ):
             self.diverged_at = (epoch + 1, -1)
             self.model.stop_training = True
+
+
+def kernel_layers(model):
+    """``(name, kernel)`` for every layer that has a kernel or embedding matrix."""
+    for layer in model.layers:
+        for attr in ("kernel", "embeddings"):
+            weight = getattr(layer, attr, None)
+            if weight is not None:
+                yield layer.name, weight
+                break
+        else:
+            cell = getattr(layer, "cell", None)
+            if cell is not None and getattr(cell, "kernel", None) is not None:
+                yield layer.name, cell.kernel
+
+
+class WeightStatistics(keras.callbacks.Callback):
+    """Per-layer L1 norm, L2 norm and fraction of |w| < ``threshold``, every epoch.
+
+    Written into the epoch logs as ``weights/<layer>/l1``, ``.../l2`` and ``.../near_zero``,
+    so the history, TensorBoard and the dashboard all get them.
+    """
+
+    def __init__(self, threshold: float = 1e-3):
+        super().__init__()
+        self.threshold = threshold
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for name, kernel in kernel_layers(self.model):
+            w = np.abs(kernel.numpy())
+            logs[f"weights/{name}/l1"] = float(w.sum())
+            logs[f"weights/{name}/l2"] = float(np.sqrt((w * w).sum()))
+            logs[f"weights/{name}/near_zero"] = float((w < self.threshold).mean())
+
+
+class RegularizationSchedule(keras.callbacks.Callback):
+    """Set every kerasmodels regularizer's strength to ``schedule(epoch)`` before each epoch.
+
+    >>> warmup = RegularizationSchedule(lambda epoch: 1e-4 * min(1.0, epoch / 5))
+    """
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from kerasmodels.regularizers import model_regularizers
+
+        self.value = float(self.schedule(epoch))
+        for reg in model_regularizers(self.model):
+            reg.set_strength(self.value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["reg_strength"] = self.value

@@ -53,10 +53,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "csv:<path>, images:<folder>")
     t.add_argument("--epochs", type=int, help="default: the architecture's")
     t.add_argument("--batch-size", type=int, help="default: the architecture's")
-    t.add_argument("--optimizer", default="adam", help="adam, sgd, momentum, rmsprop, adamw")
+    t.add_argument("--strategy", choices=["minibatch", "batch", "sgd"], default="minibatch",
+                   help="minibatch (--batch-size per step), batch (full-batch gradient "
+                        "descent) or sgd (one example per step)")
+    t.add_argument("--optimizer", default="adam",
+                   help="sgd, momentum, nesterov, rmsprop, adam, adamw (from their formulas); "
+                        "keras:<name> for Keras' built-in")
+    t.add_argument("--optimizer-option", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="e.g. beta_1=0.8, momentum=0.95, centered=True")
     t.add_argument("--learning-rate", type=float, help="default: the architecture's")
+    t.add_argument("--schedule", choices=["constant", "step", "exponential", "cosine", "plateau"],
+                   help="learning-rate schedule (default constant)")
+    t.add_argument("--schedule-option", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="e.g. every=5, drop=0.5, warmup_epochs=2, patience=3")
     t.add_argument("--regularizer", choices=["none", "l1", "l2", "l1l2"], default="none")
     t.add_argument("--reg-strength", type=float, default=1e-4)
+    t.add_argument("--reg-warmup-epochs", type=int, metavar="N",
+                   help="ramp the regularization strength up linearly over N epochs")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     t.add_argument("--target", help="target column of a csv: dataset")
@@ -67,6 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out-dir", default="saved_models")
     t.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     t.add_argument("--quiet", action="store_true")
+
+    f = sub.add_parser("lr-find", help="LR range test: loss against a rising learning rate")
+    f.add_argument("--arch", default="cnn")
+    f.add_argument("--dataset", default="digits")
+    f.add_argument("--optimizer", default="adam")
+    f.add_argument("--steps", type=int, default=100)
+
+    e = sub.add_parser("export", help="export a run to TFLite, ONNX and SavedModel, checked "
+                                      "against Keras")
+    e.add_argument("run", help="run directory (or its id under saved_models/)")
+    e.add_argument("--formats", nargs="+", metavar="FORMAT",
+                   help="tflite-float32 tflite-float16 tflite-dynamic tflite-int8 tflite-int16x8 "
+                        "onnx saved_model (default: all)")
+    e.add_argument("--opset", type=int, default=17, help="ONNX opset")
+    e.add_argument("--float-io", action="store_true",
+                   help="tflite-int8 takes and returns float (default: int8)")
+
+    b = sub.add_parser("benchmark", help="size, accuracy and latency of every variant x runtime")
+    b.add_argument("run", help="any run of the family (the root and its compressed children)")
+    b.add_argument("--threads", type=int, nargs="+", default=[1], help="LiteRT thread counts")
+    b.add_argument("--calls", type=int, default=200, help="batch-1 calls timed per variant")
 
     r = sub.add_parser("runs", help="list the runs and their metrics")
     r.add_argument("--runs-dir", default="saved_models")
@@ -92,14 +126,63 @@ def cmd_train(args) -> int:
         options["color"] = "grayscale"
     run = km.train(
         args.arch, args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-        optimizer=args.optimizer, learning_rate=args.learning_rate,
+        strategy=args.strategy, optimizer=args.optimizer, learning_rate=args.learning_rate,
+        optimizer_options=dict(args.optimizer_option), schedule=args.schedule,
+        schedule_options=dict(args.schedule_option),
         regularizer=None if args.regularizer == "none" else args.regularizer,
-        reg_strength=args.reg_strength, seed=args.seed, out_dir=args.out_dir,
+        reg_strength=args.reg_strength, reg_warmup_epochs=args.reg_warmup_epochs,
+        seed=args.seed, out_dir=args.out_dir,
         early_stopping=args.early_stopping, resume=not args.no_resume,
         verbose=0 if args.quiet else 1, dataset_options=options, **dict(args.hparam),
     )
     test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
     print(f"saved {run.path}  (test: {test})")
+    return 0
+
+
+def cmd_lr_find(args) -> int:
+    import kerasmodels as km
+    from kerasmodels.report import format_table
+
+    found = km.find_learning_rate(args.arch, args.dataset, optimizer=args.optimizer,
+                                  steps=args.steps)
+    pairs = list(zip(found["learning_rates"], found["smoothed"], strict=True))
+    shown = pairs[:: max(1, len(pairs) // 12)]
+    print(format_table([{"learning_rate": f"{lr:.2e}", "smoothed_loss": round(loss, 4)}
+                        for lr, loss in shown]))
+    print(f"suggested learning rate: {found['suggested']:.2e} (a tenth of the rate at the "
+          f"lowest loss, {found['min_loss_lr']:.2e})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import kerasmodels as km
+    from kerasmodels.report import format_table
+    from kerasmodels.runs import read_json
+
+    artifacts = km.export(args.run, args.formats, opset=args.opset, int8_io=not args.float_io,
+                          progress=True)
+    rows = [{"format": a.format, "file": a.path.name, "kB": round(a.bytes / 1024, 1),
+             "gzip_kB": round(a.gzip_bytes / 1024, 1),
+             "top1_agreement": a.parity.get("top1_agreement"),
+             "max_abs_diff": a.parity["max_abs_diff"],
+             "accuracy": a.parity.get("accuracy", a.parity.get("mae"))} for a in artifacts]
+    print(format_table(rows))
+    folder = artifacts[0].path.parent
+    for reason in read_json(folder / "exports.json")["unsupported"].values():
+        print(f"not exported: {reason}")
+    print(f"wrote {folder}")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    import kerasmodels as km
+    from kerasmodels.report import format_table
+
+    rows = km.benchmark(args.run, threads=tuple(args.threads), calls=args.calls)
+    print(format_table(rows))
+    root = km.load_run(args.run).path.parent / rows[0]["run"]
+    print(f"wrote {root / 'benchmark.json'} and benchmark.csv")
     return 0
 
 
@@ -171,7 +254,8 @@ def cmd_demo(args) -> int:
     return cmd_runs(argparse.Namespace(runs_dir=args.runs_dir))
 
 
-COMMANDS = {"train": cmd_train, "runs": cmd_runs, "archs": cmd_archs,
+COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "export": cmd_export,
+            "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,
             "datasets": cmd_datasets, "demo": cmd_demo}
 
 

@@ -45,6 +45,14 @@ class RunError(KerasModelsError):
     """A run directory that is missing, incomplete or corrupt."""
 
 
+class ModelFileError(KerasModelsError):
+    """An exported model file (.tflite, .onnx) that is missing, corrupt or of another kind."""
+
+
+class ExportError(KerasModelsError):
+    """A model that a format cannot hold, or an export whose output disagrees with Keras."""
+
+
 class TrainingDivergedError(KerasModelsError):
     """The loss became NaN or infinite: the run is marked failed and not saved."""
 

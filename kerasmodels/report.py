@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -41,3 +45,14 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None =
                          for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
 
     return "\n".join([line(columns), *(line(row) for row in cells)])
+
+
+def write_results(path: str | Path, **results: Any) -> Path:
+    """Write a benchmark's results as JSON, with the machine they were measured on."""
+    path = Path(path)
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
+               "python": platform.python_version()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine, **results}, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path

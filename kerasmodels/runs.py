@@ -190,7 +190,7 @@ def check_input(x, input_shape: tuple[int, ...], dtype: str = "float32") -> np.n
             f"{tuple(input_shape)} (shape (n, {', '.join(map(str, input_shape))})): reshape or "
             "preprocess the input as the dataset does"
         )
-    if dtype.startswith("int"):
+    if np.dtype(dtype).kind in "iu":
         if not np.issubdtype(x.dtype, np.integer) and not np.all(np.mod(x, 1) == 0):
             raise InputShapeError("this model takes integer token ids; the input has fractions")
         return x.astype(dtype)

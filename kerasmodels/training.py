@@ -22,9 +22,20 @@ import numpy as np
 from kerasmodels._version import __version__
 from kerasmodels.architectures import build_model, get_architecture
 from kerasmodels.backend import keras, tf
-from kerasmodels.callbacks import DivergenceGuard, EpochHistory, ProgressBar
+from kerasmodels.callbacks import (
+    DivergenceGuard,
+    EpochHistory,
+    ProgressBar,
+    RegularizationSchedule,
+    WeightStatistics,
+)
 from kerasmodels.data import Dataset, load_dataset
-from kerasmodels.errors import HyperparameterError, TrainingDivergedError, check_positive
+from kerasmodels.errors import (
+    HyperparameterError,
+    TrainingDivergedError,
+    UnknownNameError,
+    check_positive,
+)
 from kerasmodels.optimizers import make_optimizer
 from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
 from kerasmodels.runs import (
@@ -43,6 +54,7 @@ from kerasmodels.runs import (
     staging_dir,
     write_json,
 )
+from kerasmodels.schedules import make_schedule
 
 
 def seed_everything(seed: int) -> None:
@@ -81,16 +93,39 @@ def versions() -> dict[str, str]:
             "kerasmodels": __version__}
 
 
+STRATEGIES = ("minibatch", "batch", "sgd")
+
+
+def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, default: int) -> int:
+    """``batch``: all the data per step; ``sgd``: one example; ``minibatch``: ``batch_size``."""
+    if strategy not in STRATEGIES:
+        raise UnknownNameError("strategy", strategy, STRATEGIES)
+    if strategy == "minibatch":
+        return check_positive("batch_size", default if batch_size is None else batch_size,
+                              integer=True)
+    implied = n_train if strategy == "batch" else 1
+    if batch_size is not None and batch_size != implied:
+        check_positive("batch_size", batch_size, integer=True)
+        raise HyperparameterError(f"strategy {strategy!r} uses a batch of {implied}; drop "
+                                  f"batch_size={batch_size} or use strategy='minibatch'")
+    return implied
+
+
 def train(
     arch: str = "cnn",
     dataset: str | Dataset = "digits",
     *,
     epochs: int | None = None,
     batch_size: int | None = None,
+    strategy: str = "minibatch",
     optimizer: str = "adam",
     learning_rate: float | None = None,
+    optimizer_options: dict[str, Any] | None = None,
+    schedule: str | None = None,
+    schedule_options: dict[str, Any] | None = None,
     regularizer: str | None = None,
     reg_strength: float = 1e-4,
+    reg_warmup_epochs: int | None = None,
     seed: int = 0,
     out_dir: str | Path = DEFAULT_RUNS_DIR,
     early_stopping: int | None = None,
@@ -103,8 +138,14 @@ def train(
     """Train ``arch`` on ``dataset`` and save the run; returns the Run.
 
     Unset ``epochs``, ``batch_size`` and ``learning_rate`` take the architecture's defaults
-    (``km.get_architecture(arch).training``). ``early_stopping=N`` stops after N epochs
-    without a better validation loss and keeps the best weights.
+    (``km.get_architecture(arch).training``). ``strategy``: ``minibatch`` (``batch_size``
+    examples per step), ``batch`` (full-batch gradient descent: one step per epoch) or
+    ``sgd`` (one example per step). ``optimizer``: a name from
+    :func:`kerasmodels.optimizers.optimizer_names` with ``optimizer_options`` (``beta_1``,
+    ``momentum``, ...). ``schedule``: ``constant``, ``step``, ``exponential``, ``cosine`` or
+    ``plateau``. ``regularizer``: ``l1``, ``l2`` or ``l1l2`` on every kernel at
+    ``reg_strength``, ramped up linearly over ``reg_warmup_epochs``. ``early_stopping=N``
+    stops after N epochs without a better validation loss and keeps the best weights.
 
     >>> import kerasmodels as km
     >>> run = km.train("mlp", "digits", epochs=2, out_dir="/tmp/km-doc", verbose=0)
@@ -113,24 +154,34 @@ def train(
     """
     spec = get_architecture(arch)
     spec.check_hparams(hparams)
-    epochs = check_positive("epochs", spec.training.get("epochs", 20) if epochs is None else epochs,
+    defaults = spec.training
+    epochs = check_positive("epochs", defaults.get("epochs", 20) if epochs is None else epochs,
                             integer=True)
-    batch_size = check_positive("batch_size", spec.training.get("batch_size", 32)
-                                if batch_size is None else batch_size, integer=True)
-    learning_rate = check_positive("learning_rate", spec.training.get("learning_rate", 1e-3)
+    learning_rate = check_positive("learning_rate", defaults.get("learning_rate", 1e-3)
                                    if learning_rate is None else learning_rate)
-    if early_stopping is not None:
-        check_positive("early_stopping", early_stopping, integer=True)
+    for name, value in (("early_stopping", early_stopping), ("reg_warmup_epochs", reg_warmup_epochs)):
+        if value is not None:
+            check_positive(name, value, integer=True)
     check_positive("seed", seed, allow_zero=True, integer=True)
-    make_optimizer(optimizer, learning_rate)  # validate the name and options before any work
+    optimizer_options = dict(optimizer_options or {})
+    make_optimizer(optimizer, learning_rate, **optimizer_options)  # validate before any work
     reg = make_regularizer(regularizer, reg_strength)
+    if strategy not in STRATEGIES:
+        raise UnknownNameError("strategy", strategy, STRATEGIES)
     data = load_dataset(dataset, **(dataset_options or {}))
+    n_train = len(data.train[0])
+    batch_size = resolve_batch_size(strategy, batch_size, n_train, defaults.get("batch_size", 32))
+    steps_per_epoch = -(-n_train // batch_size)
+    lr_or_schedule, schedule_callbacks = make_schedule(
+        schedule, learning_rate, steps_per_epoch=steps_per_epoch, epochs=epochs,
+        **(schedule_options or {}))
     config = {
         "arch": arch, "hparams": hparams, "dataset": data.name, "dataset_options": data.options,
-        "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
-        "learning_rate": learning_rate, "regularizer": regularizer,
-        "reg_strength": reg_strength if regularizer else None, "seed": seed,
-        "early_stopping": early_stopping,
+        "epochs": epochs, "batch_size": batch_size, "strategy": strategy, "optimizer": optimizer,
+        "optimizer_options": optimizer_options, "learning_rate": learning_rate,
+        "schedule": schedule, "schedule_options": schedule_options, "regularizer": regularizer,
+        "reg_strength": reg_strength if regularizer else None,
+        "reg_warmup_epochs": reg_warmup_epochs, "seed": seed, "early_stopping": early_stopping,
     }
     seed_everything(seed)
     model = build_model(arch, data, **hparams)  # raises clear errors before anything is written
@@ -148,7 +199,7 @@ def train(
         write_json(work / "config.json", {**config, "run_id": run_id})
 
     model = with_kernel_regularizer(model, reg)
-    opt = make_optimizer(optimizer, learning_rate)
+    opt = make_optimizer(optimizer, lr_or_schedule, **optimizer_options)
     compile_for(model, data.task, opt)
 
     history_cb = EpochHistory(work / HISTORY)
@@ -156,11 +207,15 @@ def train(
     if start_epoch and verbose:
         print(f"Resuming {run_id} from epoch {start_epoch} of {epochs}")
     guard = DivergenceGuard()
-    cbs = [guard, history_cb,
-           keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq="epoch",
-                                            delete_checkpoint=False),
-           keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
-           *callbacks]
+    cbs = [guard, *schedule_callbacks]
+    if reg is not None and reg_warmup_epochs:
+        cbs.append(RegularizationSchedule(
+            lambda epoch: reg_strength * min(1.0, (epoch + 1) / reg_warmup_epochs)))
+    cbs += [WeightStatistics(), history_cb,
+            keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq="epoch",
+                                             delete_checkpoint=False),
+            keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
+            *callbacks]
     if early_stopping:
         cbs.append(keras.callbacks.EarlyStopping(patience=early_stopping, restore_best_weights=True))
     if verbose:
@@ -182,7 +237,6 @@ def train(
         )
 
     history = read_json(work / HISTORY) if (work / HISTORY).exists() else {}
-    metrics = evaluate(model, data)
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "id": run_id,
@@ -192,32 +246,43 @@ def train(
                  "params": int(model.count_params())},
         "dataset": data.to_manifest(),
         "training": {
-            "optimizer": {"name": optimizer,
-                          "config": _plain(keras.optimizers.serialize(opt)["config"])},
-            "learning_rate": learning_rate, "schedule": None,
-            "regularizer": {"name": regularizer, "strength": reg_strength} if regularizer else None,
-            "strategy": "minibatch", "epochs": epochs,
-            "epochs_run": len(history.get("epoch", [])), "batch_size": batch_size, "seed": seed,
-            "early_stopping": early_stopping, "distribution": None,
-            "seconds": round(seconds, 3), "resumed_from_epoch": start_epoch or None,
+            "optimizer": {"name": optimizer, "config": _plain(keras.optimizers.serialize(opt))},
+            "learning_rate": learning_rate,
+            "schedule": {"name": schedule or "constant", **(schedule_options or {})},
+            "regularizer": ({"name": regularizer, "strength": reg_strength,
+                             "warmup_epochs": reg_warmup_epochs} if regularizer else None),
+            "strategy": strategy, "epochs": epochs,
+            "epochs_run": len(history.get("epoch", [])), "batch_size": batch_size,
+            "steps_per_epoch": steps_per_epoch, "seed": seed, "early_stopping": early_stopping,
+            "distribution": None, "seconds": round(seconds, 3),
+            "resumed_from_epoch": start_epoch or None,
         },
-        "metrics": metrics,
+        "metrics": evaluate(model, data),
         "parent": None,
         "recipe": None,
         "versions": versions(),
     }
+    return save_run(model, manifest, history, out_dir, logs=work / "logs", work=work)
+
+
+def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: Path, *,
+             logs: Path | None = None, work: Path | None = None) -> Run:
+    """Write a run atomically (staging folder, then one rename) and return it."""
+    out_dir = Path(out_dir)
+    run_id = manifest["id"]
     staging = staging_dir(out_dir, run_id)
     try:
         model.save(staging / MODEL)
         write_json(staging / HISTORY, history)
-        if (work / "logs").exists():
-            shutil.copytree(work / "logs", staging / "logs")
+        if logs is not None and logs.exists():
+            shutil.copytree(logs, staging / "logs")
         write_json(staging / MANIFEST, manifest)
         commit_run(staging, out_dir / run_id)
     except BaseException:
         remove_tree(staging)
         raise
-    _discard(work)
+    if work is not None:
+        _discard(work)
     run = load_run(out_dir / run_id)
     run._model = model
     return run
@@ -231,17 +296,9 @@ def _discard(work: Path, created_out_dir: Path | None = None) -> None:
             folder.rmdir()
 
 
-def _plain(config: dict[str, Any]) -> dict[str, Any]:
-    """Optimizer config as plain JSON values."""
-    out = {}
-    for k, v in config.items():
-        if isinstance(v, (np.generic,)):
-            v = v.item()
-        if isinstance(v, (int, float, str, bool)) or v is None:
-            out[k] = v
-        else:
-            out[k] = str(v)
-    return out
+def _plain(value: Any) -> Any:
+    """A serialized Keras object as plain JSON values."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
 
 
-__all__ = ["HyperparameterError", "compile_for", "evaluate", "seed_everything", "train"]
+__all__ = ["STRATEGIES", "compile_for", "evaluate", "save_run", "seed_everything", "train"]

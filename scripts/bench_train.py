@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table  # noqa: E402
+from kerasmodels.report import format_table, write_results  # noqa: E402
 
 CASES = [("cnn", "digits"), ("mlp", "digits"), ("rnn", "sequences"), ("transformer", "text"),
          ("linear", "regression")]
@@ -44,13 +43,7 @@ def main() -> None:
             print(format_table(rows[-1:]), flush=True)
     print()
     print(format_table(rows))
-    result = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()}, "rows": rows}
-    out_file = ROOT / "bench-results" / "train.json"
-    out_file.parent.mkdir(exist_ok=True)
-    out_file.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out_file}")
-
+    write_results(ROOT / "bench-results" / "train.json", rows=rows)
 
 if __name__ == "__main__":
     main()

@@ -39,3 +39,11 @@ def transformer_run(runs_dir):
     import kerasmodels as km
 
     return km.train("transformer", "text", epochs=3, out_dir=runs_dir, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def cnn_exports(cnn_run):
+    """Every export format of the session's digits CNN, by format name."""
+    import kerasmodels as km
+
+    return {a.format: a for a in km.export(cnn_run)}

@@ -1,3 +1,4 @@
+import importlib
 import subprocess
 import sys
 
@@ -20,8 +21,15 @@ def test_backend_selects_tf_keras():
 
 
 def test_public_api_names_resolve():
+    import pkgutil
+    import types
+
+    for module in pkgutil.walk_packages(kerasmodels.__path__, "kerasmodels."):
+        if not module.name.endswith("__main__"):  # a submodule must never shadow a public name
+            importlib.import_module(module.name)
     for name in kerasmodels.__all__:
-        assert getattr(kerasmodels, name) is not None, name
+        value = getattr(kerasmodels, name)
+        assert value is not None and not isinstance(value, types.ModuleType), name
 
 
 def test_unknown_attribute_is_an_attribute_error():

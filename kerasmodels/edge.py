@@ -1,0 +1,158 @@
+"""What a device runs: a ``.tflite`` file and its ``labels.json``, with numpy and ai-edge-litert.
+
+It never imports TensorFlow (nor anything of kerasmodels that does), so a phone, a Raspberry Pi
+or a CI job installs numpy, ai-edge-litert and kerasmodels with ``--no-deps``.
+
+>>> from kerasmodels.edge import EdgeModel
+>>> model = EdgeModel("saved_models/<run>/exports/tflite-int8.tflite")  # doctest: +SKIP
+>>> model.classify(raw_pixels)  # doctest: +SKIP
+['7', '2', '1']
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasmodels.errors import ModelFileError
+from kerasmodels.runs import check_input  # numpy only, like everything imported here
+
+LABELS_FILE = "labels.json"
+
+
+def read_model_bytes(path: str | Path, magic: bytes | None = None, kind: str = "model") -> bytes:
+    """The file's bytes, or a clear error for a missing, empty or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{kind} file {path} does not exist: export the run first")
+    data = path.read_bytes()
+    if len(data) < 16 or (magic is not None and data[4:8] != magic):
+        raise ModelFileError(f"{path} is not a {kind} (truncated, empty or another kind of file): "
+                             "export it again")
+    return data
+
+
+class LiteRTModel:
+    """A ``.tflite`` file behind ``predict(x)``: float in, float out, whatever is inside.
+
+    int8/int16 inputs and outputs are quantized and dequantized with the file's own scale and
+    zero-point; a model with a fixed batch (LSTMs are exported with a batch of 1) is run one
+    example at a time. ``num_threads`` sets the CPU threads (XNNPACK is the default delegate).
+    """
+
+    name = "litert"
+
+    def __init__(self, path: str | Path, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        content = read_model_bytes(self.path, b"TFL3", "TFLite model")
+        try:
+            self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelFileError(f"{self.path} cannot be loaded by LiteRT ({exc}): the file is "
+                                 "corrupt or truncated; export it again") from None
+        self.num_threads = num_threads
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self._batch = int(self._input["shape"][0])
+        self._fixed_batch = int(self._input["shape_signature"][0]) != -1
+
+    @property
+    def input_spec(self) -> tuple[tuple[int, ...], str]:
+        """``(shape of one example, dtype the caller passes)``: floats for quantized inputs."""
+        dtype = np.dtype(self._input["dtype"])
+        caller = "float32" if self._input["quantization"][0] else dtype.name
+        return tuple(int(d) for d in self._input["shape"][1:]), caller
+
+    @property
+    def quantization(self) -> dict[str, Any]:
+        """Input and output dtype, scale and zero-point (scale 0 means not quantized)."""
+        def describe(detail):
+            scale, zero_point = detail["quantization"]
+            return {"dtype": np.dtype(detail["dtype"]).name, "scale": float(scale),
+                    "zero_point": int(zero_point)}
+
+        return {"input": describe(self._input), "output": describe(self._output)}
+
+    def predict(self, x) -> np.ndarray:
+        x = check_input(x, *self.input_spec)
+        if self._fixed_batch:
+            return np.concatenate([self._invoke(x[i:i + self._batch])
+                                   for i in range(0, len(x), self._batch)])
+        if len(x) != self._batch:
+            self.interpreter.resize_tensor_input(self._input["index"], [len(x), *x.shape[1:]])
+            self.interpreter.allocate_tensors()
+            self._batch = len(x)
+            self._input = self.interpreter.get_input_details()[0]
+            self._output = self.interpreter.get_output_details()[0]
+        return self._invoke(x)
+
+    def _invoke(self, x: np.ndarray) -> np.ndarray:
+        detail = self._input
+        scale, zero_point = detail["quantization"]
+        dtype = np.dtype(detail["dtype"])
+        if scale:
+            info = np.iinfo(dtype)
+            x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
+        if self._fixed_batch:  # LSTM/GRU state lives in variable tensors: start each call afresh
+            self.interpreter.reset_all_variables()
+        self.interpreter.set_tensor(detail["index"], x.astype(dtype))
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self._output["index"])
+        out_scale, out_zero = self._output["quantization"]
+        if out_scale:
+            out = (out.astype("float32") - out_zero) * out_scale
+        return out.astype("float32")
+
+
+class EdgeModel(LiteRTModel):
+    """A ``.tflite`` export with its ``labels.json``: raw input in, label names out.
+
+    ``raw=True`` (the default) applies the dataset's preprocessing recorded in labels.json
+    (image scale and offset, feature standardization) before the model; pass ``raw=False``
+    for inputs that are already preprocessed.
+    """
+
+    def __init__(self, path: str | Path, num_threads: int | None = None,
+                 labels_path: str | Path | None = None):
+        super().__init__(path, num_threads)
+        labels_path = Path(labels_path) if labels_path else self.path.parent / LABELS_FILE
+        try:
+            self.info = json.loads(labels_path.read_text()) if labels_path.is_file() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelFileError(f"{labels_path} is corrupt ({exc}): export the run again") from None
+        self.labels: list[str] | None = self.info.get("labels")
+        self.preprocessing: dict[str, Any] = self.info.get("preprocessing") or {}
+
+    def preprocess(self, x) -> np.ndarray:
+        """Repeat the dataset's preprocessing on raw input (what the training data went through)."""
+        prep = self.preprocessing
+        x = np.asarray(x)
+        if prep.get("kind") == "image" and "scale" in prep:
+            return x.astype("float32") * prep["scale"] + prep.get("offset", 0.0)
+        if prep.get("kind") == "tabular" and "mean" in prep:
+            return (x.astype("float32") - np.asarray(prep["mean"], "float32")) / np.asarray(
+                prep["std"], "float32")
+        return x
+
+    def predict(self, x, raw: bool = True) -> np.ndarray:
+        return super().predict(self.preprocess(x) if raw else x)
+
+    def predict_proba(self, x, raw: bool = True) -> np.ndarray:
+        """Class probabilities (the classifier's softmax output)."""
+        if not self.labels:
+            raise ModelFileError(f"{self.path} is not a classifier (no labels): use predict()")
+        return self.predict(x, raw=raw)
+
+    def classify(self, x, raw: bool = True) -> list[str]:
+        """The most likely label of each example."""
+        probabilities = self.predict_proba(x, raw=raw)
+        return [self.labels[i] for i in probabilities.argmax(axis=-1)]
+
+
+__all__ = ["EdgeModel", "LiteRTModel", "read_model_bytes"]

@@ -1,0 +1,24 @@
+"""SavedModel in TF Serving's layout: ``saved_model/<version>/`` with ``serving_default``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kerasmodels.backend import tf
+
+
+def save(model, folder: str | Path, version: int = 1) -> Path:
+    """Write ``folder/<version>/`` whose ``serving_default`` maps ``inputs`` to ``outputs``."""
+    target = Path(folder) / str(version)
+    spec = model.inputs[0]
+
+    @tf.function(input_signature=[tf.TensorSpec((None, *spec.shape[1:]), spec.dtype,
+                                                name="inputs")])
+    def serve(inputs):
+        return {"outputs": model(inputs, training=False)}
+
+    module = tf.Module()
+    module.model = model
+    module.serve = serve
+    tf.saved_model.save(module, str(target), signatures={"serving_default": serve})
+    return target

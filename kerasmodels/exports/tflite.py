@@ -1,0 +1,92 @@
+"""TFLite conversion: float32, float16, dynamic-range, full int8 and int16x8.
+
+Models are converted from a concrete function. Recurrent models get a static batch of 1
+(LiteRT's TensorList ops need a static shape: ``TensorListReserve ... static``); the others keep
+a dynamic batch.
+
+>>> from kerasmodels.exports.tflite import convert
+>>> data = convert(model, "tflite-int8", representative=x_train[:200])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasmodels.backend import keras, tf
+from kerasmodels.errors import ExportError
+from kerasmodels.exports import TFLITE_FORMATS
+
+CALIBRATION_SAMPLES = 200
+
+
+def has_recurrent_layer(model) -> bool:
+    return any(isinstance(layer, keras.layers.RNN) for layer in _layers(model))
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
+
+
+def concrete_function(model, batch: int | None = None):
+    """``model(x, training=False)`` traced for a batch of ``batch`` (None: any batch)."""
+    spec = model.inputs[0]
+    signature = tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype, name="inputs")
+    function = tf.function(lambda x: model(x, training=False))
+    return function.get_concrete_function(signature)
+
+
+def convert(model, fmt: str, representative: np.ndarray | None = None, *,
+            int8_io: bool = True) -> bytes:
+    """The ``.tflite`` bytes of ``model`` in format ``fmt``.
+
+    ``representative`` (a sample of training inputs) calibrates the int8 and int16x8 formats;
+    ``int8_io`` makes a full-int8 model take and return int8 (float inputs otherwise). Integer
+    token inputs stay int32 either way.
+    """
+    if fmt not in TFLITE_FORMATS:
+        raise ExportError(f"{fmt!r} is not a TFLite format: choose one of {', '.join(TFLITE_FORMATS)}")
+    batch = 1 if has_recurrent_layer(model) else None
+    function = concrete_function(model, batch)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+    float_input = model.inputs[0].dtype.is_floating
+    if fmt != "tflite-float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if fmt == "tflite-float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if fmt in ("tflite-int8", "tflite-int16x8"):
+        if representative is None or not len(representative):
+            raise ExportError(f"{fmt} needs a representative sample of training inputs")
+        sample = representative[:CALIBRATION_SAMPLES]
+
+        def calibration():
+            for row in sample:
+                yield [row[None].astype(model.inputs[0].dtype.as_numpy_dtype)]
+
+        converter.representative_dataset = calibration
+    if fmt == "tflite-int8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if int8_io and float_input:
+            converter.inference_input_type = tf.int8
+        if int8_io:
+            converter.inference_output_type = tf.int8
+    if fmt == "tflite-int16x8":
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    try:
+        return converter.convert()
+    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ...
+        raise ExportError(f"{fmt} cannot hold this model: {conversion_reason(exc)}") from None
+
+
+def conversion_reason(exc: Exception) -> str:
+    """The converter's one useful line (which op, and why) out of its long report."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        lowered = line.lower()
+        if any(word in lowered for word in ("op ", "ops ", "not supported", "unsupported",
+                                             "failed to", "quantiz")):
+            return line[:300]
+    return (lines[0] if lines else type(exc).__name__)[:300]

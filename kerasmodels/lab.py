@@ -1,0 +1,143 @@
+"""The optimizer lab: LR range test, optimizer comparison and the linear-regression loss surface.
+
+These return plain data (lists and arrays) that the dashboard draws and the CLI prints.
+
+>>> import kerasmodels as km
+>>> surface = km.loss_surface(steps=50)
+>>> sorted(surface["paths"])
+['adam', 'gd', 'momentum', 'rmsprop', 'sgd']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kerasmodels import reference as ref
+from kerasmodels.errors import HyperparameterError, check_positive
+
+
+def find_learning_rate(arch: str = "cnn", dataset="digits", *, optimizer: str = "adam",
+                       start: float = 1e-6, end: float = 1.0, steps: int = 100,
+                       batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, Any]:
+    """LR range test (Smith, 2017): raise the learning rate exponentially from ``start`` to
+    ``end`` over ``steps`` mini-batches and record the loss; stop once it explodes.
+
+    Returns ``learning_rates``, ``losses``, ``smoothed`` (exponential moving average) and
+    ``suggested``: a tenth of the learning rate at the smoothed loss' minimum.
+    """
+    from kerasmodels.architectures import build_model
+    from kerasmodels.data import load_dataset
+    from kerasmodels.optimizers import make_optimizer
+    from kerasmodels.training import compile_for, seed_everything
+
+    check_positive("start", start)
+    check_positive("steps", steps, integer=True)
+    if not end > start:
+        raise HyperparameterError(f"end ({end}) must be greater than start ({start})")
+    data = load_dataset(dataset)
+    seed_everything(seed)
+    model = build_model(arch, data, **hparams)
+    opt = make_optimizer(optimizer, start)
+    compile_for(model, data.task, opt)
+    x, y = data.train
+    rs = np.random.RandomState(seed)
+    lrs, losses, smoothed, average = [], [], [], 0.0
+    for step in range(steps):
+        lr = start * (end / start) ** (step / max(1, steps - 1))
+        opt.learning_rate.assign(lr)
+        idx = rs.randint(0, len(x), size=min(batch_size, len(x)))
+        result = model.train_on_batch(x[idx], y[idx])
+        loss = float(result[0] if isinstance(result, list) else result)
+        if not np.isfinite(loss):
+            break
+        average = 0.9 * average + 0.1 * loss
+        lrs.append(lr)
+        losses.append(loss)
+        smoothed.append(average / (1 - 0.9 ** (step + 1)))
+        if step > 5 and smoothed[-1] > 4 * min(smoothed):
+            break
+    best = int(np.argmin(smoothed)) if smoothed else 0
+    return {"learning_rates": lrs, "losses": losses, "smoothed": smoothed,
+            "suggested": lrs[best] / 10 if lrs else start, "min_loss_lr": lrs[best] if lrs else start}
+
+
+def compare_optimizers(arch: str = "mlp", dataset="digits", *, optimizers=("sgd", "momentum",
+                       "rmsprop", "adam"), epochs: int = 10, learning_rates: dict | None = None,
+                       batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, dict[str, list]]:
+    """Train the same initial model with each optimizer; return each one's per-epoch curves.
+
+    Nothing is saved: this is for looking. ``learning_rates`` maps an optimizer name to its
+    rate (default 0.05 for gradient descent, 1e-3 otherwise).
+    """
+    from kerasmodels.architectures import build_model
+    from kerasmodels.data import load_dataset
+    from kerasmodels.optimizers import make_optimizer
+    from kerasmodels.training import compile_for, seed_everything
+
+    check_positive("epochs", epochs, integer=True)
+    if not optimizers:
+        raise HyperparameterError("give at least one optimizer to compare")
+    data = load_dataset(dataset)
+    seed_everything(seed)
+    initial = build_model(arch, data, **hparams)
+    weights = initial.get_weights()
+    curves = {}
+    for name in optimizers:
+        lr = (learning_rates or {}).get(name) or _default_lr(name)
+        seed_everything(seed)
+        model = build_model(arch, data, **hparams)
+        model.set_weights(weights)
+        compile_for(model, data.task, make_optimizer(name, lr))
+        history = model.fit(*data.train, validation_data=data.val, epochs=epochs,
+                            batch_size=batch_size, verbose=0, shuffle=True)
+        curves[name] = {"learning_rate": lr, **{k: [float(v) for v in vals]
+                                                for k, vals in history.history.items()}}
+    return curves
+
+
+def _default_lr(name: str) -> float:
+    return 0.05 if name.removeprefix("keras:") in ("sgd", "momentum", "nesterov") else 1e-3
+
+
+SURFACE_OPTIMIZERS = {
+    "gd": ("batch", lambda lr: ref.GradientDescent(lr)),
+    "sgd": ("sgd", lambda lr: ref.GradientDescent(lr)),
+    "momentum": ("batch", lambda lr: ref.GradientDescent(lr, momentum=0.9)),
+    "rmsprop": ("batch", lambda lr: ref.RMSprop(lr)),
+    "adam": ("batch", lambda lr: ref.Adam(lr)),
+}
+SURFACE_LRS = {"gd": 0.1, "sgd": 0.05, "momentum": 0.02, "rmsprop": 0.05, "adam": 0.1}
+
+
+def loss_surface(X=None, y=None, *, optimizers=tuple(SURFACE_OPTIMIZERS), steps: int = 100,
+                 learning_rates: dict | None = None, grid: int = 60,
+                 w_range=(-1.0, 5.0), b_range=(-1.0, 5.0), seed: int = 0) -> dict[str, Any]:
+    """The MSE of y = w x + b over a (w, b) grid and each optimizer's path on it.
+
+    Defaults to the training chapter's data. Every path starts at (0, 0); ``gd`` uses the
+    full batch each step, ``sgd`` one random point.
+    """
+    check_positive("steps", steps, integer=True)
+    check_positive("grid", grid, integer=True)
+    if X is None:
+        X, y = ref.chapter_data()
+    unknown = set(optimizers) - set(SURFACE_OPTIMIZERS)
+    if unknown:
+        from kerasmodels.errors import UnknownNameError
+
+        raise UnknownNameError("optimizer", sorted(unknown)[0], SURFACE_OPTIMIZERS)
+    ws, bs = np.linspace(*w_range, grid), np.linspace(*b_range, grid)
+    W, B = np.meshgrid(ws, bs)
+    pred = W[..., None] * X.ravel()[None, None, :] + B[..., None]
+    loss = ((pred - y.ravel()[None, None, :]) ** 2).mean(axis=-1)
+    paths = {}
+    for name in optimizers:
+        method, factory = SURFACE_OPTIMIZERS[name]
+        lr = (learning_rates or {}).get(name, SURFACE_LRS[name])
+        _, _, path = ref.linear_regression(X, y, method=method, learning_rate=lr, iterations=steps,
+                                           optimizer=factory(lr), seed=seed, return_path=True)
+        paths[name] = [(0.0, 0.0), *path]
+    return {"w": ws.tolist(), "b": bs.tolist(), "loss": loss.tolist(), "paths": paths,
+            "optimum": ref.least_squares(X, y)}

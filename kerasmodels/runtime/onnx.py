@@ -1,0 +1,45 @@
+"""ONNX Runtime behind the predictor interface (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kerasmodels.edge import read_model_bytes
+from kerasmodels.errors import ModelFileError
+from kerasmodels.runs import check_input
+
+ONNX_TYPES = {"tensor(float)": "float32", "tensor(int32)": "int32", "tensor(int64)": "int64"}
+
+
+class OnnxPredictor:
+    """An ``.onnx`` file in an ``onnxruntime.InferenceSession`` on the CPU."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path, num_threads: int | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        content = read_model_bytes(self.path, kind="ONNX model")
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        try:
+            self.session = ort.InferenceSession(content, options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise ModelFileError(f"{self.path} cannot be loaded by ONNX Runtime ({first}): the "
+                                 "file is corrupt, truncated or not ONNX; export it again") from None
+        self._input = self.session.get_inputs()[0]
+
+    @property
+    def input_spec(self) -> tuple[tuple[int, ...], str]:
+        return tuple(int(d) for d in self._input.shape[1:]), ONNX_TYPES.get(self._input.type,
+                                                                            "float32")
+
+    def predict(self, x) -> np.ndarray:
+        x = check_input(x, *self.input_spec)
+        return self.session.run(None, {self._input.name: x})[0].astype("float32")

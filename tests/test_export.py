@@ -1,0 +1,180 @@
+"""Export to TFLite, ONNX and SavedModel, checked with the real runtimes; the benchmark table."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import kerasmodels as km
+from kerasmodels.errors import (
+    InputShapeError,
+    ModelFileError,
+    RunError,
+    UnknownNameError,
+)
+from kerasmodels.exports import FORMATS, LOSSLESS
+from kerasmodels.runtime import load_predictor
+from tests.conftest import run_cli
+
+
+def test_cnn_exports_every_format_and_agrees_with_keras(cnn_run, cnn_exports):
+    assert set(cnn_exports) == set(FORMATS)
+    keras_accuracy = cnn_run.metrics["test"]["accuracy"]
+    for fmt, artifact in cnn_exports.items():
+        print(f"{fmt:15s} {artifact.bytes:8,d} B  gzip {artifact.gzip_bytes:8,d} B  "
+              f"top-1 agreement {artifact.parity['top1_agreement']:.4f}  "
+              f"max |diff| {artifact.parity['max_abs_diff']:.2e}  "
+              f"accuracy {artifact.parity['accuracy']:.4f} (keras {keras_accuracy:.4f})")
+    for fmt in LOSSLESS:
+        assert cnn_exports[fmt].parity["top1_agreement"] >= 0.999, fmt
+        assert cnn_exports[fmt].parity["max_abs_diff"] < 1e-4, fmt
+    int8, float32 = cnn_exports["tflite-int8"], cnn_exports["tflite-float32"]
+    assert float32.bytes / int8.bytes >= 3.3
+    assert abs(int8.parity["accuracy"] - keras_accuracy) <= 0.01
+    assert int8.quantization["input"]["dtype"] == "int8"
+    assert int8.quantization["input"]["scale"] > 0
+
+
+def test_exports_json_and_labels_json_describe_the_files(cnn_run, cnn_exports):
+    folder = cnn_run.path / "exports"
+    record = json.loads((folder / "exports.json").read_text())
+    assert record["unsupported"] == {}
+    for fmt, entry in record["artifacts"].items():
+        path = folder / entry["path"]
+        if path.is_file():
+            assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+            assert entry["bytes"] == path.stat().st_size
+        assert entry["gzip_bytes"] > 0 and set(entry["parity"]) >= {"max_abs_diff",
+                                                                     "top1_agreement"}, fmt
+    labels = json.loads((folder / "labels.json").read_text())
+    assert labels["input_shape"] == [8, 8, 1] and labels["labels"] == [str(i) for i in range(10)]
+    assert labels["preprocessing"]["scale"] == pytest.approx(1 / 16)
+    assert labels["quantization"]["tflite-int8"]["input"]["zero_point"] == \
+        cnn_exports["tflite-int8"].quantization["input"]["zero_point"]
+
+
+def test_saved_model_has_the_serving_layout_and_signature(cnn_run, cnn_exports):
+    from kerasmodels.backend import tf
+
+    folder = cnn_run.path / "exports" / "saved_model" / "1"
+    assert (folder / "saved_model.pb").is_file()
+    signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    x = cnn_run.dataset().test[0][:4]
+    outputs = signature(inputs=tf.constant(x))["outputs"].numpy()
+    np.testing.assert_allclose(outputs, cnn_run.model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_predictors_share_one_interface(cnn_run, cnn_exports):
+    x = cnn_run.dataset().test[0][:7]
+    expected = cnn_run.model.predict(x, verbose=0)
+    folder = cnn_run.path / "exports"
+    for path, runtime in [(folder / "tflite-float32.tflite", "litert"),
+                          (folder / "tflite-int8.tflite", "litert"),
+                          (folder / "onnx.onnx", "onnxruntime"),
+                          (folder / "saved_model", "tensorflow"), (cnn_run.path, "keras")]:
+        predictor = load_predictor(path)
+        assert predictor.name == runtime and predictor.input_spec[0] == (8, 8, 1)
+        outputs = predictor.predict(x)
+        assert outputs.shape == (7, 10) and outputs.dtype == np.float32
+        assert (outputs.argmax(1) == expected.argmax(1)).mean() >= 6 / 7, path.name
+        assert predictor.predict(x[0]).shape == (1, 10)
+        with pytest.raises(InputShapeError, match="does not fit the model"):
+            predictor.predict(np.zeros((2, 64), "float32"))
+        with pytest.raises(InputShapeError, match="numeric"):
+            predictor.predict(np.full((1, 8, 8, 1), "a"))
+
+
+def test_edge_model_classifies_raw_pixels(cnn_run, cnn_exports):
+    x, y = cnn_run.dataset().test
+    model = km.EdgeModel(cnn_run.path / "exports" / "tflite-int8.tflite", num_threads=1)
+    raw = np.round(x * 16)  # the pixel values a device reads, 0..16
+    labels = model.classify(raw)
+    accuracy = float(np.mean([int(label) for label in labels] == y))
+    assert accuracy == pytest.approx(cnn_exports["tflite-int8"].parity["accuracy"], abs=1e-9)
+    assert model.predict_proba(raw[:3]).sum(axis=1) == pytest.approx(np.ones(3), abs=0.02)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random", "text"])
+@pytest.mark.parametrize("name", ["tflite-float32.tflite", "onnx.onnx"])
+def test_damaged_model_files_are_clear_errors(cnn_run, cnn_exports, tmp_path, name, damage):
+    original = (cnn_run.path / "exports" / name).read_bytes()
+    content = {"truncated": original[: len(original) // 3],
+               "random": np.random.RandomState(0).bytes(4096),
+               "text": b"this is not a model, just a text file\n" * 20}[damage]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=str(path.name)):
+        load_predictor(path)
+    if name.endswith(".tflite"):
+        with pytest.raises(ModelFileError):
+            km.EdgeModel(path)
+
+
+def test_bad_export_requests_are_clear_errors(cnn_run, tmp_path):
+    with pytest.raises(UnknownNameError, match="unknown export format 'tflite-int4'"):
+        km.export(cnn_run, ["tflite-int4"])
+    with pytest.raises(RunError, match="does not exist"):
+        km.export(tmp_path / "no-such-run")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_predictor(tmp_path / "missing.tflite")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ModelFileError, match="not a model kerasmodels can run"):
+        load_predictor(tmp_path / "notes.txt")
+
+
+def test_export_and_benchmark_from_the_cli(cnn_run, cnn_exports, tmp_path):
+    copy = tmp_path / "runs" / cnn_run.id
+    shutil.copytree(cnn_run.path, copy, ignore=shutil.ignore_patterns("exports"))
+    result = run_cli("export", str(copy), "--formats", "tflite-int8", "onnx", timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "tflite-int8" in result.stdout and "top1_agreement" in result.stdout
+    assert sorted(p.name for p in (copy / "exports").iterdir()) == [
+        "exports.json", "labels.json", "onnx.onnx", "tflite-int8.tflite"]
+    result = run_cli("benchmark", str(copy), "--calls", "20", timeout=600)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((copy / "benchmark.json").read_text())["rows"]
+    assert {(r["format"], r["runtime"]) for r in rows} == {
+        ("keras", "keras"), ("tflite-int8", "litert"), ("onnx", "onnxruntime")}
+    assert (copy / "benchmark.csv").read_text().startswith("run,variant,format,runtime")
+    bad = run_cli("export", str(copy), "--formats", "tflite-int4")
+    assert bad.returncode == 2 and "unknown export format" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    missing = run_cli("benchmark", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_benchmark_measures_every_runtime(cnn_run, cnn_exports):
+    rows = km.benchmark(cnn_run, threads=(1, 2), calls=30, progress=False)
+    combos = {(r["format"], r["threads"]) for r in rows}
+    assert ("tflite-int8", 1) in combos and ("tflite-int8", 2) in combos
+    assert {r["runtime"] for r in rows} == {"keras", "litert", "onnxruntime", "tensorflow"}
+    by_format = {(r["format"], r["threads"]): r for r in rows}
+    for row in rows:
+        assert row["p50_ms"] > 0 and row["p90_ms"] >= row["p50_ms"] and row["throughput"] > 0
+        assert row["params"] == 53002 and 0 <= row["sparsity"] < 0.01
+    litert = by_format[("tflite-int8", 1)]
+    assert litert["accuracy"] == pytest.approx(cnn_exports["tflite-int8"].parity["accuracy"])
+    assert by_format[("keras", None)]["accuracy"] == pytest.approx(
+        cnn_run.metrics["test"]["accuracy"], abs=1e-6)
+    saved = json.loads((cnn_run.path / "benchmark.json").read_text())
+    assert len(saved["rows"]) == len(rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("arch", "dataset"), [("linear", "regression"), ("mlp", "digits"),
+                                               ("rnn", "sequences"), ("transformer", "text")])
+def test_every_architecture_exports_or_says_why(tmp_path, arch, dataset):
+    run = km.train(arch, dataset, epochs=1, out_dir=tmp_path, verbose=0)
+    artifacts = {a.format: a for a in km.export(run)}
+    record = json.loads((run.path / "exports" / "exports.json").read_text())
+    assert set(artifacts) | set(record["unsupported"]) == set(FORMATS)
+    assert set(LOSSLESS) <= set(artifacts), record["unsupported"]
+    for fmt, reason in record["unsupported"].items():
+        print(f"{arch}: {reason}")
+        assert reason.startswith(f"{fmt} cannot hold this model: ") and len(reason) > 40
+    for fmt in LOSSLESS:
+        assert artifacts[fmt].parity["max_abs_diff"] < 1e-4, fmt
