@@ -178,3 +178,15 @@ def test_every_architecture_exports_or_says_why(tmp_path, arch, dataset):
         assert reason.startswith(f"{fmt} cannot hold this model: ") and len(reason) > 40
     for fmt in LOSSLESS:
         assert artifacts[fmt].parity["max_abs_diff"] < 1e-4, fmt
+
+
+def test_token_models_check_their_input_dtype(transformer_run, tmp_path):
+    (artifact,) = km.export(transformer_run, ["tflite-float32"])
+    x = transformer_run.dataset().test[0][:5]
+    predictor = load_predictor(artifact.path)
+    assert predictor.input_spec == ((32,), "int32")
+    np.testing.assert_allclose(predictor.predict(x), transformer_run.predict(x), atol=1e-5)
+    with pytest.raises(InputShapeError, match="integer token ids"):
+        predictor.predict(x + 0.5)
+    with pytest.raises(InputShapeError, match=r"does not fit the model.*\(32,\)"):
+        predictor.predict(x[:, :16])

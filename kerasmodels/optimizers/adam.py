@@ -53,7 +53,7 @@ class Adam(FormulaOptimizer):
             v_max = self.slot("v_max", variable)
             v_max.assign(tf.maximum(v_max, v))
             v = v_max
-        b1_t, b2_t = tf.pow(tf.cast(b1, dtype), t), tf.pow(tf.cast(b2, dtype), t)
+        b1_t, b2_t = tf.pow(tf.constant(b1, dtype), t), tf.pow(tf.constant(b2, dtype), t)
         alpha = lr * tf.sqrt(1 - b2_t) / (1 - b1_t)
         variable.assign_sub(m * alpha / (tf.sqrt(v) + self.epsilon))
 
@@ -84,7 +84,7 @@ class AdamW(Adam):
 
     def decay_weights(self, variable, lr) -> None:
         if self.decoupled_weight_decay and self._use_weight_decay(variable):
-            variable.assign_sub(variable * tf.cast(self.decoupled_weight_decay, variable.dtype) * lr)
+            variable.assign_sub(variable * tf.constant(self.decoupled_weight_decay, variable.dtype) * lr)
 
     def get_config(self):
         return {**super().get_config(), "weight_decay": self.decoupled_weight_decay}

@@ -37,7 +37,7 @@ class GradientDescent(FormulaOptimizer):
             else:
                 variable.assign_add(-lr * gradient)
             return
-        mu = tf.cast(self.momentum, variable.dtype)
+        mu = tf.constant(self.momentum, variable.dtype)  # tf.cast would round 0.9 to float32 first
         v = self.slot("velocity", variable)
         if isinstance(gradient, tf.IndexedSlices):
             step = tf.IndexedSlices(-lr * gradient.values, gradient.indices)

@@ -48,7 +48,7 @@ class RMSprop(FormulaOptimizer):
         step = lr * gradient * tf.math.rsqrt(denominator)
         if self.momentum:
             m = self.slot("momentum", variable)
-            m.assign(tf.cast(self.momentum, variable.dtype) * m + step)
+            m.assign(tf.constant(self.momentum, variable.dtype) * m + step)
             step = m
         variable.assign_sub(step)
 
