@@ -32,6 +32,7 @@ _LAZY = {
     "load_run": "kerasmodels.runs",
     "list_runs": "kerasmodels.runs",
     "scan_runs": "kerasmodels.runs",
+    "compress": "kerasmodels.compression",
     "export": "kerasmodels.exports",
     "export_formats": "kerasmodels.exports",
     "benchmark": "kerasmodels.benchmarks",
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
         small_variant,
     )
     from kerasmodels.benchmarks import benchmark  # noqa: F401
+    from kerasmodels.compression import compress  # noqa: F401
     from kerasmodels.data import Dataset, dataset_names, load_dataset  # noqa: F401
     from kerasmodels.edge import EdgeModel  # noqa: F401
     from kerasmodels.errors import KerasModelsError  # noqa: F401

@@ -72,8 +72,9 @@ def quality(outputs: np.ndarray, y: np.ndarray, task: str) -> dict[str, float | 
 
 def sparsity(model) -> float:
     """Fraction of kernel weights that are exactly zero (pruning's effect)."""
-    kernels = [w.numpy() for w in model.trainable_weights if "kernel" in w.name
-               or "embeddings" in w.name]
+    from kerasmodels.callbacks import kernel_layers
+
+    kernels = [weight.numpy() for _, weight in kernel_layers(model)]
     total = sum(k.size for k in kernels)
     return float(sum((k == 0).sum() for k in kernels) / total) if total else 0.0
 

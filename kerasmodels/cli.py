@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--optimizer", default="adam")
     f.add_argument("--steps", type=int, default=100)
 
+    c = sub.add_parser("compress", help="prune, cluster or distill a run into a child run")
+    c.add_argument("run", help="run directory (or its id under saved_models/)")
+    c.add_argument("--recipe", required=True, help="prune, cluster or distill")
+    c.add_argument("--option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="recipe option, e.g. target_sparsity=0.8, clusters=16, "
+                        "student_arch=cnn_small, structured_2_4=True")
+
     e = sub.add_parser("export", help="export a run to TFLite, ONNX and SavedModel, checked "
                                       "against Keras")
     e.add_argument("run", help="run directory (or its id under saved_models/)")
@@ -152,6 +159,17 @@ def cmd_lr_find(args) -> int:
                         for lr, loss in shown]))
     print(f"suggested learning rate: {found['suggested']:.2e} (a tenth of the rate at the "
           f"lowest loss, {found['min_loss_lr']:.2e})")
+    return 0
+
+
+def cmd_compress(args) -> int:
+    import kerasmodels as km
+
+    child = km.compress(args.run, args.recipe, **dict(args.option))
+    test = ", ".join(f"{k} {v:.4f}" for k, v in child.metrics["test"].items())
+    parent = km.load_run(args.run)
+    before = ", ".join(f"{k} {v:.4f}" for k, v in parent.metrics["test"].items())
+    print(f"saved {child.path}  (test: {test}; parent: {before})")
     return 0
 
 
@@ -254,7 +272,8 @@ def cmd_demo(args) -> int:
     return cmd_runs(argparse.Namespace(runs_dir=args.runs_dir))
 
 
-COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "export": cmd_export,
+COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "compress": cmd_compress,
+            "export": cmd_export,
             "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,
             "datasets": cmd_datasets, "demo": cmd_demo}
 

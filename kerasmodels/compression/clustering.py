@@ -1,0 +1,45 @@
+"""Weight clustering with tfmot: every kernel keeps ``clusters`` distinct values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kerasmodels.backend import keras
+from kerasmodels.compression.common import clone, fine_tune, kernel_weights, wrapper_limit
+from kerasmodels.errors import HyperparameterError
+
+
+def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: float = 2e-4,
+            batch_size: int = 32):
+    """A clustered, stripped clone of ``model`` (k-means++ centroids) and its report."""
+    import tensorflow_model_optimization as tfmot
+    from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import (
+        ClusteringRegistry,
+    )
+
+    if isinstance(clusters, bool) or not isinstance(clusters, int) or clusters < 2:
+        raise HyperparameterError(f"clusters must be an integer >= 2, got {clusters!r}: "
+                                  "16 keeps 16 distinct values per kernel")
+    clustered, skipped = [], []
+
+    def wrap(layer):
+        if not layer.trainable_weights:
+            return layer
+        limit = wrapper_limit(layer)
+        if limit or isinstance(layer, keras.layers.Embedding) or \
+                not ClusteringRegistry.supports(layer):
+            skipped.append(f"{layer.name} ({type(layer).__name__}{': ' + limit if limit else ''})")
+            return layer
+        clustered.append(layer.name)
+        return tfmot.clustering.keras.cluster_weights(
+            layer, number_of_clusters=clusters,
+            cluster_centroids_init=tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS)
+
+    wrapped = keras.models.clone_model(clone(model), clone_function=wrap)
+    history = fine_tune(wrapped, data, epochs=epochs, learning_rate=learning_rate,
+                        batch_size=batch_size)
+    stripped = tfmot.clustering.keras.strip_clustering(wrapped)
+    unique = {name: int(np.unique(w).size) for name, w in kernel_weights(stripped).items()
+              if name in clustered}
+    return stripped, {"clusters": clusters, "clustered_layers": clustered,
+                      "skipped_layers": skipped, "unique_values": unique}, history

@@ -1,0 +1,99 @@
+"""What every recipe shares: an exact clone, fine-tuning, and saving the result as a child run."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import inspect
+from typing import Any
+
+import numpy as np
+
+from kerasmodels.backend import keras
+from kerasmodels.runs import Run, new_run_id
+
+
+def clone(model):
+    """A new model with new layer objects and the same weights.
+
+    tfmot's wrappers reuse the layer objects they wrap, so compressing the parent's own model
+    would silently train the parent. Every recipe starts from one of these.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def wrapper_limit(layer) -> str | None:
+    """Why tfmot's wrappers cannot wrap ``layer`` in this model, though its registry lists it.
+
+    The wrappers pass a padding mask (from ``Embedding(mask_zero=True)``) on to the wrapped
+    layer's ``call``; layers whose ``call`` takes no ``mask`` (Dense, LayerNormalization,
+    MultiHeadAttention, which takes ``attention_mask``) then fail.
+    """
+    try:
+        inputs = layer.input
+    except (AttributeError, ValueError):
+        return None
+    tensors = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    masked = any(getattr(t, "_keras_mask", None) is not None for t in tensors)
+    if masked and "mask" not in inspect.signature(layer.call).parameters:
+        return "it receives a padding mask, which tfmot's wrapper would pass to its call"
+    return None
+
+
+def fine_tune(model, data, *, epochs: int, learning_rate: float, batch_size: int = 32,
+              callbacks: list | tuple = (), seed: int = 0) -> dict[str, list[float]]:
+    """Compile and train ``model`` on the dataset's train split; returns the Keras history."""
+    from kerasmodels.optimizers import make_optimizer
+    from kerasmodels.training import compile_for, seed_everything
+
+    seed_everything(seed)
+    compile_for(model, data.task, make_optimizer("adam", learning_rate))
+    history = model.fit(*data.train, validation_data=data.val, epochs=epochs,
+                        batch_size=batch_size, callbacks=list(callbacks), verbose=0)
+    return {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+def kernel_weights(model) -> dict[str, np.ndarray]:
+    """``layer name -> kernel values`` (or embedding matrix) for every layer that has one."""
+    from kerasmodels.callbacks import kernel_layers
+
+    return {name: weight.numpy() for name, weight in kernel_layers(model)}
+
+
+def sparsity_by_kernel(model) -> dict[str, float]:
+    """Fraction of exactly-zero values in each kernel, measured from the weights."""
+    return {name: float((w == 0).mean()) for name, w in kernel_weights(model).items()}
+
+
+def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any],
+               report: dict[str, Any], history: dict[str, list], seconds: float) -> Run:
+    """Save ``model`` as a run whose manifest names ``parent`` and ``recipe``."""
+    from kerasmodels.training import compile_for, evaluate, save_run, versions
+
+    out_dir = parent.path.parent
+    if getattr(model, "optimizer", None) is None:
+        from kerasmodels.optimizers import make_optimizer
+
+        compile_for(model, data.task, make_optimizer("adam", 1e-3))
+    arch = dict(parent.manifest["arch"])
+    if "student_arch" in report:  # distillation: the child is another architecture
+        from kerasmodels.architectures import get_architecture
+
+        spec = get_architecture(report["student_arch"])
+        arch = {"name": spec.name, "family": spec.family,
+                "hparams": {**spec.hparams, **report.get("student_hparams", {})}}
+    arch["params"] = int(model.count_params())
+    manifest = {
+        **parent.manifest,
+        "id": new_run_id(arch["name"], data.name, out_dir, recipe),
+        "created_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "arch": arch,
+        "metrics": evaluate(model, data),
+        "parent": parent.id,
+        "recipe": recipe,
+        "compression": {"recipe": recipe, "options": options, **report,
+                        "seconds": round(seconds, 3)},
+        "versions": versions(),
+    }
+    return save_run(model, manifest, history, out_dir)

@@ -1,0 +1,179 @@
+"""Compression recipes on real tfmot: pruning, 2:4 sparsity, clustering, distillation."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+
+import kerasmodels as km
+from kerasmodels.errors import HyperparameterError, RunError, UnknownNameError
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def parent(cnn_run, tmp_path_factory):
+    """A private copy of the session's digits CNN, so its children stay out of other families."""
+    folder = tmp_path_factory.mktemp("compression") / cnn_run.id
+    shutil.copytree(cnn_run.path, folder, ignore=shutil.ignore_patterns("exports", "benchmark.*"))
+    return km.load_run(folder)
+
+
+def fingerprint(run) -> tuple[str, list[np.ndarray]]:
+    return (hashlib.sha256((run.path / "model.keras").read_bytes()).hexdigest(),
+            [w.copy() for w in km.load_run(run.path).model.get_weights()])
+
+
+def assert_unchanged(run, before):
+    sha, weights = fingerprint(run)
+    assert sha == before[0]
+    for a, b in zip(weights, before[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(run.model.get_weights(), before[1], strict=True):  # the object in memory too
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(scope="module")
+def pruned(parent):
+    before = fingerprint(parent)
+    child = km.compress(parent, "prune", target_sparsity=0.8)
+    return child, before
+
+
+def test_prune_reaches_the_target_on_every_kernel_and_leaves_the_parent(parent, pruned):
+    child, before = pruned
+    assert_unchanged(parent, before)
+    manifest = child.manifest
+    assert manifest["parent"] == parent.id and manifest["recipe"] == "prune"
+    assert child.id.endswith("-prune") and child.path.parent == parent.path.parent
+    report = manifest["compression"]
+    assert report["pruned_layers"] == ["conv_0", "conv_1", "dense", "logits"]
+    reloaded = km.load_run(child.path).model
+    for name in report["pruned_layers"]:
+        kernel = reloaded.get_layer(name).kernel.numpy()
+        measured = float((kernel == 0).mean())
+        print(f"{name}: {measured:.2%} zeros")
+        assert measured == pytest.approx(0.8, abs=0.01)
+        assert report["sparsity"][name] == pytest.approx(measured)
+    print(f"accuracy: parent {parent.metrics['test']['accuracy']:.4f}, pruned "
+          f"{child.metrics['test']['accuracy']:.4f}")
+    assert child.metrics["test"]["accuracy"] > 0.85
+
+
+def test_pruned_child_is_in_the_family_benchmark(parent, pruned):
+    child, _ = pruned
+    rows = km.benchmark(child, export_missing=False, calls=10, progress=False)
+    by_run = {row["run"]: row for row in rows if row["format"] == "keras"}
+    assert set(by_run) >= {parent.id, child.id}
+    assert rows[0]["run"] == parent.id  # the root comes first
+    assert by_run[child.id]["sparsity"] > 0.75 and by_run[parent.id]["sparsity"] < 0.01
+    assert by_run[child.id]["variant"] == "prune"
+
+
+def test_two_of_every_four_weights_are_zero(parent):
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
+
+    from kerasmodels.backend import tf
+
+    before = fingerprint(parent)
+    child = km.compress(parent, "prune", structured_2_4=True, epochs=2)
+    assert_unchanged(parent, before)
+    report = child.manifest["compression"]
+    assert report["skipped_layers"] == ["conv_0 (2:4 needs input channels in fours, it has 1)"]
+    for name in report["pruned_layers"]:
+        kernel = child.model.get_layer(name).kernel.numpy()
+        assert bool(pruning_utils.is_pruned_m_by_n(tf.constant(kernel), (2, 4))), name
+        tflite_order = np.moveaxis(kernel, -1, 0)  # (out, ..., in): groups run along "in"
+        zeros_per_group = (tflite_order.reshape(-1, 4) == 0).sum(axis=1)
+        assert (zeros_per_group == 2).all(), name
+
+
+def test_pruning_skips_what_tfmot_cannot_prune(transformer_run):
+    child = km.compress(transformer_run, "prune", target_sparsity=0.5, epochs=2)
+    report = child.manifest["compression"]
+    skipped = " ".join(report["skipped_layers"])
+    assert "MultiHeadAttention" in skipped and "Embedding" in skipped
+    assert report["pruned_layers"] and all(
+        s == pytest.approx(0.5, abs=0.01) for s in report["sparsity"].values())
+    print(f"transformer: pruned {report['pruned_layers']}, skipped {report['skipped_layers']}")
+
+
+def test_pruning_an_lstm(tmp_path):
+    run = km.train("rnn", "sequences", epochs=1, out_dir=tmp_path, verbose=0)
+    child = km.compress(run, "prune", target_sparsity=0.5, epochs=2)
+    report = child.manifest["compression"]
+    assert {"lstm_0", "lstm_1", "logits"} <= set(report["pruned_layers"])
+    for name in ("lstm_0", "lstm_1"):
+        kernel = child.model.get_layer(name).cell.kernel.numpy()
+        assert float((kernel == 0).mean()) == pytest.approx(0.5, abs=0.02), name
+
+
+def test_clustering_keeps_that_many_values_per_kernel(parent):
+    before = fingerprint(parent)
+    child = km.compress(parent, "cluster", clusters=8, epochs=1)
+    assert_unchanged(parent, before)
+    report = child.manifest["compression"]
+    assert report["clustered_layers"] == ["conv_0", "conv_1", "dense", "logits"]
+    for name in report["clustered_layers"]:
+        values = np.unique(child.model.get_layer(name).kernel.numpy())
+        assert len(values) <= 8 and report["unique_values"][name] == len(values)
+
+
+def test_compressed_runs_export_and_agree_with_keras(pruned):
+    child, _ = pruned
+    (artifact,) = km.export(child, ["tflite-float32"])
+    assert artifact.parity["top1_agreement"] >= 0.999
+
+
+@pytest.mark.parametrize(("recipe", "options", "error", "match"), [
+    ("prune", {"target_sparsity": 1.0}, HyperparameterError, r"target_sparsity must be in \[0, 1\)"),
+    ("prune", {"target_sparsity": -0.1}, HyperparameterError, "target_sparsity"),
+    ("prune", {"layer_sparsity": {"nope": 0.5}}, HyperparameterError, "does not have"),
+    ("prune", {"schedule": "cubic"}, UnknownNameError, "unknown pruning schedule"),
+    ("cluster", {"clusters": 1}, HyperparameterError, "clusters must be an integer >= 2"),
+    ("quantize", {}, UnknownNameError, "unknown recipe 'quantize'"),
+    ("prune", {"sparsity": 0.5}, HyperparameterError, "has no option sparsity"),
+])
+def test_bad_compression_requests_are_clear_errors(parent, recipe, options, error, match):
+    count = len(km.list_runs(parent.path.parent))
+    with pytest.raises(error, match=match):
+        km.compress(parent, recipe, **options)
+    assert len(km.list_runs(parent.path.parent)) == count
+
+
+def test_missing_run_and_cli(parent, tmp_path):
+    with pytest.raises(RunError, match="does not exist"):
+        km.compress(tmp_path / "nope", "prune")
+    result = run_cli("compress", str(parent.path), "--recipe", "cluster", "--option", "clusters=4",
+                     "--option", "epochs=1", timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "saved" in result.stdout and "-cluster" in result.stdout
+    bad = run_cli("compress", str(parent.path), "--recipe", "prune", "--option",
+                  "target_sparsity=1.5")
+    assert bad.returncode == 2 and "target_sparsity must be in [0, 1)" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_student_larger_than_its_teacher_gets_a_warning(parent):
+    with pytest.warns(UserWarning, match="not smaller than its teacher"):
+        km.compress(parent, "distill", student_arch="cnn", student_hparams={"dense_units": 256},
+                    epochs=1)
+
+
+@pytest.mark.slow
+def test_distilled_student_is_small_and_close_to_its_teacher(tmp_path):
+    teacher = km.train("cnn", "digits", out_dir=tmp_path, verbose=0)  # the full default budget
+    student = km.compress(teacher, "distill")
+    report = student.manifest["compression"]
+    accuracy = student.metrics["test"]["accuracy"]
+    alone = report["student_alone"]["test"]["accuracy"]
+    teacher_accuracy = teacher.metrics["test"]["accuracy"]
+    print(f"teacher {teacher_accuracy:.4f} ({report['teacher_params']:,} params), distilled "
+          f"{report['student_arch']} {accuracy:.4f} ({report['student_params']:,} params), the "
+          f"same student alone {alone:.4f}")
+    assert student.manifest["arch"]["name"] == "cnn_small" and student.parent == teacher.id
+    assert report["student_params"] * 10 <= report["teacher_params"]
+    assert accuracy >= teacher_accuracy - 0.015
+    assert accuracy >= alone
