@@ -33,6 +33,7 @@ _LAZY = {
     "list_runs": "kerasmodels.runs",
     "scan_runs": "kerasmodels.runs",
     "compress": "kerasmodels.compression",
+    "sweep": "kerasmodels.compression.sweep",
     "export": "kerasmodels.exports",
     "export_formats": "kerasmodels.exports",
     "benchmark": "kerasmodels.benchmarks",
@@ -52,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from kerasmodels.benchmarks import benchmark  # noqa: F401
     from kerasmodels.compression import compress  # noqa: F401
+    from kerasmodels.compression.sweep import sweep  # noqa: F401
     from kerasmodels.data import Dataset, dataset_names, load_dataset  # noqa: F401
     from kerasmodels.edge import EdgeModel  # noqa: F401
     from kerasmodels.errors import KerasModelsError  # noqa: F401

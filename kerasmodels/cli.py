@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recipe option, e.g. target_sparsity=0.8, clusters=16, "
                         "student_arch=cnn_small, structured_2_4=True")
 
+    w = sub.add_parser("sweep", help="compress every way, export, time, and pick the best edge "
+                                     "model")
+    w.add_argument("run", help="run directory (or its id under saved_models/)")
+    w.add_argument("--budget", type=float, default=0.005,
+                   help="accuracy the pick may lose against the parent (0.005: half a point)")
+    w.add_argument("--calls", type=int, default=100, help="batch-1 calls timed per artifact")
+
     e = sub.add_parser("export", help="export a run to TFLite, ONNX and SavedModel, checked "
                                       "against Keras")
     e.add_argument("run", help="run directory (or its id under saved_models/)")
@@ -170,6 +177,24 @@ def cmd_compress(args) -> int:
     parent = km.load_run(args.run)
     before = ", ".join(f"{k} {v:.4f}" for k, v in parent.metrics["test"].items())
     print(f"saved {child.path}  (test: {test}; parent: {before})")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import kerasmodels as km
+    from kerasmodels.report import format_table
+
+    result = km.sweep(args.run, accuracy_budget=args.budget, calls=args.calls)
+    columns = ["recipe", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms", "pareto"]
+    print(format_table(result["rows"], columns))
+    pick = result["pick"]
+    if pick is None:
+        print(f"no artifact is within {args.budget} of the parent's accuracy "
+              f"{result['parent_accuracy']:.4f}: raise --budget")
+    else:
+        print(f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller than the "
+              f"parent's float32 TFLite, accuracy {pick['accuracy']:.4f} against "
+              f"{result['parent_accuracy']:.4f}): {pick['path']}")
     return 0
 
 
@@ -273,7 +298,7 @@ def cmd_demo(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "compress": cmd_compress,
-            "export": cmd_export,
+            "sweep": cmd_sweep, "export": cmd_export,
             "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,
             "datasets": cmd_datasets, "demo": cmd_demo}
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,3 +179,42 @@ def test_distilled_student_is_small_and_close_to_its_teacher(tmp_path):
     assert report["student_params"] * 10 <= report["teacher_params"]
     assert accuracy >= teacher_accuracy - 0.015
     assert accuracy >= alone
+
+
+@pytest.mark.slow
+def test_sweep_picks_a_small_model_within_the_budget(tmp_path):
+    parent = km.train("cnn", "digits", out_dir=tmp_path, verbose=0)  # the full default budget
+    result = km.sweep(parent, accuracy_budget=0.01, calls=20, progress=False)
+    rows, pick = result["rows"], result["pick"]
+    saved = json.loads((parent.path / "sweep.json").read_text())
+    assert saved["pick"] == pick and len(saved["rows"]) == len(rows)
+    assert {r["recipe"] for r in rows} == {"none", "prune", "cluster", "distill"}
+    for row in rows:
+        assert {"run", "recipe", "format", "path", "bytes", "gzip_bytes", "accuracy", "p50_ms",
+                "pareto"} <= set(row)
+        assert Path(row["path"]).is_file()
+    assert pick["pareto"] and any(r["pareto"] for r in rows if r is not pick)
+    float32 = next(r for r in rows if r["recipe"] == "none" and r["format"] == "tflite-float32")
+    ratio = float32["gzip_bytes"] / pick["gzip_bytes"]
+    print(f"pick: {pick['recipe']} {pick['format']}, {ratio:.1f}x smaller, accuracy "
+          f"{pick['accuracy']:.4f} against {result['parent_accuracy']:.4f}")
+    assert ratio >= 12
+    assert pick["accuracy"] >= result["parent_accuracy"] - 0.01
+    # the pick's accuracy is what LiteRT gives on the test split
+    from kerasmodels.edge import LiteRTModel
+
+    x, y = parent.dataset().test
+    measured = (LiteRTModel(pick["path"]).predict(x).argmax(1) == y).mean()
+    assert measured == pytest.approx(pick["accuracy"], abs=1e-6)
+
+
+def test_pareto_front_and_bad_budget(parent):
+    from kerasmodels.compression.sweep import pareto_front
+
+    rows = [{"accuracy": 0.98, "gzip_bytes": 100, "p50_ms": 1.0},
+            {"accuracy": 0.97, "gzip_bytes": 50, "p50_ms": 1.0},
+            {"accuracy": 0.96, "gzip_bytes": 60, "p50_ms": 2.0},  # beaten by the second
+            {"accuracy": 0.95, "gzip_bytes": 60, "p50_ms": 0.5}]
+    assert pareto_front(rows) == [True, True, False, True]
+    with pytest.raises(HyperparameterError, match="accuracy_budget"):
+        km.sweep(parent, accuracy_budget=-0.1)

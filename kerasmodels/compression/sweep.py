@@ -1,0 +1,106 @@
+"""The sweep: compress a run every way, export every child, and pick the best edge model.
+
+Each recipe makes a child run; the parent and every child are exported to the TFLite formats,
+and each artifact's accuracy (measured through LiteRT at export), gzip size, batch-1 latency and
+``x_smaller`` (the parent's float32 TFLite gzip size over this one's) form one row. Rows that no other row beats on all three are the Pareto front; the pick is the
+smallest artifact whose accuracy is within ``accuracy_budget`` of the parent's Keras accuracy.
+
+>>> result = km.sweep("saved_models/cnn-digits-...", accuracy_budget=0.01)  # doctest: +SKIP
+>>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
+('distill', 'tflite-int8')
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kerasmodels.errors import HyperparameterError
+from kerasmodels.runs import Run, load_run, write_json
+
+DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
+    {"recipe": "prune", "target_sparsity": 0.8},
+    {"recipe": "prune", "structured_2_4": True},
+    {"recipe": "cluster", "clusters": 16},
+    {"recipe": "distill"},
+)
+SWEEP_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8")
+
+
+def pareto_front(rows: list[dict[str, Any]]) -> list[bool]:
+    """For each row: is no other row at least as good on accuracy, gzip size and latency, and
+    better on one of them?"""
+    def beats(a, b):
+        at_least = (a["accuracy"] >= b["accuracy"] and a["gzip_bytes"] <= b["gzip_bytes"]
+                    and a["p50_ms"] <= b["p50_ms"])
+        better = (a["accuracy"] > b["accuracy"] or a["gzip_bytes"] < b["gzip_bytes"]
+                  or a["p50_ms"] < b["p50_ms"])
+        return at_least and better
+
+    return [not any(beats(other, row) for other in rows if other is not row) for row in rows]
+
+
+def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
+          recipes: tuple[dict[str, Any], ...] | list[dict[str, Any]] = DEFAULT_RECIPES,
+          formats: tuple[str, ...] = SWEEP_FORMATS, calls: int = 100,
+          progress: bool = True) -> dict[str, Any]:
+    """Run ``recipes`` on ``run``, export and time everything, mark the front, pick one.
+
+    Returns ``{"parent", "parent_accuracy", "accuracy_budget", "rows", "pick", "seconds"}``
+    and writes it to ``<run>/sweep.json``.
+    """
+    from kerasmodels.benchmarks import latency
+    from kerasmodels.compression import compress
+    from kerasmodels.edge import LiteRTModel
+    from kerasmodels.exports import export
+
+    if isinstance(accuracy_budget, bool) or not isinstance(accuracy_budget, (int, float)) \
+            or not 0 <= accuracy_budget < 1:
+        raise HyperparameterError(f"accuracy_budget must be in [0, 1), got {accuracy_budget!r}: "
+                                  "0.01 accepts one percentage point less than the parent")
+    parent = load_run(run)
+    if parent.manifest["dataset"].get("task") != "classification":
+        raise HyperparameterError("the sweep ranks by accuracy: it needs a classification run")
+    started = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(recipes) + 1, desc=f"sweep {parent.id}", unit="variant")
+    members = [parent]
+    for spec in recipes:
+        options = dict(spec)
+        members.append(compress(parent, options.pop("recipe"), **options))
+        if bar is not None:
+            bar.update()
+    x = parent.dataset().test[0][:1]
+    rows = []
+    for member in members:
+        for artifact in export(member, list(formats)):
+            p50, _ = latency(LiteRTModel(artifact.path, num_threads=1).predict, x, calls=calls)
+            recipe = member.manifest.get("recipe") or "none"
+            rows.append({"run": member.id, "recipe": recipe, "format": artifact.format,
+                         "path": str(artifact.path), "bytes": artifact.bytes,
+                         "gzip_bytes": artifact.gzip_bytes,
+                         "accuracy": round(artifact.parity["accuracy"], 6),
+                         "p50_ms": round(p50, 4)})
+    if bar is not None:
+        bar.update()
+        bar.close()
+    baseline = next((r["gzip_bytes"] for r in rows if r["run"] == parent.id
+                     and r["format"] == "tflite-float32"), None)
+    for row, on_front in zip(rows, pareto_front(rows), strict=True):
+        row["pareto"] = on_front
+        row["x_smaller"] = round(baseline / row["gzip_bytes"], 2) if baseline else None
+    parent_accuracy = parent.metrics["test"]["accuracy"]
+    eligible = [r for r in rows if r["accuracy"] >= parent_accuracy - accuracy_budget - 1e-9]
+    pick = min(eligible, key=lambda r: (r["gzip_bytes"], -r["accuracy"])) if eligible else None
+    result = {"parent": parent.id, "parent_accuracy": parent_accuracy,
+              "accuracy_budget": accuracy_budget, "rows": rows, "pick": pick,
+              "seconds": round(time.perf_counter() - started, 1)}
+    write_json(parent.path / "sweep.json", result)
+    return result
+
+
+__all__ = ["DEFAULT_RECIPES", "SWEEP_FORMATS", "pareto_front", "sweep"]

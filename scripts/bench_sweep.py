@@ -1,0 +1,50 @@
+"""Wall time of a full sweep of the digits CNN (``kerasmodels sweep``), and its table.
+
+Trains the default digits CNN first (not timed), then times ``kerasmodels sweep RUN --budget
+0.01`` end to end, TensorFlow start-up included. Prints the table and writes
+bench-results/sweep.json; the target is under 5 minutes on a 2-core machine.
+
+    .venv/bin/python scripts/bench_sweep.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kerasmodels.report import format_table, write_results  # noqa: E402
+
+TARGET_S = 300
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([sys.executable, "-m", "kerasmodels", "train", "--arch", "cnn",
+                        "--out-dir", out, "--quiet"], check=True, cwd=ROOT)
+        (run,) = Path(out).iterdir()
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "kerasmodels", "sweep", str(run), "--budget",
+                        "0.01"], check=True, cwd=ROOT)
+        wall = time.perf_counter() - start
+        result = json.loads((run / "sweep.json").read_text())
+    columns = ["recipe", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms", "pareto"]
+    print(format_table(result["rows"], columns))
+    pick = result["pick"]
+    print(f"sweep wall time {wall:.1f} s (target < {TARGET_S} s); pick {pick['recipe']} "
+          f"{pick['format']}: {pick['x_smaller']}x smaller, accuracy {pick['accuracy']:.4f} "
+          f"against {result['parent_accuracy']:.4f}")
+    write_results(ROOT / "bench-results" / "sweep.json", wall_s=round(wall, 1),
+                  target_s=TARGET_S, ok=wall < TARGET_S, pick=pick,
+                  parent_accuracy=result["parent_accuracy"], rows=result["rows"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
