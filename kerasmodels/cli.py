@@ -185,7 +185,8 @@ def cmd_sweep(args) -> int:
     from kerasmodels.report import format_table
 
     result = km.sweep(args.run, accuracy_budget=args.budget, calls=args.calls)
-    columns = ["recipe", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms", "pareto"]
+    columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms",
+               "pareto"]
     print(format_table(result["rows"], columns))
     pick = result["pick"]
     if pick is None:

@@ -34,7 +34,8 @@ def main() -> int:
                         "0.01"], check=True, cwd=ROOT)
         wall = time.perf_counter() - start
         result = json.loads((run / "sweep.json").read_text())
-    columns = ["recipe", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms", "pareto"]
+    columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms",
+               "pareto"]
     print(format_table(result["rows"], columns))
     pick = result["pick"]
     print(f"sweep wall time {wall:.1f} s (target < {TARGET_S} s); pick {pick['recipe']} "

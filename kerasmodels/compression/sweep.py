@@ -80,7 +80,10 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         for artifact in export(member, list(formats)):
             p50, _ = latency(LiteRTModel(artifact.path, num_threads=1).predict, x, calls=calls)
             recipe = member.manifest.get("recipe") or "none"
-            rows.append({"run": member.id, "recipe": recipe, "format": artifact.format,
+            options = member.manifest.get("compression", {}).get("options", {})
+            rows.append({"run": member.id, "recipe": recipe,
+                         "options": ", ".join(f"{k}={v}" for k, v in options.items()),
+                         "format": artifact.format,
                          "path": str(artifact.path), "bytes": artifact.bytes,
                          "gzip_bytes": artifact.gzip_bytes,
                          "accuracy": round(artifact.parity["accuracy"], 6),
