@@ -233,3 +233,11 @@ def test_cli_trains_with_a_strategy_schedule_and_optimizer_options(tmp_path):
     assert config["momentum"] == 0.8 and config["nesterov"] is True
     assert training["schedule"] == {"name": "step", "every": 2}
     assert run.history["reg_strength"] == pytest.approx([5e-5, 1e-4, 1e-4, 1e-4])
+
+
+def test_lr_find_from_the_cli():
+    result = run_cli("lr-find", "--arch", "mlp", "--steps", "40")
+    assert result.returncode == 0, result.stderr
+    assert "learning_rate" in result.stdout and "suggested learning rate:" in result.stdout
+    bad = run_cli("lr-find", "--arch", "mlp", "--steps", "0")
+    assert bad.returncode == 2 and "steps must be > 0" in bad.stderr
