@@ -30,6 +30,7 @@ from kerasmodels.errors import InputShapeError, RunError
 
 SCHEMA_VERSION = 1
 MANIFEST, HISTORY, MODEL = "manifest.json", "history.json", "model.keras"
+QAT_STATE = "qat.weights.npz"  # a QAT run's quantizer state beside its float model.keras
 DEFAULT_RUNS_DIR = "saved_models"
 
 
@@ -158,9 +159,17 @@ class Run:
     # -- the model ---------------------------------------------------------------------------
     @property
     def model(self):
-        """The Keras model, loaded once with ``safe_mode=True``."""
+        """The Keras model, loaded once with ``safe_mode=True``.
+
+        A quantization-aware-trained run is rebuilt from its float model and its QAT state.
+        """
         if self._model is None:
-            self._model = load_model(self.path / MODEL)
+            model = load_model(self.path / MODEL)
+            if (self.path / QAT_STATE).is_file():
+                from kerasmodels.compression.quantization import restore
+
+                model = restore(model, self.manifest["compression"], self.path / QAT_STATE)
+            self._model = model
         return self._model
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray:

@@ -266,13 +266,19 @@ def train(
 
 
 def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: Path, *,
-             logs: Path | None = None, work: Path | None = None) -> Run:
-    """Write a run atomically (staging folder, then one rename) and return it."""
+             logs: Path | None = None, work: Path | None = None,
+             files: dict[str, bytes] | None = None) -> Run:
+    """Write a run atomically (staging folder, then one rename) and return it.
+
+    ``files`` are extra files of the run (name -> content), e.g. a QAT run's quantizer state.
+    """
     out_dir = Path(out_dir)
     run_id = manifest["id"]
     staging = staging_dir(out_dir, run_id)
     try:
         model.save(staging / MODEL)
+        for name, content in (files or {}).items():
+            (staging / name).write_bytes(content)
         write_json(staging / HISTORY, history)
         if logs is not None and logs.exists():
             shutil.copytree(logs, staging / "logs")

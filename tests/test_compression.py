@@ -129,6 +129,83 @@ def test_compressed_runs_export_and_agree_with_keras(pruned):
     assert artifact.parity["top1_agreement"] >= 0.999
 
 
+def int8_accuracy(run) -> float:
+    (artifact,) = km.export(run, ["tflite-int8"])
+    return artifact.parity["accuracy"]
+
+
+def test_qat_int8_is_at_least_as_accurate_as_post_training_int8(parent):
+    before = fingerprint(parent)
+    child = km.compress(parent, "qat")
+    assert_unchanged(parent, before)
+    report = child.manifest["compression"]
+    assert report["whole_model"] and report["skipped_layers"] == []
+    assert {"conv_0", "conv_1", "dense", "logits"} <= set(report["quantized_layers"])
+    qat, ptq = int8_accuracy(child), int8_accuracy(parent)
+    print(f"int8 through LiteRT: QAT {qat:.4f}, post-training {ptq:.4f}, parent Keras "
+          f"{parent.metrics['test']['accuracy']:.4f}")
+    assert qat >= ptq - 0.002
+    # the run reloads: a float model.keras (safe mode) plus the quantizer state
+    assert (child.path / "qat.weights.npz").is_file()
+    fresh = km.load_run(child.path)
+    x = parent.dataset().test[0]
+    np.testing.assert_array_equal(fresh.model.predict(x, verbose=0),
+                                  child.model.predict(x, verbose=0))
+    from kerasmodels.runs import load_model
+
+    plain = load_model(child.path / "model.keras")
+    assert plain.count_params() == parent.model.count_params()
+
+
+@pytest.mark.parametrize("recipe", ["prune+qat", "cluster+qat", "prune+cluster+qat"])
+def test_qat_chains_keep_what_the_earlier_steps_made(parent, recipe):
+    child = km.compress(parent, recipe, epochs=1, **({"clusters": 8} if "cluster" in recipe else {}))
+    report = child.manifest["compression"]
+    assert [step["recipe"] for step in report["steps"]] == recipe.split("+")
+    assert report["quantize_scheme"] == recipe.rsplit("+", 1)[0]
+    from kerasmodels.runs import load_model
+
+    trained = load_model(child.path / "model.keras")  # the QAT-trained float weights
+    for name in ("conv_1", "dense", "logits"):
+        kernel = trained.get_layer(name).kernel.numpy()
+        if "prune" in recipe:  # sparsity kept through clustering and QAT
+            assert float((kernel == 0).mean()) == pytest.approx(0.8, abs=0.01), name
+        if "cluster" in recipe:  # clusters kept through QAT
+            assert len(np.unique(kernel)) <= 8, name
+        assert report["sparsity"][name] == pytest.approx(float((kernel == 0).mean()))
+    (artifact,) = km.export(child, ["tflite-int8"])
+    print(f"{recipe}: int8 {artifact.parity['accuracy']:.4f} (agrees with the QAT model on "
+          f"{artifact.parity['top1_agreement']:.2%}), sparsity {report['sparsity']}, unique "
+          f"values {report['unique_values']}")
+    assert artifact.parity["top1_agreement"] >= 0.95 and artifact.parity["accuracy"] > 0.5
+
+
+def test_qat_on_lstm_and_attention_models_quantizes_what_it_can(transformer_run, tmp_path):
+    rnn = km.train("rnn", "sequences", epochs=1, out_dir=tmp_path, verbose=0)
+    for run, skipped in ((rnn, ["lstm_0 (LSTM", "lstm_1 (LSTM"]),
+                         (transformer_run, ["block_0_attention (MultiHeadAttention",
+                                            "embedding (Embedding"])):
+        child = km.compress(run, "qat", epochs=1)
+        report = child.manifest["compression"]
+        print(f"{run.arch}: quantized {report['quantized_layers']}, skipped "
+              f"{len(report['skipped_layers'])}: {report['skipped_layers'][:3]}...")
+        assert not report["whole_model"] and "logits" in report["quantized_layers"]
+        for prefix in skipped:
+            assert any(s.startswith(prefix) for s in report["skipped_layers"]), prefix
+        (artifact,) = km.export(child, ["tflite-int8"])
+        assert artifact.parity["top1_agreement"] >= 0.95
+        assert km.load_run(child.path).model.count_params() == child.model.count_params()
+
+
+def test_a_corrupt_qat_state_is_a_clear_error(parent, tmp_path):
+    child = km.compress(parent, "qat", epochs=1)
+    copy = tmp_path / child.id
+    shutil.copytree(child.path, copy)
+    (copy / "qat.weights.npz").write_bytes(b"not an npz")
+    with pytest.raises(RunError, match="qat.weights.npz is corrupt or truncated"):
+        _ = km.load_run(copy).model
+
+
 @pytest.mark.parametrize(("recipe", "options", "error", "match"), [
     ("prune", {"target_sparsity": 1.0}, HyperparameterError, r"target_sparsity must be in \[0, 1\)"),
     ("prune", {"target_sparsity": -0.1}, HyperparameterError, "target_sparsity"),
@@ -136,6 +213,8 @@ def test_compressed_runs_export_and_agree_with_keras(pruned):
     ("prune", {"schedule": "cubic"}, UnknownNameError, "unknown pruning schedule"),
     ("cluster", {"clusters": 1}, HyperparameterError, "clusters must be an integer >= 2"),
     ("quantize", {}, UnknownNameError, "unknown recipe 'quantize'"),
+    ("qat+prune", {}, UnknownNameError, "unknown recipe 'qat\\+prune'"),
+    ("prune+qat", {"clusters": 4}, HyperparameterError, "has no option clusters"),
     ("prune", {"sparsity": 0.5}, HyperparameterError, "has no option sparsity"),
 ])
 def test_bad_compression_requests_are_clear_errors(parent, recipe, options, error, match):
@@ -184,11 +263,14 @@ def test_distilled_student_is_small_and_close_to_its_teacher(tmp_path):
 @pytest.mark.slow
 def test_sweep_picks_a_small_model_within_the_budget(tmp_path):
     parent = km.train("cnn", "digits", out_dir=tmp_path, verbose=0)  # the full default budget
-    result = km.sweep(parent, accuracy_budget=0.01, calls=20, progress=False)
+    recipes = [{"recipe": "prune", "target_sparsity": 0.8}, {"recipe": "qat", "epochs": 1},
+               {"recipe": "distill"}]  # the benchmark script sweeps every default recipe
+    result = km.sweep(parent, accuracy_budget=0.01, recipes=recipes, calls=20, progress=False)
     rows, pick = result["rows"], result["pick"]
     saved = json.loads((parent.path / "sweep.json").read_text())
     assert saved["pick"] == pick and len(saved["rows"]) == len(rows)
-    assert {r["recipe"] for r in rows} == {"none", "prune", "cluster", "distill"}
+    assert {r["recipe"] for r in rows} == {"none", "prune", "qat", "distill"}
+    assert [r["format"] for r in rows if r["recipe"] == "qat"] == ["tflite-int8"]
     for row in rows:
         assert {"run", "recipe", "format", "path", "bytes", "gzip_bytes", "accuracy", "p50_ms",
                 "pareto"} <= set(row)

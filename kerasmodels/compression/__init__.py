@@ -1,8 +1,11 @@
 """Compression: a run in, a child run out (its manifest names ``parent`` and ``recipe``).
 
-Recipes: ``prune`` (tfmot magnitude pruning), ``cluster`` (tfmot weight clustering) and
-``distill`` (a smaller student trained on the teacher's softened logits). Every recipe works
-on a clone, so the parent run is never changed.
+Recipes: ``prune`` (tfmot magnitude pruning), ``qat`` (quantization-aware training),
+``cluster`` (tfmot weight clustering), ``distill`` (a smaller student trained on the teacher's
+softened logits) and the collaborative chains ``prune+qat``, ``cluster+qat`` and
+``prune+cluster+qat``, whose later steps keep what the earlier ones made (sparsity-preserving
+clustering, pruning- and cluster-preserving QAT schemes). Every recipe works on a clone, so
+the parent run is never changed.
 
 >>> import kerasmodels as km
 >>> child = km.compress("saved_models/cnn-digits-...", "prune", target_sparsity=0.8)  # doctest: +SKIP
@@ -21,22 +24,32 @@ from typing import Any
 from kerasmodels.errors import HyperparameterError, UnknownNameError
 from kerasmodels.runs import Run, load_run
 
-RECIPES = ("prune", "cluster", "distill")
+RECIPES = ("prune", "qat", "cluster", "distill", "prune+qat", "cluster+qat",
+           "prune+cluster+qat")
 
 
-def _recipe(name: str):
-    from kerasmodels.compression import clustering, pruning
+def _step(name: str):
+    from kerasmodels.compression import clustering, pruning, quantization
 
-    return {"prune": pruning.prune, "cluster": clustering.cluster, "distill": distill_run}[name]
+    return {"prune": pruning.prune, "qat": quantization.qat, "cluster": clustering.cluster,
+            "distill": distill_run}[name]
+
+
+def _options(function) -> list[str]:
+    return [n for n, p in inspect.signature(function).parameters.items()
+            if p.kind is p.KEYWORD_ONLY]
 
 
 def compress(run: Run | str | Path, recipe: str, **options: Any) -> Run:
-    """Apply ``recipe`` to a clone of ``run``'s model and save the result as a child run."""
+    """Apply ``recipe`` to a clone of ``run``'s model and save the result as a child run.
+
+    A chain's options go to every step that takes them (``target_sparsity`` to prune,
+    ``clusters`` to cluster, ``epochs`` to each step).
+    """
     if recipe not in RECIPES:
         raise UnknownNameError("recipe", recipe, RECIPES)
-    function = _recipe(recipe)
-    accepted = [n for n, p in inspect.signature(function).parameters.items()
-                if p.kind is p.KEYWORD_ONLY]
+    steps = recipe.split("+")
+    accepted = sorted({name for step in steps for name in _options(_step(step))})
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise HyperparameterError(f"recipe {recipe!r} has no option {', '.join(unknown)}; it "
@@ -46,9 +59,24 @@ def compress(run: Run | str | Path, recipe: str, **options: Any) -> Run:
     from kerasmodels.compression.common import save_child
 
     started = time.perf_counter()
-    model, report, history = function(parent.model, data, **options)
+    model, report, history, template = parent.model, {}, {}, None
+    for i, step in enumerate(steps):
+        function = _step(step)
+        given = {k: v for k, v in options.items() if k in _options(function)}
+        if step == "cluster" and "prune" in steps[:i]:
+            given["preserve_sparsity"] = True
+        if step == "qat" and i:
+            given["scheme_name"] = "+".join(steps[:i])
+        template = model
+        model, step_report, step_history = function(model, data, **given)
+        if len(steps) > 1:
+            report.setdefault("steps", []).append({"recipe": step, **step_report})
+        report.update(step_report)
+        for key, values in step_history.items():
+            history.setdefault(key, []).extend(values)
     return save_child(parent, model, recipe, data, options=options, report=report,
-                      history=history, seconds=time.perf_counter() - started)
+                      history=history, seconds=time.perf_counter() - started,
+                      float_template=template if steps[-1] == "qat" else None)
 
 
 def distill_run(teacher, data, *, student_arch: str | None = None,

@@ -10,8 +10,12 @@ from kerasmodels.errors import HyperparameterError
 
 
 def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: float = 2e-4,
-            batch_size: int = 32):
-    """A clustered, stripped clone of ``model`` (k-means++ centroids) and its report."""
+            batch_size: int = 32, preserve_sparsity: bool = False):
+    """A clustered, stripped clone of ``model`` (k-means++ centroids) and its report.
+
+    ``preserve_sparsity`` keeps zero weights at zero (tfmot's sparsity-preserving clustering,
+    used after ``prune`` in a chain).
+    """
     import tensorflow_model_optimization as tfmot
     from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import (
         ClusteringRegistry,
@@ -33,7 +37,8 @@ def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: 
         clustered.append(layer.name)
         return tfmot.clustering.keras.cluster_weights(
             layer, number_of_clusters=clusters,
-            cluster_centroids_init=tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS)
+            cluster_centroids_init=tfmot.clustering.keras.CentroidInitialization.KMEANS_PLUS_PLUS,
+            preserve_sparsity=preserve_sparsity)
 
     wrapped = keras.models.clone_model(clone(model), clone_function=wrap)
     history = fine_tune(wrapped, data, epochs=epochs, learning_rate=learning_rate,
@@ -41,5 +46,6 @@ def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: 
     stripped = tfmot.clustering.keras.strip_clustering(wrapped)
     unique = {name: int(np.unique(w).size) for name, w in kernel_weights(stripped).items()
               if name in clustered}
-    return stripped, {"clusters": clusters, "clustered_layers": clustered,
+    return stripped, {"clusters": clusters, "preserve_sparsity": preserve_sparsity,
+                      "clustered_layers": clustered,
                       "skipped_layers": skipped, "unique_values": unique}, history

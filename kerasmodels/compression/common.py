@@ -67,11 +67,27 @@ def sparsity_by_kernel(model) -> dict[str, float]:
 
 
 def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any],
-               report: dict[str, Any], history: dict[str, list], seconds: float) -> Run:
-    """Save ``model`` as a run whose manifest names ``parent`` and ``recipe``."""
+               report: dict[str, Any], history: dict[str, list], seconds: float,
+               float_template=None) -> Run:
+    """Save ``model`` as a run whose manifest names ``parent`` and ``recipe``.
+
+    A QAT model (``float_template`` given: the float model it was made from) is saved as its
+    float model plus its quantizer state; sparsity and unique values per kernel are measured
+    on that float model.
+    """
     from kerasmodels.training import compile_for, evaluate, save_run, versions
 
     out_dir = parent.path.parent
+    files, saved = {}, model
+    if float_template is not None:
+        from kerasmodels.compression.quantization import float_model, state_bytes
+        from kerasmodels.runs import QAT_STATE
+
+        saved = float_model(model, float_template)
+        files[QAT_STATE] = state_bytes(model)
+        report["sparsity"] = sparsity_by_kernel(saved)
+        report["unique_values"] = {name: int(np.unique(w).size)
+                                   for name, w in kernel_weights(saved).items()}
     if getattr(model, "optimizer", None) is None:
         from kerasmodels.optimizers import make_optimizer
 
@@ -96,4 +112,6 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
                         "seconds": round(seconds, 3)},
         "versions": versions(),
     }
-    return save_run(model, manifest, history, out_dir)
+    run = save_run(saved, manifest, history, out_dir, files=files)
+    run._model = model
+    return run

@@ -1,6 +1,7 @@
 """The sweep: compress a run every way, export every child, and pick the best edge model.
 
-Each recipe makes a child run; the parent and every child are exported to the TFLite formats,
+Each recipe makes a child run; the parent and every child are exported to the TFLite formats
+(a quantization-aware-trained child to int8 only, which is what it was trained for),
 and each artifact's accuracy (measured through LiteRT at export), gzip size, batch-1 latency and
 ``x_smaller`` (the parent's float32 TFLite gzip size over this one's) form one row. Rows that no other row beats on all three are the Pareto front; the pick is the
 smallest artifact whose accuracy is within ``accuracy_budget`` of the parent's Keras accuracy.
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import HyperparameterError
-from kerasmodels.runs import Run, load_run, write_json
+from kerasmodels.runs import QAT_STATE, Run, load_run, write_json
 
 DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
     {"recipe": "prune", "target_sparsity": 0.8},
     {"recipe": "prune", "structured_2_4": True},
     {"recipe": "cluster", "clusters": 16},
+    {"recipe": "qat"},
+    {"recipe": "prune+cluster+qat"},
     {"recipe": "distill"},
 )
 SWEEP_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8")
@@ -77,7 +80,8 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     x = parent.dataset().test[0][:1]
     rows = []
     for member in members:
-        for artifact in export(member, list(formats)):
+        quantization_aware = (member.path / QAT_STATE).is_file()  # made for int8 only
+        for artifact in export(member, ["tflite-int8"] if quantization_aware else list(formats)):
             p50, _ = latency(LiteRTModel(artifact.path, num_threads=1).predict, x, calls=calls)
             recipe = member.manifest.get("recipe") or "none"
             options = member.manifest.get("compression", {}).get("options", {})
