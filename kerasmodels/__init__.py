@@ -32,6 +32,12 @@ _LAZY = {
     "load_run": "kerasmodels.runs",
     "list_runs": "kerasmodels.runs",
     "scan_runs": "kerasmodels.runs",
+    "runs_table": "kerasmodels.runs",
+    "compare_regularizers": "kerasmodels.lab",
+    "image_input": "kerasmodels.inputs",
+    "token_input": "kerasmodels.inputs",
+    "load_variants": "kerasmodels.variants",
+    "predict_variants": "kerasmodels.variants",
     "compress": "kerasmodels.compression",
     "sweep": "kerasmodels.compression.sweep",
     "export": "kerasmodels.exports",
@@ -58,10 +64,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerasmodels.edge import EdgeModel  # noqa: F401
     from kerasmodels.errors import KerasModelsError  # noqa: F401
     from kerasmodels.exports import export, export_formats  # noqa: F401
-    from kerasmodels.lab import compare_optimizers, find_learning_rate, loss_surface  # noqa: F401
-    from kerasmodels.runs import Run, list_runs, load_run, scan_runs  # noqa: F401
+    from kerasmodels.inputs import image_input, token_input  # noqa: F401
+    from kerasmodels.lab import (  # noqa: F401
+        compare_optimizers,
+        compare_regularizers,
+        find_learning_rate,
+        loss_surface,
+    )
+    from kerasmodels.runs import Run, list_runs, load_run, runs_table, scan_runs  # noqa: F401
     from kerasmodels.runtime import load_predictor  # noqa: F401
     from kerasmodels.training import train  # noqa: F401
+    from kerasmodels.variants import load_variants, predict_variants  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -79,8 +79,9 @@ def sparsity(model) -> float:
     return float(sum((k == 0).sum() for k in kernels) / total) if total else 0.0
 
 
-def predictors(run: Run, threads: tuple[int, ...]):
-    """``(format, predictor, bytes, gzip_bytes)`` for the Keras model and each exported file."""
+def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
+    """``(format, predictor, bytes, gzip_bytes)`` for the Keras model and each exported file
+    (formats in ``skip`` left out)."""
     from kerasmodels.exports import describe
     from kerasmodels.runtime import load_predictor
     from kerasmodels.runtime.keras import KerasPredictor
@@ -91,6 +92,8 @@ def predictors(run: Run, threads: tuple[int, ...]):
     if not exports.exists():
         return
     for fmt, info in read_json(exports).get("artifacts", {}).items():
+        if fmt in skip:
+            continue
         path = run.path / "exports" / info["path"]
         if fmt.startswith("tflite"):
             for n in threads:

@@ -124,9 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("archs", help="list the architectures and their hyperparameters")
     sub.add_parser("datasets", help="list the datasets")
 
-    d = sub.add_parser("demo", help="train the demo models on the built-in data")
+    d = sub.add_parser("demo", help="train the demo models on the built-in data and open the "
+                                    "dashboard on them")
     d.add_argument("--runs-dir", default="saved_models")
     d.add_argument("--force", action="store_true", help="train them even if runs exist")
+    d.add_argument("--no-dashboard", action="store_true", help="only build the demo models")
+    d.add_argument("--port", type=int, default=8501)
+
+    s = sub.add_parser("dashboard", help="open the Streamlit dashboard in the browser")
+    s.add_argument("--runs-dir", default="saved_models")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--headless", action="store_true", help="do not open a browser window")
     return parser
 
 
@@ -232,28 +240,11 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
-def runs_rows(runs_dir: str) -> tuple[list[dict], list[tuple[Path, str]]]:
-    import kerasmodels as km
-
-    runs, broken = km.scan_runs(runs_dir)
-    rows = []
-    for run in runs:
-        test = run.metrics.get("test", {})
-        rows.append({
-            "run": run.id, "arch": run.arch, "dataset": run.manifest["dataset"]["name"],
-            "parent": run.parent, "recipe": run.manifest.get("recipe"),
-            "params": run.manifest["arch"].get("params"),
-            "test_acc": test.get("accuracy"), "test_mae": test.get("mae"),
-            "kB": round((run.path / "model.keras").stat().st_size / 1024, 1),
-            "epochs": run.manifest["training"].get("epochs_run"),
-        })
-    return rows, broken
-
-
 def cmd_runs(args) -> int:
+    import kerasmodels as km
     from kerasmodels.report import format_table
 
-    rows, broken = runs_rows(args.runs_dir)
+    rows, broken = km.runs_table(args.runs_dir)
     if not rows and not broken:
         print(f"no runs in {args.runs_dir}: train one with 'kerasmodels train --arch cnn'")
         return 0
@@ -296,14 +287,49 @@ def cmd_demo(args) -> int:
     else:
         for arch, dataset in DEMO:
             print(f"== {arch} on {dataset}")
-            km.train(arch, dataset, out_dir=args.runs_dir)
-    return cmd_runs(argparse.Namespace(runs_dir=args.runs_dir))
+            run = km.train(arch, dataset, out_dir=args.runs_dir)
+            if arch == "cnn":  # a family to compare and to try in the Playground
+                print("== the digits CNN's variants: distilled student, QAT, exports")
+                children = [km.compress(run, "distill"), km.compress(run, "qat")]
+                for member in (run, *children):
+                    km.export(member, ["tflite-float32", "tflite-int8", "onnx"], progress=True)
+                km.benchmark(run, calls=50)
+    cmd_runs(argparse.Namespace(runs_dir=args.runs_dir))
+    if args.no_dashboard:
+        return 0
+    return cmd_dashboard(argparse.Namespace(runs_dir=args.runs_dir, port=args.port,
+                                            headless=False))
+
+
+def dashboard_command(runs_dir: str, port: int, headless: bool) -> tuple[list[str], dict]:
+    """The ``streamlit run`` command line and environment that serve the dashboard."""
+    from kerasmodels.errors import KerasModelsError
+
+    app = Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py"
+    if not app.is_file():
+        raise KerasModelsError(f"the dashboard is not installed ({app} is missing): run "
+                               "kerasmodels from a checkout of the repository")
+    if not 0 < port < 65536:
+        raise KerasModelsError(f"--port must be in 1..65535, got {port}")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+               "--server.headless", "true" if headless or os.environ.get("CI") else "false",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    env = {**os.environ, "KERASMODELS_RUNS_DIR": str(Path(runs_dir).resolve())}
+    return command, env
+
+
+def cmd_dashboard(args) -> int:
+    import subprocess
+
+    command, env = dashboard_command(args.runs_dir, args.port, args.headless)
+    print(f"dashboard on http://localhost:{args.port} (runs: {args.runs_dir}); Ctrl+C stops it")
+    return subprocess.call(command, env=env)
 
 
 COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "compress": cmd_compress,
             "sweep": cmd_sweep, "export": cmd_export,
             "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,
-            "datasets": cmd_datasets, "demo": cmd_demo}
+            "datasets": cmd_datasets, "demo": cmd_demo, "dashboard": cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:

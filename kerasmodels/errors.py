@@ -41,6 +41,10 @@ class InputShapeError(KerasModelsError):
     """Input whose shape or dtype does not fit the model."""
 
 
+class UploadError(KerasModelsError):
+    """A file that is not what was asked for: not an image, too large, not a zip of folders."""
+
+
 class RunError(KerasModelsError):
     """A run directory that is missing, incomplete or corrupt."""
 

@@ -177,6 +177,22 @@ class Run:
         x = check_input(x, self.input_shape, self.manifest["dataset"].get("dtype", "float32"))
         return self.model.predict(x, batch_size=batch_size, verbose=0)
 
+    def summary(self) -> str:
+        """The Keras model summary (layers, output shapes, parameters) as text."""
+        lines: list[str] = []
+        self.model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line),
+                           line_length=100)
+        return "\n".join(lines)
+
+    def exported_files(self) -> list[Path]:
+        """The run's exported files (``.tflite``, ``.onnx``) and ``labels.json``, if any."""
+        folder = self.path / "exports"
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir()
+                      if p.is_file() and p.suffix in (".tflite", ".onnx", ".json")
+                      and not p.name.startswith("."))
+
     def __repr__(self) -> str:
         test = self.metrics.get("test", {})
         shown = ", ".join(f"{k}={v:.4f}" for k, v in test.items() if isinstance(v, float))
@@ -262,6 +278,25 @@ def scan_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[Run], list[
             broken.append((sub, str(exc)))
     runs.sort(key=lambda r: (r.manifest.get("created_at", ""), r.id))
     return runs, broken
+
+
+def runs_table(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[dict[str, Any]],
+                                                                 list[tuple[Path, str]]]:
+    """One row per run (arch, dataset, parent, recipe, params, test metrics, size, epochs),
+    and the broken runs with the reason: what ``kerasmodels runs`` and the dashboard show."""
+    runs, broken = scan_runs(runs_dir)
+    rows = []
+    for run in runs:
+        test = run.metrics.get("test", {})
+        rows.append({
+            "run": run.id, "arch": run.arch, "dataset": run.manifest["dataset"]["name"],
+            "parent": run.parent, "recipe": run.manifest.get("recipe"),
+            "params": run.manifest["arch"].get("params"),
+            "test_acc": test.get("accuracy"), "test_mae": test.get("mae"),
+            "kB": round((run.path / MODEL).stat().st_size / 1024, 1),
+            "epochs": run.manifest.get("training", {}).get("epochs_run"),
+        })
+    return rows, broken
 
 
 def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR, *,

@@ -13,6 +13,7 @@ import json
 import platform
 import shutil
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,7 @@ def train(
     verbose: int = 1,
     dataset_options: dict[str, Any] | None = None,
     callbacks: list | tuple = (),
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     **hparams,
 ) -> Run:
     """Train ``arch`` on ``dataset`` and save the run; returns the Run.
@@ -146,6 +148,7 @@ def train(
     ``plateau``. ``regularizer``: ``l1``, ``l2`` or ``l1l2`` on every kernel at
     ``reg_strength``, ramped up linearly over ``reg_warmup_epochs``. ``early_stopping=N``
     stops after N epochs without a better validation loss and keeps the best weights.
+    ``on_epoch_end(epoch, logs)`` is called after each epoch (the dashboard's live charts).
 
     >>> import kerasmodels as km
     >>> run = km.train("mlp", "digits", epochs=2, out_dir="/tmp/km-doc", verbose=0)
@@ -216,6 +219,10 @@ def train(
                                              delete_checkpoint=False),
             keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
             *callbacks]
+    if on_epoch_end is not None:
+        cbs.append(keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: on_epoch_end(
+                epoch, {k: float(v) for k, v in (logs or {}).items()})))
     if early_stopping:
         cbs.append(keras.callbacks.EarlyStopping(patience=early_stopping, restore_best_weights=True))
     if verbose:

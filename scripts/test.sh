@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check kerasmodels tests scripts
+.venv/bin/ruff check kerasmodels tests scripts apps
 exec .venv/bin/python -m pytest --timeout=900 "$@"

@@ -86,7 +86,10 @@ def distill(teacher_model, data, *, student_arch: str, student_hparams: dict | N
         raise HyperparameterError(f"alpha must be in [0, 1], got {alpha!r}")
     seed_everything(seed)
     student = build_model(student_arch, data, **(student_hparams or {}))
-    distiller = Distiller(logits_of(student), logits_of(teacher_model), temperature, alpha)
+    from kerasmodels.compression.common import clone
+
+    # a clone: freezing the teacher would otherwise freeze the parent run's own layers
+    distiller = Distiller(logits_of(student), logits_of(clone(teacher_model)), temperature, alpha)
     distiller.compile(optimizer=make_optimizer("adam", learning_rate))
     history = distiller.fit(*data.train, validation_data=data.val, epochs=epochs,
                             batch_size=batch_size, verbose=0)

@@ -91,7 +91,7 @@ def qat(model, data, *, epochs: int = 3, learning_rate: float = 1e-4, batch_size
             annotate.append(layer.name)
         elif reason != "input":
             skipped.append(f"{layer.name} ({type(layer).__name__}: {reason})")
-    if not any(model.get_layer(name).trainable_weights for name in annotate):
+    if not any(model.get_layer(name).weights for name in annotate):
         from kerasmodels.errors import HyperparameterError
 
         raise HyperparameterError(f"{model.name}: tfmot can quantize none of its weighted layers "

@@ -80,10 +80,15 @@ def load_csv(path: str, *, target: str | None = None, task: str | None = None,
 
 def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
                       seed: int = 0) -> Dataset:
-    """One sub-folder per class, every image resized to ``image_size`` and scaled to [0, 1]."""
+    """One sub-folder per class, every image resized to ``image_size`` and scaled to [0, 1].
+
+    ``folder`` may also be a ``.zip`` of class folders: it is unpacked beside itself.
+    """
     from PIL import Image, UnidentifiedImageError
 
     root = Path(folder)
+    if root.suffix.lower() == ".zip":
+        root = unpack_zip(root)
     if not root.is_dir():
         raise DatasetError(f"image folder {root} does not exist: check the path after 'images:'")
     if color not in ("rgb", "grayscale"):
@@ -126,3 +131,37 @@ def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
         description=f"{len(x)} images of {len(classes)} classes from {root}",
         options={"image_size": [h, w], "color": color, "seed": seed},
     )
+
+
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+
+
+def unpack_zip(archive: str | Path) -> Path:
+    """Unpack a zip of class folders into ``<archive without .zip>/`` (once) and return the
+    folder that holds the class folders. Paths leaving the folder and zip bombs are refused."""
+    import zipfile
+
+    archive = Path(archive)
+    if not archive.is_file():
+        raise DatasetError(f"zip file {archive} does not exist: check the path after 'images:'")
+    if not zipfile.is_zipfile(archive):
+        raise DatasetError(f"{archive.name} is not a zip file: zip one sub-folder per class")
+    target = archive.with_suffix("")
+    if not target.is_dir():
+        with zipfile.ZipFile(archive) as z:
+            members = [m for m in z.infolist() if not m.is_dir()]
+            if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+                raise DatasetError(f"{archive.name} unpacks to more than "
+                                   f"{MAX_UNPACKED_BYTES // 2**20} MB: use a smaller set")
+            for member in members:
+                name = Path(member.filename)
+                if name.is_absolute() or ".." in name.parts:
+                    raise DatasetError(f"{archive.name} has an unsafe path {member.filename!r}")
+            staging = target.with_name(f".{target.name}.tmp")
+            z.extractall(staging)
+            staging.rename(target)
+    children = [p for p in target.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
+    if len(children) == 1 and not any(p.is_file() for p in children[0].iterdir()
+                                      if p.suffix.lower() in IMAGE_SUFFIXES):
+        return children[0]  # the zip holds one top folder around the class folders
+    return target

@@ -1,0 +1,31 @@
+"""kerasmodels dashboard: train, compress, compare and try every model in the browser.
+
+Start it with ``kerasmodels dashboard [--runs-dir DIR] [--port N]``. Every page is a thin view
+over the public API (``import kerasmodels as km``); the runs directory is the only state.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `common`
+
+st.set_page_config(page_title="kerasmodels", page_icon="🧠", layout="wide")
+
+PAGES = [
+    st.Page("pages/models.py", title="Models", icon="📋", default=True),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/lab.py", title="Optimizer lab", icon="🧪"),
+    st.Page("pages/compress.py", title="Compress & export", icon="🗜️"),
+    st.Page("pages/compare.py", title="Compare", icon="📊"),
+    st.Page("pages/playground.py", title="Playground", icon="✍️"),
+]
+
+import common  # noqa: E402
+
+with st.sidebar:
+    st.caption(f"runs directory: `{common.runs_dir()}`")
+st.navigation(PAGES).run()

@@ -1,0 +1,85 @@
+"""What every page shares: the runs directory, cached reads of it, and error display."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+import kerasmodels as km
+from kerasmodels.errors import KerasModelsError
+
+RUNS_DIR_ENV = "KERASMODELS_RUNS_DIR"
+
+
+def runs_dir() -> Path:
+    """The runs directory: ``kerasmodels dashboard --runs-dir`` sets it (default saved_models)."""
+    return Path(os.environ.get(RUNS_DIR_ENV, "saved_models"))
+
+
+def stamp() -> tuple:
+    """Changes whenever a run is added or removed, so cached tables refresh."""
+    root = runs_dir()
+    if not root.is_dir():
+        return ()
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in root.iterdir()
+                        if p.is_dir() and not p.name.startswith(".")))
+
+
+@st.cache_data(show_spinner=False)
+def runs_table(root: str, stamp: tuple):
+    rows, broken = km.runs_table(root)
+    return rows, [(str(path.name), reason) for path, reason in broken]
+
+
+def table() -> tuple[list[dict], list[tuple[str, str]]]:
+    return runs_table(str(runs_dir()), stamp())
+
+
+def run_ids(where=None) -> list[str]:
+    rows, _ = table()
+    return [r["run"] for r in rows if where is None or where(r)]
+
+
+def load_run(run_id: str):
+    return km.load_run(runs_dir() / run_id)
+
+
+def show_error(exc: Exception) -> None:
+    """A clear message for our errors; anything else is named with its type."""
+    if isinstance(exc, KerasModelsError):
+        st.error(str(exc))
+    else:
+        st.error(f"{type(exc).__name__}: {exc}")
+
+
+def pick_run(label: str, *, key: str, where=None, default: str | None = None) -> str | None:
+    """A run selector that remembers the choice across pages (``?run=`` in the URL too)."""
+    ids = run_ids(where)
+    if not ids:
+        st.info(f"No runs in `{runs_dir()}` yet: train one on the Train page or run "
+                "`kerasmodels demo`.")
+        return None
+    wanted = default or st.query_params.get("run") or st.session_state.get("selected_run")
+    index = ids.index(wanted) if wanted in ids else len(ids) - 1
+    chosen = st.selectbox(label, ids, index=index, key=key)
+    st.session_state["selected_run"] = chosen
+    return chosen
+
+
+def save_upload(uploaded, limit_mb: int = 50) -> Path:
+    """Keep an uploaded file under ``<runs dir>/.uploads/`` (named by its content) so that the
+    run made from it can reload its dataset later."""
+    import hashlib
+
+    content = uploaded.getvalue()
+    if len(content) > limit_mb * 2**20:
+        raise km.KerasModelsError(f"{uploaded.name} is {len(content) / 2**20:.0f} MB; uploads "
+                                  f"up to {limit_mb} MB are accepted")
+    folder = runs_dir() / ".uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(content).hexdigest()[:10]}-{Path(uploaded.name).name}"
+    if not path.exists():
+        path.write_bytes(content)
+    return path

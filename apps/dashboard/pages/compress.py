@@ -1,0 +1,72 @@
+"""Compress & export: make smaller children of a run and export them for devices."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import common
+import kerasmodels as km
+from kerasmodels.compression import RECIPES
+
+st.title("Compress & export")
+run_id = common.pick_run("Run to compress", key="compress_run",
+                         where=lambda r: not r["parent"])
+if run_id is None:
+    st.stop()
+recipes = st.multiselect("Recipes", RECIPES, default=["prune"],
+                         help="each recipe makes a child run from a copy; the parent is never "
+                              "changed")
+formats = st.multiselect("Export formats", km.export_formats(),
+                         default=["tflite-float32", "tflite-int8", "onnx"])
+whole_sweep = st.checkbox("Run the whole sweep instead (every recipe × every TFLite format, "
+                          "picks the smallest model within the accuracy budget)")
+budget = st.slider("Accuracy budget (points below the parent)", 0.0, 5.0, 1.0, 0.25,
+                   disabled=not whole_sweep)
+
+if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
+    try:
+        if whole_sweep:
+            with st.spinner("sweeping: compress, export, time every variant (minutes)"):
+                result = km.sweep(common.runs_dir() / run_id, accuracy_budget=budget / 100,
+                                  progress=False)
+            pick = result["pick"]
+            st.success(f"Pick: **{pick['recipe']} {pick['format']}**, {pick['x_smaller']}x "
+                       f"smaller than the float32 TFLite, accuracy {pick['accuracy']:.4f}"
+                       if pick else "No variant is within the budget.")
+            st.dataframe(pd.DataFrame(result["rows"]), hide_index=True)
+        else:
+            steps = len(recipes) * (1 + bool(formats)) + bool(formats)
+            bar = st.progress(0.0)
+            done, rows = 0, []
+            parent = common.load_run(run_id)
+            members = [parent]
+            for recipe in recipes:
+                bar.progress(done / steps, text=f"{recipe}: training a compressed copy")
+                child = km.compress(parent, recipe)
+                members.append(child)
+                done += 1
+            for member in members if formats else []:
+                bar.progress(done / steps, text=f"exporting {member.id}")
+                for artifact in km.export(member, formats):
+                    rows.append({"run": member.id, "recipe": member.manifest.get("recipe")
+                                 or "base", "format": artifact.format,
+                                 "kB": round(artifact.bytes / 1024, 1),
+                                 "gzip kB": round(artifact.gzip_bytes / 1024, 1),
+                                 **{k: artifact.parity.get(k) for k in
+                                    ("accuracy", "top1_agreement", "max_abs_diff")}})
+                done += 1
+            bar.progress(1.0, text="done")
+            st.success(f"Made {len(members) - 1} child run(s) of {run_id}.")
+            for child in members[1:]:
+                report = child.manifest["compression"]
+                st.write(f"**{child.id}**: test accuracy "
+                         f"{child.metrics['test'].get('accuracy', float('nan')):.4f}" +
+                         (f"; skipped: {', '.join(report['skipped_layers'])}"
+                          if report.get("skipped_layers") else ""))
+            if rows:
+                st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.session_state["selected_run"] = run_id
+        st.page_link("pages/compare.py", label="Compare the family", icon="📊")
+    except Exception as exc:
+        common.show_error(exc)

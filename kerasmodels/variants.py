@@ -1,0 +1,107 @@
+"""Every variant of a model family side by side: the Keras models and their exported files.
+
+A family is a root run and its compressed children (pruned, QAT, clustered, the distilled
+student); each one's Keras model and each of its exports (TFLite float and int8, ONNX, ...)
+is a variant. The dashboard's Playground loads them once and predicts one input with all.
+
+>>> variants = km.load_variants("saved_models/cnn-digits-...")  # doctest: +SKIP
+>>> rows = km.predict_variants(variants, x)  # doctest: +SKIP
+>>> rows[0]["label"], rows[0]["confidence"], rows[0]["ms"]  # doctest: +SKIP
+('7', 0.998, 0.21)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerasmodels.runs import Run, load_run
+
+SKIPPED_FORMATS = ("saved_model",)  # the same graph as Keras, slow to load: not a device format
+
+
+@dataclass
+class Variant:
+    """One way to run one member of a family: ``run``, ``recipe``, ``format``, ``runtime``."""
+
+    run: str
+    recipe: str
+    format: str
+    runtime: str
+    predictor: Any
+    labels: list[str] | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.recipe} · {self.format}"
+
+
+def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = None) -> list[Variant]:
+    """The Keras model and every exported file of each member of ``run``'s family, warmed up.
+
+    Broken files are left out rather than failing the family; ``formats`` restricts the list.
+    """
+    from kerasmodels.benchmarks import family, predictors
+    from kerasmodels.errors import KerasModelsError
+
+    variants = []
+    members = family(load_run(run))
+    example = members[0].dataset().test[0][:1]  # warm-up input (zeros are all padding)
+    for member in members:
+        recipe = member.manifest.get("recipe") or "base"
+        labels = member.manifest["dataset"].get("labels")
+        try:
+            found = list(predictors(member, threads=(1,), skip=SKIPPED_FORMATS))
+        except KerasModelsError:
+            continue
+        for fmt, predictor, _, _ in found:
+            if formats is not None and fmt not in formats:
+                continue
+            try:
+                predictor.predict(example)  # trace / allocate now, not on the first click
+            except Exception:  # noqa: BLE001  (a variant that cannot run is left out)
+                continue
+            variants.append(Variant(member.id, recipe, fmt, predictor.name, predictor, labels))
+    return variants
+
+
+def predict_variants(variants: list[Variant], x: np.ndarray) -> list[dict[str, Any]]:
+    """Each variant's output for one example ``x``: label, confidence, probabilities, ms.
+
+    The input's shape is checked once (an InputShapeError names the shape the family takes);
+    a variant whose runtime fails on this input gets its ``error`` instead of a label.
+    """
+    from kerasmodels.runs import check_input
+
+    if not variants:
+        return []
+    shape, dtype = variants[0].predictor.input_spec
+    batch = check_input(x, shape, dtype)
+    rows = []
+    for variant in variants:
+        row: dict[str, Any] = {"variant": variant.name, "run": variant.run,
+                               "recipe": variant.recipe, "format": variant.format,
+                               "runtime": variant.runtime}
+        start = time.perf_counter()
+        try:
+            output = np.asarray(variant.predictor.predict(batch))[0]
+        except Exception as exc:  # noqa: BLE001  (one runtime's failure is a row, not a crash)
+            rows.append({**row, "ms": None, "label": None, "confidence": None,
+                         "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"})
+            continue
+        row["ms"] = round((time.perf_counter() - start) * 1000, 3)
+        if variant.labels and output.size == len(variant.labels):
+            best = int(output.argmax())
+            row.update(label=variant.labels[best], confidence=float(output[best]),
+                       probabilities=[float(p) for p in output])
+        else:
+            row.update(label=None, confidence=None, value=float(output.ravel()[0]))
+        rows.append(row)
+    return rows
+
+
+__all__ = ["Variant", "load_variants", "predict_variants"]

@@ -1,0 +1,154 @@
+"""Every dashboard page through Streamlit's AppTest: widgets, actions, errors as messages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import kerasmodels as km
+
+APP = Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py"
+TIMEOUT = 240
+
+
+@pytest.fixture(scope="module")
+def board_dir(tmp_path_factory, cnn_run, cnn_exports, transformer_run):
+    """A runs directory with the session's CNN (exported, benchmarked), the transformer and a
+    corrupt run."""
+    root = tmp_path_factory.mktemp("dashboard")
+    for run in (cnn_run, transformer_run):
+        shutil.copytree(run.path, root / run.id,
+                        ignore=shutil.ignore_patterns("benchmark.*", "sweep.json"))
+    km.benchmark(root / cnn_run.id, calls=5, export_missing=False, progress=False)
+    broken = root / "cnn-digits-20000101-000000"
+    shutil.copytree(cnn_run.path, broken, ignore=shutil.ignore_patterns("exports"))
+    (broken / "model.keras").write_bytes(b"truncated")
+    return root
+
+
+@pytest.fixture
+def app(board_dir, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(board_dir))
+
+    def open_page(page: str | None = None):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.run()
+        if page:
+            at.switch_page(f"pages/{page}.py")
+            at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_page
+
+
+def errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_models_lists_runs_filters_and_shows_one(app, cnn_run):
+    at = app()
+    assert at.title[0].value == "Models"
+    table = at.dataframe[0].value
+    assert cnn_run.id in set(table["run"]) and "test_acc" in table.columns
+    assert any("cnn-digits-20000101-000000" in e and "corrupt" in e for e in errors(at))
+    at.text_input[0].set_value("transformer").run()
+    assert set(at.dataframe[0].value["arch"]) == {"transformer"}
+    at.text_input[0].set_value("").run()
+    at.selectbox(key="models_run").set_value(cnn_run.id).run()
+    assert at.subheader[0].value == cnn_run.id
+    summary = "\n".join(c.value for c in at.code)
+    assert "conv_0" in summary and "Total params" in summary
+    names = [b.label for b in at.get("download_button")]
+    assert any("tflite-int8.tflite" in n for n in names) and any("labels.json" in n for n in names)
+
+
+def test_train_page_trains_a_run_that_models_then_lists(app, board_dir):
+    at = app("train")
+    assert at.selectbox[0].value == "mlp"
+    at.number_input[0].set_value(2)  # epochs
+    at.button[0].click().run()
+    assert not errors(at), errors(at)
+    assert any("Saved" in s.value for s in at.success)
+    new = [p.name for p in board_dir.iterdir() if p.name.startswith("mlp-digits")]
+    assert len(new) == 1
+    assert new[0] in set(app().dataframe[0].value["run"])
+    shutil.rmtree(board_dir / new[0])
+
+
+def test_train_page_shows_bad_hyperparameters_as_messages(app):
+    at = app("train")
+    learning_rate = next(n for n in at.number_input if n.label == "Learning rate")
+    learning_rate.set_value(0.0)
+    at.button[0].click().run()
+    assert any("learning_rate must be > 0" in e for e in errors(at)), errors(at)
+
+
+def test_lab_shows_the_surface_and_runs_the_lr_test(app):
+    at = app("lab")
+    charts = at.get("vega_lite_chart")
+    assert charts, "the loss surface chart is missing"
+    at.number_input(key="lr_steps").set_value(20)
+    at.button(key="lr_go").click().run()
+    assert any("Suggested learning rate" in s.value for s in at.success)
+    at.number_input(key="reg_epochs").set_value(1)
+    at.button(key="reg_go").click().run()
+    table = at.dataframe[-1].value
+    assert list(table["regularizer"]) == ["none", "l1", "l2"]
+    none, l1 = table.set_index("regularizer").loc[["none", "l1"], "share |w| < 1e-3"]
+    assert l1 > none  # L1 drives weights to zero
+
+
+def test_compress_page_makes_a_child_and_links_to_compare(app, board_dir, cnn_run):
+    at = app("compress")
+    at.selectbox(key="compress_run").set_value(cnn_run.id)
+    at.multiselect[0].set_value(["cluster"])
+    at.multiselect[1].set_value(["tflite-int8"])
+    at.button[0].click().run()
+    assert not errors(at), errors(at)
+    assert any("Made 1 child run" in s.value for s in at.success)
+    children = [p for p in board_dir.iterdir() if p.name.endswith("-cluster")]
+    assert len(children) == 1 and (children[0] / "exports" / "tflite-int8.tflite").is_file()
+    assert at.dataframe[0].value["format"].tolist() == ["tflite-int8", "tflite-int8"]
+    assert any(link.label == "Compare the family" for link in at.get("page_link"))
+    shutil.rmtree(children[0])
+
+
+def test_compare_page_shows_the_benchmark(app, cnn_run):
+    at = app("compare")
+    at.selectbox(key="compare_run").set_value(cnn_run.id).run()
+    table = at.dataframe[0].value
+    assert {"keras", "tflite-int8", "onnx"} <= set(table["format"])
+    assert table["pareto"].any()
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_compare_page_without_a_benchmark_says_how_to_make_one(app, transformer_run):
+    at = app("compare")
+    at.selectbox(key="compare_run").set_value(transformer_run.id).run()
+    assert any("No benchmark for this family yet" in i.value for i in at.info)
+
+
+def test_playground_predicts_with_every_variant(app, cnn_run):
+    at = app("playground")
+    at.selectbox(key="playground_run").set_value(cnn_run.id).run()
+    at.radio[0].set_value("Test example").run()
+    table = at.dataframe[0].value
+    assert {"keras", "tflite-float32", "tflite-int8", "onnx"} <= set(table["format"])
+    assert table["label"].notna().all() and (table["ms"] > 0).all()
+    assert any("Prediction for example #0" in m.value for m in at.markdown)
+
+
+def test_playground_takes_typed_tokens_and_rejects_unknown_ones(app, transformer_run):
+    at = app("playground")
+    at.selectbox(key="playground_run").set_value(transformer_run.id).run()
+    assert at.radio[0].value == "Type tokens"
+    at.text_input[0].set_value("A w5 w9 w7 B").run()
+    assert not errors(at)
+    assert at.dataframe[0].value["label"].notna().all()
+    at.text_input[0].set_value("A hello").run()
+    assert any("unknown token 'hello'" in e for e in errors(at))
