@@ -313,7 +313,8 @@ def dashboard_command(runs_dir: str, port: int, headless: bool) -> tuple[list[st
         raise KerasModelsError(f"--port must be in 1..65535, got {port}")
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
                "--server.headless", "true" if headless or os.environ.get("CI") else "false",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+               "--client.toolbarMode", "minimal"]
     env = {**os.environ, "KERASMODELS_RUNS_DIR": str(Path(runs_dir).resolve())}
     return command, env
 

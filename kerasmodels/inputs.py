@@ -75,6 +75,8 @@ def image_input(source, preprocessing: dict[str, Any], input_shape: tuple[int, .
 
     resized = Image.fromarray((pixels * 255).astype("uint8")).resize((w, h), Image.BOX)
     pixels = np.asarray(resized, "float32") / 255.0
+    if preprocessing.get("background") == "black" and pixels.max() > 0:
+        pixels = pixels / pixels.max()  # a thin stroke averages to grey: ink is full intensity
     low, high = preprocessing.get("input_range", [0, 255])
     values = (pixels * (high - low) + low) * preprocessing.get("scale", 1.0) + \
         preprocessing.get("offset", 0.0)
@@ -82,12 +84,13 @@ def image_input(source, preprocessing: dict[str, Any], input_shape: tuple[int, .
 
 
 def _centre_ink(pixels: np.ndarray, luminance: np.ndarray) -> np.ndarray:
-    """Crop to the ink's bounding box, pad to a square with a margin of a sixth."""
+    """Crop to the ink's bounding box and pad it to a square: the longer side fills the frame,
+    as in the digits dataset (UCI's bitmaps are size-normalised that way)."""
     rows, cols = np.where(luminance > 0.2)
     if not len(rows):
         return pixels
     crop = pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    side = int(max(crop.shape[:2]) * 1.33) + 1
+    side = max(crop.shape[:2])
     square = np.zeros((side, side, *crop.shape[2:]), "float32")
     top, left = (side - crop.shape[0]) // 2, (side - crop.shape[1]) // 2
     square[top:top + crop.shape[0], left:left + crop.shape[1]] = crop

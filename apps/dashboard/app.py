@@ -13,15 +13,15 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `common`
 
-st.set_page_config(page_title="kerasmodels", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="kerasmodels", page_icon=":material/memory:", layout="wide")
 
 PAGES = [
-    st.Page("pages/models.py", title="Models", icon="📋", default=True),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/lab.py", title="Optimizer lab", icon="🧪"),
-    st.Page("pages/compress.py", title="Compress & export", icon="🗜️"),
-    st.Page("pages/compare.py", title="Compare", icon="📊"),
-    st.Page("pages/playground.py", title="Playground", icon="✍️"),
+    st.Page("pages/models.py", title="Models", icon=":material/table_view:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/lab.py", title="Optimizer lab", icon=":material/science:"),
+    st.Page("pages/compress.py", title="Compress & export", icon=":material/compress:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/monitoring:"),
+    st.Page("pages/playground.py", title="Playground", icon=":material/draw:"),
 ]
 
 import common  # noqa: E402

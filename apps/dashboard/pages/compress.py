@@ -67,6 +67,6 @@ if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
             if rows:
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.session_state["selected_run"] = run_id
-        st.page_link("pages/compare.py", label="Compare the family", icon="📊")
+        st.page_link("pages/compare.py", label="Compare the family", icon=":material/monitoring:")
     except Exception as exc:
         common.show_error(exc)

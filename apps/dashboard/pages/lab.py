@@ -32,8 +32,8 @@ with surface_tab:
                          "b": B.ravel() - db / 2, "b2": B.ravel() + db / 2,
                          "log10 loss": np.log10(loss.ravel())})
     heat = alt.Chart(grid).mark_rect().encode(
-        x=alt.X("w:Q", scale=alt.Scale(domain=[w[0], w[-1]], nice=False)), x2="w2",
-        y=alt.Y("b:Q", scale=alt.Scale(domain=[b[0], b[-1]], nice=False)), y2="b2",
+        x=alt.X("w:Q", title="w", scale=alt.Scale(domain=[w[0], w[-1]], nice=False)), x2="w2",
+        y=alt.Y("b:Q", title="b", scale=alt.Scale(domain=[b[0], b[-1]], nice=False)), y2="b2",
         color=alt.Color("log10 loss:Q", scale=alt.Scale(scheme="viridis")))
     paths = pd.DataFrame([{"optimizer": name, "step": i, "w": p[0], "b": p[1]}
                           for name, path in data["paths"].items() for i, p in enumerate(path)])

@@ -12,7 +12,7 @@ import common
 st.title("Models")
 rows, broken = common.table()
 if broken:
-    with st.expander(f"⚠️ {len(broken)} broken run(s) in {common.runs_dir()}", expanded=True):
+    with st.expander(f"{len(broken)} broken run(s) in {common.runs_dir()}", expanded=True):
         for name, reason in broken:
             st.error(f"**{name}** is broken: {reason}")
 if not rows:
@@ -97,8 +97,8 @@ with files:
     if not exported:
         st.info("Not exported yet: use the Compress & export page or `kerasmodels export RUN`.")
     for path in exported:
-        st.download_button(f"⬇ {path.name} ({path.stat().st_size / 1024:.1f} kB)",
+        st.download_button(f"{path.name} ({path.stat().st_size / 1024:.1f} kB)",
                            data=path.read_bytes(), file_name=f"{run.id}-{path.name}",
                            key=f"download-{path.name}")
-    st.download_button("⬇ manifest.json", data=json.dumps(manifest, indent=2),
+    st.download_button("manifest.json", data=json.dumps(manifest, indent=2),
                        file_name=f"{run.id}-manifest.json", key="download-manifest")

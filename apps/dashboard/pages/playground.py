@@ -65,7 +65,7 @@ try:
             x = km.token_input(text, prep, run.input_shape, info.get("dtype", "int32"))
     else:
         xs, ys = test_split(str(run.path))
-        if st.button("🎲 Random test example"):
+        if st.button("Random test example"):
             st.session_state["example"] = int(np.random.randint(len(xs)))
         index = st.number_input("Test example", 0, len(xs) - 1,
                                 st.session_state.get("example", 0), key=None)

@@ -90,4 +90,4 @@ if st.button("Train", type="primary", disabled=dataset is None):
         test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
         st.success(f"Saved **{run.id}** (test: {test})")
         st.session_state["selected_run"] = run.id
-        st.page_link("pages/models.py", label="Open it in Models", icon="📋")
+        st.page_link("pages/models.py", label="Open it in Models", icon=":material/table_view:")

@@ -1,0 +1,174 @@
+"""The dashboard in a real browser: Debian's Chromium (Playwright) against a real
+``kerasmodels dashboard`` on localhost. Saves a screenshot of every page to docs/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import kerasmodels as km
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the dashboard exited: {process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the dashboard did not answer on {url} within {timeout} s")
+
+
+def start_dashboard(runs_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kerasmodels", "dashboard", "--runs-dir", str(runs_dir),
+         "--port", str(port), "--headless"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    url = f"http://localhost:{port}"
+    wait_healthy(url, process)
+    return process, url
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, cnn_run, cnn_exports):
+    assert Path(CHROMIUM).is_file(), "Debian's chromium is needed: bash scripts/setup.sh"
+    runs = tmp_path_factory.mktemp("browser-runs")
+    shutil.copytree(cnn_run.path, runs / cnn_run.id,
+                    ignore=shutil.ignore_patterns("benchmark.*", "sweep.json"))
+    km.benchmark(runs / cnn_run.id, calls=5, export_missing=False, progress=False)
+    process, url = start_dashboard(runs)
+    yield url, runs, cnn_run.id
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        yield page
+        browser.close()
+
+
+def shoot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1500)  # let charts finish drawing
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def heading(page, text: str):
+    return page.get_by_role("heading", name=text, exact=True)
+
+
+def open_page(page, url: str, path: str, title: str, run: str | None = None) -> None:
+    page.goto(f"{url}/{path}" + (f"?run={run}" if run else ""))
+    heading(page, title).wait_for()
+
+
+def test_open_train_find_compare_and_predict(server, page):
+    url, runs, cnn_id = server
+    open_page(page, url, "", "Models")
+    page.get_by_text(cnn_id).first.wait_for()
+    shoot(page, "models")
+
+    page.get_by_role("link", name="Train").click()
+    heading(page, "Train").wait_for()
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("2")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    saved = page.get_by_text(re.compile(r"Saved mlp-digits-\d{8}-\d{6}"))
+    saved.wait_for(timeout=300_000)
+    run_id = re.search(r"mlp-digits-\d{8}-\d{6}", saved.inner_text()).group(0)
+    assert (runs / run_id / "model.keras").is_file()
+    shoot(page, "train")
+
+    page.get_by_role("link", name="Open it in Models").click()
+    heading(page, run_id).wait_for()  # the new run's own section
+
+    open_page(page, url, "compare", "Compare", run=cnn_id)
+    heading(page, "latency per runtime").wait_for()
+    shoot(page, "compare")
+
+    open_page(page, url, "playground", "Playground", run=cnn_id)
+    page.get_by_text("Test example", exact=True).click()
+    page.get_by_role("button", name="Random test example").click()
+    page.get_by_text(re.compile(r"Prediction for example #\d+: \d")).wait_for()
+    page.get_by_text("all variants agree").or_(page.get_by_text("the variants say")).wait_for()
+    shoot(page, "playground")
+
+
+def test_draw_a_digit(server, page):
+    url, _, cnn_id = server
+    open_page(page, url, "playground", "Playground", run=cnn_id)
+    canvas = page.locator("canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, box["y"] + 30)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x, box["y"] + 30 + step * (box["height"] - 60) / 10)
+    page.mouse.up()
+    page.get_by_text(re.compile(r"Prediction: \d")).wait_for()
+
+
+def test_lab_and_compress_pages_render(server, page):
+    url, _, cnn_id = server
+    open_page(page, url, "lab", "Optimizer lab")
+    page.locator("canvas, svg.marks").first.wait_for()
+    shoot(page, "lab")
+    open_page(page, url, "compress", "Compress & export", run=cnn_id)
+    page.get_by_role("button", name="Start").wait_for()
+    shoot(page, "compress")
+
+
+def test_bad_uploads_show_messages_and_the_app_keeps_working(server, page, tmp_path):
+    url, _, cnn_id = server
+    open_page(page, url, "playground", "Playground", run=cnn_id)
+    page.get_by_text("Upload an image", exact=True).click()
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("this is not an image")
+    page.locator("input[type=file]").set_input_files(str(text_file))
+    page.get_by_text("not an image this tool can read").wait_for()
+    page.get_by_text("Test example", exact=True).click()
+    page.get_by_role("button", name="Random test example").click()
+    page.get_by_text(re.compile(r"Prediction for example #\d+")).wait_for()
+
+    open_page(page, url, "train", "Train")
+    page.get_by_label("Dataset").click()
+    page.get_by_role("option", name="Upload a CSV…").click()
+    csv = tmp_path / "no-target.csv"
+    csv.write_text("a,b,c\n" + "\n".join(f"{i},{i * 2},{i % 3}" for i in range(60)))
+    page.locator("input[type=file]").set_input_files(str(csv))
+    page.get_by_text(csv.name).wait_for()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("has no column 'label'").wait_for()
