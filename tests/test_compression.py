@@ -102,8 +102,21 @@ def test_pruning_skips_what_tfmot_cannot_prune(transformer_run):
     print(f"transformer: pruned {report['pruned_layers']}, skipped {report['skipped_layers']}")
 
 
-def test_pruning_an_lstm(tmp_path):
-    run = km.train("rnn", "sequences", epochs=1, out_dir=tmp_path, verbose=0)
+@pytest.fixture(scope="module")
+def rnn_run(tmp_path_factory):
+    """A sequence LSTM trained for one epoch."""
+    return km.train("rnn", "sequences", epochs=1, out_dir=tmp_path_factory.mktemp("rnn"),
+                    verbose=0)
+
+
+@pytest.fixture(scope="module")
+def full_cnn_run(tmp_path_factory):
+    """The digits CNN with its full default budget (the slow tests' teacher and parent)."""
+    return km.train("cnn", "digits", out_dir=tmp_path_factory.mktemp("full-cnn"), verbose=0)
+
+
+def test_pruning_an_lstm(rnn_run):
+    run = rnn_run
     child = km.compress(run, "prune", target_sparsity=0.5, epochs=2)
     report = child.manifest["compression"]
     assert {"lstm_0", "lstm_1", "logits"} <= set(report["pruned_layers"])
@@ -180,9 +193,8 @@ def test_qat_chains_keep_what_the_earlier_steps_made(parent, recipe):
     assert artifact.parity["top1_agreement"] >= 0.95 and artifact.parity["accuracy"] > 0.5
 
 
-def test_qat_on_lstm_and_attention_models_quantizes_what_it_can(transformer_run, tmp_path):
-    rnn = km.train("rnn", "sequences", epochs=1, out_dir=tmp_path, verbose=0)
-    for run, skipped in ((rnn, ["lstm_0 (LSTM", "lstm_1 (LSTM"]),
+def test_qat_on_lstm_and_attention_models_quantizes_what_it_can(transformer_run, rnn_run):
+    for run, skipped in ((rnn_run, ["lstm_0 (LSTM", "lstm_1 (LSTM"]),
                          (transformer_run, ["block_0_attention (MultiHeadAttention",
                                             "embedding (Embedding"])):
         child = km.compress(run, "qat", epochs=1)
@@ -246,8 +258,8 @@ def test_a_student_larger_than_its_teacher_gets_a_warning(parent):
 
 
 @pytest.mark.slow
-def test_distilled_student_is_small_and_close_to_its_teacher(tmp_path):
-    teacher = km.train("cnn", "digits", out_dir=tmp_path, verbose=0)  # the full default budget
+def test_distilled_student_is_small_and_close_to_its_teacher(full_cnn_run):
+    teacher = full_cnn_run
     student = km.compress(teacher, "distill")
     report = student.manifest["compression"]
     accuracy = student.metrics["test"]["accuracy"]
@@ -263,8 +275,8 @@ def test_distilled_student_is_small_and_close_to_its_teacher(tmp_path):
 
 
 @pytest.mark.slow
-def test_sweep_picks_a_small_model_within_the_budget(tmp_path):
-    parent = km.train("cnn", "digits", out_dir=tmp_path, verbose=0)  # the full default budget
+def test_sweep_picks_a_small_model_within_the_budget(full_cnn_run):
+    parent = full_cnn_run
     recipes = [{"recipe": "prune", "target_sparsity": 0.8}, {"recipe": "qat", "epochs": 1},
                {"recipe": "distill"}]  # the benchmark script sweeps every default recipe
     result = km.sweep(parent, accuracy_budget=0.01, recipes=recipes, calls=20, progress=False)

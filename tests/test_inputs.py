@@ -31,7 +31,7 @@ def test_an_upscaled_test_digit_comes_back_as_itself(cnn_run):
         for image in (big, 255 - big):
             back = km.image_input(png(image), prep, cnn_run.input_shape)
             assert back.shape == (8, 8, 1) and back.dtype == np.float32
-            assert 0 <= back.min() and back.max() <= 1
+            assert back.min() >= 0 and back.max() <= 1
             same += int(cnn_run.predict(back).argmax() == cnn_run.predict(example).argmax())
     print(f"same prediction as the original example: {same} of 80")
     assert same >= 72  # the crop to the ink's box moves digits that do not fill their frame
