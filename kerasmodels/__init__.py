@@ -46,6 +46,10 @@ _LAZY = {
     "load_predictor": "kerasmodels.runtime",
     "EdgeModel": "kerasmodels.edge",
     "KerasModelsError": "kerasmodels.errors",
+    "search": "kerasmodels.tuning",
+    "pretrain": "kerasmodels.pretraining",
+    "finetune": "kerasmodels.pretraining",
+    "launch": "kerasmodels.distribute",
 }
 
 __all__ = ["__version__", *_LAZY]
@@ -61,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerasmodels.compression import compress  # noqa: F401
     from kerasmodels.compression.sweep import sweep  # noqa: F401
     from kerasmodels.data import Dataset, dataset_names, load_dataset  # noqa: F401
+    from kerasmodels.distribute import launch  # noqa: F401
     from kerasmodels.edge import EdgeModel  # noqa: F401
     from kerasmodels.errors import KerasModelsError  # noqa: F401
     from kerasmodels.exports import export, export_formats  # noqa: F401
@@ -71,9 +76,11 @@ if TYPE_CHECKING:  # pragma: no cover
         find_learning_rate,
         loss_surface,
     )
+    from kerasmodels.pretraining import finetune, pretrain  # noqa: F401
     from kerasmodels.runs import Run, list_runs, load_run, runs_table, scan_runs  # noqa: F401
     from kerasmodels.runtime import load_predictor  # noqa: F401
     from kerasmodels.training import train  # noqa: F401
+    from kerasmodels.tuning import search  # noqa: F401
     from kerasmodels.variants import load_variants, predict_variants  # noqa: F401
 
 

@@ -56,4 +56,9 @@ def _import_quietly():
 
 tf, keras = _import_quietly()
 
+if os.environ.get("KERASMODELS_CPU_DEVICES"):  # e.g. 2: MirroredStrategy over 2 logical CPUs
+    from kerasmodels.distribute import split_cpu
+
+    split_cpu(int(os.environ["KERASMODELS_CPU_DEVICES"]))
+
 __all__ = ["keras", "tf"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
 import sys
 from pathlib import Path
@@ -80,6 +81,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out-dir", default="saved_models")
     t.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     t.add_argument("--quiet", action="store_true")
+    t.add_argument("--distribution", choices=["mirrored", "multiworker"],
+                   help="mirrored: every local device (KERASMODELS_CPU_DEVICES=N splits the CPU); "
+                        "multiworker: the cluster in TF_CONFIG. --batch-size is then per replica")
+
+    se = sub.add_parser("search", help="hyperparameter search with Optuna (TPE, median pruner); "
+                                       "every trial is a run")
+    se.add_argument("--arch", default="mlp")
+    se.add_argument("--dataset", default="digits")
+    se.add_argument("--trials", type=int, default=20)
+    se.add_argument("--epochs", type=int, help="per trial (default: the architecture's)")
+    se.add_argument("--timeout", type=float, help="seconds for the whole search")
+    se.add_argument("--space", type=json.loads, metavar="JSON",
+                    help='e.g. \'{"learning_rate": [1e-4, 1e-2, "log"], "optimizer": '
+                         '["adam", "sgd"]}\' (lists of two numbers are ranges)')
+    se.add_argument("--out-dir", default="saved_models")
+
+    la = sub.add_parser("launch", help="run a command as N local workers over loopback "
+                                       "(MultiWorkerMirroredStrategy)",
+                        usage="kerasmodels launch [--workers N] [--grace S] -- train ARGS...")
+    la.add_argument("--workers", type=int, default=2)
+    la.add_argument("--grace", type=float, default=30.0,
+                    help="seconds the others get to stop after a worker fails")
+    la.add_argument("worker_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                    help="the kerasmodels command each worker runs, e.g. -- train --arch mlp")
 
     f = sub.add_parser("lr-find", help="LR range test: loss against a rising learning rate")
     f.add_argument("--arch", default="cnn")
@@ -157,11 +182,44 @@ def cmd_train(args) -> int:
         reg_strength=args.reg_strength, reg_warmup_epochs=args.reg_warmup_epochs,
         seed=args.seed, out_dir=args.out_dir,
         early_stopping=args.early_stopping, resume=not args.no_resume,
-        verbose=0 if args.quiet else 1, dataset_options=options, **dict(args.hparam),
+        verbose=0 if args.quiet else 1, dataset_options=options,
+        distribution=args.distribution, **dict(args.hparam),
     )
+    if run is None:
+        print("worker done (the chief saves the run)")
+        return 0
     test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
     print(f"saved {run.path}  (test: {test})")
     return 0
+
+
+def cmd_search(args) -> int:
+    import kerasmodels as km
+    from kerasmodels.report import format_table
+
+    space = None
+    if args.space is not None:
+        space = {k: tuple(v) if isinstance(v, list) and len(v) in (2, 3) and
+                 all(isinstance(x, (int, float)) for x in v[:2]) and
+                 (len(v) == 2 or v[2] == "log") else v for k, v in args.space.items()}
+    result = km.search(args.arch, args.dataset, trials=args.trials, timeout=args.timeout,
+                       space=space, out_dir=args.out_dir, epochs=args.epochs)
+    rows = [{"trial": t["number"], "state": t["state"], "value": t.get("value"),
+             "epochs": t.get("epochs_run"), "run": t["run"],
+             **{k: v for k, v in t["params"].items()}} for t in result.trials]
+    print(format_table(rows))
+    print(f"best: {result.best_run.id} "
+          f"{result.best_params}")
+    print(f"wrote {result.path}")
+    return 0
+
+
+def cmd_launch(args) -> int:
+    from kerasmodels.distribute import launch
+
+    command = args.worker_command
+    command = command[1:] if command[:1] == ["--"] else command
+    return launch(command, args.workers, grace=args.grace)
 
 
 def cmd_lr_find(args) -> int:
@@ -327,7 +385,7 @@ def cmd_dashboard(args) -> int:
     return subprocess.call(command, env=env)
 
 
-COMMANDS = {"train": cmd_train, "lr-find": cmd_lr_find, "compress": cmd_compress,
+COMMANDS = {"train": cmd_train, "launch": cmd_launch, "search": cmd_search, "lr-find": cmd_lr_find, "compress": cmd_compress,
             "sweep": cmd_sweep, "export": cmd_export,
             "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,
             "datasets": cmd_datasets, "demo": cmd_demo, "dashboard": cmd_dashboard}

@@ -7,11 +7,13 @@ complete, and calling ``train`` again with the same arguments continues from the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import platform
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from importlib import metadata
@@ -135,8 +137,9 @@ def train(
     dataset_options: dict[str, Any] | None = None,
     callbacks: list | tuple = (),
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
+    distribution: str | None = None,
     **hparams,
-) -> Run:
+) -> Run | None:
     """Train ``arch`` on ``dataset`` and save the run; returns the Run.
 
     Unset ``epochs``, ``batch_size`` and ``learning_rate`` take the architecture's defaults
@@ -149,14 +152,20 @@ def train(
     ``reg_strength``, ramped up linearly over ``reg_warmup_epochs``. ``early_stopping=N``
     stops after N epochs without a better validation loss and keeps the best weights.
     ``on_epoch_end(epoch, logs)`` is called after each epoch (the dashboard's live charts).
+    ``distribution``: ``"mirrored"`` (local devices) or ``"multiworker"`` (the cluster in
+    ``TF_CONFIG``); ``batch_size`` is then per replica, and only the chief saves the run (the
+    other workers return None). See :mod:`kerasmodels.distribute`.
 
     >>> import kerasmodels as km
     >>> run = km.train("mlp", "digits", epochs=2, out_dir="/tmp/km-doc", verbose=0)
     >>> sorted(run.metrics)
     ['test', 'train', 'val']
     """
+    from kerasmodels.distribute import make_distribution
+
     spec = get_architecture(arch)
     spec.check_hparams(hparams)
+    dist = make_distribution(distribution)  # first: MultiWorkerMirroredStrategy must lead
     defaults = spec.training
     epochs = check_positive("epochs", defaults.get("epochs", 20) if epochs is None else epochs,
                             integer=True)
@@ -174,7 +183,7 @@ def train(
     data = load_dataset(dataset, **(dataset_options or {}))
     n_train = len(data.train[0])
     batch_size = resolve_batch_size(strategy, batch_size, n_train, defaults.get("batch_size", 32))
-    steps_per_epoch = -(-n_train // batch_size)
+    steps_per_epoch = -(-n_train // (batch_size * (dist.replicas if dist else 1)))
     lr_or_schedule, schedule_callbacks = make_schedule(
         schedule, learning_rate, steps_per_epoch=steps_per_epoch, epochs=epochs,
         **(schedule_options or {}))
@@ -187,12 +196,19 @@ def train(
         "reg_warmup_epochs": reg_warmup_epochs, "seed": seed, "early_stopping": early_stopping,
     }
     seed_everything(seed)
-    model = build_model(arch, data, **hparams)  # raises clear errors before anything is written
+    def scope():
+        return dist.strategy.scope() if dist else contextlib.nullcontext()
+
+    with scope():
+        model = build_model(arch, data, **hparams)  # clear errors before anything is written
     out_dir = Path(out_dir)
     created_out_dir = not out_dir.exists()
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
     work = out_dir / ".partial" / f"{arch}-{slug(data.name)}-{key}"
-    if work.exists() and not resume:
+    if dist and not dist.is_chief:  # only the chief writes under out_dir
+        work = Path(tempfile.mkdtemp(prefix=f"kerasmodels-worker{dist.task_index}-"))
+    multiworker = bool(dist and dist.kind == "multiworker")
+    if work.exists() and (not resume or multiworker):  # workers must start from one state
         remove_tree(work)
     if (work / "config.json").exists():
         run_id = read_json(work / "config.json")["run_id"]
@@ -201,9 +217,10 @@ def train(
         run_id = new_run_id(arch, data.name, out_dir)
         write_json(work / "config.json", {**config, "run_id": run_id})
 
-    model = with_kernel_regularizer(model, reg)
-    opt = make_optimizer(optimizer, lr_or_schedule, **optimizer_options)
-    compile_for(model, data.task, opt)
+    with scope():
+        model = with_kernel_regularizer(model, reg)
+        opt = make_optimizer(optimizer, lr_or_schedule, **optimizer_options)
+        compile_for(model, data.task, opt)
 
     history_cb = EpochHistory(work / HISTORY)
     start_epoch = len(history_cb.history.get("epoch", []))
@@ -214,10 +231,11 @@ def train(
     if reg is not None and reg_warmup_epochs:
         cbs.append(RegularizationSchedule(
             lambda epoch: reg_strength * min(1.0, (epoch + 1) / reg_warmup_epochs)))
-    cbs += [WeightStatistics(), history_cb,
-            keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq="epoch",
-                                             delete_checkpoint=False),
-            keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
+    cbs += [WeightStatistics(), history_cb]
+    if not multiworker:  # a resume needs every worker's state: multi-worker runs start over
+        cbs.append(keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq="epoch",
+                                                    delete_checkpoint=False))
+    cbs += [keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
             *callbacks]
     if on_epoch_end is not None:
         cbs.append(keras.callbacks.LambdaCallback(
@@ -229,8 +247,25 @@ def train(
         cbs.append(ProgressBar(epochs, description=run_id))
     (x, y), val = data.train, data.val
     started = time.perf_counter()
-    model.fit(x, y, validation_data=val, epochs=epochs, batch_size=batch_size, shuffle=True,
-              callbacks=cbs, verbose=0)
+    try:
+        if dist:
+            from kerasmodels.distribute import distributed_dataset
+
+            global_batch = batch_size * dist.replicas
+            model.fit(distributed_dataset(x, y, global_batch, shuffle=True, seed=seed),
+                      validation_data=distributed_dataset(*val, global_batch, shuffle=False,
+                                                          seed=seed),
+                      epochs=epochs, callbacks=cbs, verbose=0)
+        else:
+            model.fit(x, y, validation_data=val, epochs=epochs, batch_size=batch_size,
+                      shuffle=True, callbacks=cbs, verbose=0)
+    except (tf.errors.UnavailableError, tf.errors.InternalError,
+            tf.errors.DeadlineExceededError, tf.errors.CancelledError) as exc:
+        if not multiworker:
+            raise
+        from kerasmodels.distribute import lost_worker
+
+        raise lost_worker(exc) from None
     seconds = time.perf_counter() - started
 
     if guard.diverged_at is not None:
@@ -244,6 +279,22 @@ def train(
         )
 
     history = read_json(work / HISTORY) if (work / HISTORY).exists() else {}
+    distributed = None
+    if dist:
+        from kerasmodels.distribute import allreduce_ms, weights_digest
+
+        distributed = {**dist.describe(batch_size), "weights_sha256": weights_digest(model),
+                       "allreduce_ms_per_step": round(allreduce_ms(dist, model), 3)}
+        print(f"worker {dist.task_index} of {dist.workers}: {dist.replicas} replicas, global "
+              f"batch {distributed['global_batch']}, weights sha256 "
+              f"{distributed['weights_sha256']}", flush=True)
+    metrics = evaluate(model, data)  # every worker takes part in the collective evaluation
+    if dist and not dist.is_chief:
+        # saving reads the metrics' sync-on-read variables, an all-reduce every worker must
+        # join: the others save to a scratch folder, in step with the chief
+        model.save(work / "model.keras")
+        _discard(work)
+        return None
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "id": run_id,
@@ -261,10 +312,10 @@ def train(
             "strategy": strategy, "epochs": epochs,
             "epochs_run": len(history.get("epoch", [])), "batch_size": batch_size,
             "steps_per_epoch": steps_per_epoch, "seed": seed, "early_stopping": early_stopping,
-            "distribution": None, "seconds": round(seconds, 3),
+            "distribution": distributed, "seconds": round(seconds, 3),
             "resumed_from_epoch": start_epoch or None,
         },
-        "metrics": evaluate(model, data),
+        "metrics": metrics,
         "parent": None,
         "recipe": None,
         "versions": versions(),

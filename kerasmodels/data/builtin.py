@@ -8,13 +8,27 @@ from kerasmodels.data.dataset import Dataset, split
 from kerasmodels.errors import check_positive
 
 
-def digits(seed: int = 0) -> Dataset:
-    """scikit-learn's 1,797 handwritten digits as 8x8x1 images scaled to [0, 1]."""
+def digits(seed: int = 0, classes: list[int] | None = None) -> Dataset:
+    """scikit-learn's 1,797 handwritten digits as 8x8x1 images scaled to [0, 1].
+
+    ``classes`` keeps only those digits, relabelled 0..k-1 in the order given (``[0, 1, 2,
+    3, 4]`` and ``[5, 6, 7, 8, 9]`` make a transfer-learning pair).
+    """
     from sklearn.datasets import load_digits
 
     raw = load_digits()
     x = (raw.images / 16.0).astype("float32")[..., None]
     y = raw.target.astype("int64")
+    labels = [str(i) for i in range(10)]
+    if classes is not None:
+        from kerasmodels.errors import DatasetError
+
+        classes = [int(c) for c in classes]
+        if len(set(classes)) < 2 or not set(classes) <= set(range(10)):
+            raise DatasetError(f"classes must be at least two distinct digits 0-9, got {classes}")
+        keep = np.isin(y, classes)
+        x, y = x[keep], np.array([classes.index(v) for v in y[keep]], "int64")
+        labels = [str(c) for c in classes]
     train, val, test = split(x, y, seed=seed)
     return Dataset(
         "digits",
@@ -22,8 +36,8 @@ def digits(seed: int = 0) -> Dataset:
         val,
         test,
         task="classification",
-        num_classes=10,
-        labels=[str(i) for i in range(10)],
+        num_classes=len(labels),
+        labels=labels,
         preprocessing={
             "kind": "image",
             "image_size": [8, 8],
@@ -34,8 +48,8 @@ def digits(seed: int = 0) -> Dataset:
             "background": "black",
             "note": "pixel intensity 0..16 (ink is bright) divided by 16",
         },
-        description="scikit-learn handwritten digits (UCI), 8x8 grayscale, 10 classes",
-        options={"seed": seed},
+        description=f"scikit-learn handwritten digits (UCI), 8x8 grayscale, {len(labels)} classes",
+        options={"seed": seed, **({"classes": classes} if classes is not None else {})},
     )
 
 
@@ -127,13 +141,18 @@ def sequences(n: int = 2000, length: int = 20, seed: int = 0) -> Dataset:
 TEXT_SIGNALS = ("A", "B")
 
 
-def text(n: int = 3000, length: int = 32, vocab_size: int = 64, seed: int = 0) -> Dataset:
+def text(n: int = 3000, length: int = 32, vocab_size: int = 64, seed: int = 0,
+         context: float = 0.0) -> Dataset:
     """Token sequences whose label depends on two tokens far apart, and on their order.
 
     Token 0 is padding, 1 and 2 are the signal words ``A`` and ``B``, the rest are filler.
     One signal word stands somewhere in the first half, one in the second half; the label is
     the pair (first, second): ``A..A``, ``A..B``, ``B..A`` or ``B..B``. Counting words cannot
     tell ``A..B`` from ``B..A``: the model needs positions, hence the positional encoding.
+
+    ``context`` (0 to 1) gives the words around each signal word a topic, as in real text: with
+    that probability each of the two words after ``A`` comes from A's eight topic words (and
+    likewise for ``B``). Unlabelled text then carries structure a model can pretrain on.
     """
     check_positive("n", n, integer=True)
     check_positive("length", length, integer=True)
@@ -147,8 +166,22 @@ def text(n: int = 3000, length: int = 32, vocab_size: int = 64, seed: int = 0) -
     half = length // 2
     first = rs.randint(0, 2, size=n)
     second = rs.randint(0, 2, size=n)
-    x[np.arange(n), rs.randint(0, half, size=n)] = first + 1
-    x[np.arange(n), rs.randint(half, length, size=n)] = second + 1
+    first_at, second_at = rs.randint(0, half, size=n), rs.randint(half, length, size=n)
+    x[np.arange(n), first_at] = first + 1
+    x[np.arange(n), second_at] = second + 1
+    if context:
+        if not 0 <= context <= 1 or vocab_size < 20:
+            from kerasmodels.errors import HyperparameterError
+
+            raise HyperparameterError("context must be in [0, 1] (and vocab_size >= 20)")
+        for at, signal in ((first_at, first), (second_at, second)):
+            for offset in (1, 2):
+                pos = at + offset
+                ok = (pos < length) & (rs.random_sample(n) < context)
+                ok &= ~np.isin(x[np.arange(n), np.minimum(pos, length - 1)], (1, 2))
+                topic = 3 + 8 * signal + rs.randint(0, 8, size=n)
+                rows = np.where(ok)[0]
+                x[rows, pos[rows]] = topic[rows]
     y = (first * 2 + second).astype("int64")
     labels = [f"{TEXT_SIGNALS[a]}..{TEXT_SIGNALS[b]}" for a in (0, 1) for b in (0, 1)]
     vocab = ["<pad>", *TEXT_SIGNALS] + [f"w{i}" for i in range(3, vocab_size)]
@@ -164,5 +197,6 @@ def text(n: int = 3000, length: int = 32, vocab_size: int = 64, seed: int = 0) -
         vocab_size=vocab_size,
         preprocessing={"kind": "tokens", "length": length, "vocab": vocab, "pad_id": 0},
         description=f"{n} token sequences of {length}: which signal words, in which order",
-        options={"n": n, "length": length, "vocab_size": vocab_size, "seed": seed},
+        options={"n": n, "length": length, "vocab_size": vocab_size, "seed": seed,
+                 **({"context": context} if context else {})},
     )

@@ -1,0 +1,241 @@
+"""Hyperparameter search with Optuna: every trial is a run.
+
+TPE proposes width and depth, optimizer, learning rate, schedule, regularizer and strength;
+the median pruner stops a trial whose validation curve falls below the median of the earlier
+trials at the same epoch (the run is still saved, with the epochs it ran). The first trial is
+the architecture's defaults, so the search is measured against them. (keras-tuner does not
+take tf_keras models, hence Optuna. The module is `tuning`, not `search`, so that importing it
+does not shadow the function `km.search`.)
+
+>>> result = km.search("mlp", "digits", trials=20, epochs=10)  # doctest: +SKIP
+>>> result.best_run.metrics["val"]["accuracy"], result.best_params  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasmodels.errors import HyperparameterError, check_positive
+from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, load_run, write_json
+
+COMMON_SPACE: dict[str, Any] = {
+    "optimizer": ["adam", "rmsprop", "momentum", "sgd"],
+    "learning_rate": (1e-4, 3e-2, "log"),
+    "schedule": ["constant", "cosine"],
+    "regularizer": ["none", "l2", "l1"],
+    "reg_strength": (1e-6, 1e-3, "log"),
+}
+FAMILY_SPACE: dict[str, dict[str, Any]] = {
+    "mlp": {"width": [32, 64, 128, 256], "depth": [1, 2, 3]},
+    "cnn": {"width": [8, 16, 32], "depth": [1, 2], "dense_units": [32, 64, 128]},
+    "rnn": {"hidden_size": [4, 8, 16, 32], "num_layers": [1, 2, 3]},
+    "transformer": {"d_model": [16, 32, 64], "num_layers": [1, 2, 3]},
+    "linear": {},
+}
+TRAIN_OPTIONS = ("optimizer", "learning_rate", "schedule", "regularizer", "reg_strength",
+                 "batch_size")
+
+
+def default_space(arch: str) -> dict[str, Any]:
+    """The search space for ``arch``: its family's width and depth, and the training options."""
+    from kerasmodels.architectures import get_architecture
+
+    return {**FAMILY_SPACE.get(get_architecture(arch).family, {}), **COMMON_SPACE}
+
+
+@dataclass
+class SearchResult:
+    """``best_run`` (a Run), ``best_params``, ``trials`` (one dict per trial) and ``path``."""
+
+    best_run: Run
+    best_params: dict[str, Any]
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    path: Path | None = None
+
+
+def to_train_options(arch: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Map sampled values to ``km.train`` keywords (``width`` and ``depth`` become the
+    family's layer sizes)."""
+    from kerasmodels.architectures import get_architecture
+
+    family = get_architecture(arch).family
+    options = {k: v for k, v in params.items() if k not in ("width", "depth")}
+    if "width" in params or "depth" in params:
+        width, depth = params.get("width"), params.get("depth")
+        if family == "mlp":
+            defaults = get_architecture(arch).hparams["hidden_units"]
+            width = width or defaults[0]
+            options["hidden_units"] = [max(1, width // 2 ** i) for i in range(depth or
+                                                                            len(defaults))]
+        elif family == "cnn":
+            defaults = get_architecture(arch).hparams["filters"]
+            width = width or defaults[0]
+            options["filters"] = [width * 2 ** i for i in range(depth or len(defaults))]
+        else:
+            raise HyperparameterError(f"width and depth apply to mlp and cnn; for {arch} search "
+                                      "its own hyperparameters (e.g. d_model, num_layers)")
+    if options.get("regularizer") == "none":
+        options["regularizer"] = None
+        options.pop("reg_strength", None)
+    if options.get("schedule") == "constant":
+        options["schedule"] = None
+    return options
+
+
+def _check_entry(name: str, spec) -> None:
+    """A list of choices, or ``(low, high)`` / ``(low, high, "log")`` with low < high."""
+    if isinstance(spec, list):
+        if not spec:
+            raise HyperparameterError(f"search space entry {name!r} is an empty list: give at "
+                                      "least one choice")
+        return
+    if isinstance(spec, tuple) and len(spec) in (2, 3) and \
+            all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec[:2]) and \
+            (len(spec) == 2 or spec[2] == "log"):
+        low, high = spec[:2]
+        if not low < high:
+            raise HyperparameterError(f"search space entry {name!r}: low {low} must be below "
+                                      f"high {high}")
+        if len(spec) == 3 and low <= 0:
+            raise HyperparameterError(f"search space entry {name!r}: a log range needs low > 0")
+        return
+    raise HyperparameterError(f"search space entry {name!r} must be a list of choices or "
+                              f"(low, high[, 'log']), got {spec!r}")
+
+
+def _suggest(trial, name: str, spec):
+    if isinstance(spec, list):
+        return trial.suggest_categorical(name, spec)
+    low, high, *scale = spec
+    log = scale == ["log"]
+    if isinstance(low, int) and isinstance(high, int) and not log:
+        return trial.suggest_int(name, low, high)
+    return trial.suggest_float(name, float(low), float(high), log=log)
+
+
+def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: float | None = None,
+           space: dict[str, Any] | None = None, out_dir: str | Path = DEFAULT_RUNS_DIR,
+           epochs: int | None = None, seed: int = 0, progress: bool = True) -> SearchResult:
+    """Search ``space`` (default: :func:`default_space`) with TPE and the median pruner.
+
+    Every trial trains and saves a run in ``out_dir``; the summary goes to
+    ``<out_dir>/.searches/<arch>-<dataset>-<time>.json``. The objective is the best validation
+    accuracy (classification) or minus the best validation loss (regression).
+    """
+    import optuna
+
+    from kerasmodels.architectures import get_architecture
+    from kerasmodels.backend import keras
+    from kerasmodels.data import load_dataset
+    from kerasmodels.training import train
+
+    spec = get_architecture(arch)
+    check_positive("trials", trials, integer=True)
+    if timeout is not None:
+        check_positive("timeout", timeout)
+    space = default_space(arch) if space is None else dict(space)
+    if not space:
+        raise HyperparameterError("the search space is empty: give at least one entry, e.g. "
+                                  "{'learning_rate': (1e-4, 1e-2, 'log')}")
+    unknown = set(space) - set(TRAIN_OPTIONS) - set(spec.hparams) - {"width", "depth"}
+    if unknown:
+        raise HyperparameterError(f"search space entries {sorted(unknown)} are neither train "
+                                  f"options ({', '.join(TRAIN_OPTIONS)}) nor {arch} "
+                                  f"hyperparameters ({', '.join(spec.hparams)})")
+    for name, entry in space.items():  # every entry checked before any trial trains
+        _check_entry(name, entry)
+    data = load_dataset(dataset)
+    epochs = epochs or spec.training.get("epochs", 20)
+    classification = data.task == "classification"
+    monitor = "val_accuracy" if classification else "val_loss"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+    defaults = {name: value for name, value in _default_params(arch).items() if name in space}
+    study.enqueue_trial(defaults)  # trial 0: the defaults, the bar to beat
+    records: list[dict[str, Any]] = []
+
+    class Report(keras.callbacks.Callback):
+        def __init__(self, trial):
+            super().__init__()
+            self.trial, self.best, self.pruned = trial, None, False
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = float((logs or {}).get(monitor, float("nan")))
+            value = value if classification else -value
+            self.best = value if self.best is None else max(self.best, value)
+            self.trial.report(self.best, epoch)
+            if self.trial.should_prune():
+                self.pruned = True
+                self.model.stop_training = True
+
+    def objective(trial):
+        params = {name: _suggest(trial, name, entry) for name, entry in space.items()}
+        options = to_train_options(arch, params)
+        report = Report(trial)
+        record = {"number": trial.number, "params": params, "run": None, "state": "failed"}
+        records.append(record)
+        run = train(arch, data, epochs=epochs, seed=seed, out_dir=out_dir, verbose=0,
+                    callbacks=[report], **options)
+        record.update(run=run.id, value=report.best,
+                      val=run.metrics["val"], test=run.metrics["test"],
+                      epochs_run=run.manifest["training"]["epochs_run"])
+        trial.set_user_attr("run", str(run.path))
+        if report.pruned:
+            record["state"] = "pruned"
+            raise optuna.TrialPruned()
+        record["state"] = "complete"
+        return report.best
+
+    callbacks = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=trials, desc=f"search {arch} on {data.name}", unit="trial")
+        callbacks.append(lambda study, trial: bar.update())
+    try:
+        study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=callbacks,
+                       catch=(HyperparameterError,))
+    finally:
+        if bar is not None:
+            bar.close()
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise HyperparameterError("no trial completed: widen the space or raise the timeout")
+    best = study.best_trial
+    best_run = load_run(best.user_attrs["run"])
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path(out_dir) / ".searches" / f"{arch}-{data.name}-{stamp}.json"
+    summary = {"arch": arch, "dataset": data.name, "epochs": epochs, "space":
+               {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
+               "objective": monitor, "best": {"number": best.number, "value": best.value,
+                                              "params": best.params, "run": best_run.id},
+               "defaults": records[0] if records else None, "trials": records}
+    write_json(path, summary)
+    return SearchResult(best_run, best.params, records, path)
+
+
+def _default_params(arch: str) -> dict[str, Any]:
+    """The architecture's defaults expressed in the default space's names."""
+    from kerasmodels.architectures import get_architecture
+
+    spec = get_architecture(arch)
+    params: dict[str, Any] = {"optimizer": "adam",
+                              "learning_rate": spec.training.get("learning_rate", 1e-3),
+                              "schedule": "constant", "regularizer": "none",
+                              "reg_strength": 1e-4}
+    hparams = spec.hparams
+    if spec.family == "mlp":
+        params.update(width=hparams["hidden_units"][0], depth=len(hparams["hidden_units"]))
+    elif spec.family == "cnn":
+        params.update(width=hparams["filters"][0], depth=len(hparams["filters"]))
+    params.update(hparams)
+    return params
+
+
+__all__ = ["SearchResult", "default_space", "search"]

@@ -1,0 +1,169 @@
+"""Scale and automation: tf.distribute (mirrored, two workers over loopback), pretraining then
+fine-tuning, and the Optuna search."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import threading
+import time
+
+import pytest
+
+import kerasmodels as km
+from kerasmodels.distribute import DistributionError, parse_tf_config
+from kerasmodels.errors import HyperparameterError, UnknownNameError
+from tests.conftest import run_cli
+
+WORKER = {"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]},
+          "task": {"type": "worker", "index": 0}}
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    (None, "needs TF_CONFIG"),
+    ("{bad json", "not valid JSON"),
+    ('{"task": {"type": "worker", "index": 0}}', "needs a 'cluster' object"),
+    (json.dumps({**WORKER, "cluster": {"worker": ["localhost"]}}), "'host:port' strings"),
+    (json.dumps({**WORKER, "task": {"type": "worker", "index": 2}}), "index 2 is out of range"),
+    (json.dumps({**WORKER, "task": {"type": "ps", "index": 0}}), "'ps' is not in the cluster"),
+])
+def test_malformed_tf_config_is_a_clear_error(text, match):
+    with pytest.raises(DistributionError, match=match):
+        parse_tf_config(text)
+
+
+def test_malformed_tf_config_from_the_cli(tmp_path):
+    result = run_cli("train", "--arch", "mlp", "--epochs", "1", "--distribution", "multiworker",
+                     "--out-dir", str(tmp_path), TF_CONFIG="{not json")
+    assert result.returncode == 2 and "TF_CONFIG is not valid JSON" in result.stderr
+    assert not list(tmp_path.glob("mlp-*"))
+
+
+def test_mirrored_over_two_logical_cpus(tmp_path):
+    result = run_cli("train", "--arch", "mlp", "--epochs", "2", "--distribution", "mirrored",
+                     "--out-dir", str(tmp_path), "--quiet", KERASMODELS_CPU_DEVICES="2")
+    assert result.returncode == 0, result.stderr
+    (run,) = km.list_runs(tmp_path)
+    record = run.manifest["training"]["distribution"]
+    assert record["kind"] == "mirrored" and record["replicas"] == 2
+    assert record["global_batch"] == 2 * record["per_replica_batch"] == 64
+    assert run.metrics["test"]["accuracy"] > 0.5
+
+
+def worker_digests(output: str) -> dict[int, str]:
+    return {int(i): d for i, d in re.findall(r"worker (\d) of 2: .*weights sha256 (\w+)", output)}
+
+
+def test_two_workers_over_loopback_match_single_process_training(tmp_path):
+    out = io.StringIO()
+    code = km.launch(["train", "--arch", "mlp", "--epochs", "8", "--batch-size", "16",
+                      "--out-dir", str(tmp_path / "two"), "--quiet"], 2, out=out)
+    output = out.getvalue()
+    assert code == 0, output
+    digests = worker_digests(output)
+    assert set(digests) == {0, 1} and digests[0] == digests[1]  # identical weights
+    (two,) = km.list_runs(tmp_path / "two")  # only the chief wrote a run
+    record = two.manifest["training"]["distribution"]
+    assert record["workers"] == 2 and record["global_batch"] == 32
+    assert record["weights_sha256"] == digests[0] and record["allreduce_ms_per_step"] > 0
+    single = km.train("mlp", "digits", epochs=8, batch_size=32, out_dir=tmp_path / "one",
+                      verbose=0)
+    a, b = two.metrics["test"]["accuracy"], single.metrics["test"]["accuracy"]
+    print(f"two workers (global batch 32): {a:.4f}; one process (batch 32): {b:.4f}")
+    assert abs(a - b) <= 0.01
+
+
+def test_a_dead_worker_stops_the_others_with_a_message(tmp_path):
+    out = io.StringIO()
+    result = {}
+
+    def run():
+        result["code"] = km.launch(["train", "--arch", "mlp", "--epochs", "500", "--out-dir",
+                                    str(tmp_path), "--quiet"], 2, grace=20, out=out)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not re.search(r"worker 1: pid (\d+)", out.getvalue()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pid = int(re.search(r"worker 1: pid (\d+)", out.getvalue()).group(1))
+    time.sleep(12)  # let training start
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    thread.join(timeout=120)
+    stopped_after = time.monotonic() - killed
+    output = out.getvalue()
+    print(output[-800:])
+    assert not thread.is_alive() and result["code"] != 0
+    assert "worker 1 failed with exit code -9" in output
+    assert "stopped: worker 1 failed" in output
+    assert stopped_after < 60
+    assert not km.list_runs(tmp_path)  # nothing half-written
+
+
+def test_search_finds_at_least_the_defaults_and_its_trials_are_runs(tmp_path):
+    result = km.search("mlp", "digits", trials=6, epochs=3, out_dir=tmp_path, progress=False)
+    defaults = result.trials[0]
+    assert defaults["params"]["optimizer"] == "adam" and defaults["params"]["width"] == 128
+    complete = [t for t in result.trials if t["state"] == "complete"]
+    best = max(t["value"] for t in complete)
+    assert best >= defaults["value"]
+    assert result.best_run.metrics["val"]["accuracy"] == pytest.approx(best)
+    runs = {r.id for r in km.list_runs(tmp_path)}
+    assert {t["run"] for t in result.trials if t["run"]} <= runs
+    summary = json.loads(result.path.read_text())
+    assert summary["best"]["run"] == result.best_run.id and len(summary["trials"]) == 6
+
+
+@pytest.mark.parametrize(("space", "match"), [
+    ({}, "search space is empty"),
+    ({"learning_rate": []}, "empty list"),
+    ({"nonsense": [1, 2]}, "neither train options"),
+    ({"learning_rate": (1e-2, 1e-4, "log")}, "must be below"),
+])
+def test_bad_search_spaces(space, match, tmp_path):
+    with pytest.raises(HyperparameterError, match=match):
+        km.search("mlp", "digits", trials=2, epochs=1, space=space, out_dir=tmp_path,
+                  progress=False)
+
+
+@pytest.mark.slow
+def test_pretrained_transformer_beats_scratch_on_a_tenth_of_the_labels(tmp_path):
+    lm = km.pretrain("transformer", "text", objective="masked", epochs=10, out_dir=tmp_path,
+                     corpus_options={"context": 0.8}, verbose=0)
+    assert lm.manifest["pretraining"]["objective"] == "masked"
+    tuned = km.finetune(lm, "text", freeze="none", labelled_fraction=0.1, epochs=15,
+                        dataset_options={"context": 0.8}, compare_scratch=True)
+    record = tuned.manifest["finetune"]
+    assert tuned.parent == lm.id and tuned.manifest["recipe"] == "finetune"
+    assert "block_0_attention" in record["backbone_layers"]
+    ours, scratch = tuned.metrics["test"]["accuracy"], record["scratch"]["test"]["accuracy"]
+    print(f"text, {record['labelled_examples']} labels: fine-tuned {ours:.4f}, scratch "
+          f"{scratch:.4f}")
+    assert ours > scratch
+
+
+def test_next_token_pretraining_and_the_image_transfer_chain(tmp_path):
+    lm = km.pretrain("transformer", "text", objective="next_token", epochs=1, out_dir=tmp_path,
+                     verbose=0)
+    assert lm.hparams["causal"] is True and lm.metrics["test"]["token_accuracy"] >= 0
+    source = km.train("cnn", "digits", epochs=2, dataset_options={"classes": [0, 1, 2, 3, 4]},
+                      out_dir=tmp_path, verbose=0)
+    assert source.manifest["dataset"]["labels"] == ["0", "1", "2", "3", "4"]
+    tuned = km.finetune(source, "digits", dataset_options={"classes": [5, 6, 7, 8, 9]},
+                        freeze="encoder", epochs=2)
+    record = tuned.manifest["finetune"]
+    assert tuned.parent == source.id and record["backbone_layers"] == ["conv_0", "conv_1"]
+    assert tuned.manifest["dataset"]["labels"] == ["5", "6", "7", "8", "9"]
+    # the frozen backbone really stayed as it was
+    for name in record["backbone_layers"]:
+        for a, b in zip(tuned.model.get_layer(name).get_weights(),
+                        source.model.get_layer(name).get_weights(), strict=True):
+            assert (a == b).all()
+    with pytest.raises(UnknownNameError, match="unknown freeze"):
+        km.finetune(source, "digits", freeze="decoder")
+    with pytest.raises(HyperparameterError, match="pretrain takes a transformer"):
+        km.pretrain("cnn", "digits")
