@@ -71,7 +71,8 @@ def main() -> int:
                             raise
                         time.sleep(0.1)
                 page.get_by_role("heading", name="Models", exact=True).wait_for()
-                page.get_by_text(run_id).first.wait_for()
+                page.locator("[role=gridcell]", has_text=run_id).first.wait_for(
+                    state="attached")
                 first_page_s = time.perf_counter() - started
 
                 page.goto(f"{url}/playground?run={run_id}")

@@ -47,3 +47,19 @@ def cnn_exports(cnn_run):
     import kerasmodels as km
 
     return {a.format: a for a in km.export(cnn_run)}
+
+
+@pytest.fixture(scope="session")
+def dashboard_runs(tmp_path_factory, cnn_run, cnn_exports, transformer_run) -> Path:
+    """A runs directory for the dashboard tests: the session's CNN (exported, benchmarked) and
+    transformer, copied so that what the tests add stays out of the other tests' runs."""
+    import shutil
+
+    import kerasmodels as km
+
+    root = tmp_path_factory.mktemp("dashboard-runs")
+    for run in (cnn_run, transformer_run):
+        shutil.copytree(run.path, root / run.id,
+                        ignore=shutil.ignore_patterns("benchmark.*", "sweep.json"))
+    km.benchmark(root / cnn_run.id, calls=5, export_missing=False, progress=False)
+    return root

@@ -204,9 +204,10 @@ def test_qat_on_lstm_and_attention_models_quantizes_what_it_can(transformer_run,
         assert not report["whole_model"] and "logits" in report["quantized_layers"]
         for prefix in skipped:
             assert any(s.startswith(prefix) for s in report["skipped_layers"]), prefix
-        (artifact,) = km.export(child, ["tflite-int8"])
-        assert artifact.parity["top1_agreement"] >= 0.95
         assert km.load_run(child.path).model.count_params() == child.model.count_params()
+        if run is transformer_run:  # (an LSTM's int8 conversion is tested in test_export)
+            (artifact,) = km.export(child, ["tflite-int8"])
+            assert artifact.parity["top1_agreement"] >= 0.95
 
 
 def test_a_corrupt_qat_state_is_a_clear_error(parent, tmp_path):

@@ -7,25 +7,18 @@ from pathlib import Path
 
 import pytest
 
-import kerasmodels as km
-
 APP = Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py"
 TIMEOUT = 240
 
 
 @pytest.fixture(scope="module")
-def board_dir(tmp_path_factory, cnn_run, cnn_exports, transformer_run):
-    """A runs directory with the session's CNN (exported, benchmarked), the transformer and a
-    corrupt run."""
-    root = tmp_path_factory.mktemp("dashboard")
-    for run in (cnn_run, transformer_run):
-        shutil.copytree(run.path, root / run.id,
-                        ignore=shutil.ignore_patterns("benchmark.*", "sweep.json"))
-    km.benchmark(root / cnn_run.id, calls=5, export_missing=False, progress=False)
-    broken = root / "cnn-digits-20000101-000000"
-    shutil.copytree(cnn_run.path, broken, ignore=shutil.ignore_patterns("exports"))
-    (broken / "model.keras").write_bytes(b"truncated")
-    return root
+def board_dir(dashboard_runs, cnn_run):
+    """The shared dashboard runs directory, plus a corrupt run."""
+    broken = dashboard_runs / "cnn-digits-20000101-000000"
+    if not broken.exists():
+        shutil.copytree(cnn_run.path, broken, ignore=shutil.ignore_patterns("exports"))
+        (broken / "model.keras").write_bytes(b"truncated")
+    return dashboard_runs
 
 
 @pytest.fixture
@@ -68,14 +61,15 @@ def test_models_lists_runs_filters_and_shows_one(app, cnn_run):
 
 
 def test_train_page_trains_a_run_that_models_then_lists(app, board_dir):
+    before = {p.name for p in board_dir.iterdir()}
     at = app("train")
     assert at.selectbox[0].value == "mlp"
     at.number_input[0].set_value(2)  # epochs
     at.button[0].click().run()
     assert not errors(at), errors(at)
     assert any("Saved" in s.value for s in at.success)
-    new = [p.name for p in board_dir.iterdir() if p.name.startswith("mlp-digits")]
-    assert len(new) == 1
+    new = [p.name for p in board_dir.iterdir() if p.name not in before]
+    assert len(new) == 1 and new[0].startswith("mlp-digits")
     assert new[0] in set(app().dataframe[0].value["run"])
     shutil.rmtree(board_dir / new[0])
 
@@ -111,7 +105,7 @@ def test_compress_page_makes_a_child_and_links_to_compare(app, board_dir, cnn_ru
     at.button[0].click().run()
     assert not errors(at), errors(at)
     assert any("Made 1 child run" in s.value for s in at.success)
-    children = [p for p in board_dir.iterdir() if p.name.endswith("-cluster")]
+    children = [p for p in board_dir.iterdir() if p.name.endswith("-cluster")]  # the only one
     assert len(children) == 1 and (children[0] / "exports" / "tflite-int8.tflite").is_file()
     assert at.dataframe[0].value["format"].tolist() == ["tflite-int8", "tflite-int8"]
     assert any(link.label == "Compare the family" for link in at.get("page_link"))

@@ -46,8 +46,10 @@ manifest = run.manifest
 st.subheader(run.id)
 metrics = run.metrics.get("test", {})
 cols = st.columns(4)
-cols[0].metric("test accuracy" if "accuracy" in metrics else "test MAE",
-               f"{metrics.get('accuracy', metrics.get('mae', float('nan'))):.4f}")
+shown_metric = next((k for k in ("accuracy", "mae", "token_accuracy", "loss") if k in metrics),
+                    None)
+cols[0].metric(f"test {shown_metric or 'metric'}".replace("_", " "),
+               f"{metrics[shown_metric]:.4f}" if shown_metric else "-")
 cols[1].metric("parameters", f"{manifest['arch'].get('params', 0):,}")
 cols[2].metric("epochs", manifest.get("training", {}).get("epochs_run", "-"))
 cols[3].metric("parent", run.parent or "-", manifest.get("recipe") or None)
