@@ -42,6 +42,22 @@ def transformer_run(runs_dir):
 
 
 @pytest.fixture(scope="session")
+def rnn_run(runs_dir):
+    """A sequence LSTM trained for one epoch."""
+    import kerasmodels as km
+
+    return km.train("rnn", "sequences", epochs=1, out_dir=runs_dir, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def full_cnn_run(tmp_path_factory):
+    """The digits CNN with its full default budget (the slow tests' teacher and parent)."""
+    import kerasmodels as km
+
+    return km.train("cnn", "digits", out_dir=tmp_path_factory.mktemp("full-cnn"), verbose=0)
+
+
+@pytest.fixture(scope="session")
 def cnn_exports(cnn_run):
     """Every export format of the session's digits CNN, by format name."""
     import kerasmodels as km

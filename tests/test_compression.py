@@ -102,19 +102,6 @@ def test_pruning_skips_what_tfmot_cannot_prune(transformer_run):
     print(f"transformer: pruned {report['pruned_layers']}, skipped {report['skipped_layers']}")
 
 
-@pytest.fixture(scope="module")
-def rnn_run(tmp_path_factory):
-    """A sequence LSTM trained for one epoch."""
-    return km.train("rnn", "sequences", epochs=1, out_dir=tmp_path_factory.mktemp("rnn"),
-                    verbose=0)
-
-
-@pytest.fixture(scope="module")
-def full_cnn_run(tmp_path_factory):
-    """The digits CNN with its full default budget (the slow tests' teacher and parent)."""
-    return km.train("cnn", "digits", out_dir=tmp_path_factory.mktemp("full-cnn"), verbose=0)
-
-
 def test_pruning_an_lstm(rnn_run):
     run = rnn_run
     child = km.compress(run, "prune", target_sparsity=0.5, epochs=2)

@@ -167,8 +167,10 @@ def test_benchmark_measures_every_runtime(cnn_run, cnn_exports):
 @pytest.mark.slow
 @pytest.mark.parametrize(("arch", "dataset"), [("linear", "regression"), ("mlp", "digits"),
                                                ("rnn", "sequences"), ("transformer", "text")])
-def test_every_architecture_exports_or_says_why(tmp_path, arch, dataset):
-    run = km.train(arch, dataset, epochs=1, out_dir=tmp_path, verbose=0)
+def test_every_architecture_exports_or_says_why(tmp_path, arch, dataset, request):
+    shared = {"rnn": "rnn_run", "transformer": "transformer_run"}  # trained once per session
+    run = request.getfixturevalue(shared[arch]) if arch in shared else \
+        km.train(arch, dataset, epochs=1, out_dir=tmp_path, verbose=0)
     artifacts = {a.format: a for a in km.export(run)}
     record = json.loads((run.path / "exports" / "exports.json").read_text())
     assert set(artifacts) | set(record["unsupported"]) == set(FORMATS)
