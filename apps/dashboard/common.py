@@ -83,3 +83,11 @@ def save_upload(uploaded, limit_mb: int = 50) -> Path:
     if not path.exists():
         path.write_bytes(content)
     return path
+
+
+def pick_family(label: str = "Family (its root run)", *, key: str) -> str:
+    """A root run (one without a parent) chosen by the user; stops the page when there is none."""
+    run_id = pick_run(label, key=key, where=lambda r: not r["parent"])
+    if run_id is None:
+        st.stop()
+    return run_id

@@ -13,10 +13,7 @@ import kerasmodels as km
 from kerasmodels.compression.sweep import pareto_front
 
 st.title("Compare")
-run_id = common.pick_run("Family (its root run)", key="compare_run",
-                         where=lambda r: not r["parent"])
-if run_id is None:
-    st.stop()
+run_id = common.pick_family(key="compare_run")
 root = common.load_run(run_id)
 saved = root.path / "benchmark.json"
 calls = st.number_input("Timed calls per variant", 10, 1000, 50)

@@ -10,10 +10,7 @@ import kerasmodels as km
 from kerasmodels.compression import RECIPES
 
 st.title("Compress & export")
-run_id = common.pick_run("Run to compress", key="compress_run",
-                         where=lambda r: not r["parent"])
-if run_id is None:
-    st.stop()
+run_id = common.pick_family("Run to compress", key="compress_run")
 recipes = st.multiselect("Recipes", RECIPES, default=["prune"],
                          help="each recipe makes a child run from a copy; the parent is never "
                               "changed")

@@ -10,10 +10,7 @@ import common
 import kerasmodels as km
 
 st.title("Playground")
-run_id = common.pick_run("Family (its root run)", key="playground_run",
-                         where=lambda r: not r["parent"])
-if run_id is None:
-    st.stop()
+run_id = common.pick_family(key="playground_run")
 run = common.load_run(run_id)
 info = run.manifest["dataset"]
 prep = info.get("preprocessing", {})
