@@ -100,6 +100,30 @@ def test_mnist_from_a_local_copy(tmp_path):
     assert ds.input_shape == (28, 28, 1) and ds.num_classes == 10
     assert len(ds.train[0]) + len(ds.val[0]) == 60 and len(ds.test[0]) == 20
     assert ds.train[0].max() <= 1.0
+    # the transfer pair's second half, from the same local file
+    upper = km.load_dataset("mnist", path=str(path), classes=[5, 6, 7, 8, 9])
+    assert upper.labels == ["5", "6", "7", "8", "9"] and upper.num_classes == 5
+    assert len(upper.test[0]) == 10 and set(upper.test[1]) == {0, 1, 2, 3, 4}
+    assert upper.options["classes"] == [5, 6, 7, 8, 9]
+
+
+def test_classes_select_and_relabel_any_classification_dataset():
+    full = km.load_dataset("digits")
+    lower = km.load_dataset("digits", classes=[4, 0, 2])
+    assert lower.labels == ["4", "0", "2"] and lower.num_classes == 3
+    for part in ("train", "val", "test"):
+        x, y = getattr(lower, part)
+        fx, fy = getattr(full, part)
+        np.testing.assert_array_equal(x, fx[np.isin(fy, [4, 0, 2])])
+        np.testing.assert_array_equal(np.array(["4", "0", "2"])[y], fy[np.isin(fy, [4, 0, 2])].astype(str))
+    by_name = km.load_dataset("digits", classes=["4", "0", "2"])
+    np.testing.assert_array_equal(by_name.train[1], lower.train[1])
+    with pytest.raises(DatasetError, match="has no class 12"):
+        km.load_dataset("digits", classes=[1, 12])
+    with pytest.raises(DatasetError, match="at least two distinct"):
+        km.load_dataset("digits", classes=[3, 3])
+    with pytest.raises(DatasetError, match="regression is regression"):
+        km.load_dataset("regression", classes=[0, 1])
 
 
 def test_fashion_mnist_from_local_gz_files(tmp_path):

@@ -35,10 +35,18 @@ def load_dataset(name: str | Dataset = DEFAULT_DATASET, **options) -> Dataset:
     Names: ``digits`` (default), ``regression``, ``sequences``, ``text``, ``diabetes``;
     ``mnist``, ``fashion_mnist``, ``cifar10``, ``imdb`` (download, or ``path=`` a local copy);
     ``csv:<path>`` with ``target=<column>``; ``images:<folder>`` with ``image_size=(h, w)``
-    and ``color="rgb"|"grayscale"``. A Dataset passes through unchanged.
+    and ``color="rgb"|"grayscale"``. ``classes=[...]`` keeps only those classes of any
+    classification dataset (see :meth:`Dataset.select_classes`). A Dataset passes through.
     """
     if isinstance(name, Dataset):
         return name
+    classes = options.pop("classes", None)
+    if classes is not None:
+        return _load(name, options).select_classes(classes)
+    return _load(name, options)
+
+
+def _load(name: str, options: dict) -> Dataset:
     if not isinstance(name, str):
         raise DatasetError(f"dataset must be a name or a Dataset, got {type(name).__name__}")
     try:

@@ -8,27 +8,14 @@ from kerasmodels.data.dataset import Dataset, split
 from kerasmodels.errors import check_positive
 
 
-def digits(seed: int = 0, classes: list[int] | None = None) -> Dataset:
-    """scikit-learn's 1,797 handwritten digits as 8x8x1 images scaled to [0, 1].
-
-    ``classes`` keeps only those digits, relabelled 0..k-1 in the order given (``[0, 1, 2,
-    3, 4]`` and ``[5, 6, 7, 8, 9]`` make a transfer-learning pair).
-    """
+def digits(seed: int = 0) -> Dataset:
+    """scikit-learn's 1,797 handwritten digits as 8x8x1 images scaled to [0, 1]."""
     from sklearn.datasets import load_digits
 
     raw = load_digits()
     x = (raw.images / 16.0).astype("float32")[..., None]
     y = raw.target.astype("int64")
     labels = [str(i) for i in range(10)]
-    if classes is not None:
-        from kerasmodels.errors import DatasetError
-
-        classes = [int(c) for c in classes]
-        if len(set(classes)) < 2 or not set(classes) <= set(range(10)):
-            raise DatasetError(f"classes must be at least two distinct digits 0-9, got {classes}")
-        keep = np.isin(y, classes)
-        x, y = x[keep], np.array([classes.index(v) for v in y[keep]], "int64")
-        labels = [str(c) for c in classes]
     train, val, test = split(x, y, seed=seed)
     return Dataset(
         "digits",
@@ -48,8 +35,8 @@ def digits(seed: int = 0, classes: list[int] | None = None) -> Dataset:
             "background": "black",
             "note": "pixel intensity 0..16 (ink is bright) divided by 16",
         },
-        description=f"scikit-learn handwritten digits (UCI), 8x8 grayscale, {len(labels)} classes",
-        options={"seed": seed, **({"classes": classes} if classes is not None else {})},
+        description="scikit-learn handwritten digits (UCI), 8x8 grayscale, 10 classes",
+        options={"seed": seed},
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,43 @@ class Dataset:
             "preprocessing": _jsonable(self.preprocessing),
             "sizes": {k: int(len(getattr(self, k)[0])) for k in ("train", "val", "test")},
         }
+
+    def select_classes(self, classes: list[int] | list[str]) -> Dataset:
+        """Only the examples of ``classes`` (indices or label names), relabelled 0..k-1 in the
+        order given: ``digits`` with ``[0, 1, 2, 3, 4]`` and ``[5, 6, 7, 8, 9]`` make a
+        transfer-learning pair.
+
+        >>> import kerasmodels as km
+        >>> km.load_dataset("digits", classes=[5, 6, 7, 8, 9]).labels
+        ['5', '6', '7', '8', '9']
+        """
+        if self.task != "classification" or not self.num_classes:
+            raise DatasetError(f"classes= selects classes of a classification dataset; "
+                               f"{self.name} is {self.task}")
+        names = self.labels or [str(i) for i in range(self.num_classes)]
+        picked = []
+        for c in classes:
+            if isinstance(c, str) and c in names:
+                picked.append(names.index(c))
+            elif isinstance(c, int | np.integer) and 0 <= int(c) < self.num_classes:
+                picked.append(int(c))
+            else:
+                raise DatasetError(f"{self.name} has no class {c!r}: give indices 0-"
+                                   f"{self.num_classes - 1} or names from {names}")
+        if len(set(picked)) < 2 or len(set(picked)) != len(picked):
+            raise DatasetError(f"classes must be at least two distinct classes, got {classes}")
+        relabel = np.full(self.num_classes, -1, "int64")
+        relabel[picked] = np.arange(len(picked))
+
+        def keep(part: Split) -> Split:
+            x, y = part
+            mask = np.isin(y, picked)
+            return x[mask], relabel[y[mask]]
+
+        return replace(self, train=keep(self.train), val=keep(self.val), test=keep(self.test),
+                       num_classes=len(picked), labels=[names[i] for i in picked],
+                       options={**self.options, "classes": list(classes)},
+                       description=f"{self.description}; classes {', '.join(names[i] for i in picked)}")
 
     def __repr__(self) -> str:
         sizes = "/".join(str(len(getattr(self, k)[0])) for k in ("train", "val", "test"))
