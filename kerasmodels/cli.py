@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target", help="target column of a csv: dataset")
     t.add_argument("--image-size", type=_image_size, help="HxW for an images: dataset")
     t.add_argument("--grayscale", action="store_true", help="read an images: dataset as grayscale")
+    t.add_argument("--dataset-option", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="e.g. classes=[0,1,2,3,4], path=mnist.npz, n=2000")
     t.add_argument("--hparam", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="architecture hyperparameter, e.g. --hparam hidden_units=[64,32]")
     t.add_argument("--out-dir", default="saved_models")
@@ -96,6 +98,40 @@ def build_parser() -> argparse.ArgumentParser:
                     help='e.g. \'{"learning_rate": [1e-4, 1e-2, "log"], "optimizer": '
                          '["adam", "sgd"]}\' (lists of two numbers are ranges)')
     se.add_argument("--out-dir", default="saved_models")
+
+    p = sub.add_parser("pretrain", help="pretrain a transformer's encoder on unlabelled tokens "
+                                        "(masked or next-token prediction)")
+    p.add_argument("--arch", default="transformer")
+    p.add_argument("--corpus", default="text", help="a token dataset (default: generated text)")
+    p.add_argument("--corpus-option", type=_key_value, action="append", default=[],
+                   metavar="KEY=VALUE", help="e.g. context=0.8, n=6000")
+    p.add_argument("--objective", choices=["masked", "next_token"], default="masked")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--mask-rate", type=float, default=0.15)
+    p.add_argument("--hparam", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", default="saved_models")
+    p.add_argument("--quiet", action="store_true")
+
+    ft = sub.add_parser("finetune", help="a new head on a pretrained (or any classifier) run's "
+                                         "backbone, trained on a labelled dataset")
+    ft.add_argument("run", help="the pretrained run's directory (or its id under saved_models/)")
+    ft.add_argument("--dataset", default="text")
+    ft.add_argument("--dataset-option", type=_key_value, action="append", default=[],
+                    metavar="KEY=VALUE", help="e.g. classes=[5,6,7,8,9], context=0.8")
+    ft.add_argument("--freeze", choices=["encoder", "none"], default="encoder",
+                    help="encoder: train the head only; none: everything, the backbone slower")
+    ft.add_argument("--epochs", type=int, default=10)
+    ft.add_argument("--learning-rate", type=float, default=1e-3)
+    ft.add_argument("--backbone-factor", type=float, default=0.5,
+                    help="the backbone's learning rate over the head's (with --freeze none)")
+    ft.add_argument("--labelled-fraction", type=float, default=1.0,
+                    help="train on this stratified share of the labels")
+    ft.add_argument("--compare-scratch", action="store_true",
+                    help="also train the architecture from scratch on the same labels")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--out-dir", help="default: next to the pretrained run")
 
     la = sub.add_parser("launch", help="run a command as N local workers over loopback "
                                        "(MultiWorkerMirroredStrategy)",
@@ -166,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     import kerasmodels as km
 
-    options = {}
+    options = dict(args.dataset_option)
     if args.target:
         options["target"] = args.target
     if args.image_size:
@@ -211,6 +247,35 @@ def cmd_search(args) -> int:
     print(f"best: {result.best_run.id} "
           f"{result.best_params}")
     print(f"wrote {result.path}")
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    import kerasmodels as km
+
+    run = km.pretrain(args.arch, args.corpus, objective=args.objective, epochs=args.epochs,
+                      mask_rate=args.mask_rate, learning_rate=args.learning_rate, seed=args.seed,
+                      out_dir=args.out_dir, corpus_options=dict(args.corpus_option),
+                      verbose=0 if args.quiet else 1, **dict(args.hparam))
+    print(f"saved {run.path}  (held-out token accuracy "
+          f"{run.metrics['test']['token_accuracy']:.4f})")
+    return 0
+
+
+def cmd_finetune(args) -> int:
+    import kerasmodels as km
+
+    run = km.finetune(args.run, args.dataset, freeze=args.freeze, epochs=args.epochs,
+                      learning_rate=args.learning_rate, backbone_factor=args.backbone_factor,
+                      labelled_fraction=args.labelled_fraction, seed=args.seed,
+                      dataset_options=dict(args.dataset_option),
+                      compare_scratch=args.compare_scratch, out_dir=args.out_dir)
+    record = run.manifest["finetune"]
+    line = (f"saved {run.path}  (test accuracy {run.metrics['test']['accuracy']:.4f} from "
+            f"{record['labelled_examples']} labels")
+    if "scratch" in record:
+        line += f"; from scratch {record['scratch']['test']['accuracy']:.4f}"
+    print(line + ")")
     return 0
 
 
@@ -385,7 +450,8 @@ def cmd_dashboard(args) -> int:
     return subprocess.call(command, env=env)
 
 
-COMMANDS = {"train": cmd_train, "launch": cmd_launch, "search": cmd_search, "lr-find": cmd_lr_find, "compress": cmd_compress,
+COMMANDS = {"train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
+            "launch": cmd_launch, "search": cmd_search, "lr-find": cmd_lr_find, "compress": cmd_compress,
             "sweep": cmd_sweep, "export": cmd_export,
             "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,
             "datasets": cmd_datasets, "demo": cmd_demo, "dashboard": cmd_dashboard}

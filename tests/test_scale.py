@@ -168,3 +168,24 @@ def test_next_token_pretraining_and_the_image_transfer_chain(tmp_path):
         km.finetune(source, "digits", freeze="decoder")
     with pytest.raises(HyperparameterError, match="pretrain takes a transformer"):
         km.pretrain("cnn", "digits")
+
+
+def test_pretrain_and_finetune_from_the_cli(tmp_path):
+    source = run_cli("train", "--arch", "cnn", "--epochs", "1", "--quiet", "--out-dir",
+                     str(tmp_path), "--dataset-option", "classes=[0,1,2,3,4]")
+    assert source.returncode == 0, source.stderr
+    source_dir = re.search(r"saved (\S+)", source.stdout).group(1)
+    tuned = run_cli("finetune", source_dir, "--dataset", "digits", "--dataset-option",
+                    "classes=[5,6,7,8,9]", "--epochs", "1", "--labelled-fraction", "0.5",
+                    "--freeze", "none", "--compare-scratch")
+    assert tuned.returncode == 0, tuned.stderr
+    assert re.search(r"test accuracy [\d.]+ from \d+ labels; from scratch [\d.]+", tuned.stdout)
+    run = km.load_run(re.search(r"saved (\S+)", tuned.stdout).group(1))
+    assert run.parent == os.path.basename(source_dir) and run.manifest["finetune"]["freeze"] == "none"
+    assert run.manifest["dataset"]["options"]["classes"] == [5, 6, 7, 8, 9]
+    lm = run_cli("pretrain", "--epochs", "1", "--corpus-option", "n=300", "--quiet", "--out-dir",
+                 str(tmp_path))
+    assert lm.returncode == 0, lm.stderr
+    assert re.search(r"held-out token accuracy [\d.]+", lm.stdout)
+    missing = run_cli("finetune", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
