@@ -244,6 +244,11 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     data = load_dataset(dataset, **(dataset_options or {}))
     if data.task != "classification":
         raise HyperparameterError("finetune trains a classifier: give a classification dataset")
+    trained_on = parent.manifest["dataset"].get("preprocessing", {}).get("kind")
+    kind = data.preprocessing.get("kind")
+    if trained_on and kind and trained_on != kind:
+        raise HyperparameterError(f"{parent.id} learned from {trained_on} inputs and {data.name} "
+                                  f"is {kind}: fine-tune on a dataset of the same kind")
     source = parent.model
     hparams = {k: v for k, v in parent.hparams.items() if k != "causal"}
     if "causal" in parent.hparams:

@@ -164,6 +164,8 @@ def test_next_token_pretraining_and_the_image_transfer_chain(tmp_path):
         for a, b in zip(tuned.model.get_layer(name).get_weights(),
                         source.model.get_layer(name).get_weights(), strict=True):
             assert (a == b).all()
+    with pytest.raises(HyperparameterError, match="learned from image inputs and text is tokens"):
+        km.finetune(source, "text")
     with pytest.raises(UnknownNameError, match="unknown freeze"):
         km.finetune(source, "digits", freeze="decoder")
     with pytest.raises(HyperparameterError, match="pretrain takes a transformer"):
