@@ -106,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus-option", type=_key_value, action="append", default=[],
                    metavar="KEY=VALUE", help="e.g. context=0.8, n=6000")
     p.add_argument("--objective", choices=["masked", "next_token"], default="masked")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
-    p.add_argument("--mask-rate", type=float, default=0.15)
+    p.add_argument("--epochs", type=int, help="default 10")
+    p.add_argument("--learning-rate", type=float, help="default 1e-3")
+    p.add_argument("--mask-rate", type=float, help="default 0.15")
     p.add_argument("--hparam", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", default="saved_models")
@@ -122,12 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
                     metavar="KEY=VALUE", help="e.g. classes=[5,6,7,8,9], context=0.8")
     ft.add_argument("--freeze", choices=["encoder", "none"], default="encoder",
                     help="encoder: train the head only; none: everything, the backbone slower")
-    ft.add_argument("--epochs", type=int, default=10)
-    ft.add_argument("--learning-rate", type=float, default=1e-3)
-    ft.add_argument("--backbone-factor", type=float, default=0.5,
-                    help="the backbone's learning rate over the head's (with --freeze none)")
-    ft.add_argument("--labelled-fraction", type=float, default=1.0,
-                    help="train on this stratified share of the labels")
+    ft.add_argument("--epochs", type=int, help="default 10")
+    ft.add_argument("--learning-rate", type=float, help="the head's; default 1e-3")
+    ft.add_argument("--backbone-factor", type=float,
+                    help="the backbone's learning rate over the head's (with --freeze none; "
+                         "default 0.5)")
+    ft.add_argument("--labelled-fraction", type=float,
+                    help="train on this stratified share of the labels (default all)")
     ft.add_argument("--compare-scratch", action="store_true",
                     help="also train the architecture from scratch on the same labels")
     ft.add_argument("--seed", type=int, default=0)
@@ -250,13 +251,19 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _given(args, *names: str) -> dict:
+    """The options the user gave (the API keeps the defaults, in one place)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def cmd_pretrain(args) -> int:
     import kerasmodels as km
 
-    run = km.pretrain(args.arch, args.corpus, objective=args.objective, epochs=args.epochs,
-                      mask_rate=args.mask_rate, learning_rate=args.learning_rate, seed=args.seed,
+    run = km.pretrain(args.arch, args.corpus, objective=args.objective, seed=args.seed,
                       out_dir=args.out_dir, corpus_options=dict(args.corpus_option),
-                      verbose=0 if args.quiet else 1, **dict(args.hparam))
+                      verbose=0 if args.quiet else 1, **_given(args, "epochs", "mask_rate",
+                                                                 "learning_rate"),
+                      **dict(args.hparam))
     print(f"saved {run.path}  (held-out token accuracy "
           f"{run.metrics['test']['token_accuracy']:.4f})")
     return 0
@@ -265,11 +272,11 @@ def cmd_pretrain(args) -> int:
 def cmd_finetune(args) -> int:
     import kerasmodels as km
 
-    run = km.finetune(args.run, args.dataset, freeze=args.freeze, epochs=args.epochs,
-                      learning_rate=args.learning_rate, backbone_factor=args.backbone_factor,
-                      labelled_fraction=args.labelled_fraction, seed=args.seed,
+    run = km.finetune(args.run, args.dataset, freeze=args.freeze, seed=args.seed,
                       dataset_options=dict(args.dataset_option),
-                      compare_scratch=args.compare_scratch, out_dir=args.out_dir)
+                      compare_scratch=args.compare_scratch, out_dir=args.out_dir,
+                      **_given(args, "epochs", "learning_rate", "backbone_factor",
+                               "labelled_fraction"))
     record = run.manifest["finetune"]
     line = (f"saved {run.path}  (test accuracy {run.metrics['test']['accuracy']:.4f} from "
             f"{record['labelled_examples']} labels")

@@ -56,16 +56,18 @@ def main() -> int:
         print(f"source: cnn on {args.dataset} classes {args.source}: test accuracy "
               f"{source.metrics['test']['accuracy']:.4f}")
         for fraction in args.fractions:
+            scratch: list[float] = []  # same labels, seed and epochs whatever is frozen: once
             for freeze in args.freeze:
-                tuned, scratch, labels = [], [], 0
+                tuned, labels = [], 0
                 for seed in range(args.seeds):
                     run = km.finetune(source, args.dataset, freeze=freeze, epochs=args.epochs,
                                       labelled_fraction=fraction, seed=seed,
                                       dataset_options={**options, "classes": args.target},
-                                      compare_scratch=True, out_dir=tmp)
+                                      compare_scratch=len(scratch) < args.seeds, out_dir=tmp)
                     record = run.manifest["finetune"]
                     tuned.append(run.metrics["test"]["accuracy"])
-                    scratch.append(record["scratch"]["test"]["accuracy"])
+                    if "scratch" in record:
+                        scratch.append(record["scratch"]["test"]["accuracy"])
                     labels = record["labelled_examples"]
                 rows.append({"fraction": fraction, "labels": labels, "freeze": freeze,
                              "fine_tuned": round(float(np.mean(tuned)), 4),
