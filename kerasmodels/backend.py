@@ -55,6 +55,9 @@ def _import_quietly():
 
 
 tf, keras = _import_quietly()
+# random layers (dropout) draw from tf.random.Generator objects, whose state is a variable that
+# checkpoints hold: a resumed run continues their streams instead of restarting them
+keras.backend.experimental.enable_tf_random_generator()
 
 if os.environ.get("KERASMODELS_CPU_DEVICES"):  # e.g. 2: MirroredStrategy over 2 logical CPUs
     from kerasmodels.distribute import split_cpu

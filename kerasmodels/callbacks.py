@@ -22,15 +22,15 @@ def current_learning_rate(optimizer) -> float:
 class ProgressBar(keras.callbacks.Callback):
     """One tqdm bar over the epochs, with the latest loss and metrics as its postfix."""
 
-    def __init__(self, epochs: int, description: str = "training"):
+    def __init__(self, epochs: int, description: str = "training", initial: int = 0):
         super().__init__()
-        self.epochs, self.description, self.bar = epochs, description, None
+        self.epochs, self.description, self.initial, self.bar = epochs, description, initial, None
 
     def on_train_begin(self, logs=None):
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=self.epochs, desc=self.description, unit="epoch", leave=True,
-                        dynamic_ncols=True)
+        self.bar = tqdm(total=self.epochs, initial=self.initial, desc=self.description,
+                        unit="epoch", leave=True, dynamic_ncols=True)
 
     def on_epoch_end(self, epoch, logs=None):
         self.bar.n = epoch + 1
@@ -55,6 +55,11 @@ class EpochHistory(keras.callbacks.Callback):
         super().__init__()
         self.path = Path(path)
         self.history: dict[str, list] = read_json(self.path) if self.path.exists() else {}
+
+    def keep_epochs(self, count: int) -> None:
+        """Forget epochs after the first ``count`` (those of a state that was never saved)."""
+        for key in list(self.history):
+            self.history[key] = self.history[key][:count]
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_learning_rate = current_learning_rate(self.model.optimizer)

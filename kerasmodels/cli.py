@@ -15,6 +15,10 @@ from pathlib import Path
 
 from kerasmodels._version import __version__
 
+LOOPBACK = "127.0.0.1"
+ADDRESS_HELP = ("interface to listen on (default 127.0.0.1: this machine only); 0.0.0.0 opens "
+                "the dashboard, which has no login, to the whole network")
+UPLOAD_LIMIT_MB = 50  # the largest file any dashboard page accepts
 DEMO = (("cnn", "digits"), ("mlp", "digits"), ("rnn", "sequences"), ("transformer", "text"))
 
 
@@ -192,10 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--force", action="store_true", help="train them even if runs exist")
     d.add_argument("--no-dashboard", action="store_true", help="only build the demo models")
     d.add_argument("--port", type=int, default=8501)
+    d.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
 
     s = sub.add_parser("dashboard", help="open the Streamlit dashboard in the browser")
     s.add_argument("--runs-dir", default="saved_models")
     s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
     s.add_argument("--headless", action="store_true", help="do not open a browser window")
     return parser
 
@@ -325,17 +331,19 @@ def cmd_sweep(args) -> int:
     from kerasmodels.report import format_table
 
     result = km.sweep(args.run, accuracy_budget=args.budget, calls=args.calls)
-    columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms",
-               "pareto"]
+    columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "val_accuracy",
+               "test_accuracy", "p50_ms", "pareto"]
     print(format_table(result["rows"], columns))
     pick = result["pick"]
     if pick is None:
-        print(f"no artifact is within {args.budget} of the parent's accuracy "
-              f"{result['parent_accuracy']:.4f}: raise --budget")
+        print(f"no artifact is within {args.budget} of the parent's validation accuracy "
+              f"{result['parent_val_accuracy']:.4f}: raise --budget")
     else:
         print(f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller than the "
-              f"parent's float32 TFLite, accuracy {pick['accuracy']:.4f} against "
-              f"{result['parent_accuracy']:.4f}): {pick['path']}")
+              f"parent's float32 TFLite, chosen on validation {pick['val_accuracy']:.4f} "
+              f"against {result['parent_val_accuracy']:.4f}; test accuracy "
+              f"{pick['test_accuracy']:.4f} against {result['parent_accuracy']:.4f}): "
+              f"{pick['path']}")
     return 0
 
 
@@ -428,33 +436,77 @@ def cmd_demo(args) -> int:
     if args.no_dashboard:
         return 0
     return cmd_dashboard(argparse.Namespace(runs_dir=args.runs_dir, port=args.port,
-                                            headless=False))
+                                            address=args.address, headless=False))
 
 
-def dashboard_command(runs_dir: str, port: int, headless: bool) -> tuple[list[str], dict]:
-    """The ``streamlit run`` command line and environment that serve the dashboard."""
+def dashboard_command(runs_dir: str, port: int, address: str = LOOPBACK) -> tuple[list[str], dict]:
+    """The ``streamlit run`` command line and environment that serve the dashboard.
+
+    Every server option is explicit: headless (no first-run e-mail prompt, which exits a
+    process without a terminal), no usage statistics, no file watcher, uploads capped at what
+    the pages accept, and no tracebacks in the browser.
+    """
+    import ipaddress
+
     from kerasmodels.errors import KerasModelsError
 
     app = Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py"
     if not app.is_file():
         raise KerasModelsError(f"the dashboard is not installed ({app} is missing): run "
                                "kerasmodels from a checkout of the repository")
-    if not 0 < port < 65536:
+    if isinstance(port, bool) or not 0 < port < 65536:
         raise KerasModelsError(f"--port must be in 1..65535, got {port}")
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-               "--server.headless", "true" if headless or os.environ.get("CI") else "false",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-               "--client.toolbarMode", "minimal"]
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise KerasModelsError(f"--address must be an IP address such as 127.0.0.1 or 0.0.0.0, "
+                               f"got {address!r}") from None
+    command = [sys.executable, "-m", "streamlit", "run", str(app),
+               "--server.address", address, "--server.port", str(port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+               "--server.maxUploadSize", str(UPLOAD_LIMIT_MB),
+               "--server.maxMessageSize", "200",
+               "--client.showErrorDetails", "false", "--client.toolbarMode", "minimal"]
     env = {**os.environ, "KERASMODELS_RUNS_DIR": str(Path(runs_dir).resolve())}
     return command, env
 
 
 def cmd_dashboard(args) -> int:
-    import subprocess
+    import ipaddress
 
-    command, env = dashboard_command(args.runs_dir, args.port, args.headless)
-    print(f"dashboard on http://localhost:{args.port} (runs: {args.runs_dir}); Ctrl+C stops it")
-    return subprocess.call(command, env=env)
+    from kerasmodels.processes import run_owned
+
+    command, env = dashboard_command(args.runs_dir, args.port, args.address)
+    shown = "localhost" if ipaddress.ip_address(args.address).is_loopback else args.address
+    url = f"http://{shown}:{args.port}"
+    if not ipaddress.ip_address(args.address).is_loopback:
+        print(f"warning: the dashboard listens on {args.address}, so anyone who can reach this "
+              "machine can use it: it has no login. Use --address 127.0.0.1 to keep it local.",
+              file=sys.stderr)
+    print(f"dashboard on {url} (runs: {args.runs_dir}); Ctrl+C or SIGTERM stops it")
+    opener = None if args.headless or os.environ.get("CI") else (lambda _p: _open_when_up(url))
+    return run_owned(command, env=env, on_started=opener)
+
+
+def _open_when_up(url: str) -> None:
+    """Open the browser once the server answers (in the background: the CLI keeps waiting)."""
+    import threading
+    import urllib.request
+    import webbrowser
+
+    def wait_then_open():
+        import time
+
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                webbrowser.open(url)
+                return
+            except OSError:
+                time.sleep(0.5)
+
+    threading.Thread(target=wait_then_open, daemon=True).start()
 
 
 COMMANDS = {"train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -224,6 +225,8 @@ def launch(args: list[str], workers: int = 2, *, grace: float = 30.0,
 
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise HyperparameterError(f"--workers must be a positive integer, got {workers!r}")
+    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not 0 <= grace < 1e6:
+        raise HyperparameterError(f"--grace must be a number of seconds >= 0, got {grace!r}")
     if not args:
         raise HyperparameterError("give the command for the workers, e.g. "
                                   "kerasmodels launch --workers 2 -- train --arch mlp")
@@ -231,7 +234,26 @@ def launch(args: list[str], workers: int = 2, *, grace: float = 30.0,
     if "--distribution" not in args:
         args = [*args, "--distribution", "multiworker"]
     addresses = [f"127.0.0.1:{port}" for port in free_ports(workers)]
-    processes = []
+    processes: list[subprocess.Popen] = []
+    from kerasmodels.processes import FORWARDED, stop
+
+    received: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # SIGTERM/INT/HUP stop them all
+        previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
+                    for sig in FORWARDED}
+    try:
+        return _run_workers(args, workers, addresses, grace, env, out, processes, received)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for process in processes:  # whatever happened, no worker outlives the launcher
+            stop(process, grace=5.0)
+
+
+def _run_workers(args, workers, addresses, grace, env, out, processes, received) -> int:
+    from kerasmodels.processes import start_owned, stop
+
     lock = threading.Lock()
 
     def pump(index: int, stream) -> None:
@@ -243,7 +265,7 @@ def launch(args: list[str], workers: int = 2, *, grace: float = 30.0,
     threads = []
     for index in range(workers):
         tf_config = {"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}}
-        process = subprocess.Popen(
+        process = start_owned(
             [sys.executable, "-m", "kerasmodels", *args],
             env={**os.environ, **(env or {}), "TF_CONFIG": json.dumps(tf_config),
                  "PYTHONUNBUFFERED": "1"},
@@ -256,6 +278,12 @@ def launch(args: list[str], workers: int = 2, *, grace: float = 30.0,
         threads.append(thread)
     failed, failed_at = None, None
     while any(p.poll() is None for p in processes):
+        if received:
+            with lock:
+                out.write(f"[launch] signal {received[0]}: stopping every worker\n")
+            for process in processes:
+                stop(process, grace=5.0)
+            return 128 + received[0]
         for index, process in enumerate(processes):
             code = process.poll()
             if code not in (None, 0) and failed is None:

@@ -61,8 +61,10 @@ class TrainingDivergedError(KerasModelsError):
     """The loss became NaN or infinite: the run is marked failed and not saved."""
 
 
-def check_positive(name: str, value, *, allow_zero: bool = False, integer: bool = False):
-    """Raise HyperparameterError unless ``value`` is a positive (or non-negative) number.
+def check_positive(name: str, value, *, allow_zero: bool = False, integer: bool = False,
+                   at_most: float | None = None):
+    """Raise HyperparameterError unless ``value`` is a positive (or non-negative) number, and
+    at most ``at_most`` when given.
 
     >>> check_positive("epochs", 3, integer=True)
     3
@@ -74,4 +76,12 @@ def check_positive(name: str, value, *, allow_zero: bool = False, integer: bool 
     if value != value or (value < 0 if allow_zero else value <= 0):  # NaN or out of range
         bound = ">= 0" if allow_zero else "> 0"
         raise HyperparameterError(f"{name} must be {bound}, got {value!r}: pass a value {bound}")
+    if value in (float("inf"), float("-inf")):
+        raise HyperparameterError(f"{name} must be finite, got {value!r}")
+    if at_most is not None and value > at_most:
+        raise HyperparameterError(f"{name} must be at most {at_most:,}, got {value!r}")
     return value
+
+
+class UnsafeModelError(KerasModelsError):
+    """A model file that would run code or build layers nobody vouched for: refused unopened."""

@@ -42,12 +42,22 @@ def read_image(source: bytes | str | Path | np.ndarray):
                           f"{MAX_UPLOAD_BYTES // 2**20} MB are accepted: resize it first")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        image = Image.open(io.BytesIO(content))
+        image = Image.open(io.BytesIO(content))  # reads the header only
+        check_pixels(image.size)
         image.load()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise UploadError(f"the file is not an image this tool can read ({type(exc).__name__}): "
                           "upload a PNG, JPEG, BMP or GIF") from None
     return image
+
+
+def check_pixels(size: tuple[int, int]) -> None:
+    """Refuse an image larger than MAX_PIXELS before it is decoded (a 160 KB PNG can hold
+    7000x7000 pixels: 14 s and 800 MB to decode)."""
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise UploadError(f"the image is {width}x{height} pixels; images up to "
+                          f"{MAX_PIXELS // 1_000_000} million pixels are accepted: resize it first")
 
 
 def image_input(source, preprocessing: dict[str, Any], input_shape: tuple[int, ...]) -> np.ndarray:

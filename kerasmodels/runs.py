@@ -94,7 +94,32 @@ def commit_run(staging: Path, final: Path) -> None:
     if final.exists():
         raise RunError(f"{final} already exists: runs are never overwritten")
     os.chmod(staging, 0o755)
-    os.replace(staging, final)
+    try:
+        os.replace(staging, final)  # onto an existing run (never empty): ENOTEMPTY, nothing moves
+    except OSError as exc:
+        if final.exists():
+            raise RunError(f"{final} already exists: runs are never overwritten") from exc
+        raise
+
+
+def commit_new_run(staging: Path, out_dir: Path, manifest: dict[str, Any]) -> str:
+    """Commit ``staging`` as ``manifest["id"]``; if another run took that id meanwhile (two
+    trainings started in the same second), take the next free one and say so in the manifest.
+    Returns the id the run got."""
+    requested = run_id = manifest["id"]
+    n = 2
+    while True:
+        try:
+            commit_run(staging, out_dir / run_id)
+            return run_id
+        except RunError:
+            if not (out_dir / run_id).exists():
+                raise
+        run_id, n = f"{requested}-{n}", n + 1
+        while (out_dir / run_id).exists():
+            run_id, n = f"{requested}-{n}", n + 1
+        manifest["id"] = run_id
+        write_json(staging / MANIFEST, manifest)
 
 
 def staging_dir(out_dir: str | Path, run_id: str) -> Path:
@@ -144,9 +169,16 @@ class Run:
 
     @property
     def history(self) -> dict[str, list]:
+        """Per-epoch lists (``loss``, ``val_loss``, ...); a RunError if history.json is broken."""
         if self._history is None:
             file = self.path / HISTORY
-            self._history = read_json(file) if file.exists() else {}
+            history = read_json(file) if file.exists() else {}
+            if not isinstance(history, dict) or not all(
+                    isinstance(v, list) and all(isinstance(x, (int, float)) for x in v)
+                    for v in history.values()):
+                raise RunError(f"{file} is not a history (an object of lists of numbers): "
+                               "restore it or delete it")
+            self._history = history
         return self._history
 
     def dataset(self):
@@ -185,13 +217,19 @@ class Run:
         return "\n".join(lines)
 
     def exported_files(self) -> list[Path]:
-        """The run's exported files (``.tflite``, ``.onnx``) and ``labels.json``, if any."""
+        """The run's exported files that ``exports.json`` records (``.tflite``, ``.onnx``),
+        with ``exports.json`` and ``labels.json``; nothing else in the folder is offered."""
         folder = self.path / "exports"
-        if not folder.is_dir():
+        try:
+            record = read_json(folder / "exports.json")
+        except RunError:
             return []
+        artifacts = record.get("artifacts") if isinstance(record, dict) else None
+        names = {entry.get("path") for entry in (artifacts or {}).values()
+                 if isinstance(entry, dict)}
+        names |= {"exports.json", "labels.json"}
         return sorted(p for p in folder.iterdir()
-                      if p.is_file() and p.suffix in (".tflite", ".onnx", ".json")
-                      and not p.name.startswith("."))
+                      if p.name in names and p.is_file() and p.parent == folder)
 
     def __repr__(self) -> str:
         test = self.metrics.get("test", {})
@@ -215,6 +253,10 @@ def check_input(x, input_shape: tuple[int, ...], dtype: str = "float32") -> np.n
             f"{tuple(input_shape)} (shape (n, {', '.join(map(str, input_shape))})): reshape or "
             "preprocess the input as the dataset does"
         )
+    if x.dtype.kind in "fc" and not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).sum())
+        raise InputShapeError(f"the input holds {bad} NaN or infinite value(s): a model's answer "
+                              "to them is meaningless; clean or impute the input first")
     if np.dtype(dtype).kind in "iu":
         if not np.issubdtype(x.dtype, np.integer) and not np.all(np.mod(x, 1) == 0):
             raise InputShapeError("this model takes integer token ids; the input has fractions")
@@ -223,28 +265,20 @@ def check_input(x, input_shape: tuple[int, ...], dtype: str = "float32") -> np.n
 
 
 def load_model(path: str | Path):
-    """Load a ``.keras`` file with safe mode, turning every failure into a RunError."""
-    from kerasmodels import architectures  # noqa: F401  (registers custom layers)
-    from kerasmodels.backend import keras
+    """Load a ``.keras`` file, refusing files that would run code (see
+    :mod:`kerasmodels.model_files`), turning every failure into a clear error."""
+    from kerasmodels.model_files import load_keras_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"model file {path} does not exist")
-    if not zipfile.is_zipfile(path):
-        raise RunError(f"{path} is corrupt or truncated (not a .keras archive): re-train or "
-                       "restore the run")
-    try:
-        return keras.models.load_model(path, safe_mode=True, compile=False)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise RunError(f"{path} cannot be loaded ({type(exc).__name__}: {first}): the file is "
-                       "corrupt, truncated or from an incompatible version; re-train the run") from None
+    return load_keras_file(path)
 
 
 def load_run(path: str | Path) -> Run:
     """Open a run directory (the model itself loads on first use)."""
     if isinstance(path, Run):
         return path
+    if not isinstance(path, (str, os.PathLike)):
+        raise RunError(f"a run is a directory path (str or Path) or a Run, got "
+                       f"{type(path).__name__} {path!r}")
     path = Path(path)
     if not path.is_dir():
         hint = ""
@@ -255,9 +289,41 @@ def load_run(path: str | Path) -> Run:
             hint = f"; runs there: {', '.join(ids[:8])}" if ids else ""
         raise RunError(f"run directory {path} does not exist{hint}")
     manifest = read_json(path / MANIFEST)
-    if not isinstance(manifest, dict) or "id" not in manifest or "arch" not in manifest:
-        raise RunError(f"{path / MANIFEST} is not a kerasmodels manifest")
+    check_manifest(manifest, path)
     return Run(path, manifest)
+
+
+def check_manifest(manifest: Any, path: Path) -> None:
+    """Raise RunError unless the manifest has the fields every reader relies on, with their
+    types, and names the folder it is in."""
+    where = path / MANIFEST
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise RunError(f"{where} is not a valid kerasmodels manifest: {what}; restore it or "
+                           "delete the run")
+
+    need(isinstance(manifest, dict), "it is not a JSON object")
+    need(isinstance(manifest.get("id"), str), "'id' must be a string")
+    need(manifest["id"] == path.name, f"it is the manifest of {manifest['id']!r}, but the "
+         f"folder is named {path.name!r} (rename the folder back)")
+    arch, dataset = manifest.get("arch"), manifest.get("dataset")
+    need(isinstance(arch, dict) and isinstance(arch.get("name"), str),
+         "'arch.name' must be a string")
+    need(isinstance(arch.get("hparams", {}), dict), "'arch.hparams' must be an object")
+    need(isinstance(dataset, dict) and isinstance(dataset.get("name"), str),
+         "'dataset.name' must be a string")
+    shape = dataset.get("input_shape")
+    need(isinstance(shape, list) and all(isinstance(d, int) and d > 0 for d in shape),
+         "'dataset.input_shape' must be a list of positive integers")
+    need(isinstance(dataset.get("options", {}), dict), "'dataset.options' must be an object")
+    metrics = manifest.get("metrics", {})
+    need(isinstance(metrics, dict) and all(isinstance(v, dict) for v in metrics.values()),
+         "'metrics' must map splits to objects")
+    for key in ("parent", "recipe"):
+        need(manifest.get(key) is None or isinstance(manifest.get(key), str),
+             f"'{key}' must be a string or null")
+    need(isinstance(manifest.get("training", {}), dict), "'training' must be an object")
 
 
 def scan_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[Run], list[tuple[Path, str]]]:

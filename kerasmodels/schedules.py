@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from kerasmodels.backend import keras
-from kerasmodels.errors import HyperparameterError, UnknownNameError
+from kerasmodels.errors import HyperparameterError, UnknownNameError, check_positive
 
 SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
 
@@ -32,6 +32,7 @@ def make_schedule(name: str | None, learning_rate: float, *, steps_per_epoch: in
         result = learning_rate
     elif name == "step":
         every, drop = options.pop("every", max(1, epochs // 3)), options.pop("drop", 0.5)
+        check_positive("every", every, integer=True)
         _check_fraction("drop", drop)
         result = schedules.ExponentialDecay(learning_rate, decay_steps=max(1, every * steps_per_epoch),
                                             decay_rate=drop, staircase=True)
@@ -40,18 +41,20 @@ def make_schedule(name: str | None, learning_rate: float, *, steps_per_epoch: in
         _check_fraction("final_fraction", final)
         result = schedules.ExponentialDecay(learning_rate, decay_steps=total, decay_rate=final)
     elif name == "cosine":
-        warmup = int(options.pop("warmup_epochs", 1) * steps_per_epoch)
+        warmup = int(check_positive("warmup_epochs", options.pop("warmup_epochs", 1),
+                                    allow_zero=True) * steps_per_epoch)
         if warmup >= total:
             raise HyperparameterError(f"warmup_epochs must be shorter than the {epochs} epochs")
         result = schedules.CosineDecay(0.0 if warmup else learning_rate, decay_steps=total - warmup,
                                        warmup_target=learning_rate if warmup else None,
                                        warmup_steps=warmup)
     else:  # plateau
-        factor = options.pop("factor", 0.5)
+        factor, patience = options.pop("factor", 0.5), options.pop("patience", 3)
         _check_fraction("factor", factor)
+        check_positive("patience", patience, integer=True)
         result = learning_rate
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
-            factor=factor, patience=options.pop("patience", 3), min_lr=learning_rate * 1e-3))
+            factor=factor, patience=patience, min_lr=learning_rate * 1e-3))
     if options:
         raise HyperparameterError(f"schedule {name!r} does not take {sorted(options)}")
     return result, callbacks

@@ -1,8 +1,9 @@
 """``train()``: dataset + architecture + optimizer -> a Run on disk.
 
-Interrupted runs resume: progress lives in ``<out_dir>/.partial/<key>/`` (Keras
-``BackupAndRestore`` checkpoints, the history so far, TensorBoard logs) until the run is
-complete, and calling ``train`` again with the same arguments continues from the last epoch.
+Interrupted runs resume: progress lives in ``<out_dir>/.partial/<key>/`` (the training state
+of :mod:`kerasmodels.resume`, the history so far, TensorBoard logs) until the run is complete,
+and calling ``train`` again with the same arguments continues from the last epoch, ending with
+the very weights an uninterrupted run would have.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ from kerasmodels.errors import (
     UnknownNameError,
     check_positive,
 )
+from kerasmodels.model_files import save_keras_file
 from kerasmodels.optimizers import make_optimizer
 from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
+from kerasmodels.resume import TrainingState, epoch_batches
 from kerasmodels.runs import (
     DEFAULT_RUNS_DIR,
     HISTORY,
@@ -48,7 +51,7 @@ from kerasmodels.runs import (
     MODEL,
     SCHEMA_VERSION,
     Run,
-    commit_run,
+    commit_new_run,
     load_run,
     new_run_id,
     read_json,
@@ -97,6 +100,7 @@ def versions() -> dict[str, str]:
 
 
 STRATEGIES = ("minibatch", "batch", "sgd")
+MAX_EPOCHS = 100_000
 
 
 def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, default: int) -> int:
@@ -168,7 +172,7 @@ def train(
     dist = make_distribution(distribution)  # first: MultiWorkerMirroredStrategy must lead
     defaults = spec.training
     epochs = check_positive("epochs", defaults.get("epochs", 20) if epochs is None else epochs,
-                            integer=True)
+                            integer=True, at_most=MAX_EPOCHS)
     learning_rate = check_positive("learning_rate", defaults.get("learning_rate", 1e-3)
                                    if learning_rate is None else learning_rate)
     for name, value in (("early_stopping", early_stopping), ("reg_warmup_epochs", reg_warmup_epochs)):
@@ -223,19 +227,13 @@ def train(
         compile_for(model, data.task, opt)
 
     history_cb = EpochHistory(work / HISTORY)
-    start_epoch = len(history_cb.history.get("epoch", []))
-    if start_epoch and verbose:
-        print(f"Resuming {run_id} from epoch {start_epoch} of {epochs}")
     guard = DivergenceGuard()
     cbs = [guard, *schedule_callbacks]
     if reg is not None and reg_warmup_epochs:
         cbs.append(RegularizationSchedule(
             lambda epoch: reg_strength * min(1.0, (epoch + 1) / reg_warmup_epochs)))
-    cbs += [WeightStatistics(), history_cb]
-    if not multiworker:  # a resume needs every worker's state: multi-worker runs start over
-        cbs.append(keras.callbacks.BackupAndRestore(str(work / "backup"), save_freq="epoch",
-                                                    delete_checkpoint=False))
-    cbs += [keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
+    cbs += [WeightStatistics(), history_cb,
+            keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
             *callbacks]
     if on_epoch_end is not None:
         cbs.append(keras.callbacks.LambdaCallback(
@@ -243,8 +241,16 @@ def train(
                 epoch, {k: float(v) for k, v in (logs or {}).items()})))
     if early_stopping:
         cbs.append(keras.callbacks.EarlyStopping(patience=early_stopping, restore_best_weights=True))
+    start_epoch = 0
+    if not multiworker:  # a resume needs every worker's state: multi-worker runs start over
+        state = TrainingState(work / "state", stateful_callbacks=cbs)
+        start_epoch = state.restore(model)
+        history_cb.keep_epochs(start_epoch)
+        cbs.append(state)
+    if start_epoch and verbose:
+        print(f"Resuming {run_id} from epoch {start_epoch} of {epochs}")
     if verbose:
-        cbs.append(ProgressBar(epochs, description=run_id))
+        cbs.append(ProgressBar(epochs, description=run_id, initial=start_epoch))
     (x, y), val = data.train, data.val
     started = time.perf_counter()
     try:
@@ -255,10 +261,13 @@ def train(
             model.fit(distributed_dataset(x, y, global_batch, shuffle=True, seed=seed),
                       validation_data=distributed_dataset(*val, global_batch, shuffle=False,
                                                           seed=seed),
-                      epochs=epochs, callbacks=cbs, verbose=0)
-        else:
-            model.fit(x, y, validation_data=val, epochs=epochs, batch_size=batch_size,
-                      shuffle=True, callbacks=cbs, verbose=0)
+                      epochs=epochs, initial_epoch=start_epoch, callbacks=cbs, verbose=0)
+        elif start_epoch < epochs:
+            batches = epoch_batches(x, y, batch_size, seed=seed, first_epoch=start_epoch,
+                                    epochs=epochs)
+            model.fit(batches, steps_per_epoch=steps_per_epoch, validation_data=val,
+                      validation_batch_size=batch_size, epochs=epochs,
+                      initial_epoch=start_epoch, callbacks=cbs, verbose=0)
     except (tf.errors.UnavailableError, tf.errors.InternalError,
             tf.errors.DeadlineExceededError, tf.errors.CancelledError) as exc:
         if not multiworker:
@@ -292,7 +301,7 @@ def train(
     if dist and not dist.is_chief:
         # saving reads the metrics' sync-on-read variables, an all-reduce every worker must
         # join: the others save to a scratch folder, in step with the chief
-        model.save(work / "model.keras")
+        save_keras_file(model, work / "model.keras")
         _discard(work)
         return None
     manifest = {
@@ -334,14 +343,14 @@ def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: 
     run_id = manifest["id"]
     staging = staging_dir(out_dir, run_id)
     try:
-        model.save(staging / MODEL)
+        save_keras_file(model, staging / MODEL)
         for name, content in (files or {}).items():
             (staging / name).write_bytes(content)
         write_json(staging / HISTORY, history)
         if logs is not None and logs.exists():
             shutil.copytree(logs, staging / "logs")
         write_json(staging / MANIFEST, manifest)
-        commit_run(staging, out_dir / run_id)
+        run_id = commit_new_run(staging, out_dir, manifest)
     except BaseException:
         remove_tree(staging)
         raise

@@ -40,33 +40,70 @@ class Variant:
         return f"{self.recipe} · {self.format}"
 
 
-def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = None) -> list[Variant]:
+class Variants(list):
+    """The variants that load, plus ``broken``: ``(run, file, reason)`` for those that don't."""
+
+    def __init__(self, variants=(), broken=()):
+        super().__init__(variants)
+        self.broken: list[tuple[str, str, str]] = list(broken)
+
+
+def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = None) -> Variants:
     """The Keras model and every exported file of each member of ``run``'s family, warmed up.
 
-    Broken files are left out rather than failing the family; ``formats`` restricts the list.
+    A broken file (a random ``.tflite``, garbage ``.onnx``, a corrupt ``exports.json``) does
+    not take the family down: the good variants are returned and each broken one is listed in
+    ``.broken`` with its reason. ``formats`` restricts the list.
     """
-    from kerasmodels.benchmarks import family, predictors
+    from kerasmodels.benchmarks import family
     from kerasmodels.errors import KerasModelsError
+    from kerasmodels.exports import FORMATS, artifact_name
+    from kerasmodels.runs import read_json
+    from kerasmodels.runtime import load_predictor
+    from kerasmodels.runtime.keras import KerasPredictor
 
-    variants = []
+    found = Variants()
     members = family(load_run(run))
     example = members[0].dataset().test[0][:1]  # warm-up input (zeros are all padding)
+
+    def add(member, recipe, labels, fmt, where, make):
+        if formats is not None and fmt not in formats:
+            return
+        try:
+            predictor = make()
+            predictor.predict(example)  # trace / allocate now, not on the first click
+        except KerasModelsError as exc:
+            found.broken.append((member.id, where, str(exc)))
+            return
+        found.append(Variant(member.id, recipe, fmt, predictor.name, predictor, labels))
+
     for member in members:
         recipe = member.manifest.get("recipe") or "base"
         labels = member.manifest["dataset"].get("labels")
-        try:
-            found = list(predictors(member, threads=(1,), skip=SKIPPED_FORMATS))
-        except KerasModelsError:
+        add(member, recipe, labels, "keras", "model.keras", lambda m=member: KerasPredictor(m.model))
+        folder = member.path / "exports"
+        if not (folder / "exports.json").is_file():
             continue
-        for fmt, predictor, _, _ in found:
-            if formats is not None and fmt not in formats:
+        try:
+            record = read_json(folder / "exports.json")
+            artifacts = record["artifacts"]
+            if not isinstance(artifacts, dict):
+                raise TypeError("artifacts is not a mapping")
+        except (KerasModelsError, KeyError, TypeError) as exc:
+            found.broken.append((member.id, "exports/exports.json",
+                                 f"{type(exc).__name__}: {exc}; export the run again"))
+            continue
+        for fmt in artifacts:
+            if fmt in SKIPPED_FORMATS:
                 continue
-            try:
-                predictor.predict(example)  # trace / allocate now, not on the first click
-            except Exception:  # noqa: BLE001  (a variant that cannot run is left out)
+            if fmt not in FORMATS:
+                found.broken.append((member.id, "exports/exports.json",
+                                     f"unknown format {fmt!r}"))
                 continue
-            variants.append(Variant(member.id, recipe, fmt, predictor.name, predictor, labels))
-    return variants
+            path = folder / artifact_name(fmt)
+            add(member, recipe, labels, fmt, f"exports/{path.name}",
+                lambda p=path: load_predictor(p, num_threads=1))
+    return found
 
 
 def predict_variants(variants: list[Variant], x: np.ndarray) -> list[dict[str, Any]]:
@@ -104,4 +141,4 @@ def predict_variants(variants: list[Variant], x: np.ndarray) -> list[dict[str, A
     return rows
 
 
-__all__ = ["Variant", "load_variants", "predict_variants"]
+__all__ = ["Variant", "Variants", "load_variants", "predict_variants"]

@@ -34,16 +34,18 @@ def main() -> int:
                         "0.01"], check=True, cwd=ROOT)
         wall = time.perf_counter() - start
         result = json.loads((run / "sweep.json").read_text())
-    columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "accuracy", "p50_ms",
-               "pareto"]
+    columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "val_accuracy",
+               "test_accuracy", "p50_ms", "pareto"]
     print(format_table(result["rows"], columns))
     pick = result["pick"]
     print(f"sweep wall time {wall:.1f} s (target < {TARGET_S} s); pick {pick['recipe']} "
-          f"{pick['format']}: {pick['x_smaller']}x smaller, accuracy {pick['accuracy']:.4f} "
-          f"against {result['parent_accuracy']:.4f}")
+          f"{pick['format']}: {pick['x_smaller']}x smaller, chosen on validation "
+          f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}; test "
+          f"{pick['test_accuracy']:.4f} against {result['parent_accuracy']:.4f}")
     write_results(ROOT / "bench-results" / "sweep.json", wall_s=round(wall, 1),
                   target_s=TARGET_S, ok=wall < TARGET_S, pick=pick,
-                  parent_accuracy=result["parent_accuracy"], rows=result["rows"])
+                  parent_accuracy=result["parent_accuracy"],
+                  parent_val_accuracy=result["parent_val_accuracy"], rows=result["rows"])
     return 0
 
 

@@ -2,15 +2,61 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 KERASMODELS = [sys.executable, "-m", "kerasmodels"]
+# every process the suite starts inherits this mark, so the session's end can find any that
+# outlived it, orphans included
+SESSION_MARK = "KERASMODELS_TEST_SESSION"
+os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{time.time_ns()}")
+
+
+def marked_processes() -> list[tuple[int, str]]:
+    """Live processes (not this one, not zombies) carrying this suite's mark."""
+    mark = f"{SESSION_MARK}={os.environ[SESSION_MARK]}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if stat[0] == "Z":
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:160]
+        except OSError:
+            continue
+        found.append((int(entry.name), command))
+    return found
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has shut its workers down
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a process the tests started is still alive (then stop it)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller checks once every worker is done
+    deadline = time.monotonic() + 10
+    left = marked_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = marked_processes()
+    if left:
+        print("\nprocesses started by the tests are still running:", file=sys.stderr)
+        for pid, command in left:
+            print(f"  {pid}: {command}", file=sys.stderr)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        session.exitstatus = 1
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, **env) -> subprocess.CompletedProcess:

@@ -277,13 +277,25 @@ def test_sweep_picks_a_small_model_within_the_budget(full_cnn_run):
         assert {"run", "recipe", "format", "path", "bytes", "gzip_bytes", "accuracy", "p50_ms",
                 "pareto"} <= set(row)
         assert Path(row["path"]).is_file()
-    assert pick["pareto"] and any(r["pareto"] for r in rows if r is not pick)
+    assert any(r["pareto"] for r in rows)
+    # the pick follows the rule on the validation split, never on test
+    from kerasmodels.compression.sweep import choose
+
+    assert result["chosen_on"] == "val"
+    assert pick == choose(rows, result["parent_val_accuracy"], 0.01)
+    assert pick["val_accuracy"] >= result["parent_val_accuracy"] - 0.01
+    smaller = [r for r in rows if r["gzip_bytes"] < pick["gzip_bytes"]]
+    assert all(r["val_accuracy"] < result["parent_val_accuracy"] - 0.01 for r in smaller)
     float32 = next(r for r in rows if r["recipe"] == "none" and r["format"] == "tflite-float32")
     ratio = float32["gzip_bytes"] / pick["gzip_bytes"]
-    print(f"pick: {pick['recipe']} {pick['format']}, {ratio:.1f}x smaller, accuracy "
-          f"{pick['accuracy']:.4f} against {result['parent_accuracy']:.4f}")
-    assert ratio >= 12
-    assert pick["accuracy"] >= result["parent_accuracy"] - 0.01
+    print(f"pick: {pick['recipe']} {pick['format']}, {ratio:.1f}x smaller, val "
+          f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}")
+    assert ratio >= 1  # the parent's float32 TFLite is itself within the budget
+    x_val, y_val = parent.dataset().val
+    from kerasmodels.edge import LiteRTModel
+
+    val = (LiteRTModel(pick["path"]).predict(x_val).argmax(1) == y_val).mean()
+    assert val == pytest.approx(pick["val_accuracy"], abs=1e-6)
     # the pick's accuracy is what LiteRT gives on the test split
     from kerasmodels.edge import LiteRTModel
 
@@ -295,10 +307,10 @@ def test_sweep_picks_a_small_model_within_the_budget(full_cnn_run):
 def test_pareto_front_and_bad_budget(parent):
     from kerasmodels.compression.sweep import pareto_front
 
-    rows = [{"accuracy": 0.98, "gzip_bytes": 100, "p50_ms": 1.0},
-            {"accuracy": 0.97, "gzip_bytes": 50, "p50_ms": 1.0},
-            {"accuracy": 0.96, "gzip_bytes": 60, "p50_ms": 2.0},  # beaten by the second
-            {"accuracy": 0.95, "gzip_bytes": 60, "p50_ms": 0.5}]
+    rows = [{"val_accuracy": 0.98, "gzip_bytes": 100, "p50_ms": 1.0},
+            {"val_accuracy": 0.97, "gzip_bytes": 50, "p50_ms": 1.0},
+            {"val_accuracy": 0.96, "gzip_bytes": 60, "p50_ms": 2.0},  # beaten by the second
+            {"val_accuracy": 0.95, "gzip_bytes": 60, "p50_ms": 0.5}]
     assert pareto_front(rows) == [True, True, False, True]
     with pytest.raises(HyperparameterError, match="accuracy_budget"):
         km.sweep(parent, accuracy_budget=-0.1)

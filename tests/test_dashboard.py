@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,8 @@ def board_dir(dashboard_runs, cnn_run):
     broken = dashboard_runs / "cnn-digits-20000101-000000"
     if not broken.exists():
         shutil.copytree(cnn_run.path, broken, ignore=shutil.ignore_patterns("exports"))
+        manifest = json.loads((broken / "manifest.json").read_text())
+        (broken / "manifest.json").write_text(json.dumps({**manifest, "id": broken.name}))
         (broken / "model.keras").write_bytes(b"truncated")
     return dashboard_runs
 

@@ -111,3 +111,37 @@ def test_a_zip_of_class_folders_is_a_dataset(tmp_path):
 def test_dashboard_command_checks_its_port():
     result = run_cli("dashboard", "--port", "70000")
     assert result.returncode == 2 and "--port must be in 1..65535" in result.stderr
+
+
+def test_upload_limits_hold_before_any_decoding(tmp_path):
+    """A 7000x7000 PNG is a few hundred kB; it is refused from its header, in well under the
+    seconds and hundreds of MB decoding it would cost. A zip with too many entries is refused
+    from its directory; nothing unpacked is left behind."""
+    import io
+    import time
+
+    from PIL import Image
+
+    from kerasmodels.data.files import MAX_ZIP_ENTRIES
+    from kerasmodels.inputs import read_image
+
+    buffer = io.BytesIO()
+    Image.new("L", (7000, 7000)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 1_000_000
+    started = time.perf_counter()
+    with pytest.raises(UploadError, match="7000x7000 pixels"):
+        read_image(buffer.getvalue())
+    assert time.perf_counter() - started < 1.0
+    members = {f"c{i % 2}/{i}.png": b"" for i in range(MAX_ZIP_ENTRIES + 1)}
+    image_zip(tmp_path / "many.zip", members)
+    with pytest.raises(DatasetError, match="entries"):
+        km.load_dataset(f"images:{tmp_path / 'many.zip'}")
+    members = {f"shapes/{c}/{i}.png": png(np.full((6, 6), 40 * i)) for c in "ab" for i in range(6)}
+    members["shapes/a/huge.png"] = buffer.getvalue()
+    image_zip(tmp_path / "bomb.zip", members)
+    with pytest.raises(DatasetError, match="huge.png.*7000x7000"):
+        km.load_dataset(f"images:{tmp_path / 'bomb.zip'}")
+    del members["shapes/a/huge.png"]
+    image_zip(tmp_path / "ok.zip", members)
+    km.load_dataset(f"images:{tmp_path / 'ok.zip'}", image_size=(6, 6))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip", "many.zip", "ok.zip"]

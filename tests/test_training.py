@@ -145,10 +145,13 @@ def test_early_stopping_stops_early(tmp_path):
     assert run.manifest["training"]["epochs_run"] < 400
 
 
-def test_killed_run_resumes_to_the_requested_epochs(tmp_path):
+def test_killed_run_resumes_bit_identically(tmp_path):
+    """kill -9 after epoch 3, run the same command again: the run ends with exactly the weights
+    (and history) of the run that was never stopped, dropout's random stream included."""
     out = tmp_path / "runs"
-    args = [*KERASMODELS, "train", "--arch", "mlp", "--epochs", "10", "--batch-size", "8",
-            "--out-dir", str(out), "--quiet"]
+    common = [*KERASMODELS, "train", "--arch", "mlp", "--epochs", "10", "--batch-size", "8",
+              "--hparam", "dropout=0.3"]
+    args = [*common, "--out-dir", str(out), "--quiet"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, done = time.time() + 240, 0
     while time.time() < deadline and proc.poll() is None:
@@ -158,7 +161,7 @@ def test_killed_run_resumes_to_the_requested_epochs(tmp_path):
                 done = len(json.loads(histories[0].read_text())["epoch"])
             except (ValueError, KeyError):
                 done = 0
-            if done >= 3:
+            if done >= 3 and list(out.glob(".partial/*/state/state.json")):
                 proc.send_signal(signal.SIGKILL)
                 break
         time.sleep(0.05)
@@ -176,6 +179,17 @@ def test_killed_run_resumes_to_the_requested_epochs(tmp_path):
     assert manifest["training"]["epochs_run"] == 10
     assert manifest["training"]["resumed_from_epoch"] >= 3
     assert not (out / ".partial").exists()
+
+    whole = tmp_path / "uninterrupted"
+    done = subprocess.run([*common, "--out-dir", str(whole), "--quiet"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    (reference,) = [p for p in whole.iterdir() if not p.name.startswith(".")]
+    resumed, uninterrupted = km.load_run(run_dir).model, km.load_run(reference).model
+    for a, b in zip(resumed.get_weights(), uninterrupted.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+    expected = json.loads((reference / "history.json").read_text())
+    assert history["loss"] == expected["loss"] and history["val_loss"] == expected["val_loss"]
 
 
 def test_run_of_a_path_under_the_default_dir(cnn_run, monkeypatch):

@@ -39,8 +39,16 @@ class Architecture:
                 f"architecture {self.name!r} has no hyperparameter {', '.join(unknown)}; "
                 f"it takes: {known}"
             )
+        for name, value in hparams.items():
+            sizes = value if isinstance(value, (list, tuple)) else [value]
+            for size in sizes:
+                if isinstance(size, int) and not isinstance(size, bool) and size > MAX_SIZE:
+                    raise HyperparameterError(
+                        f"{name}={value!r} asks for a layer of {size:,} (units, filters, ...): "
+                        f"sizes up to {MAX_SIZE:,} are accepted; models for the edge are small")
 
 
+MAX_SIZE = 65_536  # the largest width (units, filters, heads, length) a hyperparameter may ask
 REGISTRY: dict[str, Architecture] = {}
 
 

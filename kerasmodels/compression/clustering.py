@@ -21,7 +21,7 @@ def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: 
         ClusteringRegistry,
     )
 
-    if isinstance(clusters, bool) or not isinstance(clusters, int) or clusters < 2:
+    if isinstance(clusters, bool) or not isinstance(clusters, int) or not 2 <= clusters <= 256:
         raise HyperparameterError(f"clusters must be an integer >= 2, got {clusters!r}: "
                                   "16 keeps 16 distinct values per kernel")
     clustered, skipped = [], []

@@ -3,8 +3,12 @@
 Each recipe makes a child run; the parent and every child are exported to the TFLite formats
 (a quantization-aware-trained child to int8 only, which is what it was trained for),
 and each artifact's accuracy (measured through LiteRT at export), gzip size, batch-1 latency and
-``x_smaller`` (the parent's float32 TFLite gzip size over this one's) form one row. Rows that no other row beats on all three are the Pareto front; the pick is the
-smallest artifact whose accuracy is within ``accuracy_budget`` of the parent's Keras accuracy.
+``x_smaller`` (the parent's float32 TFLite gzip size over this one's) form one row. Every row
+carries its accuracy on the validation split (``val_accuracy``) and on the test split
+(``test_accuracy``, also ``accuracy``). Choices are made on validation, never on test: the Pareto
+front (no other row at least as good on validation accuracy, gzip size and latency) and the pick,
+the smallest artifact whose validation accuracy is within ``accuracy_budget`` of the parent's
+Keras validation accuracy. The test accuracy is what is reported.
 
 >>> result = km.sweep("saved_models/cnn-digits-...", accuracy_budget=0.01)  # doctest: +SKIP
 >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
@@ -31,17 +35,26 @@ DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
 SWEEP_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8")
 
 
-def pareto_front(rows: list[dict[str, Any]]) -> list[bool]:
-    """For each row: is no other row at least as good on accuracy, gzip size and latency, and
-    better on one of them?"""
+def pareto_front(rows: list[dict[str, Any]], score: str = "val_accuracy") -> list[bool]:
+    """For each row: is no other row at least as good on ``score`` (validation accuracy by
+    default), gzip size and latency, and better on one of them?"""
     def beats(a, b):
-        at_least = (a["accuracy"] >= b["accuracy"] and a["gzip_bytes"] <= b["gzip_bytes"]
+        at_least = (a[score] >= b[score] and a["gzip_bytes"] <= b["gzip_bytes"]
                     and a["p50_ms"] <= b["p50_ms"])
-        better = (a["accuracy"] > b["accuracy"] or a["gzip_bytes"] < b["gzip_bytes"]
+        better = (a[score] > b[score] or a["gzip_bytes"] < b["gzip_bytes"]
                   or a["p50_ms"] < b["p50_ms"])
         return at_least and better
 
     return [not any(beats(other, row) for other in rows if other is not row) for row in rows]
+
+
+def choose(rows: list[dict[str, Any]], parent_val_accuracy: float,
+           accuracy_budget: float) -> dict[str, Any] | None:
+    """The smallest row (gzip bytes) whose validation accuracy is within ``accuracy_budget`` of
+    the parent's; ties go to the higher validation accuracy. None when no row is."""
+    eligible = [r for r in rows
+                if r["val_accuracy"] >= parent_val_accuracy - accuracy_budget - 1e-9]
+    return min(eligible, key=lambda r: (r["gzip_bytes"], -r["val_accuracy"])) if eligible else None
 
 
 def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
@@ -77,12 +90,16 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         members.append(compress(parent, options.pop("recipe"), **options))
         if bar is not None:
             bar.update()
-    x = parent.dataset().test[0][:1]
+    data = parent.dataset()
+    x = data.test[0][:1]
+    x_val, y_val = data.val
     rows = []
     for member in members:
         quantization_aware = (member.path / QAT_STATE).is_file()  # made for int8 only
         for artifact in export(member, ["tflite-int8"] if quantization_aware else list(formats)):
-            p50, _ = latency(LiteRTModel(artifact.path, num_threads=1).predict, x, calls=calls)
+            model = LiteRTModel(artifact.path, num_threads=1)
+            val_accuracy = float((model.predict(x_val).argmax(-1) == y_val).mean())
+            p50, _ = latency(model.predict, x, calls=calls)
             recipe = member.manifest.get("recipe") or "none"
             options = member.manifest.get("compression", {}).get("options", {})
             rows.append({"run": member.id, "recipe": recipe,
@@ -90,6 +107,8 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
                          "format": artifact.format,
                          "path": str(artifact.path), "bytes": artifact.bytes,
                          "gzip_bytes": artifact.gzip_bytes,
+                         "val_accuracy": round(val_accuracy, 6),
+                         "test_accuracy": round(artifact.parity["accuracy"], 6),
                          "accuracy": round(artifact.parity["accuracy"], 6),
                          "p50_ms": round(p50, 4)})
     if bar is not None:
@@ -101,13 +120,14 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         row["pareto"] = on_front
         row["x_smaller"] = round(baseline / row["gzip_bytes"], 2) if baseline else None
     parent_accuracy = parent.metrics["test"]["accuracy"]
-    eligible = [r for r in rows if r["accuracy"] >= parent_accuracy - accuracy_budget - 1e-9]
-    pick = min(eligible, key=lambda r: (r["gzip_bytes"], -r["accuracy"])) if eligible else None
+    parent_val_accuracy = parent.metrics["val"]["accuracy"]
+    pick = choose(rows, parent_val_accuracy, accuracy_budget)
     result = {"parent": parent.id, "parent_accuracy": parent_accuracy,
+              "parent_val_accuracy": parent_val_accuracy, "chosen_on": "val",
               "accuracy_budget": accuracy_budget, "rows": rows, "pick": pick,
               "seconds": round(time.perf_counter() - started, 1)}
     write_json(parent.path / "sweep.json", result)
     return result
 
 
-__all__ = ["DEFAULT_RECIPES", "SWEEP_FORMATS", "pareto_front", "sweep"]
+__all__ = ["DEFAULT_RECIPES", "SWEEP_FORMATS", "choose", "pareto_front", "sweep"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def load_csv(path: str, *, target: str | None = None, task: str | None = None,
         raise DatasetError(f"{file.name}: feature columns {bad} are not numeric: encode them as "
                            "numbers or drop them")
     x = frame[features].to_numpy("float32")
+    infinite = [c for c, ok in zip(features, np.isfinite(x).all(0), strict=True) if not ok]
+    if infinite:
+        raise DatasetError(f"{file.name}: columns {infinite} hold infinite values (or values too "
+                           "large for float32): replace or drop those rows")
     column = frame[target]
     numeric = pd.api.types.is_numeric_dtype(column)
     if task is None:
@@ -63,6 +68,9 @@ def load_csv(path: str, *, target: str | None = None, task: str | None = None,
         if not numeric:
             raise DatasetError(f"{file.name}: target {target!r} is not numeric, so it cannot be a regression")
         labels, y = None, column.to_numpy("float32")[:, None]
+        if not np.isfinite(y).all():
+            raise DatasetError(f"{file.name}: target {target!r} holds infinite values: replace "
+                               "or drop those rows")
     else:
         raise DatasetError(f"task must be 'classification' or 'regression', got {task!r}")
     train, val, test = split(x, y, seed=seed, stratify=task == "classification")
@@ -84,11 +92,23 @@ def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
 
     ``folder`` may also be a ``.zip`` of class folders: it is unpacked beside itself.
     """
-    from PIL import Image, UnidentifiedImageError
-
     root = Path(folder)
     if root.suffix.lower() == ".zip":
-        root = unpack_zip(root)
+        with tempfile.TemporaryDirectory(prefix="kerasmodels-zip-") as unpacked:
+            data = load_image_folder(unpack_zip(root, Path(unpacked)), image_size=image_size,
+                                     color=color, seed=seed)
+        data.name = f"images:{root}"
+        data.description = data.description.replace(unpacked, str(root))
+        return data
+    return _load_image_folder(root, image_size=image_size, color=color, seed=seed)
+
+
+def _load_image_folder(root: Path, *, image_size, color: str, seed: int) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
+    from kerasmodels.errors import UploadError
+    from kerasmodels.inputs import MAX_PIXELS, check_pixels
+
     if not root.is_dir():
         raise DatasetError(f"image folder {root} does not exist: check the path after 'images:'")
     if color not in ("rgb", "grayscale"):
@@ -97,8 +117,9 @@ def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
         h, w = (int(v) for v in image_size)
     except (TypeError, ValueError):
         raise DatasetError(f"image_size must be (height, width), got {image_size!r}") from None
-    if h <= 0 or w <= 0:
-        raise DatasetError(f"image_size must be positive, got {image_size!r}")
+    if not (0 < h <= MAX_SIDE and 0 < w <= MAX_SIDE):
+        raise DatasetError(f"image_size must be between 1x1 and {MAX_SIDE}x{MAX_SIDE}, got "
+                           f"{image_size!r}: models for the edge take small images")
     classes = {}
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         files = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -114,11 +135,16 @@ def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
     xs, ys = [], []
     for label, (_name, files) in enumerate(classes.items()):
         for file in files:
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             try:
                 with Image.open(file) as im:
+                    check_pixels(im.size)
                     arr = np.asarray(im.convert(mode).resize((w, h)), "float32") / 255.0
-            except (UnidentifiedImageError, OSError) as exc:
-                raise DatasetError(f"{file} is not a readable image ({exc}): remove or replace it") from None
+            except UploadError as exc:
+                raise DatasetError(f"{file.name}: {exc}") from None
+            except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+                raise DatasetError(f"{file.name} is not a readable image "
+                                   f"({type(exc).__name__}): remove or replace it") from None
             xs.append(arr[..., None] if mode == "L" else arr)
             ys.append(label)
     x, y = np.stack(xs), np.array(ys, "int64")
@@ -134,11 +160,14 @@ def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
 
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_ZIP_ENTRIES = 20_000
+MAX_SIDE = 1024  # the largest image side a dataset may ask for
 
 
-def unpack_zip(archive: str | Path) -> Path:
-    """Unpack a zip of class folders into ``<archive without .zip>/`` (once) and return the
-    folder that holds the class folders. Paths leaving the folder and zip bombs are refused."""
+def unpack_zip(archive: str | Path, target: Path) -> Path:
+    """Unpack a zip of class folders into ``target`` and return the folder that holds the class
+    folders. Paths leaving the folder, links, too many entries and zip bombs are refused."""
+    import stat
     import zipfile
 
     archive = Path(archive)
@@ -146,20 +175,26 @@ def unpack_zip(archive: str | Path) -> Path:
         raise DatasetError(f"zip file {archive} does not exist: check the path after 'images:'")
     if not zipfile.is_zipfile(archive):
         raise DatasetError(f"{archive.name} is not a zip file: zip one sub-folder per class")
-    target = archive.with_suffix("")
-    if not target.is_dir():
+    try:
         with zipfile.ZipFile(archive) as z:
-            members = [m for m in z.infolist() if not m.is_dir()]
+            infos = z.infolist()
+            if len(infos) > MAX_ZIP_ENTRIES:
+                raise DatasetError(f"{archive.name} has {len(infos)} entries; up to "
+                                   f"{MAX_ZIP_ENTRIES} are accepted: use a smaller set")
+            members = [m for m in infos if not m.is_dir()]
             if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
                 raise DatasetError(f"{archive.name} unpacks to more than "
                                    f"{MAX_UNPACKED_BYTES // 2**20} MB: use a smaller set")
             for member in members:
                 name = Path(member.filename)
-                if name.is_absolute() or ".." in name.parts:
+                if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
                     raise DatasetError(f"{archive.name} has an unsafe path {member.filename!r}")
-            staging = target.with_name(f".{target.name}.tmp")
-            z.extractall(staging)
-            staging.rename(target)
+                if stat.S_ISLNK(member.external_attr >> 16):
+                    raise DatasetError(f"{archive.name} holds a link {member.filename!r}: "
+                                       "zip the files themselves")
+            z.extractall(target, members=members)
+    except zipfile.BadZipFile as exc:
+        raise DatasetError(f"{archive.name} is a damaged zip file ({exc})") from None
     children = [p for p in target.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
     if len(children) == 1 and not any(p.is_file() for p in children[0].iterdir()
                                       if p.suffix.lower() in IMAGE_SUFFIXES):

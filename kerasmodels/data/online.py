@@ -4,14 +4,21 @@ Without ``path`` they download through ``keras.datasets`` (cached in ``~/.keras/
 and fail fast with a clear message when there is no network. With ``path`` they read a
 local copy in the same format keras downloads: ``mnist.npz``, the four fashion-mnist
 ``*-ubyte.gz`` files, the ``cifar-10-batches-py`` folder, ``imdb.npz``.
+
+Two of those formats are pickles (cifar's batches, imdb's object arrays), and unpickling runs
+whatever code the file names. A local copy is someone else's file, and its path may come from a
+manifest, so it is read by :class:`NumpyOnlyUnpickler`: numbers, strings, lists, dicts and numpy
+arrays, nothing that can be called.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import pickle
 import socket
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +88,8 @@ def _read_local(name: str, path: Path, num_words: int):
         raise DatasetError(f"{name}: local copy {path} does not exist; pass the path of the keras file")
     try:
         if name in ("mnist", "imdb"):
-            with np.load(path, allow_pickle=(name == "imdb")) as f:
-                data = (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+            arrays = read_npz(path, ("x_train", "y_train", "x_test", "y_test"))
+            data = (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
             if name == "imdb":
                 data = tuple((_clip_words(x, num_words), y) for x, y in data)
             return data
@@ -98,7 +105,7 @@ def _read_local(name: str, path: Path, num_words: int):
         if name == "cifar10":
             def batch(file):
                 with open(path / file, "rb") as f:
-                    d = pickle.load(f, encoding="bytes")
+                    d = NumpyOnlyUnpickler(f, encoding="bytes").load()
                 return d[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.array(d[b"labels"])
 
             parts = [batch(f"data_batch_{i}") for i in range(1, 6) if (path / f"data_batch_{i}").exists()]
@@ -112,6 +119,45 @@ def _read_local(name: str, path: Path, num_words: int):
         raise DatasetError(f"{name}: cannot read the local copy {path} ({type(exc).__name__}: {exc}); "
                            "it must be in the format keras.datasets downloads") from None
     raise DatasetError(f"no local reader for {name}")
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickle plain data and numpy arrays; any other global (a function, a class) is an error.
+
+    >>> NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(np.arange(3)))).load()
+    array([0, 1, 2])
+    """
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"the file asks to call {module}.{name}, which a data "
+                                     "file never needs: refused")
+
+
+def read_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Arrays of a ``.npz``; object arrays (imdb's lists of word ids) through the safe
+    unpickler instead of ``allow_pickle=True``."""
+    out = {}
+    with zipfile.ZipFile(path) as archive:
+        for key in keys:
+            with archive.open(f"{key}.npy") as member:
+                stream = io.BytesIO(member.read())
+            version = np.lib.format.read_magic(stream)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _fortran, dtype = read_header(stream)
+            if dtype.hasobject:
+                array = NumpyOnlyUnpickler(stream).load()
+            else:
+                stream.seek(0)
+                array = np.lib.format.read_array(stream, allow_pickle=False)
+            out[key] = np.asarray(array).reshape(shape)
+    return out
 
 
 def _clip_words(seqs, num_words):

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.errors import ExportError, UnknownNameError
+from kerasmodels.errors import ExportError, HyperparameterError, UnknownNameError
 from kerasmodels.runs import QAT_STATE, Run, load_run, read_json, write_json
 
 TFLITE_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8",
@@ -31,6 +31,7 @@ TFLITE_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-
 FORMATS = (*TFLITE_FORMATS, "onnx", "saved_model")
 LOSSLESS = ("tflite-float32", "onnx", "saved_model")  # must agree with Keras on >= 99.9%
 MIN_AGREEMENT = 0.999
+MIN_OPSET, MAX_OPSET = 13, 18
 EXPORTS_JSON, LABELS_JSON = "exports.json", "labels.json"
 
 
@@ -68,7 +69,12 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     except for a quantization-aware-trained run: its fake-quantization ops round differently in
     each runtime (ONNX's QuantizeLinear, for one), so no export of it is lossless.
     """
+    if isinstance(formats, str):
+        formats = [formats]
     formats = list(FORMATS if formats is None else formats)
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
+        raise HyperparameterError(f"opset must be an ONNX opset from {MIN_OPSET} to {MAX_OPSET} "
+                                  f"(tf2onnx's range), got {opset!r}")
     for fmt in formats:
         if fmt not in FORMATS:
             raise UnknownNameError("export format", fmt, FORMATS)
@@ -76,44 +82,91 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     model, data = run.model, run.dataset()
     lossless = set() if (run.path / QAT_STATE).is_file() else set(LOSSLESS)
     folder = run.path / "exports"
-    folder.mkdir(exist_ok=True)
-    record = read_json(folder / EXPORTS_JSON) if (folder / EXPORTS_JSON).exists() else {}
-    record.setdefault("artifacts", {})
-    record.setdefault("unsupported", {})
-    x_test, y_test = data.test
-    from kerasmodels.runtime.keras import KerasPredictor
+    for stray in run.path.glob(".exports-*"):  # left by an export that was killed
+        _remove(stray)
+    # the set is written in a staging folder and published in one swap: a kill or a full disk
+    # leaves the previous exports as they were, never a half-written set
+    staging = Path(tempfile.mkdtemp(prefix=".exports-new-", dir=run.path))
+    try:
+        record = _carry_over(folder, staging)
+        x_test, y_test = data.test
+        from kerasmodels.runtime.keras import KerasPredictor
 
-    reference = KerasPredictor(model).predict(x_test)
-    artifacts = []
-    iterator = formats
-    if progress:
-        from tqdm.auto import tqdm
+        reference = KerasPredictor(model).predict(x_test)
+        artifacts = []
+        iterator = formats
+        if progress:
+            from tqdm.auto import tqdm
 
-        iterator = tqdm(formats, desc=f"export {run.id}", unit="format")
-    for fmt in iterator:
-        try:
-            artifact = _export_one(model, fmt, folder, data, opset=opset, int8_io=int8_io)
-        except ExportError as exc:
-            record["unsupported"][fmt] = str(exc)
-            record["artifacts"].pop(fmt, None)
-            continue
-        artifact.parity = parity(artifact, x_test, y_test, reference, data.task)
-        if fmt in lossless and data.task == "classification" and \
-                artifact.parity["top1_agreement"] < MIN_AGREEMENT:
-            _remove(artifact.path)
-            raise ExportError(f"{fmt} disagrees with the Keras model on "
-                              f"{1 - artifact.parity['top1_agreement']:.2%} of the test split "
-                              f"(max abs difference {artifact.parity['max_abs_diff']:.3g}): the "
-                              "conversion is wrong; report it with the run")
-        record["unsupported"].pop(fmt, None)
-        record["artifacts"][fmt] = artifact.to_json()
-        artifacts.append(artifact)
-    write_json(folder / EXPORTS_JSON, record)
-    write_json(folder / LABELS_JSON, labels_info(run, record["artifacts"]))
-    if not artifacts and formats:
-        reasons = "; ".join(record["unsupported"][f] for f in formats)
-        raise ExportError(f"no requested format can hold {run.id}: {reasons}")
+            iterator = tqdm(formats, desc=f"export {run.id}", unit="format")
+        for fmt in iterator:
+            try:
+                artifact = _export_one(model, fmt, staging, data, opset=opset, int8_io=int8_io)
+            except ExportError as exc:
+                record["unsupported"][fmt] = str(exc)
+                _remove(staging / artifact_name(fmt))
+                record["artifacts"].pop(fmt, None)
+                continue
+            artifact.parity = parity(artifact, x_test, y_test, reference, data.task)
+            if fmt in lossless and data.task == "classification" and \
+                    artifact.parity["top1_agreement"] < MIN_AGREEMENT:
+                raise ExportError(f"{fmt} disagrees with the Keras model on "
+                                  f"{1 - artifact.parity['top1_agreement']:.2%} of the test split "
+                                  f"(max abs difference {artifact.parity['max_abs_diff']:.3g}): "
+                                  "the conversion is wrong; report it with the run")
+            record["unsupported"].pop(fmt, None)
+            record["artifacts"][fmt] = artifact.to_json()
+            artifacts.append(artifact)
+        if not artifacts and formats:
+            reasons = "; ".join(record["unsupported"][f] for f in formats)
+            raise ExportError(f"no requested format can hold {run.id}: {reasons}")
+        write_json(staging / EXPORTS_JSON, record)
+        write_json(staging / LABELS_JSON, labels_info(run, record["artifacts"]))
+        _publish(staging, folder)
+    finally:
+        _remove(staging)
+    for artifact in artifacts:
+        artifact.path = folder / artifact.path.name
     return artifacts
+
+
+def _carry_over(folder: Path, staging: Path) -> dict[str, Any]:
+    """The previous set's record, with its recorded files linked into ``staging``."""
+    record = read_json(folder / EXPORTS_JSON) if (folder / EXPORTS_JSON).is_file() else {}
+    if not isinstance(record, dict):
+        record = {}
+    artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
+    kept = {}
+    for fmt, entry in artifacts.items():
+        source = folder / artifact_name(fmt) if fmt in FORMATS else None
+        if source is None or not source.exists():
+            continue
+        if source.is_dir():
+            shutil.copytree(source, staging / source.name, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(source, staging / source.name)
+        kept[fmt] = entry
+    unsupported = record.get("unsupported") if isinstance(record.get("unsupported"), dict) else {}
+    return {"artifacts": kept, "unsupported": dict(unsupported)}
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _publish(staging: Path, folder: Path) -> None:
+    """Swap ``staging`` in as ``folder``: two renames, the old set removed after."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".exports-old-{os.getpid()}")
+        _remove(old)
+        os.replace(folder, old)
+    os.replace(staging, folder)
+    if old is not None:
+        _remove(old)
 
 
 def _export_one(model, fmt: str, folder: Path, data, *, opset: int, int8_io: bool) -> Artifact:
@@ -184,10 +237,14 @@ def describe(fmt: str, path: Path) -> Artifact:
 
 def _write_atomically(path: Path, content: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _remove(path: Path) -> None:

@@ -36,7 +36,7 @@ metric = "accuracy" if frame["accuracy"].notna().any() else "mae"
 ranked = frame.dropna(subset=[metric]).copy()
 if metric == "accuracy":
     ranked["pareto"] = pareto_front(ranked[["accuracy", "gzip_bytes", "p50_ms"]]
-                                    .to_dict("records"))
+                                    .to_dict("records"), score="accuracy")
 else:
     ranked["pareto"] = False
 ranked["label"] = ranked["variant"] + " · " + ranked["format"]

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import common
+import kerasmodels as km
 
 st.title("Models")
 rows, broken = common.table()
@@ -60,7 +61,11 @@ with overview:
     st.json({"arch": manifest["arch"], "training": manifest.get("training", {}),
              "dataset": {k: v for k, v in manifest["dataset"].items() if k != "preprocessing"},
              "compression": manifest.get("compression")}, expanded=1)
-history = run.history
+try:
+    history = run.history
+except km.KerasModelsError as exc:
+    common.show_error(exc)
+    history = {}
 with curves:
     if not history.get("loss"):
         st.info("This run has no per-epoch history (a compressed run keeps its fine-tuning's).")

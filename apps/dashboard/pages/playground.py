@@ -32,6 +32,8 @@ except Exception as exc:
     common.show_error(exc)
     st.stop()
 st.caption(f"{len(loaded)} variants: " + ", ".join(sorted({v.name for v in loaded})))
+for member, file, reason in loaded.broken:
+    st.warning(f"**{member}/{file}** is left out: {reason}")
 
 x, truth = None, None
 methods = ["Test example"]

@@ -1,0 +1,87 @@
+"""Child processes that stop with their parent.
+
+``kerasmodels dashboard`` (and ``demo``, and ``launch``'s workers) start other processes.
+:func:`run_owned` makes the command own its child: SIGTERM, SIGINT and SIGHUP are forwarded to
+it, a child that has not stopped after ``grace`` seconds is killed, the child dies with the
+parent even if the parent is killed with SIGKILL (Linux ``PR_SET_PDEATHSIG``), and the parent
+exits with the child's exit code.
+
+>>> run_owned([sys.executable, "-c", "print('hi')"])  # doctest: +SKIP
+0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: receive SIGTERM when the parent dies (Linux only)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_owned(command: list[str], **popen) -> subprocess.Popen:
+    """``subprocess.Popen`` whose child dies with this process."""
+    kwargs = {"preexec_fn": die_with_parent} if sys.platform.startswith("linux") else {}
+    return subprocess.Popen(command, **kwargs, **popen)
+
+
+def stop(process: subprocess.Popen, grace: float = 5.0,
+         first: int = signal.SIGTERM) -> int:
+    """Send ``first``, wait ``grace`` seconds, then SIGKILL; the exit code."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(first)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            process.wait()
+    return process.returncode
+
+
+def run_owned(command: list[str], *, grace: float = 5.0,
+              on_started: Callable[[subprocess.Popen], None] | None = None, **popen) -> int:
+    """Run ``command`` as an owned child until it ends or this process is signalled.
+
+    Returns the child's exit code (128 + N for a child ended by signal N, as a shell does).
+    """
+    process = start_owned(command, **popen)
+    received: list[int] = []
+
+    def forward(signum, _frame):
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        if on_started is not None:
+            on_started(process)
+        while process.poll() is None and not received:
+            time.sleep(0.1)
+        if received:
+            stop(process, grace, first=signal.SIGTERM if received[0] != signal.SIGINT
+                 else signal.SIGINT)
+    except BaseException:
+        stop(process, grace)
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    code = process.returncode
+    if received:
+        return 128 + received[0]
+    return 128 - code if code < 0 else code
+
+
+__all__ = ["run_owned", "start_owned", "stop"]

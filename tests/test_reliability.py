@@ -1,0 +1,121 @@
+"""Nothing is lost: saves from any thread, unique run ids, atomic export sets, every recipe's
+child reloads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+
+import kerasmodels as km
+from kerasmodels.runs import MODEL
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    return km.train("cnn", "digits", epochs=1, out_dir=tmp_path_factory.mktemp("runs"),
+                    verbose=0)
+
+
+def in_thread(function):
+    """Run ``function`` on a new thread (as Streamlit runs a page) and return its result."""
+    result = {}
+
+    def target():
+        try:
+            result["value"] = function()
+        except BaseException as exc:  # re-raised on the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def test_runs_made_on_a_worker_thread_are_keras_zip_files(small_run, tmp_path):
+    """Loading a model on a thread turns tf_keras' .keras switch off for that thread; what the
+    thread saves next must still be a .keras zip that reloads."""
+    def work():
+        _ = km.load_run(small_run.path).model  # the load that flips the switch
+        child = km.compress(small_run.path, "prune", epochs=1)
+        trained = km.train("mlp", "digits", epochs=1, out_dir=tmp_path, verbose=0)
+        km.export(child, ["tflite-float32"])
+        return child, trained
+
+    child, trained = in_thread(work)
+    for run in (child, trained):
+        assert zipfile.is_zipfile(run.path / MODEL)
+        reloaded = km.load_run(run.path).model
+        for a, b in zip(reloaded.get_weights(), run.model.get_weights(), strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_two_runs_with_the_same_id_both_land(small_run, tmp_path):
+    """Two trainings started in the same second ask for the same id: the second gets the next
+    free one, and the first is untouched."""
+    from kerasmodels.training import save_run
+
+    first = km.train("mlp", "digits", epochs=1, out_dir=tmp_path, verbose=0)
+    manifest = json.loads((first.path / "manifest.json").read_text())
+    second = save_run(first.model, dict(manifest), first.history, tmp_path)
+    assert second.id == f"{first.id}-2" and second.manifest["id"] == second.id
+    assert json.loads((first.path / "manifest.json").read_text())["id"] == first.id
+    assert {r.id for r in km.list_runs(tmp_path)} == {first.id, second.id}
+
+
+def test_a_failed_export_leaves_the_previous_set_and_no_stray_files(small_run, tmp_path,
+                                                                     monkeypatch):
+    run_dir = tmp_path / small_run.id
+    shutil.copytree(small_run.path, run_dir)
+    km.export(run_dir, ["tflite-float32"])
+    before = sorted(p.name for p in (run_dir / "exports").iterdir())
+
+    import kerasmodels.exports as exports
+
+    real = exports._export_one
+
+    def full_disk(model, fmt, folder, data, **kwargs):
+        if fmt == "onnx":
+            (folder / "onnx.onnx").write_bytes(b"half written")
+            raise OSError(28, "No space left on device")
+        return real(model, fmt, folder, data, **kwargs)
+
+    monkeypatch.setattr(exports, "_export_one", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        km.export(run_dir, ["tflite-int8", "onnx"])
+    assert sorted(p.name for p in (run_dir / "exports").iterdir()) == before
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]
+    # a stray file dropped in the folder is never offered as an export
+    (run_dir / "exports" / "tflite-dynamic.tflite").write_bytes(b"stray")
+    offered = {p.name for p in km.load_run(run_dir).exported_files()}
+    assert offered == {"tflite-float32.tflite", "exports.json", "labels.json"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe", ["prune", "cluster", "qat", "distill", "prune+qat",
+                                    "cluster+qat", "prune+cluster+qat"])
+def test_every_recipe_child_reloads_bit_identically_in_a_new_process(small_run, recipe):
+    import subprocess
+    import sys
+
+    child = km.compress(small_run.path, recipe, epochs=1)
+    np.savez(child.path.parent / f"{recipe}.npz", *child.model.get_weights())
+    code = ("import sys, numpy as np, kerasmodels as km\n"
+            "run = km.load_run(sys.argv[1])\n"
+            "stored = np.load(sys.argv[2])\n"
+            "same = [np.array_equal(a, stored[f'arr_{i}'])"
+            " for i, a in enumerate(run.model.get_weights())]\n"
+            "assert len(same) == len(stored.files) and all(same), same\n"
+            "km.export(run, ['tflite-int8'])\n"
+            "print('reloaded')\n")
+    done = subprocess.run([sys.executable, "-c", code, str(child.path),
+                           str(child.path.parent / f"{recipe}.npz")],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "reloaded" in done.stdout, done.stderr[-2000:]
