@@ -31,6 +31,9 @@ from kerasmodels.errors import InputShapeError, RunError
 SCHEMA_VERSION = 1
 MANIFEST, HISTORY, MODEL = "manifest.json", "history.json", "model.keras"
 QAT_STATE = "qat.weights.npz"  # a QAT run's quantizer state beside its float model.keras
+# the float model QAT started from: rebuilding the QAT model from it gives the variables the
+# state was saved from (tfmot sizes cluster centroids from the weights it wraps)
+QAT_TEMPLATE = "qat.template.keras"
 DEFAULT_RUNS_DIR = "saved_models"
 
 
@@ -200,7 +203,9 @@ class Run:
             if (self.path / QAT_STATE).is_file():
                 from kerasmodels.compression.quantization import restore
 
-                model = restore(model, self.manifest["compression"], self.path / QAT_STATE)
+                template = self.path / QAT_TEMPLATE
+                model = restore(load_model(template) if template.is_file() else model,
+                                self.manifest["compression"], self.path / QAT_STATE)
             self._model = model
         return self._model
 

@@ -174,3 +174,29 @@ def test_variants_keep_the_good_files_and_list_the_broken(exported, tmp_path):
     variants = km.load_variants(root / exported.id)
     assert [v.format for v in variants] == ["keras"]
     assert variants.broken[0][1] == "exports/exports.json"
+
+
+def test_an_upload_the_dashboard_cannot_keep_is_a_clear_error(tmp_path, monkeypatch):
+    """A runs folder that cannot be written (here: a file where the folder should be; root
+    ignores permission bits) gives a message, never a traceback."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps" / "dashboard"))
+    import common
+
+    from kerasmodels.errors import UploadError
+
+    class Uploaded:
+        name = "data.csv"
+
+        def getvalue(self):
+            return b"a,b\n1,2\n"
+
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(tmp_path / "not-a-folder"))
+    with pytest.raises(UploadError, match="cannot be kept in .*make the runs folder writable"):
+        common.save_upload(Uploaded())
+    monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(tmp_path / "runs"))
+    kept = common.save_upload(Uploaded())
+    assert kept.read_bytes() == b"a,b\n1,2\n" and kept.parent.name == ".uploads"
+    assert [p.name for p in kept.parent.iterdir()] == [kept.name]

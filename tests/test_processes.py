@@ -122,7 +122,8 @@ def test_address_opens_it_with_a_warning(dashboard_runs):
     assert not wait_gone(process.pid, 10)
 
 
-def test_a_signal_stops_launch_and_its_workers():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_launch_and_its_workers(sig):
     process = start_cli("launch", "--workers", "2", "--", "train", "--arch", "mlp",
                         "--epochs", "200", "--quiet", "--out-dir", "/tmp/kerasmodels-launch")
     try:
@@ -131,10 +132,18 @@ def test_a_signal_stops_launch_and_its_workers():
             time.sleep(0.2)
         assert len(group_members(process.pid)) >= 3, "the launcher and its two workers"
         time.sleep(3)
-        os.kill(process.pid, signal.SIGTERM)
+        os.kill(process.pid, sig)
         left = wait_gone(process.pid, 10)
-        assert not left, f"still running 10 s after SIGTERM: {left}"
-        assert process.wait(timeout=5) == 128 + signal.SIGTERM
+        assert not left, f"still running 10 s after {sig.name}: {left}"
+        assert process.wait(timeout=5) == 128 + sig
     finally:
         for pid in group_members(process.pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_owner_exits_with_its_childs_code():
+    from kerasmodels.processes import run_owned
+
+    assert run_owned([sys.executable, "-c", "import sys; sys.exit(3)"]) == 3
+    assert run_owned([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"]) \
+        == 128 + signal.SIGKILL

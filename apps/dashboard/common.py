@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import kerasmodels as km
-from kerasmodels.errors import KerasModelsError
+from kerasmodels.errors import KerasModelsError, UploadError
 
 RUNS_DIR_ENV = "KERASMODELS_RUNS_DIR"
 
@@ -43,7 +43,27 @@ def run_ids(where=None) -> list[str]:
 
 
 def load_run(run_id: str):
-    return km.load_run(runs_dir() / run_id)
+    """The run, shared by every session until its files change: its model is loaded once, not
+    on every rerun of every page (under many concurrent pages that work starved the server)."""
+    path = runs_dir() / run_id
+    return _shared_run(str(path), run_stamp(path))
+
+
+def run_stamp(path: Path) -> tuple:
+    files = ("manifest.json", "model.keras", "history.json", "exports/exports.json")
+    return tuple((name, (path / name).stat().st_mtime_ns if (path / name).exists() else None)
+                 for name in files)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _shared_run(path: str, stamp: tuple):
+    return km.load_run(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def model_summary(path: str, stamp: tuple) -> str:
+    """The layer summary of a run's model (cached: it loads the model)."""
+    return _shared_run(path, stamp).summary()
 
 
 def show_error(exc: Exception) -> None:
@@ -78,11 +98,27 @@ def save_upload(uploaded, limit_mb: int = 50) -> Path:
         raise km.KerasModelsError(f"{uploaded.name} is {len(content) / 2**20:.0f} MB; uploads "
                                   f"up to {limit_mb} MB are accepted")
     folder = runs_dir() / ".uploads"
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{hashlib.sha256(content).hexdigest()[:10]}-{Path(uploaded.name).name}"
-    if not path.exists():
-        path.write_bytes(content)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            partial = path.with_name(f".{path.name}.partial")
+            partial.write_bytes(content)
+            partial.replace(path)
+    except OSError as exc:
+        raise UploadError(
+            f"the upload cannot be kept in {folder} ({exc.strerror or exc}): make the runs "
+            "folder writable, or start the dashboard with --runs-dir pointing to one") from None
     return path
+
+
+def upload_path(uploaded) -> Path:
+    """:func:`save_upload`, or the error shown on the page and the page stopped."""
+    try:
+        return save_upload(uploaded)
+    except KerasModelsError as exc:
+        show_error(exc)
+        st.stop()
 
 
 def pick_family(label: str = "Family (its root run)", *, key: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -80,11 +81,17 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
     out_dir = parent.path.parent
     files, saved = {}, model
     if float_template is not None:
+        import tempfile
+
         from kerasmodels.compression.quantization import float_model, state_bytes
-        from kerasmodels.runs import QAT_STATE
+        from kerasmodels.model_files import save_keras_file
+        from kerasmodels.runs import QAT_STATE, QAT_TEMPLATE
 
         saved = float_model(model, float_template)
         files[QAT_STATE] = state_bytes(model)
+        with tempfile.TemporaryDirectory(prefix="kerasmodels-qat-") as scratch:
+            save_keras_file(float_template, Path(scratch) / QAT_TEMPLATE)
+            files[QAT_TEMPLATE] = (Path(scratch) / QAT_TEMPLATE).read_bytes()
         report["sparsity"] = sparsity_by_kernel(saved)
         report["unique_values"] = {name: int(np.unique(w).size)
                                    for name, w in kernel_weights(saved).items()}

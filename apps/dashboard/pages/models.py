@@ -96,7 +96,7 @@ with weights:
             range(1, len(next(iter(chosen.values()))) + 1), name="epoch")))
 with layers:
     try:
-        st.code(run.summary(), language=None)
+        st.code(common.model_summary(str(run.path), common.run_stamp(run.path)), language=None)
     except Exception as exc:  # a run whose model no longer loads
         common.show_error(exc)
 with files:

@@ -29,7 +29,7 @@ with left:
         target = st.text_input("Target column", value="label")
         dataset = None
         if uploaded is not None:
-            dataset = f"csv:{common.save_upload(uploaded)}"
+            dataset = f"csv:{common.upload_path(uploaded)}"
             dataset_options = {"target": target}
     elif source == UPLOAD_ZIP:
         uploaded = st.file_uploader("Zip of one sub-folder per class", type=["zip"])
@@ -37,7 +37,7 @@ with left:
         grayscale = st.checkbox("Grayscale")
         dataset = None
         if uploaded is not None:
-            dataset = f"images:{common.save_upload(uploaded)}"
+            dataset = f"images:{common.upload_path(uploaded)}"
             dataset_options = {"image_size": [int(size), int(size)],
                                "color": "grayscale" if grayscale else "rgb"}
     epochs = st.number_input("Epochs", min_value=1, max_value=500,

@@ -1,0 +1,200 @@
+"""The dashboard under concurrent use: N Chromium pages with no think time, then recovery.
+
+Starts ``kerasmodels dashboard`` (loopback only) on a runs directory with an exported digits
+CNN family, then for ``--seconds`` keeps N pages busy (half on Models, half on the Playground,
+each reloading as soon as its page has rendered), while a separate client polls the health
+endpoint. After the pages close it keeps polling for ``--after`` seconds. Everything stays on
+127.0.0.1, with a fixed number of pages and a fixed duration.
+
+Prints and writes bench-results/dashboard_load.json: p50/p90/max health latency during and
+after the load, page loads completed, errors, and the server's resident memory before and
+after.
+
+    .venv/bin/python scripts/bench_dashboard_load.py [--pages 10] [--seconds 60] [--after 30]
+    .venv/bin/python scripts/bench_dashboard_load.py --quick     # CI: checks the script works
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kerasmodels.report import write_results  # noqa: E402
+from tests.test_browser import CHROMIUM, free_port, wait_healthy  # noqa: E402
+
+HEALTH_TIMEOUT_S = 15.0
+
+
+def build_family(out: Path, epochs: int | None, sweep: bool) -> str:
+    """The digits CNN with its distilled student (three formats each), or with every child of
+    the sweep (each exported to its formats: about 25 variants in the Playground)."""
+    import kerasmodels as km
+
+    run = km.train("cnn", "digits", epochs=epochs, out_dir=out, verbose=0)
+    if sweep:
+        km.sweep(run, accuracy_budget=0.01, calls=5, progress=False)
+        return run.id
+    student = km.compress(run, "distill", **({"epochs": 1} if epochs else {}))
+    for member in (run, student):
+        km.export(member, ["tflite-float32", "tflite-int8", "onnx"])
+    return run.id
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants, MB."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines()
+                          if line.startswith("VmRSS:"))
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, StopIteration):
+            continue
+        pending += [int(c) for c in children]
+    return round(total / 1024, 1)
+
+
+class HealthPoller(threading.Thread):
+    """GET /_stcore/health every ``period`` s; latencies (s) tagged with the phase."""
+
+    def __init__(self, url: str, period: float = 0.25):
+        super().__init__(daemon=True)
+        self.url, self.period = f"{url}/_stcore/health", period
+        self.phase, self.samples, self.failures = "before", [], []
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            start = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.url, timeout=HEALTH_TIMEOUT_S) as r:
+                    r.read()
+                self.samples.append((self.phase, time.perf_counter() - start))
+            except OSError as exc:
+                self.samples.append((self.phase, time.perf_counter() - start))
+                self.failures.append((self.phase, type(exc).__name__))
+            self.stopped.wait(max(0.0, self.period - (time.perf_counter() - start)))
+
+    def summary(self, phase: str) -> dict:
+        values = sorted(s for p, s in self.samples if p == phase)
+        if not values:
+            return {"samples": 0}
+        return {"samples": len(values), "p50_ms": round(statistics.median(values) * 1000, 1),
+                "p90_ms": round(values[int(0.9 * (len(values) - 1))] * 1000, 1),
+                "max_ms": round(values[-1] * 1000, 1),
+                "failures": sum(1 for p, _ in self.failures if p == phase)}
+
+
+async def load(url: str, run_id: str, pages: int, seconds: float, churn: bool) -> dict:
+    from playwright.async_api import async_playwright
+
+    counts, errors = {"models": 0, "playground": 0}, []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"])
+        deadline = time.monotonic() + seconds
+
+        async def client(index: int):
+            kind = "models" if index % 2 == 0 else "playground"
+            context = await browser.new_context()
+            page = await context.new_page()
+            target = f"{url}/" if kind == "models" else f"{url}/playground?run={run_id}"
+            wait_for = "Models" if kind == "models" else "Playground"
+            while time.monotonic() < deadline:
+                try:
+                    if churn:  # no think time at all: the next load starts at the response
+                        await page.goto(target, timeout=60_000, wait_until="commit")
+                        await page.wait_for_timeout(300)
+                        counts[kind] += 1
+                        continue
+                    await page.goto(target, timeout=60_000)
+                    await page.get_by_role("heading", name=wait_for, exact=True).wait_for(
+                        timeout=60_000)
+                    if kind == "playground":
+                        await page.get_by_text("variants", exact=False).first.wait_for(
+                            timeout=60_000)
+                    counts[kind] += 1
+                except Exception as exc:  # noqa: BLE001  (a failed load is a figure)
+                    errors.append(f"{kind}: {type(exc).__name__}: {str(exc)[:120]}")
+            await context.close()
+
+        await asyncio.gather(*(client(i) for i in range(pages)))
+        await browser.close()
+    return {"page_loads": counts, "errors": len(errors), "error_examples": errors[:5]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--after", type=float, default=30.0)
+    parser.add_argument("--sweep", action="store_true",
+                        help="serve a family made by the sweep (every recipe, ~25 variants) "
+                             "instead of the CNN and its distilled student")
+    parser.add_argument("--churn", action="store_true",
+                        help="reload as soon as the server answers, not after the page rendered "
+                             "(sessions opened and dropped continuously)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 pages for 10 s, 5 s after, a 2-epoch model (CI)")
+    args = parser.parse_args()
+    if args.quick:
+        args.pages, args.seconds, args.after = 2, 10.0, 5.0
+    with tempfile.TemporaryDirectory() as out:
+        run_id = build_family(Path(out), 2 if args.quick else None, args.sweep)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-m", "kerasmodels", "dashboard", "--runs-dir",
+                                   out, "--port", str(port), "--headless"], cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        poller = HealthPoller(url)
+        try:
+            wait_healthy(url, server)
+            urllib.request.urlopen(url, timeout=30).read()
+            memory_before = resident_mb(server.pid)
+            poller.start()
+            time.sleep(2)
+            poller.phase = "during"
+            outcome = asyncio.run(load(url, run_id, args.pages, args.seconds, args.churn))
+            poller.phase = "after"
+            time.sleep(args.after)
+            memory_after = resident_mb(server.pid)
+        finally:
+            poller.stopped.set()
+            server.terminate()
+            server.wait(timeout=60)
+    result = {"pages": args.pages, "seconds": args.seconds, "after_seconds": args.after,
+              "health_before": poller.summary("before"), "health_during": poller.summary("during"),
+              "health_after": poller.summary("after"), **outcome,
+              "server_rss_mb_before": memory_before, "server_rss_mb_after": memory_after,
+              "churn": args.churn, "sweep_family": args.sweep, "quick": args.quick}
+    for phase in ("before", "during", "after"):
+        print(f"health {phase:6s}: {result[f'health_{phase}']}")
+    print(f"page loads {outcome['page_loads']}, errors {outcome['errors']}; server memory "
+          f"{memory_before} MB before, {memory_after} MB after")
+    for example in outcome["error_examples"]:
+        print(f"  error: {example}")
+    name = "dashboard_load" + ("_sweep" if args.sweep else "") + ("_churn" if args.churn else "") + \
+        ("_quick" if args.quick else "") + ".json"
+    write_results(ROOT / "bench-results" / name, **result)
+    after = result["health_after"]
+    return 0 if after.get("samples") and not after["failures"] and \
+        after["p90_ms"] < 1000 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
