@@ -99,7 +99,8 @@ class HealthPoller(threading.Thread):
                 "failures": sum(1 for p, _ in self.failures if p == phase)}
 
 
-async def load(url: str, run_id: str, pages: int, seconds: float, churn: bool) -> dict:
+async def load(url: str, run_id: str, pages: int, seconds: float, churn: bool,
+               interact: bool = False) -> dict:
     from playwright.async_api import async_playwright
 
     counts, errors = {"models": 0, "playground": 0}, []
@@ -115,6 +116,22 @@ async def load(url: str, run_id: str, pages: int, seconds: float, churn: bool) -
             page = await context.new_page()
             target = f"{url}/" if kind == "models" else f"{url}/playground?run={run_id}"
             wait_for = "Models" if kind == "models" else "Playground"
+            if interact and kind == "playground":  # one page, clicked as fast as it answers
+                await page.goto(target, timeout=120_000)
+                await page.get_by_text("Test example", exact=True).click(timeout=120_000)
+                sentence = page.get_by_text("Prediction for example #").first
+                await sentence.wait_for(timeout=120_000)
+            while time.monotonic() < deadline and interact and kind == "playground":
+                try:
+                    before = await sentence.inner_text()
+                    await page.get_by_role("button", name="Random test example").click()
+                    await page.wait_for_function(
+                        "before => [...document.querySelectorAll('p')].some(p => "
+                        "p.innerText.startsWith('Prediction for example #') && "
+                        "p.innerText !== before)", arg=before, timeout=60_000)
+                    counts[kind] += 1
+                except Exception as exc:  # noqa: BLE001  (a failed click is a figure)
+                    errors.append(f"{kind} click: {type(exc).__name__}: {str(exc)[:120]}")
             while time.monotonic() < deadline:
                 try:
                     if churn:  # no think time at all: the next load starts at the response
@@ -149,6 +166,10 @@ def main() -> int:
     parser.add_argument("--churn", action="store_true",
                         help="reload as soon as the server answers, not after the page rendered "
                              "(sessions opened and dropped continuously)")
+    parser.add_argument("--interact", action="store_true",
+                        help="Playground pages click 'Random test example' as fast as it "
+                             "answers instead of reloading")
+    parser.add_argument("--out", type=Path, help="JSON file to write (default: bench-results/)")
     parser.add_argument("--quick", action="store_true",
                         help="2 pages for 10 s, 5 s after, a 2-epoch model (CI)")
     args = parser.parse_args()
@@ -169,7 +190,8 @@ def main() -> int:
             poller.start()
             time.sleep(2)
             poller.phase = "during"
-            outcome = asyncio.run(load(url, run_id, args.pages, args.seconds, args.churn))
+            outcome = asyncio.run(load(url, run_id, args.pages, args.seconds, args.churn,
+                                      args.interact))
             poller.phase = "after"
             time.sleep(args.after)
             memory_after = resident_mb(server.pid)
@@ -181,16 +203,18 @@ def main() -> int:
               "health_before": poller.summary("before"), "health_during": poller.summary("during"),
               "health_after": poller.summary("after"), **outcome,
               "server_rss_mb_before": memory_before, "server_rss_mb_after": memory_after,
-              "churn": args.churn, "sweep_family": args.sweep, "quick": args.quick}
+              "churn": args.churn, "interact": args.interact, "sweep_family": args.sweep,
+              "quick": args.quick}
     for phase in ("before", "during", "after"):
         print(f"health {phase:6s}: {result[f'health_{phase}']}")
     print(f"page loads {outcome['page_loads']}, errors {outcome['errors']}; server memory "
           f"{memory_before} MB before, {memory_after} MB after")
     for example in outcome["error_examples"]:
         print(f"  error: {example}")
-    name = "dashboard_load" + ("_sweep" if args.sweep else "") + ("_churn" if args.churn else "") + \
+    name = "dashboard_load" + ("_sweep" if args.sweep else "") + \
+        ("_churn" if args.churn else "") + ("_interact" if args.interact else "") + \
         ("_quick" if args.quick else "") + ".json"
-    write_results(ROOT / "bench-results" / name, **result)
+    write_results(args.out or ROOT / "bench-results" / name, **result)
     after = result["health_after"]
     return 0 if after.get("samples") and not after["failures"] and \
         after["p90_ms"] < 1000 else 1

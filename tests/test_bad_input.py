@@ -183,7 +183,6 @@ def test_an_upload_the_dashboard_cannot_keep_is_a_clear_error(tmp_path, monkeypa
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps" / "dashboard"))
     import common
-
     from kerasmodels.errors import UploadError
 
     class Uploaded:
