@@ -149,3 +149,16 @@ def test_playground_takes_typed_tokens_and_rejects_unknown_ones(app, transformer
     assert at.dataframe[0].value["label"].notna().all()
     at.text_input[0].set_value("A hello").run()
     assert any("unknown token 'hello'" in e for e in errors(at))
+
+
+def test_reruns_leave_tensorflow_state_alone(app, monkeypatch):
+    """Streamlit calls Keras 3's clear_session() after every script run once a module named
+    keras is imported (tfmot imports it): a full gc.collect() and a cleared kernel cache per
+    rerun, which starved the server under concurrent pages. The dashboard turns that off."""
+    import keras
+
+    cleared = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: cleared.append(1))
+    at = app()
+    at.run()
+    assert not cleared

@@ -26,6 +26,7 @@ PAGES = [
 
 import common  # noqa: E402
 
+common.keep_tensorflow_state()
 with st.sidebar:
     st.caption(f"runs directory: `{common.runs_dir()}`")
 st.navigation(PAGES).run()

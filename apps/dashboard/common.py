@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +13,28 @@ import kerasmodels as km
 from kerasmodels.errors import KerasModelsError, UploadError
 
 RUNS_DIR_ENV = "KERASMODELS_RUNS_DIR"
+
+
+def keep_tensorflow_state() -> None:
+    """Stop Streamlit from calling Keras 3's ``clear_session()`` after every script run.
+
+    Streamlit does it whenever a module named ``keras`` is imported, and tfmot imports Keras 3
+    (``prune_registry`` tries ``from keras.engine import ...``). ``clear_session`` runs a full
+    ``gc.collect()`` over every loaded model and clears TensorFlow's kernel cache, holding the
+    GIL: with many pages rerunning, the server's event loop waited seconds to start each new
+    script thread and its health endpoint stopped answering (measured with py-spy under
+    ``scripts/bench_dashboard_load.py --sweep --interact``). kerasmodels uses tf_keras and has
+    no Keras 3 state to clear. Checked against Streamlit 1.67 (``script_runner``).
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def clean_matplotlib_only() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            with contextlib.suppress(Exception):
+                sys.modules["matplotlib.pyplot"].close("all")
+
+    if getattr(script_runner, "_clean_problem_modules", None) is not None:
+        script_runner._clean_problem_modules = clean_matplotlib_only
 
 
 def runs_dir() -> Path:
