@@ -155,13 +155,13 @@ def test_killed_run_resumes_bit_identically(tmp_path):
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, done = time.time() + 240, 0
     while time.time() < deadline and proc.poll() is None:
-        histories = list(out.glob(".partial/*/history.json"))
-        if histories:
+        states = list(out.glob(".partial/*/state/state.json"))  # the saved training state
+        if states:
             try:
-                done = len(json.loads(histories[0].read_text())["epoch"])
+                done = json.loads(states[0].read_text())["epochs_done"]
             except (ValueError, KeyError):
                 done = 0
-            if done >= 3 and list(out.glob(".partial/*/state/state.json")):
+            if done >= 3:
                 proc.send_signal(signal.SIGKILL)
                 break
         time.sleep(0.05)
