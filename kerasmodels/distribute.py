@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -235,18 +234,12 @@ def launch(args: list[str], workers: int = 2, *, grace: float = 30.0,
         args = [*args, "--distribution", "multiworker"]
     addresses = [f"127.0.0.1:{port}" for port in free_ports(workers)]
     processes: list[subprocess.Popen] = []
-    from kerasmodels.processes import FORWARDED, stop
+    from kerasmodels.processes import caught_signals, stop
 
-    received: list[int] = []
-    previous = {}
-    if threading.current_thread() is threading.main_thread():  # SIGTERM/INT/HUP stop them all
-        previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
-                    for sig in FORWARDED}
     try:
-        return _run_workers(args, workers, addresses, grace, env, out, processes, received)
+        with caught_signals() as received:  # SIGTERM/INT/HUP stop every worker
+            return _run_workers(args, workers, addresses, grace, env, out, processes, received)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         for process in processes:  # whatever happened, no worker outlives the launcher
             stop(process, grace=5.0)
 

@@ -17,6 +17,7 @@ import ctypes
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -51,6 +52,23 @@ def stop(process: subprocess.Popen, grace: float = 5.0,
     return process.returncode
 
 
+@contextlib.contextmanager
+def caught_signals():
+    """While inside, SIGTERM, SIGINT and SIGHUP are recorded (in the yielded list) instead of
+    ending the process; the previous handlers come back after. Only the main thread can set
+    handlers: elsewhere nothing is caught."""
+    received: list[int] = []
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum))
+                    for sig in FORWARDED}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_owned(command: list[str], *, grace: float = 5.0,
               on_started: Callable[[subprocess.Popen], None] | None = None, **popen) -> int:
     """Run ``command`` as an owned child until it ends or this process is signalled.
@@ -58,30 +76,22 @@ def run_owned(command: list[str], *, grace: float = 5.0,
     Returns the child's exit code (128 + N for a child ended by signal N, as a shell does).
     """
     process = start_owned(command, **popen)
-    received: list[int] = []
-
-    def forward(signum, _frame):
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-    try:
-        if on_started is not None:
-            on_started(process)
-        while process.poll() is None and not received:
-            time.sleep(0.1)
-        if received:
-            stop(process, grace, first=signal.SIGTERM if received[0] != signal.SIGINT
-                 else signal.SIGINT)
-    except BaseException:
-        stop(process, grace)
-        raise
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with caught_signals() as received:
+        try:
+            if on_started is not None:
+                on_started(process)
+            while process.poll() is None and not received:
+                time.sleep(0.1)
+            if received:
+                stop(process, grace, first=signal.SIGTERM if received[0] != signal.SIGINT
+                     else signal.SIGINT)
+        except BaseException:
+            stop(process, grace)
+            raise
     code = process.returncode
     if received:
         return 128 + received[0]
     return 128 - code if code < 0 else code
 
 
-__all__ = ["run_owned", "start_owned", "stop"]
+__all__ = ["caught_signals", "run_owned", "start_owned", "stop"]
