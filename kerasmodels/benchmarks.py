@@ -1,7 +1,10 @@
 """The benchmark table: every run of a family x every exported format x runtime.
 
-Each row measures, through that runtime: test accuracy (or MAE), batch-1 latency (p50, p90)
-and batch throughput, next to the model's params, file bytes, gzip bytes and weight sparsity.
+Each row measures, through that runtime: test accuracy (or MAE), batch-1 latency (p50, p90 of
+the runtime alone: every variant's ``runtime_call``, timed interleaved by :func:`latencies`)
+and batch throughput (through ``predict``, numpy included), next to the model's params, file
+bytes, gzip bytes and weight sparsity. ``threads`` is the runtime's thread count (TensorFlow's
+is process-wide: every core unless set).
 Written to ``<root run>/benchmark.json`` and ``benchmark.csv``.
 
 >>> import kerasmodels as km
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +45,36 @@ def family(run: Run) -> list[Run]:
     return sorted(members, key=lambda r: (r.id != root, r.id))
 
 
-def latency(predict, example: np.ndarray, calls: int = 200, warmup: int = 10) -> tuple[float, float]:
-    """p50 and p90 wall time (ms) of ``predict`` on a batch of one."""
-    for _ in range(warmup):
-        predict(example)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        predict(example)
-        times.append(time.perf_counter() - start)
-    p50, p90 = np.percentile(times, [50, 90]) * 1000
-    return float(p50), float(p90)
+def latencies(calls: dict[Any, Callable[[], Any]], *, rounds: int = 20, per_round: int = 10,
+              warmup: int = 5) -> dict[Any, tuple[float, float]]:
+    """p50 and p90 wall time (ms) of each zero-argument call, measured interleaved.
+
+    Every round times ``per_round`` calls of each entry in turn (the order rotates between
+    rounds), so that a noisy neighbour or a frequency change hits all of them alike; the
+    figures are medians over all rounds. Pass each predictor's ``runtime_call(example)`` to
+    time the runtime alone, not the numpy around it.
+
+    >>> figures = latencies({"noop": lambda: None}, rounds=2, per_round=3)
+    >>> sorted(figures)
+    ['noop']
+    """
+    check_positive("rounds", rounds, integer=True)
+    check_positive("per_round", per_round, integer=True)
+    keys = list(calls)
+    for key in keys:
+        for _ in range(warmup):
+            calls[key]()
+    samples: dict[Any, list[float]] = {key: [] for key in keys}
+    clock = time.perf_counter
+    for r in range(rounds):
+        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+            call, times = calls[key], samples[key]
+            for _ in range(per_round):
+                start = clock()
+                call()
+                times.append(clock() - start)
+    return {key: tuple(float(v) for v in np.percentile(times, [50, 90]) * 1000)
+            for key, times in samples.items()}
 
 
 def throughput(predict, x: np.ndarray, seconds: float = 0.5) -> float:
@@ -95,7 +118,7 @@ def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
         if fmt in skip:
             continue
         path = run.path / "exports" / info["path"]
-        if fmt.startswith("tflite"):
+        if fmt.startswith(("tflite", "onnx")):  # runtimes whose thread count we can set
             for n in threads:
                 yield fmt, load_predictor(path, num_threads=n), info["bytes"], info["gzip_bytes"]
         else:
@@ -129,27 +152,36 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
 
         bar = tqdm(total=len(jobs), desc=f"benchmark {root.id}", unit="variant")
     data_of: dict[str, Any] = {}
+    timed = {}
     for member, fmt, predictor, size, packed in jobs:
         key = repr(member.manifest["dataset"])
         data = data_of.setdefault(key, member.dataset())
         x, y = data.test
         outputs = predictor.predict(x)
-        p50, p90 = latency(predictor.predict, x[:1], calls=calls)
+        timed[len(rows)] = (predictor, x[:1])
         rows.append({
             "run": member.id, "variant": member.manifest.get("recipe") or "base",
             "format": fmt, "runtime": predictor.name,
             "threads": getattr(predictor, "num_threads", None),
             "params": member.manifest["arch"].get("params"), "bytes": size,
             "gzip_bytes": packed, "sparsity": round(sparsity(member.model), 4),
-            **quality(outputs, y, data.task), "p50_ms": round(p50, 4), "p90_ms": round(p90, 4),
+            **quality(outputs, y, data.task),
             "throughput": round(throughput(predictor.predict, x), 1),
         })
         if bar is not None:
             bar.update()
     if bar is not None:
         bar.close()
+    # after throughput: a LiteRT interpreter is resized back to a batch of one here
+    timed = {index: predictor.runtime_call(example) for index, (predictor, example)
+             in timed.items()}
+    for index, (p50, p90) in latencies(timed, rounds=-(-calls // 10)).items():
+        rows[index].update(p50_ms=round(p50, 4), p90_ms=round(p90, 4))
+    rows = [{column: row.get(column) for column in COLUMNS} for row in rows]
+    from kerasmodels.report import machine
+
     write_json(root.path / "benchmark.json", {"root": root.id, "columns": list(COLUMNS),
-                                              "rows": rows})
+                                              "machine": machine(), "rows": rows})
     with open(root.path / "benchmark.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
@@ -157,4 +189,4 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     return rows
 
 
-__all__ = ["benchmark", "family", "latency", "sparsity", "throughput"]
+__all__ = ["benchmark", "family", "latencies", "sparsity", "throughput"]

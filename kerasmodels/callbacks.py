@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 
-from kerasmodels.backend import keras
+from kerasmodels.backend import keras, tf
 from kerasmodels.runs import read_json, write_json
 
 
@@ -74,22 +73,46 @@ class EpochHistory(keras.callbacks.Callback):
         write_json(self.path, self.history)
 
 
+NON_FINITE_LOSS = "kerasmodels: the training loss is NaN or inf"
+
+
 class DivergenceGuard(keras.callbacks.Callback):
-    """Stop at the first non-finite loss (or weights) and remember where it happened."""
+    """Stop at the first non-finite loss (the step it happened) or weights (at an epoch's end).
 
-    def __init__(self):
+    The loss is checked inside the training graph: :meth:`watch` wraps ``model.train_step`` so
+    that a NaN/inf loss raises at once, and :meth:`caught` turns that error into
+    ``diverged_at = (epoch, batch)``. A per-batch callback hook would do the same from Python,
+    but then Keras waits for every step and calls every callback's batch hooks: a small model
+    trained at about half its steps per second (``scripts/bench_train.py`` measures the cost).
+
+    >>> guard = DivergenceGuard(steps_per_epoch=45)
+    >>> guard.watch(model)  # doctest: +SKIP
+    """
+
+    def __init__(self, steps_per_epoch: int = 1):
         super().__init__()
+        self.steps_per_epoch = steps_per_epoch
         self.diverged_at: tuple[int, int] | None = None
-        self.epoch = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
+    def watch(self, model) -> None:
+        """Make ``model.fit`` raise at the first step whose loss is not finite."""
+        step = type(model).train_step.__get__(model)
 
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.diverged_at = (self.epoch + 1, batch + 1)
-            self.model.stop_training = True
+        def train_step(data):
+            logs = step(data)
+            if "loss" in logs:
+                logs = {**logs, "loss": tf.debugging.check_numerics(logs["loss"], NON_FINITE_LOSS)}
+            return logs
+
+        model.train_step = train_step
+
+    def caught(self, error: Exception) -> bool:
+        """Whether ``error`` is the guard's own; if so, record where training diverged."""
+        if NON_FINITE_LOSS not in str(error):
+            return False
+        step = max(int(self.model.optimizer.iterations.numpy()), 1) - 1
+        self.diverged_at = (step // self.steps_per_epoch + 1, step % self.steps_per_epoch + 1)
+        return True
 
     def on_epoch_end(self, epoch, logs=None):
         if self.diverged_at is None and not all(
@@ -97,6 +120,35 @@ class DivergenceGuard(keras.callbacks.Callback):
         ):
             self.diverged_at = (epoch + 1, -1)
             self.model.stop_training = True
+
+
+class EpochSummaries(keras.callbacks.Callback):
+    """TensorBoard scalars once per epoch (``<folder>/train`` and ``<folder>/validation``).
+
+    Keras' own ``TensorBoard`` callback defines batch hooks even with ``update_freq="epoch"``,
+    which makes Keras call every callback after every step; this one has none.
+    """
+
+    def __init__(self, folder: str | Path):
+        super().__init__()
+        self.folder = Path(folder)
+        self.writers: dict = {}
+
+    def _writer(self, split: str):
+        if split not in self.writers:
+            self.writers[split] = tf.summary.create_file_writer(str(self.folder / split))
+        return self.writers[split]
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
+            with self._writer(split).as_default():
+                tf.summary.scalar(f"epoch_{name}", float(value), step=epoch)
+
+    def on_train_end(self, logs=None):
+        for writer in self.writers.values():
+            writer.close()
+        self.writers = {}
 
 
 def kernel_layers(model):

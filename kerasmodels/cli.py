@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="architecture hyperparameter, e.g. --hparam hidden_units=[64,32]")
     t.add_argument("--out-dir", default="saved_models")
     t.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
+    t.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
+                   help="save the resumable state at an epoch's end at most this often "
+                        "(default 10; 0: every epoch)")
     t.add_argument("--quiet", action="store_true")
     t.add_argument("--distribution", choices=["mirrored", "multiworker"],
                    help="mirrored: every local device (KERASMODELS_CPU_DEVICES=N splits the CPU); "
@@ -225,6 +228,7 @@ def cmd_train(args) -> int:
         reg_strength=args.reg_strength, reg_warmup_epochs=args.reg_warmup_epochs,
         seed=args.seed, out_dir=args.out_dir,
         early_stopping=args.early_stopping, resume=not args.no_resume,
+        **({} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}),
         verbose=0 if args.quiet else 1, dataset_options=options,
         distribution=args.distribution, **dict(args.hparam),
     )
@@ -349,13 +353,13 @@ def cmd_sweep(args) -> int:
 
 def cmd_export(args) -> int:
     import kerasmodels as km
-    from kerasmodels.report import format_table
+    from kerasmodels.report import format_table, kilobytes
     from kerasmodels.runs import read_json
 
     artifacts = km.export(args.run, args.formats, opset=args.opset, int8_io=not args.float_io,
                           progress=True)
-    rows = [{"format": a.format, "file": a.path.name, "kB": round(a.bytes / 1024, 1),
-             "gzip_kB": round(a.gzip_bytes / 1024, 1),
+    rows = [{"format": a.format, "file": a.path.name, "kB": kilobytes(a.bytes),
+             "gzip_kB": kilobytes(a.gzip_bytes),
              "top1_agreement": a.parity.get("top1_agreement"),
              "max_abs_diff": a.parity["max_abs_diff"],
              "accuracy": a.parity.get("accuracy", a.parity.get("mae"))} for a in artifacts]
@@ -369,10 +373,11 @@ def cmd_export(args) -> int:
 
 def cmd_benchmark(args) -> int:
     import kerasmodels as km
-    from kerasmodels.report import format_table
+    from kerasmodels.report import describe_machine, format_table
 
     rows = km.benchmark(args.run, threads=tuple(args.threads), calls=args.calls)
     print(format_table(rows))
+    print(f"latency: the runtime alone, batch 1, interleaved; on {describe_machine()}")
     root = km.load_run(args.run).path.parent / rows[0]["run"]
     print(f"wrote {root / 'benchmark.json'} and benchmark.csv")
     return 0
@@ -467,6 +472,9 @@ def dashboard_command(runs_dir: str, port: int, address: str = LOOPBACK) -> tupl
                "--server.fileWatcherType", "none", "--server.runOnSave", "false",
                "--server.maxUploadSize", str(UPLOAD_LIMIT_MB),
                "--server.maxMessageSize", "200",
+               # no full gc.collect(2) after every script run: it walks every loaded model
+               # holding the GIL (the app spaces its full collections: common.collect_garbage)
+               "--runner.postScriptGC", "false",
                "--client.showErrorDetails", "false", "--client.toolbarMode", "minimal"]
     env = {**os.environ, "KERASMODELS_RUNS_DIR": str(Path(runs_dir).resolve())}
     return command, env

@@ -24,6 +24,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def kilobytes(size: int) -> float:
+    """Bytes in kB, where a kB is 1,000 bytes in every table kerasmodels prints.
+
+    >>> kilobytes(55_372)
+    55.4
+    """
+    return round(size / 1000, 1)
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
     """Rows of dicts as an aligned text table (numbers right-aligned).
 
@@ -47,12 +56,42 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None =
     return "\n".join([line(columns), *(line(row) for row in cells)])
 
 
+# CPU features that decide which kernels XNNPACK, oneDNN and ONNX Runtime can use
+CPU_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni",
+             "avx512_bf16", "amx_int8", "asimd", "asimddp")
+
+
+def machine() -> dict[str, Any]:
+    """The machine a figure was measured on: CPU model and SIMD flags, cores, platform.
+
+    >>> sorted(machine())[:3]
+    ['cpu', 'cpu_flags', 'cpus']
+    """
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                model = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags |= set(value.split())
+    except OSError:
+        pass
+    return {"cpu": model, "cpu_flags": [f for f in CPU_FLAGS if f in flags],
+            "cpus": os.cpu_count(), "platform": platform.platform(),
+            "python": platform.python_version()}
+
+
+def describe_machine(info: dict[str, Any] | None = None) -> str:
+    """One line for next to a latency table: ``AMD EPYC ... (2 cores; avx2, avx512_vnni)``."""
+    info = info or machine()
+    return f"{info.get('cpu')} ({info.get('cpus')} cores; {', '.join(info.get('cpu_flags', []))})"
+
+
 def write_results(path: str | Path, **results: Any) -> Path:
     """Write a benchmark's results as JSON, with the machine they were measured on."""
     path = Path(path)
-    machine = {"cpus": os.cpu_count(), "platform": platform.platform(),
-               "python": platform.python_version()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"machine": machine, **results}, indent=2) + "\n")
+    path.write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
     print(f"wrote {path}")
     return path

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -50,20 +51,31 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int,
 
 
 class TrainingState(keras.callbacks.Callback):
-    """Save the training state after every epoch; :meth:`restore` it before ``fit``.
+    """Save the training state at the end of an epoch; :meth:`restore` it before ``fit``.
+
+    ``every_seconds`` spaces the saves: an epoch's end saves only when that much time has
+    passed since the last save (0: every epoch). A checkpoint costs tens of milliseconds,
+    as much as a whole epoch of a small model; an interruption then repeats at most
+    ``every_seconds`` of training, and the result is the same bits either way.
 
     Put it last among the callbacks: it saves what the others did in the epoch, and re-applies
     the stateful callbacks' saved counters after their ``on_train_begin`` reset them.
     """
 
-    def __init__(self, folder: str | Path, stateful_callbacks: list | tuple = ()):
+    def __init__(self, folder: str | Path, stateful_callbacks: list | tuple = (), *,
+                 every_seconds: float = 0.0):
         super().__init__()
         self.folder = Path(folder)
         self.stateful = [cb for cb in stateful_callbacks if _fields(cb)]
+        self.every_seconds = every_seconds
+        self._saved_at = time.monotonic()
+        self._cached: tuple | None = None
 
     def _checkpoint(self, model) -> tf.train.Checkpoint:
-        return tf.train.Checkpoint(model=model, optimizer=model.optimizer,
-                                   random=random_generators(model))
+        if self._cached is None or self._cached[0] is not model:  # built once: tracing costs
+            self._cached = (model, tf.train.Checkpoint(model=model, optimizer=model.optimizer,
+                                                       random=random_generators(model)))
+        return self._cached[1]
 
     def restore(self, model) -> int:
         """Load the last saved state into ``model`` (compiled); the number of epochs done."""
@@ -90,6 +102,9 @@ class TrainingState(keras.callbacks.Callback):
                 cb.best_weights = self._pending_best
 
     def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() - self._saved_at < self.every_seconds:
+            return
+        self._saved_at = time.monotonic()
         name = f"epoch-{epoch + 1}"
         target = self.folder / name
         shutil.rmtree(target, ignore_errors=True)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import InputShapeError, RunError
+from kerasmodels.report import kilobytes
 
 SCHEMA_VERSION = 1
 MANIFEST, HISTORY, MODEL = "manifest.json", "history.json", "model.keras"
@@ -364,7 +365,7 @@ def runs_table(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[dict[str, 
             "parent": run.parent, "recipe": run.manifest.get("recipe"),
             "params": run.manifest["arch"].get("params"),
             "test_acc": test.get("accuracy"), "test_mae": test.get("mae"),
-            "kB": round((run.path / MODEL).stat().st_size / 1024, 1),
+            "kB": kilobytes((run.path / MODEL).stat().st_size),
             "epochs": run.manifest.get("training", {}).get("epochs_run"),
         })
     return rows, broken

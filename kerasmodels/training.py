@@ -29,6 +29,7 @@ from kerasmodels.backend import keras, tf
 from kerasmodels.callbacks import (
     DivergenceGuard,
     EpochHistory,
+    EpochSummaries,
     ProgressBar,
     RegularizationSchedule,
     WeightStatistics,
@@ -101,6 +102,7 @@ def versions() -> dict[str, str]:
 
 STRATEGIES = ("minibatch", "batch", "sgd")
 MAX_EPOCHS = 100_000
+CHECKPOINT_EVERY_S = 10.0  # the resumable state: saved at an epoch end at most this often
 
 
 def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, default: int) -> int:
@@ -137,6 +139,7 @@ def train(
     out_dir: str | Path = DEFAULT_RUNS_DIR,
     early_stopping: int | None = None,
     resume: bool = True,
+    checkpoint_every: float = CHECKPOINT_EVERY_S,
     verbose: int = 1,
     dataset_options: dict[str, Any] | None = None,
     callbacks: list | tuple = (),
@@ -155,6 +158,8 @@ def train(
     ``plateau``. ``regularizer``: ``l1``, ``l2`` or ``l1l2`` on every kernel at
     ``reg_strength``, ramped up linearly over ``reg_warmup_epochs``. ``early_stopping=N``
     stops after N epochs without a better validation loss and keeps the best weights.
+    ``resume``: an interrupted run started again continues from its last saved state, which
+    is saved at an epoch's end at most every ``checkpoint_every`` seconds (0: every epoch).
     ``on_epoch_end(epoch, logs)`` is called after each epoch (the dashboard's live charts).
     ``distribution``: ``"mirrored"`` (local devices) or ``"multiworker"`` (the cluster in
     ``TF_CONFIG``); ``batch_size`` is then per replica, and only the chief saves the run (the
@@ -179,6 +184,7 @@ def train(
         if value is not None:
             check_positive(name, value, integer=True)
     check_positive("seed", seed, allow_zero=True, integer=True)
+    check_positive("checkpoint_every", checkpoint_every, allow_zero=True)
     optimizer_options = dict(optimizer_options or {})
     make_optimizer(optimizer, learning_rate, **optimizer_options)  # validate before any work
     reg = make_regularizer(regularizer, reg_strength)
@@ -227,13 +233,14 @@ def train(
         compile_for(model, data.task, opt)
 
     history_cb = EpochHistory(work / HISTORY)
-    guard = DivergenceGuard()
+    guard = DivergenceGuard(steps_per_epoch)
+    guard.watch(model)
     cbs = [guard, *schedule_callbacks]
     if reg is not None and reg_warmup_epochs:
         cbs.append(RegularizationSchedule(
             lambda epoch: reg_strength * min(1.0, (epoch + 1) / reg_warmup_epochs)))
     cbs += [WeightStatistics(), history_cb,
-            keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False, profile_batch=0),
+            EpochSummaries(work / "logs"),
             *callbacks]
     if on_epoch_end is not None:
         cbs.append(keras.callbacks.LambdaCallback(
@@ -243,7 +250,8 @@ def train(
         cbs.append(keras.callbacks.EarlyStopping(patience=early_stopping, restore_best_weights=True))
     start_epoch = 0
     if not multiworker:  # a resume needs every worker's state: multi-worker runs start over
-        state = TrainingState(work / "state", stateful_callbacks=cbs)
+        state = TrainingState(work / "state", stateful_callbacks=cbs,
+                              every_seconds=checkpoint_every)
         start_epoch = state.restore(model)
         history_cb.keep_epochs(start_epoch)
         cbs.append(state)
@@ -268,6 +276,11 @@ def train(
             model.fit(batches, steps_per_epoch=steps_per_epoch, validation_data=val,
                       validation_batch_size=batch_size, epochs=epochs,
                       initial_epoch=start_epoch, callbacks=cbs, verbose=0)
+    except tf.errors.InvalidArgumentError as exc:
+        if not guard.caught(exc):
+            raise
+        for callback in cbs:  # fit stopped by raising: close the bar and the summary files
+            callback.on_train_end()
     except (tf.errors.UnavailableError, tf.errors.InternalError,
             tf.errors.DeadlineExceededError, tf.errors.CancelledError) as exc:
         if not multiworker:

@@ -181,7 +181,10 @@ def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: flo
         records.append(record)
         run = train(arch, data, epochs=epochs, seed=seed, out_dir=out_dir, verbose=0,
                     callbacks=[report], **options)
-        record.update(run=run.id, value=report.best,
+        # the objective is what the saved run scores (its last epoch's weights), not the best
+        # epoch seen while training: otherwise best_run need not score the best value
+        value = run.metrics["val"]["accuracy"] if classification else -run.metrics["val"]["loss"]
+        record.update(run=run.id, value=value,
                       val=run.metrics["val"], test=run.metrics["test"],
                       epochs_run=run.manifest["training"]["epochs_run"])
         trial.set_user_attr("run", str(run.path))
@@ -189,7 +192,7 @@ def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: flo
             record["state"] = "pruned"
             raise optuna.TrialPruned()
         record["state"] = "complete"
-        return report.best
+        return value
 
     callbacks = []
     bar = None

@@ -11,6 +11,7 @@ family (built first, not timed), then drives Debian's Chromium with Playwright:
 Prints the figures and writes bench-results/dashboard.json.
 
     .venv/bin/python scripts/bench_dashboard.py [--clicks 20]
+    .venv/bin/python scripts/bench_dashboard.py --quick     # CI: checks the script works
 """
 
 from __future__ import annotations
@@ -33,24 +34,29 @@ from tests.test_browser import CHROMIUM, free_port  # noqa: E402
 FIRST_PAGE_TARGET_S, PREDICTION_TARGET_MS = 10.0, 300.0
 
 
-def build_family(out: Path) -> str:
+def build_family(out: Path, quick: bool = False) -> str:
     import kerasmodels as km
 
-    run = km.train("cnn", "digits", out_dir=out, verbose=0)
-    student = km.compress(run, "distill")
+    run = km.train("cnn", "digits", out_dir=out, verbose=0, epochs=1 if quick else None)
+    student = km.compress(run, "distill", **({"epochs": 1} if quick else {}))
     for member in (run, student):
         km.export(member, ["tflite-float32", "tflite-int8", "onnx"])
     return run.id
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "dashboard.json")
+    parser.add_argument("--quick", action="store_true",
+                        help="1-epoch models, 3 clicks (CI: the script works)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clicks = 3
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as out:
-        run_id = build_family(Path(out))
+        run_id = build_family(Path(out), quick=args.quick)
         port = free_port()
         url = f"http://localhost:{port}"
         started = time.perf_counter()
@@ -104,7 +110,7 @@ def main() -> int:
     print(f"Playground prediction, click to every variant's answer: median "
           f"{result['prediction_ms_median']} ms, p90 {result['prediction_ms_p90']} ms over "
           f"{len(times)} clicks (target < {PREDICTION_TARGET_MS} ms); {variants}")
-    write_results(ROOT / "bench-results" / "dashboard.json", **result)
+    write_results(args.out, quick=args.quick, **result)
     return 0 if result["first_page_s"] < FIRST_PAGE_TARGET_S and \
         result["prediction_ms_median"] < PREDICTION_TARGET_MS else 1
 

@@ -9,6 +9,7 @@ gradient-sized tensors that every step pays (measured by each run after training
 and the script reports what it measures. Writes bench-results/distributed.json.
 
     .venv/bin/python scripts/bench_distributed.py [--epochs 5]
+    .venv/bin/python scripts/bench_distributed.py --quick     # CI: checks the script works
 """
 
 from __future__ import annotations
@@ -50,10 +51,14 @@ def measure(workers: int, epochs: int, out: Path) -> dict:
             "test_accuracy": round(run.metrics["test"]["accuracy"], 4)}
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "distributed.json")
+    parser.add_argument("--quick", action="store_true", help="1 epoch (CI: the script works)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = 1
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
@@ -62,8 +67,8 @@ def main() -> int:
     speedup = rows[1]["samples_per_s"] / rows[0]["samples_per_s"]
     print(f"2 workers / 1 worker: {speedup:.2f}x samples per second on {len(rows)} local workers "
           f"sharing this machine's cores")
-    write_results(ROOT / "bench-results" / "distributed.json", rows=rows,
-                  speedup=round(speedup, 3), epochs=args.epochs)
+    write_results(args.out, rows=rows, speedup=round(speedup, 3), epochs=args.epochs,
+                  quick=args.quick)
     return 0
 
 

@@ -9,6 +9,7 @@ the mean and spread over seeds and writes bench-results/transfer.json.
     .venv/bin/python scripts/bench_transfer.py                   # digits 0-4 -> 5-9, built in
     .venv/bin/python scripts/bench_transfer.py --dataset mnist   # the classic pair (downloads)
     .venv/bin/python scripts/bench_transfer.py --dataset mnist --path mnist.npz
+    .venv/bin/python scripts/bench_transfer.py --quick           # CI: checks the script works
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def shown(rows: list[dict]) -> list[dict]:
     return [{**r, "gain_pp": f"{r['gain_pp']:+.1f}"} for r in rows]
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--path", help="a local copy of an online dataset (mnist.npz, ...)")
@@ -44,7 +45,12 @@ def main() -> int:
     parser.add_argument("--freeze", nargs="+", default=["encoder", "none"])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "transfer.json")
+    parser.add_argument("--quick", action="store_true",
+                        help="one fraction, one seed, 1 epoch (CI: the script works)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.fractions, args.freeze, args.epochs, args.seeds = [0.1], ["encoder"], 1, 1
 
     import kerasmodels as km
 
@@ -52,7 +58,8 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         source = km.train("cnn", args.dataset, dataset_options={**options,
-                          "classes": args.source}, out_dir=tmp, verbose=0)
+                          "classes": args.source}, out_dir=tmp, verbose=0,
+                          epochs=1 if args.quick else None)
         print(f"source: cnn on {args.dataset} classes {args.source}: test accuracy "
               f"{source.metrics['test']['accuracy']:.4f}")
         for fraction in args.fractions:
@@ -80,7 +87,7 @@ def main() -> int:
     wins = sum(r["gain_pp"] > 0 for r in rows)
     print(f"transfer beats scratch in {wins} of {len(rows)} settings "
           f"({args.seeds} seeds each, {args.epochs} epochs, same labels for both)")
-    write_results(ROOT / "bench-results" / "transfer.json", dataset=args.dataset,
+    write_results(args.out, quick=args.quick, dataset=args.dataset,
                   source_classes=args.source, target_classes=args.target, epochs=args.epochs,
                   seeds=args.seeds, source_accuracy=source.metrics["test"]["accuracy"],
                   rows=rows, transfer_wins=wins)

@@ -1,8 +1,11 @@
 """The dashboard in a real browser: Debian's Chromium (Playwright) against a real
-``kerasmodels dashboard`` on localhost. Saves a screenshot of every page to docs/screenshots/."""
+``kerasmodels dashboard`` on localhost. Saves a screenshot of every page in a temporary folder;
+``bash scripts/refresh_screenshots.sh`` runs these tests with ``KERASMODELS_SCREENSHOTS`` set to
+docs/screenshots/ to refresh the README's."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -15,7 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS_ENV = "KERASMODELS_SCREENSHOTS"
+SHOTS = Path()  # set per module by the screenshots fixture
 
 
 def free_port() -> int:
@@ -47,6 +51,15 @@ def start_dashboard(runs_dir: Path) -> tuple[subprocess.Popen, str]:
     url = f"http://localhost:{port}"
     wait_healthy(url, process)
     return process, url
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshots(tmp_path_factory) -> Path:
+    """A temporary folder, never tracked files (``KERASMODELS_SCREENSHOTS`` names another)."""
+    global SHOTS
+    wanted = os.environ.get(SHOTS_ENV)
+    SHOTS = Path(wanted) if wanted else tmp_path_factory.mktemp("screenshots")
+    return SHOTS
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,8 @@ def test_prune_reaches_the_target_on_every_kernel_and_leaves_the_parent(parent, 
         assert report["sparsity"][name] == pytest.approx(measured)
     print(f"accuracy: parent {parent.metrics['test']['accuracy']:.4f}, pruned "
           f"{child.metrics['test']['accuracy']:.4f}")
-    assert child.metrics["test"]["accuracy"] > 0.85
+    # 80% of every kernel gone, and within 3 pp of the parent (README: 1.7 pp at 25 epochs)
+    assert child.metrics["test"]["accuracy"] >= parent.metrics["test"]["accuracy"] - 0.03
 
 
 def test_pruned_child_is_in_the_family_benchmark(parent, pruned):
@@ -144,7 +145,7 @@ def test_qat_int8_is_at_least_as_accurate_as_post_training_int8(parent):
     qat, ptq = int8_accuracy(child), int8_accuracy(parent)
     print(f"int8 through LiteRT: QAT {qat:.4f}, post-training {ptq:.4f}, parent Keras "
           f"{parent.metrics['test']['accuracy']:.4f}")
-    assert qat >= ptq - 0.002
+    assert qat >= ptq
     # the run reloads: a float model.keras (safe mode) plus the quantizer state
     assert (child.path / "qat.weights.npz").is_file()
     fresh = km.load_run(child.path)
@@ -181,7 +182,11 @@ def test_qat_chains_keep_what_the_earlier_steps_made(parent, recipe):
     print(f"{recipe}: int8 {artifact.parity['accuracy']:.4f} (agrees with the QAT model on "
           f"{artifact.parity['top1_agreement']:.2%}), sparsity {report['sparsity']}, unique "
           f"values {report['unique_values']}")
-    assert artifact.parity["top1_agreement"] >= 0.95 and artifact.parity["accuracy"] > 0.5
+    # the int8 file is the QAT model it came from: same labels, same accuracy (one epoch per
+    # step here; the accuracy at the defaults is bench_compression.py's, in the README)
+    assert artifact.parity["top1_agreement"] >= 0.98
+    assert artifact.parity["accuracy"] == pytest.approx(child.metrics["test"]["accuracy"],
+                                                        abs=0.02)
 
 
 def test_qat_on_lstm_and_attention_models_quantizes_what_it_can(transformer_run, rnn_run):

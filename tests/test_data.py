@@ -142,12 +142,16 @@ def test_fashion_mnist_from_local_gz_files(tmp_path):
 
 def test_cifar10_from_local_batches(tmp_path):
     rs = np.random.RandomState(0)
-    for name, n in (("data_batch_1", 30), ("test_batch", 10)):
+    for name, n in (*((f"data_batch_{i}", 10) for i in range(1, 6)), ("test_batch", 10)):
         batch = {b"data": rs.randint(0, 256, (n, 3072), dtype=np.uint8), b"labels": list(np.arange(n) % 10)}
         with open(tmp_path / name, "wb") as f:
             pickle.dump(batch, f)
     ds = km.load_dataset("cifar10", path=str(tmp_path))
     assert ds.input_shape == (32, 32, 3) and ds.labels[0] == "airplane"
+    assert sum(len(split[0]) for split in (ds.train, ds.val)) == 50  # all five batches
+    (tmp_path / "data_batch_4").unlink()
+    with pytest.raises(DatasetError, match="lacks data_batch_4"):
+        km.load_dataset("cifar10", path=str(tmp_path))
 
 
 def test_imdb_from_a_local_copy(tmp_path):

@@ -116,7 +116,9 @@ def test_trajectory_equals_keras_builtin(name, options, sparse):
     print(f"{name} {options} {'sparse' if sparse else 'dense'}: moved {moved:.3f}, "
           f"relative difference to keras:{name} {diff:.2e}")
     assert moved > 0.05, "the optimizer barely moved the weights: the comparison would be empty"
-    assert diff < 1e-5
+    # float32: the same operations in the same order, so the same bits; sparse RMSprop alone
+    # differs (Keras updates its sparse slots with scatter ops, rounding differently)
+    assert diff <= (2e-7 if (sparse and name == "rmsprop") else 0.0)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
@@ -158,7 +160,7 @@ def test_keras_file_saved_mid_training_continues_exactly(tmp_path, name, schedul
         model.train_on_batch(x[batch], y[batch])
         reloaded.train_on_batch(x[batch], y[batch])
     for a, b in zip(model.get_weights(), reloaded.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(a, b)  # continues exactly: the same bits
 
 
 def test_optimizers_work_under_tf_distribute():

@@ -100,7 +100,8 @@ def test_a_dead_worker_stops_the_others_with_a_message(tmp_path):
     assert not thread.is_alive() and result["code"] != 0
     assert "worker 1 failed with exit code -9" in output
     assert "stopped: worker 1 failed" in output
-    assert stopped_after < 60
+    print(f"the launch stopped {stopped_after:.1f} s after the worker was killed")
+    assert stopped_after < 10  # README: "in about 2 s" here; a loaded 2-core CI gets 5x
     assert not km.list_runs(tmp_path)  # nothing half-written
 
 
@@ -110,8 +111,11 @@ def test_search_finds_at_least_the_defaults_and_its_trials_are_runs(tmp_path):
     assert defaults["params"]["optimizer"] == "adam" and defaults["params"]["width"] == 128
     complete = [t for t in result.trials if t["state"] == "complete"]
     best = max(t["value"] for t in complete)
-    assert best >= defaults["value"]
+    for trial in complete:  # the objective is what the saved run scores, not a better epoch
+        saved = km.load_run(tmp_path / trial["run"]).metrics["val"]["accuracy"]
+        assert trial["value"] == pytest.approx(saved), trial
     assert result.best_run.metrics["val"]["accuracy"] == pytest.approx(best)
+    assert result.best_run.id == max(complete, key=lambda t: t["value"])["run"]
     runs = {r.id for r in km.list_runs(tmp_path)}
     assert {t["run"] for t in result.trials if t["run"]} <= runs
     summary = json.loads(result.path.read_text())
@@ -150,7 +154,12 @@ def test_pretrained_transformer_beats_scratch_on_a_tenth_of_the_labels(tmp_path)
 def test_next_token_pretraining_and_the_image_transfer_chain(tmp_path):
     lm = km.pretrain("transformer", "text", objective="next_token", epochs=1, out_dir=tmp_path,
                      verbose=0)
-    assert lm.hparams["causal"] is True and lm.metrics["test"]["token_accuracy"] >= 0
+    vocabulary = lm.model.output_shape[-1]
+    print(f"next-token accuracy after one epoch: {lm.metrics['test']['token_accuracy']:.4f} "
+          f"(uniform guess {1 / vocabulary:.4f})")
+    assert lm.hparams["causal"] is True
+    # the filler words are uniformly random: beating a uniform guess is what one epoch can show
+    assert lm.metrics["test"]["token_accuracy"] > 1.5 / vocabulary
     source = km.train("cnn", "digits", epochs=2, dataset_options={"classes": [0, 1, 2, 3, 4]},
                       out_dir=tmp_path, verbose=0)
     assert source.manifest["dataset"]["labels"] == ["0", "1", "2", "3", "4"]

@@ -1,10 +1,64 @@
-"""The benchmark scripts run end to end and write their JSON (speed targets live in the JSON)."""
+"""The benchmark scripts run end to end and write their JSON (speed targets live in the JSON),
+and the README's figures are the ones in bench-results/."""
 
 import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
+
+BENCHMARKS = sorted(p.stem.removeprefix("bench_") for p in (ROOT / "scripts").glob("bench_*.py"))
+
+
+def run_quick(name: str, out) -> dict:
+    result = subprocess.run([sys.executable, f"scripts/bench_{name}.py", "--quick", "--out",
+                             str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["quick"] is True and figures["machine"]["cpus"] >= 1
+    return figures
+
+
+def test_every_benchmark_has_a_quick_mode_that_ci_runs():
+    tested = {"optimizers", "dashboard_load", *QUICK_CHECKS}
+    assert set(BENCHMARKS) == tested, "a bench script without a quick test in CI"
+    for name in BENCHMARKS:
+        assert "--quick" in (ROOT / "scripts" / f"bench_{name}.py").read_text(), name
+
+
+QUICK_CHECKS = {
+    "train": lambda f: f["rows"][0]["epochs"] == 1 and f["overhead"][0]["plain_over_km"] > 0,
+    "regularizers": lambda f: [r["regularizer"] for r in f["rows"]] == ["none", "l1", "l2"],
+    "runtimes": lambda f: f["summary"][0]["best_p50_ms"] > 0
+    and f["benchmark_timer_check"]["bare_loop_p50_ms"] > 0,
+    "compression": lambda f: {r["recipe"] for r in f["recipes"]} == {"parent", "prune", "qat"}
+    and {r["format"] for r in f["formats"]} >= {"keras", "tflite-int8", "onnx"},
+    "sweep": lambda f: f["rows"] and f["wall_s"] > 0,
+    "distributed": lambda f: [r["workers"] for r in f["rows"]] == [1, 2],
+    "pretraining": lambda f: f["rows"][0]["labels"] > 0,
+    "transfer": lambda f: f["rows"][0]["labels"] > 0,
+    "dashboard": lambda f: f["first_page_s"] > 0 and f["clicks"] == 3,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(QUICK_CHECKS))
+def test_bench_script_quick_mode_works(name, tmp_path):
+    figures = run_quick(name, tmp_path / f"{name}.json")
+    assert QUICK_CHECKS[name](figures), figures
+
+
+def test_readme_figures_are_the_committed_results():
+    """Every figure block in the README is what scripts/readme_figures.py renders from
+    bench-results/*.json, and every bench script's results are committed."""
+    result = subprocess.run([sys.executable, "scripts/readme_figures.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in BENCHMARKS:
+        figures = json.loads((ROOT / "bench-results" / f"{name}.json").read_text())
+        assert not figures.get("quick"), f"bench-results/{name}.json holds a --quick run"
 
 
 def test_bench_optimizers_quick_writes_json(tmp_path):

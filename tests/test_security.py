@@ -197,7 +197,7 @@ def test_a_local_dataset_copy_is_never_unpickled(tmp_path):
         km.load_dataset("imdb", path=str(tmp_path / "imdb.npz"))
     cifar = tmp_path / "cifar-10-batches-py"
     cifar.mkdir()
-    for name in ("data_batch_1", "test_batch"):
+    for name in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"):
         (cifar / name).write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(DatasetError, match="cifar10"):
         km.load_dataset("cifar10", path=str(cifar))
@@ -215,7 +215,7 @@ def test_genuine_local_copies_still_load(tmp_path):
     cifar = tmp_path / "cifar-10-batches-py"
     cifar.mkdir()
     rng = np.random.default_rng(0)
-    for name in ("data_batch_1", "test_batch"):
+    for name in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"):
         batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8),
                  b"labels": list(range(10)) * 2}
         (cifar / name).write_bytes(pickle.dumps(batch))

@@ -9,7 +9,7 @@ import pytest
 
 import kerasmodels as km
 from kerasmodels import reference as ref
-from kerasmodels.backend import tf
+from kerasmodels.backend import keras, tf
 from kerasmodels.errors import HyperparameterError, UnknownNameError
 from kerasmodels.regularizers import L1, L1L2, L2
 from tests.conftest import run_cli
@@ -76,11 +76,15 @@ def test_full_batch_gradient_descent_reaches_least_squares(tmp_path):
 
 
 def test_sgd_strategy_takes_one_example_per_step(tmp_path):
+    steps = []
+    counter = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: steps.append(batch))
     run = km.train("linear", "regression", strategy="sgd", optimizer="sgd", learning_rate=0.01,
-                   epochs=2, out_dir=tmp_path, verbose=0)
+                   epochs=2, out_dir=tmp_path, verbose=0, callbacks=[counter])
+    n = len(run.dataset().train[0])
+    assert len(steps) == 2 * n, "one optimizer step per training example, every epoch"
     training = run.manifest["training"]
-    assert training["batch_size"] == 1
-    assert training["steps_per_epoch"] == len(run.dataset().train[0])
+    assert training["batch_size"] == 1 and training["steps_per_epoch"] == n
 
 
 # -- regularizers: L1 makes weights sparse, L2 shrinks them ------------------------------------
@@ -155,8 +159,12 @@ def test_find_learning_rate_returns_a_curve_and_a_suggestion():
     found = km.find_learning_rate("mlp", "digits", steps=60, start=1e-5, end=10.0)
     lrs, losses = found["learning_rates"], found["losses"]
     assert len(lrs) == len(losses) >= 20 and decreasing(lrs[::-1])
-    assert 1e-5 <= found["suggested"] <= 1.0
-    assert min(found["smoothed"]) < found["smoothed"][0]
+    smoothed = found["smoothed"]
+    lowest = int(np.argmin(smoothed))
+    assert found["min_loss_lr"] == lrs[lowest] and found["suggested"] == lrs[lowest] / 10
+    assert 0 < lowest < len(lrs) - 1, "the minimum lies inside the range, not at an end"
+    assert smoothed[lowest] < 0.8 * smoothed[0], "the loss fell on the way to its minimum"
+    assert smoothed[-1] > smoothed[lowest], "and rose again beyond it (the range test's end)"
     print(f"LR range test: suggested {found['suggested']:.2e} over {len(lrs)} steps")
 
 

@@ -46,8 +46,7 @@ def test_run_reloads_and_predicts_identically(cnn_run):
     np.testing.assert_array_equal(fresh.predict(x), cnn_run.predict(x))  # same batches
     accuracy = (fresh.predict(x).argmax(1) == cnn_run.dataset().test[1]).mean()
     assert accuracy == pytest.approx(cnn_run.metrics["test"]["accuracy"], abs=1e-6)
-    assert fresh in km.list_runs(cnn_run.path.parent) or any(
-        r.id == fresh.id for r in km.list_runs(cnn_run.path.parent))
+    assert fresh.id in {r.id for r in km.list_runs(cnn_run.path.parent)}
 
 
 def test_single_example_and_wrong_shapes(cnn_run):
@@ -130,11 +129,21 @@ def test_truncated_model_file_is_reported(cnn_run, tmp_path):
         km.load_run(tmp_path / "nope")
 
 
-def test_regularizer_is_applied_to_kernels(tmp_path):
+def test_regularizer_is_applied_to_kernels_and_reaches_the_loss(tmp_path):
     run = km.train("mlp", "digits", epochs=1, regularizer="l2", reg_strength=1e-3,
                    out_dir=tmp_path, verbose=0)
-    dense = run.model.get_layer("dense_0")
-    assert dense.kernel_regularizer is not None
+    model = run.model
+    assert model.get_layer("dense_0").kernel_regularizer is not None
+    kernels = [layer.kernel.numpy().astype("float64") for layer in model.layers
+               if getattr(layer, "kernel", None) is not None]
+    penalty = 1e-3 * sum(float((k ** 2).sum()) for k in kernels)
+    assert float(sum(model.losses)) == pytest.approx(penalty, rel=1e-5)
+    x, y = run.dataset().test
+    probabilities = model.predict(x, verbose=0).astype("float64")
+    crossentropy = float(-np.log(probabilities[np.arange(len(y)), y]).mean())
+    loss = model.evaluate(x, y, batch_size=len(x), verbose=0)[0]
+    print(f"evaluated loss {loss:.6f} = crossentropy {crossentropy:.6f} + L2 {penalty:.6f}")
+    assert penalty > 1e-3 and loss == pytest.approx(crossentropy + penalty, rel=1e-4)
     assert run.manifest["training"]["regularizer"] == {"name": "l2", "strength": 1e-3,
                                                        "warmup_epochs": None}
 
@@ -150,7 +159,7 @@ def test_killed_run_resumes_bit_identically(tmp_path):
     (and history) of the run that was never stopped, dropout's random stream included."""
     out = tmp_path / "runs"
     common = [*KERASMODELS, "train", "--arch", "mlp", "--epochs", "10", "--batch-size", "8",
-              "--hparam", "dropout=0.3"]
+              "--hparam", "dropout=0.3", "--checkpoint-every", "0"]
     args = [*common, "--out-dir", str(out), "--quiet"]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, done = time.time() + 240, 0

@@ -29,4 +29,7 @@ import common  # noqa: E402
 common.keep_tensorflow_state()
 with st.sidebar:
     st.caption(f"runs directory: `{common.runs_dir()}`")
-st.navigation(PAGES).run()
+try:
+    st.navigation(PAGES).run()
+finally:  # st.stop() ends a page by raising
+    common.collect_garbage()

@@ -84,6 +84,31 @@ def _shared_run(path: str, stamp: tuple):
     return km.load_run(path)
 
 
+FULL_COLLECTION_EVERY_S = 2.0
+_last_full_collection = [0.0]
+
+
+def collect_garbage() -> None:
+    """At the end of a script run: the young generations every time, a full collection at most
+    every ``FULL_COLLECTION_EVERY_S`` seconds (process-wide).
+
+    Streamlit's own ``runner.postScriptGC`` runs a full ``gc.collect(2)`` after every run,
+    walking every loaded model while holding the GIL: under many concurrent pages the server
+    stopped answering (57% of its busy samples, py-spy under ``bench_dashboard_load.py
+    --interact``). Without full collections the Playground answered 3x slower
+    (``bench_dashboard.py``): the garbage of earlier runs piles up. Spacing them keeps both.
+    """
+    import gc
+    import time
+
+    now = time.monotonic()
+    if now - _last_full_collection[0] >= FULL_COLLECTION_EVERY_S:
+        _last_full_collection[0] = now
+        gc.collect()
+    else:
+        gc.collect(1)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def model_summary(path: str, stamp: tuple) -> str:
     """The layer summary of a run's model (cached: it loads the model)."""

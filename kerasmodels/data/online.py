@@ -108,9 +108,12 @@ def _read_local(name: str, path: Path, num_words: int):
                     d = NumpyOnlyUnpickler(f, encoding="bytes").load()
                 return d[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.array(d[b"labels"])
 
-            parts = [batch(f"data_batch_{i}") for i in range(1, 6) if (path / f"data_batch_{i}").exists()]
-            if not parts:
-                raise FileNotFoundError(path / "data_batch_1")
+            missing = [f"data_batch_{i}" for i in range(1, 6)
+                       if not (path / f"data_batch_{i}").exists()]
+            if missing:  # a partial copy would train on a silently smaller, skewed dataset
+                raise DatasetError(f"cifar10: {path} lacks {', '.join(missing)}; copy the whole "
+                                   "cifar-10-batches-py folder")
+            parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
             x_test, y_test = batch("test_batch")
             return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])), (x_test, y_test)
     except DatasetError:

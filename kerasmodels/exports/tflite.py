@@ -86,8 +86,28 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
             tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     try:
         return converter.convert()
-    except Exception as exc:  # the converter raises ConverterError, RuntimeError, ...
+    except Exception as exc:
+        if not is_converter_limitation(exc):
+            raise  # a bug (ours or the converter's), not a format that cannot hold the model
         raise ExportError(f"{fmt} cannot hold this model: {conversion_reason(exc)}") from None
+
+
+def is_converter_limitation(exc: Exception) -> bool:
+    """Whether the TFLite converter refused the model because of what the format can hold.
+
+    That is its ``ConverterError`` (an op with no TFLite kernel, or none in the requested
+    integer type), or the calibrator's RuntimeError naming an op or a tensor it cannot quantize
+    (an integer token input has no min/max to calibrate). Anything
+    else is a bug and is raised as it is. (``ConverterError`` lives in a private module:
+    checked against TensorFlow 2.21 by ``tests/test_export.py``.)
+    """
+    from tensorflow.lite.python.convert_phase import ConverterError
+
+    if isinstance(exc, ConverterError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        words in text for words in ("quantiz", "calibrat", "not supported", "unsupported"))
 
 
 def conversion_reason(exc: Exception) -> str:

@@ -1,7 +1,9 @@
 """One predictor interface over Keras, TensorFlow (SavedModel), LiteRT and ONNX Runtime.
 
-Every predictor has ``name``, ``input_spec`` (shape of one example, dtype) and ``predict(x)``
-(a batch of float inputs in, float outputs out, quantization handled inside).
+Every predictor has ``name``, ``input_spec`` (shape of one example, dtype), ``predict(x)``
+(a batch of float inputs in, float outputs out, quantization handled inside) and
+``runtime_call(example)``: a zero-argument call that runs only the runtime on one prepared
+example, which is what :func:`kerasmodels.benchmarks.latencies` times.
 
 >>> from kerasmodels.runtime import load_predictor
 >>> predictor = load_predictor("saved_models/<run>/exports/tflite-int8.tflite")  # doctest: +SKIP
@@ -11,8 +13,9 @@ Every predictor has ``name``, ``input_spec`` (shape of one example, dtype) and `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,6 +31,8 @@ class Predictor(Protocol):
     def input_spec(self) -> tuple[tuple[int, ...], str]: ...
 
     def predict(self, x) -> np.ndarray: ...
+
+    def runtime_call(self, example) -> Callable[[], Any]: ...
 
 
 def load_predictor(path, *, num_threads: int | None = None) -> Predictor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,11 @@ import numpy as np
 from kerasmodels.backend import tf
 from kerasmodels.errors import ModelFileError
 from kerasmodels.runs import check_input
+
+
+def tensorflow_threads() -> int:
+    """TensorFlow's intra-op threads, process-wide (its setting, or every core when left at 0)."""
+    return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
 
 
 class KerasPredictor:
@@ -29,6 +36,15 @@ class KerasPredictor:
         x = check_input(x, *self.input_spec)
         return np.concatenate([np.asarray(self._call(tf.constant(x[i:i + batch_size])))
                                for i in range(0, len(x), batch_size)])
+
+    @property
+    def num_threads(self) -> int:
+        return tensorflow_threads()
+
+    def runtime_call(self, example) -> Callable[[], np.ndarray]:
+        """The compiled call on one ``example`` already a tensor, output read back."""
+        tensor, call = tf.constant(check_input(example, *self.input_spec)[:1]), self._call
+        return lambda: call(tensor).numpy()
 
 
 class SavedModelPredictor:
@@ -54,3 +70,10 @@ class SavedModelPredictor:
     def predict(self, x) -> np.ndarray:
         x = check_input(x, *self.input_spec)
         return np.asarray(self._signature(inputs=tf.constant(x))["outputs"])
+
+    num_threads = KerasPredictor.num_threads
+
+    def runtime_call(self, example) -> Callable[[], np.ndarray]:
+        """The signature on one ``example`` already a tensor, output read back."""
+        tensor, signature = tf.constant(check_input(example, *self.input_spec)[:1]), self._signature
+        return lambda: signature(inputs=tensor)["outputs"].numpy()

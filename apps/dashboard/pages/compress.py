@@ -8,6 +8,7 @@ import streamlit as st
 import common
 import kerasmodels as km
 from kerasmodels.compression import RECIPES
+from kerasmodels.report import kilobytes
 
 st.title("Compress & export")
 run_id = common.pick_family("Run to compress", key="compress_run")
@@ -48,8 +49,8 @@ if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
                 for artifact in km.export(member, formats):
                     rows.append({"run": member.id, "recipe": member.manifest.get("recipe")
                                  or "base", "format": artifact.format,
-                                 "kB": round(artifact.bytes / 1024, 1),
-                                 "gzip kB": round(artifact.gzip_bytes / 1024, 1),
+                                 "kB": kilobytes(artifact.bytes),
+                                 "gzip kB": kilobytes(artifact.gzip_bytes),
                                  **{k: artifact.parity.get(k) for k in
                                     ("accuracy", "top1_agreement", "max_abs_diff")}})
                 done += 1

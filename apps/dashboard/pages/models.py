@@ -9,6 +9,7 @@ import streamlit as st
 
 import common
 import kerasmodels as km
+from kerasmodels.report import kilobytes
 
 st.title("Models")
 rows, broken = common.table()
@@ -104,7 +105,7 @@ with files:
     if not exported:
         st.info("Not exported yet: use the Compress & export page or `kerasmodels export RUN`.")
     for path in exported:
-        st.download_button(f"{path.name} ({path.stat().st_size / 1024:.1f} kB)",
+        st.download_button(f"{path.name} ({kilobytes(path.stat().st_size)} kB)",
                            data=path.read_bytes(), file_name=f"{run.id}-{path.name}",
                            key=f"download-{path.name}")
     st.download_button("manifest.json", data=json.dumps(manifest, indent=2),

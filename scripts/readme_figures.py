@@ -1,0 +1,351 @@
+"""The README's figures, generated from bench-results/*.json so that text and data cannot drift.
+
+Every block between ``<!-- figures: NAME -->`` and ``<!-- /figures -->`` in README.md is
+rewritten from ``bench-results/NAME.json`` (written by ``scripts/bench_NAME.py``) by the
+renderer of that name below, with the machine it was measured on.
+
+    .venv/bin/python scripts/readme_figures.py           # rewrite README.md
+    .venv/bin/python scripts/readme_figures.py --check   # exit 1 if README.md is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kerasmodels.report import describe_machine, kilobytes  # noqa: E402
+
+MARKER = re.compile(r"(<!-- figures: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /figures -->)",
+                    re.DOTALL)
+RENDERERS: dict[str, Callable[[dict], str]] = {}
+FROM_CODE: set[str] = set()  # blocks rendered from kerasmodels' own constants, not a JSON file
+SOURCES: dict[str, str] = {}  # blocks read from another script's JSON file
+
+
+def renderer(name: str, from_code: bool = False, source: str | None = None):
+    def register(function):
+        RENDERERS[name] = function
+        if from_code:
+            FROM_CODE.add(name)
+        if source:
+            SOURCES[name] = source
+        return function
+    return register
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def num(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def ms(value) -> str:
+    """Milliseconds with three significant digits (0.0154, 0.571, 85.0)."""
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if value < 100 else f"{value:,.0f}"
+
+
+def pp(a: float, b: float) -> str:
+    return f"{100 * (a - b):+.2f} pp"
+
+
+def machine_line(data: dict, what: str = "") -> str:
+    return f"\n\n*{what}Measured on {describe_machine(data['machine'])}.*"
+
+
+@renderer("export_floors", from_code=True)
+def render_export_floors(_: dict) -> str:
+    from kerasmodels.exports import AGREEMENT_FLOORS, DIFFERENCE_CEILINGS, LOSSLESS
+
+    groups: dict[tuple, list[str]] = {}
+    for fmt, floor in AGREEMENT_FLOORS.items():
+        groups.setdefault((floor, DIFFERENCE_CEILINGS[fmt]), []).append(fmt)
+    rows = [[", ".join(formats) + (" (lossless)" if set(formats) <= set(LOSSLESS) else ""),
+             f"{100 * floor:g}%", f"{ceiling:g}"]
+            for (floor, ceiling), formats in sorted(groups.items(), reverse=True)]
+    return table(["format", "top-1 agreement with Keras at least (classification)",
+                  "max difference at most (regression, in standard deviations of the outputs)"],
+                 rows)
+
+
+@renderer("train")
+def render_train(data: dict) -> str:
+    rows = [[r["arch"], r["dataset"], r["epochs"], f"{r['params']:,}", f"{r['wall_s']:.1f}",
+             num(r["test_accuracy"]) if r["test_accuracy"] is not None
+             else f"MAE {num(r['test_mae'])}"] for r in data["rows"]]
+    overhead = [[f"{r['arch']}/{r['dataset']}", r["epochs"], r["repeats"], r["km_train_fit_s"],
+                 r["plain_fit_s"], f"**{r['plain_over_km']:.2f}**"] for r in data["overhead"]]
+    return (table(["arch", "dataset", "epochs", "params", "wall s", "test accuracy"], rows)
+            + "\n\nkm.train's fit against a plain `model.fit` of the same model, data, batch and "
+            "validation (median of interleaved repeats; target ratio >= "
+            f"{data['target_ratio']}):\n\n"
+            + table(["model", "epochs", "repeats", "km.train fit s", "model.fit s",
+                     "model.fit / km.train"], overhead) + machine_line(data))
+
+
+@renderer("regularizers")
+def render_regularizers(data: dict) -> str:
+    rows = [[r["regularizer"], f"{100 * r['near_zero']:.1f}%", f"{r['l2_norm']:.2f}",
+             num(r["test_accuracy"], 3)] for r in data["rows"]]
+    return (f"digits MLP, {data['epochs']} epochs, strength {data['strength']:g}, first dense "
+            f"layer ({data['rows'][0]['shape']}):\n\n"
+            + table(["regularizer", "weights with \\|w\\| < 1e-3", "L2 norm", "test accuracy"],
+                    rows) + machine_line(data))
+
+
+@renderer("optimizers")
+def render_optimizers(data: dict) -> str:
+    rows = [[r["model"], r["optimizer"], r["ours_steps_s"], r["keras_steps_s"],
+             f"{r['ratio']:.3f}"] for r in data["rows"]]
+    worst = min(r["ratio"] for r in data["rows"])
+    settings = data["settings"]
+    return (table(["model", "optimizer", "ours steps/s", "Keras steps/s",
+                   "ratio (median of paired rounds)"], rows)
+            + f"\n\nThe slowest ratio is {worst:.3f} (target >= {data['target']}; "
+            f"{settings['rounds']} rounds of {settings['steps']} steps, batch "
+            f"{settings['batch_size']}, {settings['threads']} thread)." + machine_line(data))
+
+
+@renderer("compression")
+def render_compression(data: dict) -> str:
+    parent = data["parent"]
+    rows = []
+    for r in data["recipes"]:
+        name = r["recipe"] + (f" ({r['options']})" if r["options"] else "")
+        float32 = r.get("float32_gzip_bytes")
+        rows.append([name, "" if r["seconds"] is None else f"{r['seconds']:.1f}",
+                     f"{r['params']:,}", "" if float32 is None else kilobytes(float32),
+                     f"{kilobytes(r['int8_gzip_bytes'])} ({r['int8_x_smaller']}x)",
+                     f"{num(r.get('float32_accuracy'))} / {num(r['int8_accuracy'])}"])
+    text = (f"From the default digits CNN ({parent['epochs']} epochs, {parent['params']:,} "
+            f"parameters, Keras test accuracy {parent['test_accuracy']:.4f} on "
+            f"{parent['test_examples']} digits: one digit is "
+            f"{100 / parent['test_examples']:.2f} pp), each child exported and run through "
+            "LiteRT on the test split (kB = 1,000 bytes; x smaller: against the parent's "
+            "float32 file):\n\n"
+            + table(["recipe (defaults)", "time s", "params", "float32 TFLite gzip kB",
+                     "int8 TFLite gzip kB", "accuracy float32 / int8"], rows))
+    by_recipe = {r["recipe"] + r["options"]: r for r in data["recipes"]}
+    notes = []
+    prune = by_recipe.get("prune")
+    if prune and prune.get("sparsity"):
+        notes.append("sparsity after `prune` 80%: " + ", ".join(
+            f"{k} {100 * v:.1f}%" for k, v in prune["sparsity"].items()))
+    distill = by_recipe.get("distill")
+    if distill:
+        notes.append(f"the distilled student reaches {distill['int8_accuracy']:.4f} in int8 "
+                     f"({num(distill.get('float32_accuracy'))} float32); the same student "
+                     f"trained alone for the same epochs {distill['student_alone_accuracy']:.4f} "
+                     f"(Keras), the teacher {distill['teacher_accuracy']:.4f}")
+    qat, ptq = by_recipe.get("qat"), data["recipes"][0]
+    if qat:
+        notes.append(f"QAT's int8 against post-training int8 of the parent: "
+                     f"{qat['int8_accuracy']:.4f} against {ptq['int8_accuracy']:.4f} "
+                     f"({pp(qat['int8_accuracy'], ptq['int8_accuracy'])})")
+    lstm = data["lstm"]
+    notes.append(f"on the sequence LSTM ({lstm['qat_epochs']} QAT epochs; LSTM layers left "
+                 f"float): int8 after QAT {lstm['qat_int8_accuracy']:.4f} against post-training "
+                 f"int8 {lstm['ptq_int8_accuracy']:.4f} "
+                 f"({pp(lstm['qat_int8_accuracy'], lstm['ptq_int8_accuracy'])}; Keras "
+                 f"{lstm['keras_accuracy']:.4f})")
+    return text + "\n\n" + "\n".join(f"- {note}." for note in notes) + machine_line(data)
+
+
+@renderer("formats", source="compression")
+def render_formats(data: dict) -> str:
+    rows = [[r["format"], r["runtime"], kilobytes(r["bytes"]), kilobytes(r["gzip_bytes"]),
+             num(r["top1_agreement"]), num(r["accuracy"]), ms(r["p50_ms"]), r["threads"]]
+            for r in data["formats"]]
+    keras_threads = next((r["threads"] for r in data["formats"] if r["format"] == "keras"), None)
+    return (table(["format", "runtime", "kB", "gzip kB", "top-1 agreement",
+                   "accuracy (its runtime)", "p50 ms", "threads"], rows)
+            + "\n\np50: batch 1, the runtime alone (set_tensor/invoke/get_tensor for LiteRT, "
+            "`session.run` for ONNX Runtime, the compiled call for Keras and TensorFlow, whose "
+            f"threads are process-wide: {keras_threads}), every variant interleaved."
+            + machine_line(data))
+
+
+@renderer("sweep")
+def render_sweep(data: dict) -> str:
+    rows = []
+    for r in data["rows"]:
+        pick = data["pick"] and r["path"] == data["pick"]["path"]
+        recipe = r["recipe"] + (f" ({r['options']})" if r.get("options") else "")
+        cells = [recipe, r["format"], f"{r['gzip_bytes']:,}", r["x_smaller"],
+                 num(r["val_accuracy"]), num(r["test_accuracy"]), ms(r["p50_ms"]),
+                 "yes" + (" (the pick)" if pick else "") if r["pareto"] else ""]
+        rows.append([f"**{c}**" if pick and i < 6 else c for i, c in enumerate(cells)])
+    pick = data["pick"]
+    text = table(["recipe", "format", "gzip bytes", "x smaller", "val accuracy",
+                  "test accuracy", "p50 ms", "Pareto"], rows)
+    if pick:
+        text += (f"\n\nThe pick within 1 pp of the parent's validation accuracy "
+                 f"({data['parent_val_accuracy']:.4f}): {pick['recipe']} in {pick['format']}, "
+                 f"{pick['x_smaller']}x smaller, validation {pick['val_accuracy']:.4f}; on test "
+                 f"{pick['test_accuracy']:.4f} against the parent's {data['parent_accuracy']:.4f}"
+                 f" ({pp(pick['test_accuracy'], data['parent_accuracy'])}). The whole sweep "
+                 f"took {data['wall_s']} s (target < {data['target_s']} s).")
+    return text + machine_line(data, "p50: the runtime alone, 1 thread, interleaved. ")
+
+
+@renderer("runtimes")
+def render_runtimes(data: dict) -> str:
+    by_model: dict[str, dict[str, float]] = {}
+    for r in data["rows"]:
+        by_model.setdefault(r["model"], {})[r["runtime"]] = r["p50_ms"]
+    threads = data["threads"]
+    one, two = min(threads), max(threads)
+
+    def pair(p50, kind):
+        values = [p50.get(f"{kind} x{n}") for n in (one, two)]
+        return " / ".join(ms(v) for v in values)
+
+    rows = [[model, ms(p50["keras predict"]), ms(p50["keras call (eager)"]),
+             ms(p50["keras tf.function"]), pair(p50, "litert float32"),
+             pair(p50, "litert float16"), pair(p50, "litert int8"), pair(p50, "onnxruntime")]
+            for model, p50 in by_model.items()]
+    def speed(ratio: float) -> str:
+        return f"{ratio:.2f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+
+    summary = "; ".join(
+        f"{s['model']}: the best, {s['best_edge_runtime']}, is {s['x_vs_predict']:,.0f}x faster "
+        f"than `predict` and {s['x_vs_eager_call']:,.0f}x than an eager call; int8 is "
+        f"{speed(s['float32_over_int8'])} than float32" for s in data["summary"])
+    check = data["benchmark_timer_check"]
+    return (table(["model", "Keras `predict`", "Keras eager `model(x)`", "Keras tf.function",
+                   f"LiteRT float32 x{one} / x{two}", f"LiteRT float16 x{one} / x{two}",
+                   f"LiteRT int8 x{one} / x{two}", f"ONNX Runtime x{one} / x{two}"], rows)
+            + f"\n\nBatch-1 p50 in ms, {data['calls']} calls each, interleaved; xN is the runtime's "
+            f"threads (Keras runs on TensorFlow's {data.get('tensorflow_threads', '?')}, "
+            f"process-wide). {summary}. "
+            f"`km.benchmark`'s float32 TFLite figure is {check['ratio']}x a bare LiteRT loop on "
+            f"the same file ({ms(check['benchmark_p50_ms'])} against "
+            f"{ms(check['bare_loop_p50_ms'])} ms; target within 1.3x)." + machine_line(data))
+
+
+@renderer("distributed")
+def render_distributed(data: dict) -> str:
+    rows = [[r["workers"], r["samples_per_s"], r["allreduce_ms_per_step"],
+             f"{100 * r['communication_share']:.1f}%", num(r["test_accuracy"])]
+            for r in data["rows"]]
+    return (table(["workers", "samples/s", "all-reduce ms per step", "communication share",
+                   "test accuracy"], rows)
+            + f"\n\nTwo workers / one: {data['speedup']:.2f}x samples per second "
+              f"({data['epochs']} epochs, global batch {data['rows'][0]['global_batch']})."
+            + machine_line(data))
+
+
+@renderer("pretraining")
+def render_pretraining(data: dict) -> str:
+    rows = [[r["corpus"], r["labels"], f"**{r['fine_tuned']:.4f}**"
+             if r["fine_tuned"] > r["scratch"] else f"{r['fine_tuned']:.4f}",
+             f"{r['scratch']:.4f}"] for r in data["rows"]]
+    return (f"Transformer, masked pretraining ({data['pretrain_epochs']} epochs on "
+            f"{data['corpus_size']:,} sequences), then {data['epochs']} epochs on "
+            f"{100 * data['fraction']:.0f}% of the labels:\n\n"
+            + table(["corpus", "labels", "fine-tuned", "from scratch"], rows)
+            + machine_line(data))
+
+
+@renderer("transfer")
+def render_transfer(data: dict) -> str:
+    cells: dict[tuple, dict] = {}
+    for r in data["rows"]:
+        cells.setdefault((r["fraction"], r["labels"]), {})[r["freeze"]] = r
+    rows = []
+    for (fraction, labels), by_freeze in cells.items():
+        any_row = next(iter(by_freeze.values()))
+        scratch = f"{any_row['scratch']:.4f} ± {any_row['scratch_sd']:.3f}"
+        rows.append([f"{labels} ({100 * fraction:.0f}%)",
+                     *(f"{by_freeze[f]['fine_tuned']:.4f} ± {by_freeze[f]['fine_tuned_sd']:.3f}"
+                       if f in by_freeze else "-" for f in ("encoder", "none")), scratch])
+    return (f"CNN source on {data['dataset']} classes {data['source_classes']} (test accuracy "
+            f"{data['source_accuracy']:.4f}), then each labelled fraction of classes "
+            f"{data['target_classes']}, {data['epochs']} epochs, mean ± spread over "
+            f"{data['seeds']} seeds:\n\n"
+            + table(["labels", "frozen convolutions", "everything trained", "from scratch"], rows)
+            + f"\n\nTransfer beats scratch in {data['transfer_wins']} of {len(data['rows'])} "
+            "settings." + machine_line(data))
+
+
+@renderer("dashboard")
+def render_dashboard(data: dict) -> str:
+    return (table(["measure", "this machine", "target"], [
+        ["cold start: process launch to the Models page rendered, run table included",
+         f"{data['first_page_s']} s", f"< {data['first_page_target_s']:g} s"],
+        [f"Playground: click to every variant's prediction shown (median / p90 of "
+         f"{data['clicks']})", f"{data['prediction_ms_median']} / {data['prediction_ms_p90']} ms",
+         f"< {data['prediction_target_ms']:g} ms"]]) + machine_line(data))
+
+
+LOAD_CASES = [("dashboard_load", "CNN + distilled student (8 variants), reload after render"),
+              ("dashboard_load_sweep", "the sweep's family (~25 variants), reload after render"),
+              ("dashboard_load_sweep_churn",
+               "the sweep's family, reload at the first byte (`--churn`)"),
+              ("dashboard_load_sweep_interact", "the sweep's family, 5 Playground pages "
+               "clicking \"Random test example\" without pause (`--interact`)")]
+
+
+@renderer("dashboard_load")
+def render_dashboard_load(data: dict) -> str:
+    rows = []
+    for name, label in LOAD_CASES:
+        case = json.loads((ROOT / "bench-results" / f"{name}.json").read_text())
+        during, after = case["health_during"], case["health_after"]
+        rows.append([label, f"{during['p50_ms']} / {during['p90_ms']} / {during['max_ms']:,} ms",
+                     f"{after['p50_ms']} / {after['p90_ms']} ms",
+                     f"{during['failures']} during, {after['failures']} after",
+                     sum(case["page_loads"].values()), case["errors"],
+                     f"{case['server_rss_mb_before']:.0f} / {case['server_rss_mb_after']:,.0f}"])
+    return (table(["family served, clients", "health during: p50 / p90 / max",
+                   "after: p50 / p90", "health failures", "page loads / predictions",
+                   "page errors", "server MB before / after"], rows) + machine_line(data))
+
+
+def render(text: str) -> str:
+    def replace(match: re.Match) -> str:
+        name = match["name"]
+        if name not in RENDERERS:
+            raise SystemExit(f"README.md has a figures block {name!r} no renderer knows")
+        source = SOURCES.get(name, name)
+        data = {} if name in FROM_CODE else \
+            json.loads((ROOT / "bench-results" / f"{source}.json").read_text())
+        return f"{match.group(1)}{RENDERERS[name](data)}\n{match.group(4)}"
+
+    return MARKER.sub(replace, text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when README.md differs from what the JSON files give")
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    args = parser.parse_args(argv)
+    current = args.readme.read_text()
+    wanted = render(current)
+    blocks = [m["name"] for m in MARKER.finditer(current)]
+    if args.check:
+        if wanted != current:
+            print(f"{args.readme} is out of date: run python scripts/readme_figures.py")
+            return 1
+        print(f"{args.readme}: {len(blocks)} figure blocks match bench-results/")
+        return 0
+    args.readme.write_text(wanted)
+    print(f"rewrote {len(blocks)} figure blocks in {args.readme}: {', '.join(blocks)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
