@@ -64,13 +64,13 @@ def recipes(parent, cases) -> list[dict]:
     return rows
 
 
-def formats(parent, names: tuple[str, ...] | None = None) -> list[dict]:
+def formats(parent, names: tuple[str, ...] | None = None, calls: int = 200) -> list[dict]:
     """Every format of the parent (or ``names``): bytes, agreement, accuracy, 1-thread latency."""
     import kerasmodels as km
 
     artifacts = {a.format: a for a in km.export(parent, names)}
     bench = {(r["format"]): r for r in km.benchmark(parent, threads=(1,), export_missing=False,
-                                                     progress=False)
+                                                     progress=False, calls=calls)
              if r["run"] == parent.id}
     rows = []
     for fmt, r in bench.items():
@@ -99,7 +99,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "compression.json")
     parser.add_argument("--quick", action="store_true",
-                        help="1-epoch models, two recipes, three formats (CI: the script works)")
+                        help="1-epoch models, two recipes, three formats, no LSTM (CI: the "
+                             "script works)")
     args = parser.parse_args(argv)
     import kerasmodels as km
 
@@ -108,8 +109,9 @@ def main(argv=None) -> int:
         out = Path(tmp)
         parent = km.train("cnn", "digits", epochs=epochs, out_dir=out / "cnn", verbose=0)
         rows = recipes(parent, QUICK_CASES if args.quick else CASES)
-        format_rows = formats(parent, QUICK_FORMATS if args.quick else None)
-        lstm = lstm_qat(out / "rnn", epochs, 1 if args.quick else 3)
+        format_rows = formats(parent, QUICK_FORMATS if args.quick else None,
+                              calls=20 if args.quick else 200)
+        lstm = None if args.quick else lstm_qat(out / "rnn", epochs, 3)
         parent_info = {"epochs": parent.manifest["training"]["epochs_run"],
                        "params": parent.manifest["arch"]["params"],
                        "test_accuracy": parent.metrics["test"]["accuracy"],
@@ -117,8 +119,9 @@ def main(argv=None) -> int:
     print()
     print(format_table([{k: v for k, v in r.items() if k != "sparsity"} for r in rows]))
     print(format_table(format_rows))
-    print(f"LSTM: int8 after QAT {lstm['qat_int8_accuracy']:.4f}, post-training "
-          f"{lstm['ptq_int8_accuracy']:.4f}")
+    if lstm:
+        print(f"LSTM: int8 after QAT {lstm['qat_int8_accuracy']:.4f}, post-training "
+              f"{lstm['ptq_int8_accuracy']:.4f}")
     write_results(args.out, parent=parent_info, recipes=rows, formats=format_rows, lstm=lstm,
                   quick=args.quick)
     return 0

@@ -187,10 +187,10 @@ def main() -> int:
                              "answers instead of reloading")
     parser.add_argument("--out", type=Path, help="JSON file to write (default: bench-results/)")
     parser.add_argument("--quick", action="store_true",
-                        help="2 pages for 10 s, 5 s after, a 2-epoch model (CI)")
+                        help="2 pages for 6 s, 4 s after, a 2-epoch model (CI)")
     args = parser.parse_args()
     if args.quick:
-        args.pages, args.seconds, args.after = 2, 10.0, 5.0
+        args.pages, args.seconds, args.after = 2, 6.0, 4.0
     with tempfile.TemporaryDirectory() as out:
         run_id = build_family(Path(out), 2 if args.quick else None, args.sweep)
         port = free_port()
