@@ -329,7 +329,7 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
         "finetune": record,
         "versions": versions(),
     }
-    return save_run(model, manifest, history, out_dir)
+    return save_run(model, manifest, history, out_dir, dataset=model_data)
 
 
 __all__ = ["FREEZE", "OBJECTIVES", "finetune", "pretrain"]

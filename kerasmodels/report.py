@@ -88,6 +88,13 @@ def describe_machine(info: dict[str, Any] | None = None) -> str:
     return f"{info.get('cpu')} ({info.get('cpus')} cores; {', '.join(info.get('cpu_flags', []))})"
 
 
+def bench_options(parser, out: str | Path, quick: str) -> None:
+    """The two options every ``scripts/bench_*.py`` has: ``--out`` (the JSON file, by default
+    ``out``) and ``--quick`` (``quick`` says what it shrinks; CI runs it to check the script)."""
+    parser.add_argument("--out", type=Path, default=Path(out), help=f"default: {out}")
+    parser.add_argument("--quick", action="store_true", help=f"{quick} (CI: the script works)")
+
+
 def write_results(path: str | Path, **results: Any) -> Path:
     """Write a benchmark's results as JSON, with the machine they were measured on."""
     path = Path(path)

@@ -190,6 +190,13 @@ class Run:
         from kerasmodels.data import load_dataset
 
         info = self.manifest["dataset"]
+        if info.get("stored") is not None:  # trained on arrays: kept in the run's folder
+            from kerasmodels.data.dataset import ARRAYS_FILE, Dataset
+
+            if info["stored"] != ARRAYS_FILE:  # a manifest names no other file
+                raise RunError(f"{self.path / MANIFEST}: dataset.stored must be "
+                               f"{ARRAYS_FILE!r}, got {info['stored']!r}")
+            return Dataset.read_arrays(self.path / ARRAYS_FILE, info)
         return load_dataset(info["name"], **info.get("options", {}))
 
     # -- the model ---------------------------------------------------------------------------

@@ -342,15 +342,17 @@ def train(
         "recipe": None,
         "versions": versions(),
     }
-    return save_run(model, manifest, history, out_dir, logs=work / "logs", work=work)
+    return save_run(model, manifest, history, out_dir, logs=work / "logs", work=work,
+                    dataset=data)
 
 
 def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: Path, *,
              logs: Path | None = None, work: Path | None = None,
-             files: dict[str, bytes] | None = None) -> Run:
+             files: dict[str, bytes] | None = None, dataset: Dataset | None = None) -> Run:
     """Write a run atomically (staging folder, then one rename) and return it.
 
     ``files`` are extra files of the run (name -> content), e.g. a QAT run's quantizer state.
+    A ``dataset`` made from arrays is kept in the run (``dataset.npz`` and its sha256).
     """
     out_dir = Path(out_dir)
     run_id = manifest["id"]
@@ -360,6 +362,12 @@ def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: 
         for name, content in (files or {}).items():
             (staging / name).write_bytes(content)
         write_json(staging / HISTORY, history)
+        if dataset is not None and dataset.in_memory:
+            from kerasmodels.data.dataset import ARRAYS_FILE
+
+            manifest = {**manifest, "dataset": {**manifest["dataset"], "stored": ARRAYS_FILE,
+                                                "sha256": dataset.write_arrays(
+                                                    staging / ARRAYS_FILE)}}
         if logs is not None and logs.exists():
             shutil.copytree(logs, staging / "logs")
         write_json(staging / MANIFEST, manifest)

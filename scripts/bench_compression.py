@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 CASES = [("prune", {}), ("prune", {"structured_2_4": True}), ("cluster", {}), ("distill", {}),
          ("qat", {}), ("prune+qat", {}), ("cluster+qat", {}), ("prune+cluster+qat", {})]
@@ -97,10 +97,8 @@ def lstm_qat(out: Path, epochs: int | None, qat_epochs: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "compression.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="1-epoch models, two recipes, three formats, no LSTM (CI: the "
-                             "script works)")
+    bench_options(parser, ROOT / "bench-results" / "compression.json",
+                  "1-epoch models, two recipes, three formats, no LSTM")
     args = parser.parse_args(argv)
     import kerasmodels as km
 

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import write_results  # noqa: E402
+from kerasmodels.report import bench_options, write_results  # noqa: E402
 from tests.test_browser import CHROMIUM, free_port  # noqa: E402
 
 FIRST_PAGE_TARGET_S, PREDICTION_TARGET_MS = 10.0, 300.0
@@ -47,9 +47,8 @@ def build_family(out: Path, quick: bool = False) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "dashboard.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="1-epoch models, 3 clicks (CI: the script works)")
+    bench_options(parser, ROOT / "bench-results" / "dashboard.json",
+                  "1-epoch models, 3 clicks")
     args = parser.parse_args(argv)
     if args.quick:
         args.clicks = 3

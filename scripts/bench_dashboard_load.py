@@ -171,7 +171,7 @@ async def load(url: str, run_id: str, pages: int, seconds: float, churn: bool,
     return {"page_loads": counts, "errors": len(errors), "error_examples": errors[:5]}
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -188,7 +188,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="JSON file to write (default: bench-results/)")
     parser.add_argument("--quick", action="store_true",
                         help="2 pages for 6 s, 4 s after, a 2-epoch model (CI)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.pages, args.seconds, args.after = 2, 6.0, 4.0
     with tempfile.TemporaryDirectory() as out:

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 GLOBAL_BATCH = 64
 
@@ -54,8 +54,8 @@ def measure(workers: int, epochs: int, out: Path) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "distributed.json")
-    parser.add_argument("--quick", action="store_true", help="1 epoch (CI: the script works)")
+    bench_options(parser, ROOT / "bench-results" / "distributed.json",
+                  "1 epoch")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs = 1

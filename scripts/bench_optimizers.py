@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 MODELS = [("cnn", "digits"), ("transformer", "text")]
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]
@@ -89,8 +89,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1,
                         help="TensorFlow intra/inter-op threads (1: least scheduling noise)")
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 5 steps, adam only")
-    parser.add_argument("--out", default=str(ROOT / "bench-results" / "optimizers.json"))
+    bench_options(parser, ROOT / "bench-results" / "optimizers.json",
+                  "2 rounds of 5 steps, adam only")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.steps = 2, 5

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 CORPORA = [("text with topic words (context=0.8)", {"context": 0.8}), ("plain text", {})]
 
@@ -32,9 +32,8 @@ def main(argv=None) -> int:
     parser.add_argument("--corpus-size", type=int, default=6000)
     parser.add_argument("--epochs", type=int, default=15, help="fine-tuning and scratch epochs")
     parser.add_argument("--fraction", type=float, default=0.1, help="share of the labels used")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "pretraining.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="1 epoch each on a small corpus (CI: the script works)")
+    bench_options(parser, ROOT / "bench-results" / "pretraining.json",
+                  "1 epoch each on a small corpus")
     args = parser.parse_args(argv)
     if args.quick:
         args.pretrain_epochs, args.corpus_size, args.epochs = 1, 500, 1

@@ -21,15 +21,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--strength", type=float, default=3e-3)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "regularizers.json")
-    parser.add_argument("--quick", action="store_true", help="1 epoch (CI: the script works)")
+    bench_options(parser, ROOT / "bench-results" / "regularizers.json",
+                  "1 epoch")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs = 1

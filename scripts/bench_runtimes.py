@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 TARGET = 100.0
 
@@ -124,9 +124,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300, help="timed calls per runtime")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--out", default=str(ROOT / "bench-results" / "runtimes.json"))
-    parser.add_argument("--quick", action="store_true",
-                        help="one model, 20 calls (CI: checks the script works)")
+    bench_options(parser, ROOT / "bench-results" / "runtimes.json",
+                  "one model, 20 calls")
     args = parser.parse_args(argv)
     from tqdm.auto import tqdm
 

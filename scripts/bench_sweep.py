@@ -21,16 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 TARGET_S = 300
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "sweep.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="a 1-epoch model, the prune recipe only (CI: the script works)")
+    bench_options(parser, ROOT / "bench-results" / "sweep.json",
+                  "a 1-epoch model, the prune recipe only")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as out:
         if args.quick:  # a 1-epoch model and one short recipe, in this process

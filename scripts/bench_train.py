@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 CASES = [("cnn", "digits"), ("mlp", "digits"), ("rnn", "sequences"), ("transformer", "text"),
          ("linear", "regression")]
@@ -107,9 +107,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="interleaved pairs per model")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per overhead fit")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "train.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="one architecture, 1 epoch, one pair (CI: the script works)")
+    bench_options(parser, ROOT / "bench-results" / "train.json",
+                  "one architecture, 1 epoch, one pair")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.epochs = 1, 1

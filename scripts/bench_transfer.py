@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kerasmodels.report import format_table, write_results  # noqa: E402
+from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 
 def classes(text: str) -> list[int]:
@@ -45,9 +45,8 @@ def main(argv=None) -> int:
     parser.add_argument("--freeze", nargs="+", default=["encoder", "none"])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "transfer.json")
-    parser.add_argument("--quick", action="store_true",
-                        help="one fraction, one seed, 1 epoch (CI: the script works)")
+    bench_options(parser, ROOT / "bench-results" / "transfer.json",
+                  "one fraction, one seed, 1 epoch")
     args = parser.parse_args(argv)
     if args.quick:
         args.fractions, args.freeze, args.epochs, args.seeds = [0.1], ["encoder"], 1, 1

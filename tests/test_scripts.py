@@ -81,12 +81,7 @@ def test_bench_optimizers_quick_writes_json(tmp_path):
 def test_bench_dashboard_load_quick_keeps_answering(tmp_path):
     """Two Chromium pages without think time, then the recovery window: the health endpoint
     never fails and answers within a second once the load is gone."""
-    out = tmp_path / "load.json"
-    result = subprocess.run([sys.executable, "scripts/bench_dashboard_load.py", "--quick",
-                             "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    figures = json.loads(out.read_text())
+    figures = run_quick("dashboard_load", tmp_path / "load.json")
     assert figures["health_during"]["failures"] == 0 and figures["health_after"]["failures"] == 0
     assert figures["health_after"]["p90_ms"] < 1000
     assert sum(figures["page_loads"].values()) > 0 and figures["errors"] == 0

@@ -119,6 +119,6 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
                         "seconds": round(seconds, 3)},
         "versions": versions(),
     }
-    run = save_run(saved, manifest, history, out_dir, files=files)
+    run = save_run(saved, manifest, history, out_dir, files=files, dataset=data)
     run._model = model
     return run

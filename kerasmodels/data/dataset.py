@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +13,8 @@ import numpy as np
 from kerasmodels.errors import DatasetError
 
 Split = tuple[np.ndarray, np.ndarray]
+ARRAYS_FILE = "dataset.npz"  # a run trained on arrays keeps them in its folder
+SPLITS = ("train", "val", "test")
 
 
 @dataclass
@@ -34,6 +39,108 @@ class Dataset:
     vocab_size: int | None = None
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_arrays(cls, x, y, *, name: str, labels: list[str] | None = None,
+                    test_size: float = 0.2, val_size: float = 0.1, seed: int = 0,
+                    task: str | None = None) -> Dataset:
+        """A dataset of your own arrays, split once with ``seed`` (stratified by class).
+
+        ``task`` is inferred from ``y``: integers or strings are classes (strings become the
+        labels, sorted), floats are regression. A run trained on it keeps the arrays in its
+        folder (``dataset.npz``, no pickle), so export, compress and the dashboard reload them.
+
+        >>> import numpy as np
+        >>> x, y = np.random.rand(50, 4), np.arange(50) % 2
+        >>> Dataset.from_arrays(x, y, name="toy", labels=["no", "yes"]).num_classes
+        2
+        """
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+            raise DatasetError(f"name must be 1-64 letters, digits, '_', '.' or '-', got {name!r}")
+        for what, value in (("test_size", test_size), ("val_size", val_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise DatasetError(f"{what} must be a fraction in (0, 1), got {value!r}")
+        if test_size + val_size >= 0.9:
+            raise DatasetError(f"test_size + val_size is {test_size + val_size:g}: leave at least "
+                               "10% of the examples for training")
+        x, y = np.asarray(x), np.asarray(y)
+        if x.dtype == object or not np.issubdtype(x.dtype, np.number):
+            raise DatasetError(f"x must be numeric, got dtype {x.dtype}")
+        x = x.reshape(-1, 1) if x.ndim == 1 else x
+        x = x.astype("float32") if not np.issubdtype(x.dtype, np.integer) else x.astype("int32")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise DatasetError("x holds NaN or infinite values: clean or impute them first")
+        y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+        if y.ndim != 1 or len(y) != len(x):
+            raise DatasetError(f"y must be one target per example: x has {len(x)} examples, y "
+                               f"has shape {y.shape}")
+        if y.dtype.kind in "USO":  # class names
+            names = sorted({str(v) for v in y})
+            if labels is not None and list(labels) != names:
+                raise DatasetError(f"labels {labels} do not match the classes in y: {names}")
+            labels, y = names, np.array([names.index(str(v)) for v in y], "int64")
+        task = task or ("classification" if np.issubdtype(y.dtype, np.integer) else "regression")
+        if task not in ("classification", "regression"):
+            raise DatasetError(f"task must be 'classification' or 'regression', got {task!r}")
+        num_classes = None
+        if task == "classification":
+            if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+                raise DatasetError("classification targets must be class indices 0..k-1 or "
+                                   "class names")
+            y = y.astype("int64")
+            num_classes = int(y.max()) + 1
+            if labels is not None and len(labels) != num_classes:
+                raise DatasetError(f"{len(labels)} labels for {num_classes} classes (0.."
+                                   f"{num_classes - 1} in y): give one label per class")
+        else:
+            y = y.astype("float32")
+            if not np.isfinite(y).all():
+                raise DatasetError("y holds NaN or infinite values: clean or impute them first")
+        train, val, test = split(x, y, seed=seed, val_fraction=val_size, test_fraction=test_size,
+                                 stratify=task == "classification")
+        return cls(name, train, val, test, task=task, num_classes=num_classes,
+                   labels=[str(v) for v in labels] if labels is not None else None,
+                   description=f"{len(x)} examples of your own",
+                   options={"arrays": True, "seed": seed, "test_size": test_size,
+                            "val_size": val_size})
+
+    @property
+    def in_memory(self) -> bool:
+        """Made from arrays (:meth:`from_arrays`): a run keeps them, no name reloads them."""
+        return bool(self.options.get("arrays"))
+
+    def write_arrays(self, path: str | Path) -> str:
+        """Write the splits to ``path`` (npz, no pickle); returns its sha256."""
+        arrays = {f"{s}_{part}": a for s in SPLITS
+                  for part, a in zip(("x", "y"), getattr(self, s), strict=True)}
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+    @classmethod
+    def read_arrays(cls, path: str | Path, info: dict[str, Any]) -> Dataset:
+        """The dataset a run kept (``info``: its manifest's ``dataset``), checked against the
+        digest recorded when it was written."""
+        path = Path(path)
+        if not path.is_file():
+            raise DatasetError(f"{path} is missing: this run was trained on arrays it kept "
+                               "there; copy the whole run folder")
+        content = path.read_bytes()
+        if info.get("sha256") and hashlib.sha256(content).hexdigest() != info["sha256"]:
+            raise DatasetError(f"{path} was changed after the run was made (its sha256 differs "
+                               "from the manifest's): restore it or train again")
+        try:
+            import io
+
+            with np.load(io.BytesIO(content), allow_pickle=False) as stored:
+                splits = {s: (stored[f"{s}_x"], stored[f"{s}_y"]) for s in SPLITS}
+        except Exception as exc:
+            raise DatasetError(f"{path} cannot be read ({type(exc).__name__}): restore it or "
+                               "train again") from None
+        return cls(info["name"], splits["train"], splits["val"], splits["test"],
+                   task=info.get("task", "classification"), num_classes=info.get("num_classes"),
+                   labels=info.get("labels"), preprocessing=info.get("preprocessing") or {},
+                   vocab_size=info.get("vocab_size"), options=info.get("options") or {})
 
     @property
     def input_shape(self) -> tuple[int, ...]:
