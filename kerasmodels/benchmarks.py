@@ -45,33 +45,33 @@ def family(run: Run) -> list[Run]:
     return sorted(members, key=lambda r: (r.id != root, r.id))
 
 
-def latencies(calls: dict[Any, Callable[[], Any]], *, rounds: int = 20, per_round: int = 10,
+def latencies(runners: dict[Any, Callable[[], Any]], *, calls: int = 200, per_round: int = 10,
               warmup: int = 5) -> dict[Any, tuple[float, float]]:
-    """p50 and p90 wall time (ms) of each zero-argument call, measured interleaved.
+    """p50 and p90 wall time (ms) of ``calls`` calls of each zero-argument runner, interleaved.
 
-    Every round times ``per_round`` calls of each entry in turn (the order rotates between
+    Every round times ``per_round`` calls of each runner in turn (the order rotates between
     rounds), so that a noisy neighbour or a frequency change hits all of them alike; the
     figures are medians over all rounds. Pass each predictor's ``runtime_call(example)`` to
     time the runtime alone, not the numpy around it.
 
-    >>> figures = latencies({"noop": lambda: None}, rounds=2, per_round=3)
+    >>> figures = latencies({"noop": lambda: None}, calls=6, per_round=3)
     >>> sorted(figures)
     ['noop']
     """
-    check_positive("rounds", rounds, integer=True)
+    check_positive("calls", calls, integer=True)
     check_positive("per_round", per_round, integer=True)
-    keys = list(calls)
+    keys = list(runners)
     for key in keys:
         for _ in range(warmup):
-            calls[key]()
+            runners[key]()
     samples: dict[Any, list[float]] = {key: [] for key in keys}
     clock = time.perf_counter
-    for r in range(rounds):
+    for r in range(-(-calls // per_round)):
         for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            call, times = calls[key], samples[key]
+            run, times = runners[key], samples[key]
             for _ in range(per_round):
                 start = clock()
-                call()
+                run()
                 times.append(clock() - start)
     return {key: tuple(float(v) for v in np.percentile(times, [50, 90]) * 1000)
             for key, times in samples.items()}
@@ -152,19 +152,22 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
 
         bar = tqdm(total=len(jobs), desc=f"benchmark {root.id}", unit="variant")
     data_of: dict[str, Any] = {}
-    timed = {}
+    sparsity_of: dict[str, float] = {}
+    examples = {}  # row index -> (predictor, one test example)
     for member, fmt, predictor, size, packed in jobs:
         key = repr(member.manifest["dataset"])
         data = data_of.setdefault(key, member.dataset())
         x, y = data.test
         outputs = predictor.predict(x)
-        timed[len(rows)] = (predictor, x[:1])
+        examples[len(rows)] = (predictor, x[:1])
+        if member.id not in sparsity_of:  # one model per run, however many formats
+            sparsity_of[member.id] = round(sparsity(member.model), 4)
         rows.append({
             "run": member.id, "variant": member.manifest.get("recipe") or "base",
             "format": fmt, "runtime": predictor.name,
             "threads": getattr(predictor, "num_threads", None),
             "params": member.manifest["arch"].get("params"), "bytes": size,
-            "gzip_bytes": packed, "sparsity": round(sparsity(member.model), 4),
+            "gzip_bytes": packed, "sparsity": sparsity_of[member.id],
             **quality(outputs, y, data.task),
             "throughput": round(throughput(predictor.predict, x), 1),
         })
@@ -173,9 +176,9 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     if bar is not None:
         bar.close()
     # after throughput: a LiteRT interpreter is resized back to a batch of one here
-    timed = {index: predictor.runtime_call(example) for index, (predictor, example)
-             in timed.items()}
-    for index, (p50, p90) in latencies(timed, rounds=-(-calls // 10)).items():
+    runners = {index: predictor.runtime_call(example) for index, (predictor, example)
+               in examples.items()}
+    for index, (p50, p90) in latencies(runners, calls=calls).items():
         rows[index].update(p50_ms=round(p50, 4), p90_ms=round(p90, 4))
     rows = [{column: row.get(column) for column in COLUMNS} for row in rows]
     from kerasmodels.report import machine

@@ -138,11 +138,11 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for name, model, sample in models(workdir, quick=args.quick):
-            calls = dict(tqdm(list(runtimes(model, sample, workdir, tuple(args.threads))),
-                              desc=f"{name}: load", unit="runtime"))
-            slow = {k: calls.pop(k) for k in ("keras predict", "keras call (eager)")}
-            figures = latencies(slow, rounds=max(2, args.calls // 60), per_round=5)
-            figures |= latencies(calls, rounds=max(2, args.calls // 10))
+            runners = dict(tqdm(list(runtimes(model, sample, workdir, tuple(args.threads))),
+                                desc=f"{name}: load", unit="runtime"))
+            slow = {k: runners.pop(k) for k in ("keras predict", "keras call (eager)")}
+            figures = latencies(slow, calls=max(10, args.calls // 12), per_round=5)
+            figures |= latencies(runners, calls=max(20, args.calls))
             model_rows = [{"model": name, "runtime": runtime, "p50_ms": round(p50, 4),
                            "p90_ms": round(p90, 4)} for runtime, (p50, p90) in figures.items()]
             p50 = {r["runtime"]: r["p50_ms"] for r in model_rows}

@@ -110,7 +110,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
                          "val_accuracy": round(val_accuracy, 6),
                          "test_accuracy": round(artifact.parity["accuracy"], 6),
                          "accuracy": round(artifact.parity["accuracy"], 6)})
-    for index, (p50, _) in latencies(timed, rounds=-(-calls // 10)).items():
+    for index, (p50, _) in latencies(timed, calls=calls).items():
         rows[index]["p50_ms"] = round(p50, 4)  # the runtime alone, every artifact interleaved
     if bar is not None:
         bar.update()
