@@ -25,6 +25,7 @@ _LAZY = {
     "architecture_names": "kerasmodels.architectures",
     "small_variant": "kerasmodels.architectures",
     "train": "kerasmodels.training",
+    "import_model": "kerasmodels.imports",
     "find_learning_rate": "kerasmodels.lab",
     "compare_optimizers": "kerasmodels.lab",
     "loss_surface": "kerasmodels.lab",
@@ -69,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerasmodels.edge import EdgeModel  # noqa: F401
     from kerasmodels.errors import KerasModelsError  # noqa: F401
     from kerasmodels.exports import export, export_formats  # noqa: F401
+    from kerasmodels.imports import import_model  # noqa: F401
     from kerasmodels.inputs import image_input, token_input  # noqa: F401
     from kerasmodels.lab import (  # noqa: F401
         compare_optimizers,

@@ -109,7 +109,7 @@ def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
     from kerasmodels.runtime import load_predictor
     from kerasmodels.runtime.keras import KerasPredictor
 
-    model_file = describe("keras", run.path / "model.keras")
+    model_file = describe("keras", run.model_path)
     yield "keras", KerasPredictor(run.model), model_file.bytes, model_file.gzip_bytes
     exports = run.path / "exports" / "exports.json"
     if not exports.exists():

@@ -43,6 +43,27 @@ def _image_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", help="target column of a csv: dataset")
+    parser.add_argument("--image-size", type=_image_size, help="HxW for an images: dataset")
+    parser.add_argument("--grayscale", action="store_true",
+                        help="read an images: dataset as grayscale")
+    parser.add_argument("--dataset-option", type=_key_value, action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="e.g. classes=[0,1,2,3,4], path=mnist.npz, n=2000")
+
+
+def _dataset_options(args) -> dict:
+    options = dict(args.dataset_option)
+    if args.target:
+        options["target"] = args.target
+    if args.image_size:
+        options["image_size"] = args.image_size
+    if args.grayscale:
+        options["color"] = "grayscale"
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerasmodels",
@@ -77,11 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ramp the regularization strength up linearly over N epochs")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE")
-    t.add_argument("--target", help="target column of a csv: dataset")
-    t.add_argument("--image-size", type=_image_size, help="HxW for an images: dataset")
-    t.add_argument("--grayscale", action="store_true", help="read an images: dataset as grayscale")
-    t.add_argument("--dataset-option", type=_key_value, action="append", default=[],
-                   metavar="KEY=VALUE", help="e.g. classes=[0,1,2,3,4], path=mnist.npz, n=2000")
+    _dataset_arguments(t)
     t.add_argument("--hparam", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="architecture hyperparameter, e.g. --hparam hidden_units=[64,32]")
     t.add_argument("--out-dir", default="saved_models")
@@ -93,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--distribution", choices=["mirrored", "multiworker"],
                    help="mirrored: every local device (KERASMODELS_CPU_DEVICES=N splits the CPU); "
                         "multiworker: the cluster in TF_CONFIG. --batch-size is then per replica")
+
+    im = sub.add_parser("import", help="make a run of your own model (tf_keras or Keras 3 "
+                                       ".keras/.h5 file, or a SavedModel folder) on a dataset")
+    im.add_argument("path", help="a .keras or .h5 file, or a SavedModel folder")
+    im.add_argument("--dataset", required=True,
+                    help="the data to evaluate it on: digits, ..., csv:<path>, images:<folder>")
+    im.add_argument("--name", help="the run's name (default: the model's)")
+    im.add_argument("--signature", default="serving_default",
+                    help="a SavedModel's signature (default serving_default)")
+    _dataset_arguments(im)
+    im.add_argument("--out-dir", default="saved_models")
 
     se = sub.add_parser("search", help="hyperparameter search with Optuna (TPE, median pruner); "
                                        "every trial is a run")
@@ -163,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prune, qat, cluster, distill, prune+qat, cluster+qat, prune+cluster+qat")
     c.add_argument("--option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="recipe option, e.g. target_sparsity=0.8, clusters=16, "
-                        "student_arch=cnn_small, structured_2_4=True")
+                        "student=cnn_small, structured_2_4=True")
 
     w = sub.add_parser("sweep", help="compress every way, export, time, and pick the best edge "
                                      "model")
@@ -212,13 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     import kerasmodels as km
 
-    options = dict(args.dataset_option)
-    if args.target:
-        options["target"] = args.target
-    if args.image_size:
-        options["image_size"] = args.image_size
-    if args.grayscale:
-        options["color"] = "grayscale"
     run = km.train(
         args.arch, args.dataset, epochs=args.epochs, batch_size=args.batch_size,
         strategy=args.strategy, optimizer=args.optimizer, learning_rate=args.learning_rate,
@@ -229,7 +250,7 @@ def cmd_train(args) -> int:
         seed=args.seed, out_dir=args.out_dir,
         early_stopping=args.early_stopping, resume=not args.no_resume,
         **({} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}),
-        verbose=0 if args.quiet else 1, dataset_options=options,
+        verbose=0 if args.quiet else 1, dataset_options=_dataset_options(args),
         distribution=args.distribution, **dict(args.hparam),
     )
     if run is None:
@@ -237,6 +258,19 @@ def cmd_train(args) -> int:
         return 0
     test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
     print(f"saved {run.path}  (test: {test})")
+    return 0
+
+
+def cmd_import(args) -> int:
+    import kerasmodels as km
+
+    run = km.import_model(args.path, args.dataset, out_dir=args.out_dir, name=args.name,
+                          signature=args.signature, dataset_options=_dataset_options(args))
+    test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
+    source = run.manifest["source"]
+    rebuilt = (f"; rebuilt from Keras {source['version']}, max abs difference "
+               f"{source['max_abs_difference']:.2g}" if "max_abs_difference" in source else "")
+    print(f"saved {run.path}  (test: {test}{rebuilt})")
     return 0
 
 
@@ -517,7 +551,7 @@ def _open_when_up(url: str) -> None:
     threading.Thread(target=wait_then_open, daemon=True).start()
 
 
-COMMANDS = {"train": cmd_train, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
+COMMANDS = {"train": cmd_train, "import": cmd_import, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
             "launch": cmd_launch, "search": cmd_search, "lr-find": cmd_lr_find, "compress": cmd_compress,
             "sweep": cmd_sweep, "export": cmd_export,
             "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,

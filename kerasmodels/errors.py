@@ -85,3 +85,7 @@ def check_positive(name: str, value, *, allow_zero: bool = False, integer: bool 
 
 class UnsafeModelError(KerasModelsError):
     """A model file that would run code or build layers nobody vouched for: refused unopened."""
+
+
+class UnsupportedLayerError(KerasModelsError):
+    """A model with a layer (or an option of one) that kerasmodels cannot carry over."""

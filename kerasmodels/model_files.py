@@ -33,6 +33,8 @@ MAX_CONFIG_BYTES = 64 * 2**20
 REFUSED_CLASSES = {"Lambda": "a Lambda layer", "__lambda__": "a lambda function",
                    "TFOpLambda": "a TensorFlow op layer", "SlicingOpLambda": "a slicing op layer"}
 MODEL_CLASSES = {"Functional", "Sequential", "Model"}
+# Keras 3 configs name their data this way: references to tensors, tuples, arrays
+DATA_CLASSES = {"__keras_tensor__", "__tuple__", "__numpy__"}
 FUNCTION_MODULES = ("keras.activations", "tf_keras.activations", "keras.src.activations",
                     "builtins")
 # a compile config is never built: kerasmodels loads with compile=False
@@ -113,7 +115,7 @@ def check_object(node: dict[str, Any], class_name: str, source: str | Path) -> N
         raise UnsafeModelError(
             f"{source} asks to import {_describe(node)} from module {module!r}, which is not "
             "Keras: the file is refused")
-    if class_name in MODEL_CLASSES or any(
+    if class_name in MODEL_CLASSES or class_name in DATA_CLASSES or any(
             isinstance(getattr(ns, class_name, None), type) for ns in _keras_namespaces()):
         return
     if class_name in ("DTypePolicy", "Policy", "FloatDTypePolicy"):  # mixed precision policies

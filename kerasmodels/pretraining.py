@@ -18,7 +18,6 @@ labels with the same budget, and both figures go in the manifest.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import time
 from pathlib import Path
 from typing import Any
@@ -88,7 +87,8 @@ def pretrain(arch: str = "transformer", corpus="text", *, objective: str = "mask
     """Pretrain ``arch``'s encoder on ``corpus`` without labels; returns the saved run."""
     from kerasmodels.architectures import get_architecture
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import save_run, seed_everything, versions
+    from kerasmodels.runs import new_manifest, save_run
+    from kerasmodels.training import seed_everything
 
     if objective not in OBJECTIVES:
         raise UnknownNameError("pretraining objective", objective, OBJECTIVES)
@@ -137,27 +137,21 @@ def pretrain(arch: str = "transformer", corpus="text", *, objective: str = "mask
     loss, accuracy = model.evaluate(val_inputs, val_targets, sample_weight=val_weights,
                                     verbose=0)
     out_dir = Path(out_dir)
-    manifest = {
-        "schema_version": 1,
-        "id": new_run_id(arch, data.name, out_dir, f"pretrain-{objective}"),
-        "status": "complete",
-        "created_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "arch": {"name": arch, "family": spec.family,
-                 "hparams": {**spec.hparams, **hparams, "causal": objective == "next_token"},
-                 "params": int(model.count_params())},
-        "dataset": {**lm_data.to_manifest(), "task": f"pretraining:{objective}"},
-        "training": {"optimizer": {"name": "adam"}, "learning_rate": learning_rate,
-                     "epochs": epochs, "epochs_run": epochs, "batch_size": batch_size,
-                     "seed": seed, "seconds": round(seconds, 3), "strategy": "minibatch"},
-        "pretraining": {"objective": objective, "mask_rate": mask_rate if objective == "masked"
-                        else None, "mask_id": mask_id if objective == "masked" else None,
-                        "corpus": {"name": data.name, "options": data.options,
-                                   "sequences": int(len(x))}},
-        "metrics": {"test": {"loss": float(loss), "token_accuracy": float(accuracy)}},
-        "parent": None,
-        "recipe": None,
-        "versions": versions(),
-    }
+    manifest = new_manifest(
+        new_run_id(arch, data.name, out_dir, f"pretrain-{objective}"),
+        arch={"name": arch, "family": spec.family,
+              "hparams": {**spec.hparams, **hparams, "causal": objective == "next_token"},
+              "params": int(model.count_params())},
+        dataset={**lm_data.to_manifest(), "task": f"pretraining:{objective}"},
+        training={"optimizer": {"name": "adam"}, "learning_rate": learning_rate,
+                  "epochs": epochs, "epochs_run": epochs, "batch_size": batch_size,
+                  "seed": seed, "seconds": round(seconds, 3), "strategy": "minibatch"},
+        pretraining={"objective": objective, "mask_rate": mask_rate if objective == "masked"
+                     else None, "mask_id": mask_id if objective == "masked" else None,
+                     "corpus": {"name": data.name, "options": data.options,
+                                "sequences": int(len(x))}},
+        metrics={"test": {"loss": float(loss), "token_accuracy": float(accuracy)}},
+    )
     return save_run(model, manifest, history, out_dir)
 
 
@@ -234,7 +228,8 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import compile_for, evaluate, save_run, seed_everything, versions
+    from kerasmodels.runs import new_manifest, save_run
+    from kerasmodels.training import compile_for, evaluate, seed_everything
 
     if freeze not in FREEZE:
         raise UnknownNameError("freeze", freeze, FREEZE)
@@ -249,7 +244,7 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     if trained_on and kind and trained_on != kind:
         raise HyperparameterError(f"{parent.id} learned from {trained_on} inputs and {data.name} "
                                   f"is {kind}: fine-tune on a dataset of the same kind")
-    source = parent.model
+    source = parent.keras_model("fine-tuning")
     hparams = {k: v for k, v in parent.hparams.items() if k != "causal"}
     if "causal" in parent.hparams:
         hparams["causal"] = False  # the fine-tuned encoder reads both ways
@@ -313,22 +308,19 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
                     verbose=0)
         record["scratch"] = evaluate(scratch, data)
     out_dir = Path(out_dir) if out_dir is not None else parent.path.parent
-    manifest = {
-        **{k: v for k, v in parent.manifest.items() if k not in ("pretraining", "metrics")},
-        "id": new_run_id(parent.arch, data.name, out_dir, "finetune"),
-        "created_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "arch": {"name": parent.arch, "family": parent.manifest["arch"]["family"],
-                 "hparams": hparams, "params": int(model.count_params())},
-        "dataset": model_data.to_manifest(),
-        "training": {"optimizer": {"name": "adam"}, "learning_rate": learning_rate,
-                     "epochs": epochs, "epochs_run": epochs, "batch_size": batch_size,
-                     "seed": seed, "seconds": round(seconds, 3), "strategy": "minibatch"},
-        "metrics": evaluate(model, data),
-        "parent": parent.id,
-        "recipe": "finetune",
-        "finetune": record,
-        "versions": versions(),
-    }
+    manifest = new_manifest(
+        new_run_id(parent.arch, data.name, out_dir, "finetune"),
+        arch={"name": parent.arch, "family": parent.manifest["arch"]["family"],
+              "hparams": hparams, "params": int(model.count_params())},
+        dataset=model_data,
+        training={"optimizer": {"name": "adam"}, "learning_rate": learning_rate,
+                  "epochs": epochs, "epochs_run": epochs, "batch_size": batch_size,
+                  "seed": seed, "seconds": round(seconds, 3), "strategy": "minibatch"},
+        metrics=evaluate(model, data),
+        parent=parent.id,
+        recipe="finetune",
+        finetune=record,
+    )
     return save_run(model, manifest, history, out_dir, dataset=model_data)
 
 

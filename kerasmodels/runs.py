@@ -31,11 +31,11 @@ from kerasmodels.report import kilobytes
 
 SCHEMA_VERSION = 1
 MANIFEST, HISTORY, MODEL = "manifest.json", "history.json", "model.keras"
-QAT_STATE = "qat.weights.npz"  # a QAT run's quantizer state beside its float model.keras
-# the float model QAT started from: rebuilding the QAT model from it gives the variables the
-# state was saved from (tfmot sizes cluster centroids from the weights it wraps)
-QAT_TEMPLATE = "qat.template.keras"
+SAVED_MODEL = "saved_model"  # an imported SavedModel's run holds it instead of model.keras
 DEFAULT_RUNS_DIR = "saved_models"
+# packages extend how a run's model loads (a QAT run: its float model plus its quantizer
+# state) by an entry point in this group: ``loader(run, model) -> model``
+MODEL_LOADERS = "kerasmodels.model_loaders"
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -197,25 +197,63 @@ class Run:
                 raise RunError(f"{self.path / MANIFEST}: dataset.stored must be "
                                f"{ARRAYS_FILE!r}, got {info['stored']!r}")
             return Dataset.read_arrays(self.path / ARRAYS_FILE, info)
-        return load_dataset(info["name"], **info.get("options", {}))
+        return load_dataset(info["name"], **info.get("options", {})).check_unchanged(
+            info.get("sha256"))
 
     # -- the model ---------------------------------------------------------------------------
     @property
     def model(self):
-        """The Keras model, loaded once with ``safe_mode=True``.
+        """The Keras model, loaded once with ``safe_mode=True`` (an imported SavedModel: its
+        graph, a :class:`~kerasmodels.imports.saved_model.GraphModel`).
 
-        A quantization-aware-trained run is rebuilt from its float model and its QAT state.
+        The installed ``kerasmodels.model_loaders`` then see it: a quantization-aware-trained
+        run is rebuilt from its float model and its QAT state.
         """
         if self._model is None:
-            model = load_model(self.path / MODEL)
-            if (self.path / QAT_STATE).is_file():
-                from kerasmodels.compression.quantization import restore
+            if self.is_graph:
+                from kerasmodels.imports.saved_model import GraphModel
 
-                template = self.path / QAT_TEMPLATE
-                model = restore(load_model(template) if template.is_file() else model,
-                                self.manifest["compression"], self.path / QAT_STATE)
+                source = self.manifest.get("source", {})
+                model = GraphModel.load(self.path / SAVED_MODEL, input_shape=self.input_shape,
+                                        signature=source.get("signature", "serving_default"),
+                                        softmax=bool(source.get("added_softmax")))
+            else:
+                model = load_model(self.path / MODEL)
+                for loader in model_loaders():
+                    model = loader(self, model)
             self._model = model
         return self._model
+
+    @property
+    def is_graph(self) -> bool:
+        """An imported SavedModel: a graph without Keras layers (export and run it; recipes
+        that change layers refuse it)."""
+        return not (self.path / MODEL).exists() and (self.path / SAVED_MODEL).is_dir()
+
+    @property
+    def quantization_aware(self) -> bool:
+        """Made by a recipe that ends in quantization-aware training."""
+        return "qat" in str(self.manifest.get("recipe") or "").split("+")
+
+    def keras_model(self, purpose: str):
+        """The Keras model, or a clear error saying ``purpose`` needs Keras layers."""
+        if self.is_graph:
+            raise RunError(f"{self.id} is an imported SavedModel, a graph without Keras layers: "
+                           f"{purpose} needs them. Import the model as a .keras or .h5 file, or "
+                           "as a Keras model object")
+        return self.model
+
+    @property
+    def model_path(self) -> Path:
+        """The model's file (``model.keras``) or folder (an imported SavedModel)."""
+        return self.path / (SAVED_MODEL if self.is_graph else MODEL)
+
+    @property
+    def model_bytes(self) -> int:
+        """Bytes of the model file, or of the files of an imported SavedModel folder."""
+        if self.is_graph:
+            return sum(p.stat().st_size for p in self.model_path.rglob("*") if p.is_file())
+        return self.model_path.stat().st_size
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray:
         """Predict on a batch (or one example) after checking its shape and dtype."""
@@ -350,7 +388,7 @@ def scan_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[Run], list[
             continue
         try:
             run = load_run(sub)
-            if not (sub / MODEL).is_file() or not zipfile.is_zipfile(sub / MODEL):
+            if not run.is_graph and not zipfile.is_zipfile(sub / MODEL):
                 raise RunError(f"{sub / MODEL} is missing or corrupt")
             runs.append(run)
         except RunError as exc:
@@ -372,7 +410,7 @@ def runs_table(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[dict[str, 
             "parent": run.parent, "recipe": run.manifest.get("recipe"),
             "params": run.manifest["arch"].get("params"),
             "test_acc": test.get("accuracy"), "test_mae": test.get("mae"),
-            "kB": kilobytes((run.path / MODEL).stat().st_size),
+            "kB": kilobytes(run.model_bytes),
             "epochs": run.manifest.get("training", {}).get("epochs_run"),
         })
     return rows, broken
@@ -387,3 +425,104 @@ def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR, *,
 
 def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+def model_loaders() -> list[Callable]:
+    """The installed ``kerasmodels.model_loaders`` entry points, loaded (see ``MODEL_LOADERS``)."""
+    from importlib.metadata import entry_points
+
+    return [entry.load() for entry in sorted(entry_points(group=MODEL_LOADERS),
+                                             key=lambda e: e.name)]
+
+
+def versions() -> dict[str, str | None]:
+    """The versions a run was made with."""
+    import platform
+    from importlib import metadata
+
+    from kerasmodels._version import __version__
+    from kerasmodels.backend import keras, tf
+
+    def version(package):
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "tf_keras": keras.__version__, "tfmot": version("tensorflow-model-optimization"),
+            "kerasmodels": __version__}
+
+
+def new_manifest(run_id: str, *, arch: dict[str, Any], dataset, metrics: dict[str, Any],
+                 training: dict[str, Any] | None = None, parent: str | None = None,
+                 recipe: str | None = None, **sections: Any) -> dict[str, Any]:
+    """Every run's manifest, whatever made it (train, pretrain, finetune, compress, import).
+
+    ``dataset`` is the Dataset the run was made on (or its manifest record); ``sections`` are
+    the recipe's own records (``compression``, ``finetune``, ``pretraining``, ``source``).
+    """
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "id": run_id,
+        "status": "complete",
+        "created_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "arch": arch,
+        "dataset": dataset if isinstance(dataset, dict) else dataset.to_manifest(),
+        "training": training or {},
+        "metrics": metrics,
+        "parent": parent,
+        "recipe": recipe,
+        **sections,
+        "versions": versions(),
+    }
+
+
+def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: str | Path, *,
+             logs: Path | None = None, work: Path | None = None,
+             files: dict[str, bytes] | None = None, dataset=None) -> Run:
+    """Write a run atomically (staging folder, then one rename) and return it.
+
+    ``files`` are extra files of the run (name -> content), e.g. a QAT run's quantizer state.
+    A ``dataset`` made from arrays is kept in the run (``dataset.npz`` and its sha256); an
+    imported SavedModel is copied in as ``saved_model/``.
+    """
+    from kerasmodels.model_files import save_keras_file
+
+    out_dir = Path(out_dir)
+    run_id = manifest["id"]
+    staging = staging_dir(out_dir, run_id)
+    try:
+        if getattr(model, "saved_model_path", None) is not None:
+            shutil.copytree(model.saved_model_path, staging / SAVED_MODEL, symlinks=False)
+        else:
+            save_keras_file(model, staging / MODEL)
+        for name, content in (files or {}).items():
+            (staging / name).write_bytes(content)
+        write_json(staging / HISTORY, history)
+        if dataset is not None and dataset.in_memory:
+            from kerasmodels.data.dataset import ARRAYS_FILE
+
+            manifest = {**manifest, "dataset": {**manifest["dataset"], "stored": ARRAYS_FILE,
+                                                "sha256": dataset.write_arrays(
+                                                    staging / ARRAYS_FILE)}}
+        if logs is not None and logs.exists():
+            shutil.copytree(logs, staging / "logs")
+        write_json(staging / MANIFEST, manifest)
+        run_id = commit_new_run(staging, out_dir, manifest)
+    except BaseException:
+        remove_tree(staging)
+        raise
+    if work is not None:
+        discard(work)
+    run = load_run(out_dir / run_id)
+    run._model = model
+    return run
+
+
+def discard(work: Path, created_out_dir: Path | None = None) -> None:
+    """Remove a work folder, and its parents when they are left empty."""
+    remove_tree(work)
+    for folder in (work.parent, created_out_dir):
+        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()

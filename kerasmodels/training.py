@@ -9,21 +9,16 @@ the very weights an uninterrupted run would have.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import json
-import platform
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kerasmodels._version import __version__
 from kerasmodels.architectures import build_model, get_architecture
 from kerasmodels.backend import keras, tf
 from kerasmodels.callbacks import (
@@ -48,17 +43,14 @@ from kerasmodels.resume import TrainingState, epoch_batches
 from kerasmodels.runs import (
     DEFAULT_RUNS_DIR,
     HISTORY,
-    MANIFEST,
-    MODEL,
-    SCHEMA_VERSION,
     Run,
-    commit_new_run,
-    load_run,
+    discard,
+    new_manifest,
     new_run_id,
     read_json,
     remove_tree,
+    save_run,
     slug,
-    staging_dir,
     write_json,
 )
 from kerasmodels.schedules import make_schedule
@@ -86,18 +78,6 @@ def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[s
         values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
         out[split] = {k: float(v) for k, v in values.items()}
     return out
-
-
-def versions() -> dict[str, str]:
-    def v(pkg):
-        try:
-            return metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "tf_keras": keras.__version__, "tfmot": v("tensorflow-model-optimization"),
-            "kerasmodels": __version__}
 
 
 STRATEGIES = ("minibatch", "batch", "sgd")
@@ -291,7 +271,7 @@ def train(
     seconds = time.perf_counter() - started
 
     if guard.diverged_at is not None:
-        _discard(work, out_dir if created_out_dir else None)
+        discard(work, out_dir if created_out_dir else None)
         epoch, batch = guard.diverged_at
         where = f"epoch {epoch}" + (f", batch {batch}" if batch > 0 else "")
         raise TrainingDivergedError(
@@ -315,17 +295,15 @@ def train(
         # saving reads the metrics' sync-on-read variables, an all-reduce every worker must
         # join: the others save to a scratch folder, in step with the chief
         save_keras_file(model, work / "model.keras")
-        _discard(work)
+        discard(work)
         return None
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "id": run_id,
-        "status": "complete",
-        "created_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "arch": {"name": arch, "family": spec.family, "hparams": {**spec.hparams, **hparams},
-                 "params": int(model.count_params())},
-        "dataset": data.to_manifest(),
-        "training": {
+    manifest = new_manifest(
+        run_id,
+        arch={"name": arch, "family": spec.family, "hparams": {**spec.hparams, **hparams},
+              "params": int(model.count_params())},
+        dataset=data,
+        metrics=metrics,
+        training={
             "optimizer": {"name": optimizer, "config": _plain(keras.optimizers.serialize(opt))},
             "learning_rate": learning_rate,
             "schedule": {"name": schedule or "constant", **(schedule_options or {})},
@@ -337,57 +315,9 @@ def train(
             "distribution": distributed, "seconds": round(seconds, 3),
             "resumed_from_epoch": start_epoch or None,
         },
-        "metrics": metrics,
-        "parent": None,
-        "recipe": None,
-        "versions": versions(),
-    }
+    )
     return save_run(model, manifest, history, out_dir, logs=work / "logs", work=work,
                     dataset=data)
-
-
-def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: Path, *,
-             logs: Path | None = None, work: Path | None = None,
-             files: dict[str, bytes] | None = None, dataset: Dataset | None = None) -> Run:
-    """Write a run atomically (staging folder, then one rename) and return it.
-
-    ``files`` are extra files of the run (name -> content), e.g. a QAT run's quantizer state.
-    A ``dataset`` made from arrays is kept in the run (``dataset.npz`` and its sha256).
-    """
-    out_dir = Path(out_dir)
-    run_id = manifest["id"]
-    staging = staging_dir(out_dir, run_id)
-    try:
-        save_keras_file(model, staging / MODEL)
-        for name, content in (files or {}).items():
-            (staging / name).write_bytes(content)
-        write_json(staging / HISTORY, history)
-        if dataset is not None and dataset.in_memory:
-            from kerasmodels.data.dataset import ARRAYS_FILE
-
-            manifest = {**manifest, "dataset": {**manifest["dataset"], "stored": ARRAYS_FILE,
-                                                "sha256": dataset.write_arrays(
-                                                    staging / ARRAYS_FILE)}}
-        if logs is not None and logs.exists():
-            shutil.copytree(logs, staging / "logs")
-        write_json(staging / MANIFEST, manifest)
-        run_id = commit_new_run(staging, out_dir, manifest)
-    except BaseException:
-        remove_tree(staging)
-        raise
-    if work is not None:
-        _discard(work)
-    run = load_run(out_dir / run_id)
-    run._model = model
-    return run
-
-
-def _discard(work: Path, created_out_dir: Path | None = None) -> None:
-    """Remove a work folder, and its parents when they are left empty."""
-    remove_tree(work)
-    for folder in (work.parent, created_out_dir):
-        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
 
 
 def _plain(value: Any) -> Any:
@@ -395,4 +325,4 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
 
 
-__all__ = ["STRATEGIES", "compile_for", "evaluate", "save_run", "seed_everything", "train"]
+__all__ = ["STRATEGIES", "compile_for", "evaluate", "seed_everything", "train"]

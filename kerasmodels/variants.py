@@ -80,7 +80,8 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
     for member in members:
         recipe = member.manifest.get("recipe") or "base"
         labels = member.manifest["dataset"].get("labels")
-        add(member, recipe, labels, "keras", "model.keras", lambda m=member: KerasPredictor(m.model))
+        add(member, recipe, labels, "keras", member.model_path.name,
+            lambda m=member: KerasPredictor(m.model))
         folder = member.path / "exports"
         if not (folder / "exports.json").is_file():
             continue

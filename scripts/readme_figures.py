@@ -259,6 +259,42 @@ def render_pretraining(data: dict) -> str:
             + machine_line(data))
 
 
+def speed_note(data: dict) -> str:
+    """How the imported model's int8 file times against its float32 one."""
+    p50 = {r["format"]: r["p50_ms"] for r in data["rows"] if r["recipe"] == "import"}
+    if not p50.get("tflite-int8") or not p50.get("tflite-float32"):
+        return ""
+    ratio = p50["tflite-int8"] / p50["tflite-float32"]
+    return (f"\n\nOn this model LiteRT's int8 file takes {ratio:.2f}x the float32 file's time per "
+            "example" + (": here int8 buys size, not speed" if ratio > 1 else ""))
+
+
+@renderer("import")
+def render_import(data: dict) -> str:
+    pick = data["pick"]
+    chosen = (f"**{pick['recipe']}{' (' + pick['options'] + ')' if pick['options'] else ''} "
+              f"as {pick['format']}**: {kilobytes(pick['gzip_bytes'])} kB gzipped "
+              f"({pick['x_smaller']:g}x smaller than the float32 import), validation accuracy "
+              f"{pick['val_accuracy']:.4f}, test accuracy {pick['test_accuracy']:.4f}, "
+              f"{ms(pick['p50_ms'])} ms per example" if pick else "nothing within the budget")
+    front = [[r["recipe"], r["options"], r["format"], kilobytes(r["gzip_bytes"]),
+              num(r["val_accuracy"]), num(r["test_accuracy"]), ms(r["p50_ms"])]
+             for r in data["rows"] if r["pareto"]]
+    return (table(["measure", "value"], [
+        ["Keras 3 model", f"Keras {data['keras_version']}, {data['params']:,} parameters, "
+                          f"{data['epochs']} epochs of Keras 3's fit ({data['train_s']:.0f} s)"],
+        ["`km.import_model` (read, rebuild, check, evaluate, save)", f"{data['import_s']:.2f} s"],
+        ["max abs difference, Keras 3 vs the tf_keras rebuild (val + test inputs)",
+         f"{data['max_abs_difference']:.2g}"],
+        ["imported model's accuracy (val / test)",
+         f"{data['imported_accuracy']['val']:.4f} / {data['imported_accuracy']['test']:.4f}"],
+        ["`km.sweep` wall time", f"{data['sweep_s']:.0f} s"],
+    ]) + speed_note(data) + f"\n\nThe sweep's pick (the smallest within {data['accuracy_budget']:.0%} of the "
+        f"import's validation accuracy): {chosen}. Its Pareto front:\n\n"
+        + table(["recipe", "options", "format", "kB gzip", "val acc", "test acc", "p50 ms"],
+                front) + machine_line(data))
+
+
 @renderer("transfer")
 def render_transfer(data: dict) -> str:
     cells: dict[tuple, dict] = {}

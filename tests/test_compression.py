@@ -248,7 +248,7 @@ def test_missing_run_and_cli(parent, tmp_path):
 
 def test_a_student_larger_than_its_teacher_gets_a_warning(parent):
     with pytest.warns(UserWarning, match="not smaller than its teacher"):
-        km.compress(parent, "distill", student_arch="cnn", student_hparams={"dense_units": 256},
+        km.compress(parent, "distill", student="cnn", student_hparams={"dense_units": 256},
                     epochs=1)
     # the teacher is frozen in a copy: the parent's layers stay trainable for later recipes
     assert all(layer.trainable for layer in parent.model.layers)

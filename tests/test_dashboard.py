@@ -162,3 +162,38 @@ def test_reruns_leave_tensorflow_state_alone(app, monkeypatch):
     at = app()
     at.run()
     assert not cleared
+
+
+def test_imported_runs_show_and_predict_like_any_other(tmp_path, monkeypatch):
+    """A Keras 3 model and a SavedModel written without Keras, imported: the Models page shows
+    them, the Playground predicts with them."""
+    from streamlit.testing.v1 import AppTest
+
+    import kerasmodels as km
+    from kerasmodels.backend import tf
+
+    keras3 = pytest.importorskip("keras")
+    mine = keras3.Sequential([keras3.Input((8, 8, 1)), keras3.layers.Flatten(),
+                              keras3.layers.Dense(10, activation="softmax")], name="mine3")
+    keras_run = km.import_model(mine, "digits", out_dir=tmp_path)
+
+    class Scores(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32)])
+        def serve(self, x):
+            return {"scores": tf.tile(tf.reduce_mean(x, axis=[1, 2]), [1, 10])}
+
+    module = Scores()
+    tf.saved_model.save(module, str(tmp_path / "graph"), signatures={"serving_default": module.serve})
+    graph_run = km.import_model(tmp_path / "graph", "digits", out_dir=tmp_path, name="graph")
+    monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(tmp_path))
+    for run in (keras_run, graph_run):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.run()
+        at.selectbox(key="models_run").set_value(run.id).run()
+        assert not at.exception and at.subheader[0].value == run.id
+        assert run.id in set(at.dataframe[0].value["run"])
+        at.switch_page("pages/playground.py").run()
+        at.selectbox(key="playground_run").set_value(run.id).run()
+        at.radio[0].set_value("Test example").run()
+        assert not at.exception and not errors(at), errors(at)
+        assert at.dataframe[0].value["label"].notna().all()

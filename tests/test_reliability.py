@@ -60,7 +60,7 @@ def test_runs_made_on_a_worker_thread_are_keras_zip_files(small_run, tmp_path):
 def test_two_runs_with_the_same_id_both_land(small_run, tmp_path):
     """Two trainings started in the same second ask for the same id: the second gets the next
     free one, and the first is untouched."""
-    from kerasmodels.training import save_run
+    from kerasmodels.runs import save_run
 
     first = km.train("mlp", "digits", epochs=1, out_dir=tmp_path, verbose=0)
     manifest = json.loads((first.path / "manifest.json").read_text())
@@ -127,3 +127,18 @@ def test_every_recipe_child_reloads_bit_identically_in_a_new_process(small_run):
     assert done.returncode == 0, done.stderr[-2000:]
     assert [line.split()[1] for line in done.stdout.splitlines()
             if line.startswith("reloaded")] == RECIPES
+
+
+def test_runs_py_loads_models_without_importing_the_compression_package():
+    """QAT runs load through the kerasmodels.model_loaders entry point: runs.py itself names
+    no compression module."""
+    import ast
+    from importlib.metadata import entry_points
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[1] / "kerasmodels" / "runs.py").read_text()
+    imported = {node.module for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert not any(name.startswith("kerasmodels.compression") for name in imported), imported
+    loaders = {entry.name: entry.value for entry in entry_points(group="kerasmodels.model_loaders")}
+    assert loaders == {"qat": "kerasmodels.compression.quantization:load_run_model"}

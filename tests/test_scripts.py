@@ -46,6 +46,8 @@ QUICK_CHECKS = {
     "pretraining": lambda f: f["rows"][0]["labels"] > 0,
     "transfer": lambda f: f["rows"][0]["labels"] > 0,
     "dashboard": lambda f: f["first_page_s"] > 0 and f["clicks"] == 3,
+    "import": lambda f: f["max_abs_difference"] <= 1e-4 and f["import_s"] > 0
+    and {r["recipe"] for r in f["rows"]} == {"import", "prune"} and f["pick"] is not None,
 }
 
 

@@ -74,7 +74,8 @@ def load_run(run_id: str):
 
 
 def run_stamp(path: Path) -> tuple:
-    files = ("manifest.json", "model.keras", "history.json", "exports/exports.json")
+    files = ("manifest.json", "model.keras", "saved_model/saved_model.pb", "history.json",
+             "exports/exports.json")
     return tuple((name, (path / name).stat().st_mtime_ns if (path / name).exists() else None)
                  for name in files)
 

@@ -59,7 +59,7 @@ def compress(run: Run | str | Path, recipe: str, **options: Any) -> Run:
     from kerasmodels.compression.common import save_child
 
     started = time.perf_counter()
-    model, report, history, template = parent.model, {}, {}, None
+    model, report, history, template = parent.keras_model(recipe), {}, {}, None
     for i, step in enumerate(steps):
         function = _step(step)
         given = {k: v for k, v in options.items() if k in _options(function)}
@@ -74,46 +74,81 @@ def compress(run: Run | str | Path, recipe: str, **options: Any) -> Run:
         report.update(step_report)
         for key, values in step_history.items():
             history.setdefault(key, []).extend(values)
-    return save_child(parent, model, recipe, data, options=options, report=report,
+    recorded = {k: f"model {v.name}" if hasattr(v, "get_config") and hasattr(v, "layers") else v
+                for k, v in options.items()}  # a student model is recorded by its name
+    return save_child(parent, model, recipe, data, options=recorded, report=report,
                       history=history, seconds=time.perf_counter() - started,
                       float_template=template if steps[-1] == "qat" else None)
 
 
-def distill_run(teacher, data, *, student_arch: str | None = None,
-                student_hparams: dict | None = None, temperature: float = 4.0,
-                alpha: float = 0.7, epochs: int | None = None, learning_rate: float | None = None,
+def distill_run(teacher, data, *, student=None, student_hparams: dict | None = None,
+                width: float = 0.5, temperature: float = 4.0, alpha: float = 0.7,
+                epochs: int | None = None, learning_rate: float | None = None,
                 batch_size: int = 32, seed: int = 0):
-    """Distill into ``student_arch`` (default: the small variant of the teacher's family) and
-    train the same student alone with the same budget, for comparison."""
-    from kerasmodels.architectures import build_model, get_architecture, small_variant
-    from kerasmodels.compression.common import fine_tune
-    from kerasmodels.compression.distillation import distill
-    from kerasmodels.training import evaluate
+    """Distill ``teacher`` into ``student`` and train the same student alone with the same
+    budget, for comparison.
 
-    family = teacher.name if teacher.name in ("cnn", "mlp", "rnn", "transformer") else None
-    student_arch = student_arch or (small_variant(family) if family else None)
-    if student_arch is None:
-        raise HyperparameterError(f"give student_arch: the teacher {teacher.name!r} has no "
-                                  "known small variant")
-    defaults = get_architecture(student_arch).training
+    ``student``: an architecture name (with ``student_hparams``), a Keras model (trained from
+    its own weights; yours is not changed), or by default the small variant of a registry
+    teacher's family, and for any other model a narrower copy of the teacher (the same graph
+    with ``width`` of its channels and units).
+    """
+    from kerasmodels.architectures import architecture_names, build_model, get_architecture
+    from kerasmodels.architectures import small_variant as small
+    from kerasmodels.backend import keras
+    from kerasmodels.compression.common import clone, fine_tune
+    from kerasmodels.compression.distillation import distill, narrower_copy
+    from kerasmodels.training import evaluate, seed_everything
+
+    if student is None and teacher.name in ("cnn", "mlp", "rnn", "transformer"):
+        student = small(teacher.name)
+    from kerasmodels.imports.keras3 import is_keras3, rebuild
+
+    if is_keras3(student):
+        student = rebuild(student)
+    seed_everything(seed)
+    if isinstance(student, str):
+        if student not in architecture_names():
+            raise UnknownNameError("student architecture", student, architecture_names())
+        spec = get_architecture(student)
+        record = {"name": spec.name, "family": spec.family,
+                  "hparams": {**spec.hparams, **(student_hparams or {})}}
+        defaults = spec.training
+
+        def fresh():
+            return build_model(student, data, **(student_hparams or {}))
+    elif student is None or isinstance(student, keras.Model):
+        if student_hparams:
+            raise HyperparameterError("student_hparams go with a student architecture name")
+        template = narrower_copy(teacher, width) if student is None else student
+        described = f"{teacher.name}-w{width:g}" if student is None else template.name
+        record = {"name": described, "family": "distilled",
+                  "hparams": {"width": width} if student is None else {}}
+        defaults = {}
+
+        def fresh():
+            return keras.models.clone_model(template)
+    else:
+        raise HyperparameterError(f"student must be an architecture name or a Keras model, got "
+                                  f"{type(student).__name__}")
     epochs = epochs or defaults.get("epochs", 20)
     learning_rate = learning_rate or defaults.get("learning_rate", 1e-3)
-    student, report, history = distill(teacher, data, student_arch=student_arch,
-                                       student_hparams=student_hparams, temperature=temperature,
-                                       alpha=alpha, epochs=epochs, learning_rate=learning_rate,
-                                       batch_size=batch_size, seed=seed)
+    initial = clone(student) if isinstance(student, keras.Model) else fresh()
+    student_model, report, history = distill(
+        teacher, data, student=initial, temperature=temperature, alpha=alpha, epochs=epochs,
+        learning_rate=learning_rate, batch_size=batch_size, seed=seed)
+    report.update(student_arch=record["name"], student_hparams=record["hparams"],
+                  student_record=record)
     if report["student_params"] >= report["teacher_params"]:
         warnings.warn(f"the student ({report['student_params']:,} parameters) is not smaller "
                       f"than its teacher ({report['teacher_params']:,})", stacklevel=3)
-    from kerasmodels.training import seed_everything
-
     seed_everything(seed)
-    alone = build_model(student_arch, data, **(student_hparams or {}))
+    alone = fresh()
     fine_tune(alone, data, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
               seed=seed)
     report["student_alone"] = evaluate(alone, data)
     report["learning_rate"] = learning_rate
-    return student, report, history
+    return student_model, report, history
 
 
 __all__ = ["RECIPES", "compress"]

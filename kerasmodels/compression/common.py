@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import inspect
 from pathlib import Path
 from typing import Any
@@ -76,16 +75,21 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
     float model plus its quantizer state; sparsity and unique values per kernel are measured
     on that float model.
     """
-    from kerasmodels.training import compile_for, evaluate, save_run, versions
+    from kerasmodels.runs import new_manifest, save_run
+    from kerasmodels.training import compile_for, evaluate
 
     out_dir = parent.path.parent
     files, saved = {}, model
     if float_template is not None:
         import tempfile
 
-        from kerasmodels.compression.quantization import float_model, state_bytes
+        from kerasmodels.compression.quantization import (
+            QAT_STATE,
+            QAT_TEMPLATE,
+            float_model,
+            state_bytes,
+        )
         from kerasmodels.model_files import save_keras_file
-        from kerasmodels.runs import QAT_STATE, QAT_TEMPLATE
 
         saved = float_model(model, float_template)
         files[QAT_STATE] = state_bytes(model)
@@ -101,24 +105,16 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
         compile_for(model, data.task, make_optimizer("adam", 1e-3))
     arch = dict(parent.manifest["arch"])
     if "student_arch" in report:  # distillation: the child is another architecture
-        from kerasmodels.architectures import get_architecture
-
-        spec = get_architecture(report["student_arch"])
-        arch = {"name": spec.name, "family": spec.family,
-                "hparams": {**spec.hparams, **report.get("student_hparams", {})}}
+        arch = report.pop("student_record")
     arch["params"] = int(model.count_params())
-    manifest = {
-        **parent.manifest,
-        "id": new_run_id(arch["name"], data.name, out_dir, recipe),
-        "created_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "arch": arch,
-        "metrics": evaluate(model, data),
-        "parent": parent.id,
-        "recipe": recipe,
-        "compression": {"recipe": recipe, "options": options, **report,
-                        "seconds": round(seconds, 3)},
-        "versions": versions(),
-    }
+    manifest = new_manifest(
+        new_run_id(arch["name"], data.name, out_dir, recipe),
+        arch=arch, dataset=data, metrics=evaluate(model, data),
+        training=parent.manifest.get("training"), parent=parent.id, recipe=recipe,
+        compression={"recipe": recipe, "options": options, **report,
+                     "seconds": round(seconds, 3)},
+        **{key: parent.manifest[key] for key in ("source",) if key in parent.manifest},
+    )
     run = save_run(saved, manifest, history, out_dir, files=files, dataset=data)
     run._model = model
     return run

@@ -16,12 +16,64 @@ LOGITS = "logits"
 
 
 def logits_of(model):
-    """The model up to its ``logits`` layer (every classifier of the registry has one)."""
+    """The model up to its ``logits`` layer (every classifier of the registry has one); for
+    any other classifier, the log of its probabilities, which softmax maps back to the same
+    distribution at every temperature (logits are only defined up to a constant)."""
     try:
         return keras.Model(model.inputs, model.get_layer(LOGITS).output)
     except ValueError:
-        raise HyperparameterError(f"{model.name} has no '{LOGITS}' layer: distillation needs a "
-                                  "classifier built by km.build_model") from None
+        log_probabilities = LogProbabilities(name="log_probabilities")(model.outputs[0])
+        return keras.Model(model.inputs, log_probabilities)
+
+
+class LogProbabilities(keras.layers.Layer):
+    """``log(p)``, with ``p`` kept above float32's smallest normal value."""
+
+    def call(self, probabilities):
+        return tf.math.log(tf.maximum(probabilities, 1e-30))
+
+
+def narrower_copy(model, width: float = 0.5):
+    """The same graph as ``model`` with ``width`` of the units, filters, embedding and
+    attention widths of every layer but the ones that make the outputs (fresh weights).
+
+    >>> narrower_copy(km.build_model("mlp", km.load_dataset("digits"))).count_params()  # doctest: +SKIP
+    """
+    if not 0 < width < 1:
+        raise HyperparameterError(f"width must be in (0, 1), got {width!r}")
+    kept = {layer.name for layer in _output_makers(model)}
+    config = model.get_config()
+    for entry in config["layers"]:
+        layer_config = entry["config"]
+        if layer_config.get("name") in kept:
+            continue
+        for key in ("units", "filters", "output_dim", "key_dim"):
+            if isinstance(layer_config.get(key), int):
+                layer_config[key] = max(1, round(layer_config[key] * width))
+    try:
+        narrow = type(model).from_config(config)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise HyperparameterError(f"{model.name} has no narrower copy ({first}): a layer's shape "
+                                  "depends on another's width; pass student= an architecture "
+                                  "name or a Keras model") from None
+    if tuple(narrow.outputs[0].shape[1:]) != tuple(model.outputs[0].shape[1:]):
+        raise HyperparameterError(f"a narrower {model.name} gives other outputs: pass student=")
+    return narrow
+
+
+def _output_makers(model):
+    """The layers whose width is the output's: walking back from each output through layers
+    that keep the width (activations, dropout, normalization)."""
+    for tensor in model.outputs:
+        layer = tensor._keras_history.layer
+        while not any(isinstance(layer.get_config().get(k), int)
+                      for k in ("units", "filters", "output_dim")):
+            inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else None
+            if not isinstance(inbound, keras.layers.Layer):
+                break
+            layer = inbound
+        yield layer
 
 
 class Distiller(keras.Model):
@@ -70,11 +122,9 @@ class Distiller(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
-def distill(teacher_model, data, *, student_arch: str, student_hparams: dict | None = None,
-            temperature: float = 4.0, alpha: float = 0.7, epochs: int = 25,
-            learning_rate: float = 2e-3, batch_size: int = 32, seed: int = 0):
-    """Train a ``student_arch`` student from ``teacher_model``; returns (student, report, history)."""
-    from kerasmodels.architectures import build_model
+def distill(teacher_model, data, *, student, temperature: float = 4.0, alpha: float = 0.7,
+            epochs: int = 25, learning_rate: float = 2e-3, batch_size: int = 32, seed: int = 0):
+    """Train the ``student`` model from ``teacher_model``; returns (student, report, history)."""
     from kerasmodels.errors import check_positive
     from kerasmodels.optimizers import make_optimizer
     from kerasmodels.training import seed_everything
@@ -85,7 +135,6 @@ def distill(teacher_model, data, *, student_arch: str, student_hparams: dict | N
     if not 0 <= alpha <= 1:
         raise HyperparameterError(f"alpha must be in [0, 1], got {alpha!r}")
     seed_everything(seed)
-    student = build_model(student_arch, data, **(student_hparams or {}))
     from kerasmodels.compression.common import clone
 
     # a clone: freezing the teacher would otherwise freeze the parent run's own layers
@@ -93,8 +142,7 @@ def distill(teacher_model, data, *, student_arch: str, student_hparams: dict | N
     distiller.compile(optimizer=make_optimizer("adam", learning_rate))
     history = distiller.fit(*data.train, validation_data=data.val, epochs=epochs,
                             batch_size=batch_size, verbose=0)
-    report = {"student_arch": student_arch, "student_hparams": student_hparams or {},
-              "student_params": int(student.count_params()),
+    report = {"student_params": int(student.count_params()),
               "teacher_params": int(teacher_model.count_params()),
               "temperature": temperature, "alpha": alpha, "epochs": epochs}
     return student, report, {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -23,7 +23,11 @@ import numpy as np
 from kerasmodels.backend import keras
 from kerasmodels.compression.common import clone, fine_tune, wrapper_limit
 from kerasmodels.errors import RunError, UnknownNameError
-from kerasmodels.runs import QAT_STATE
+
+QAT_STATE = "qat.weights.npz"  # a QAT run's quantizer state beside its float model.keras
+# the float model QAT started from: rebuilding the QAT model from it gives the variables the
+# state was saved from (tfmot sizes cluster centroids from the weights it wraps)
+QAT_TEMPLATE = "qat.template.keras"
 
 SCHEMES = ("default", "prune", "cluster", "prune+cluster")
 
@@ -57,9 +61,19 @@ def skip_reason(layer) -> str | None:
     limit = wrapper_limit(layer)
     if limit:
         return limit
-    if not registry.Default8BitQuantizeRegistry().supports(layer):
+    if not registry.Default8BitQuantizeRegistry().supports(layer) and not folded_batch_norm(layer):
         return "not in tfmot's 8-bit registry"
     return None
+
+
+def folded_batch_norm(layer) -> bool:
+    """A BatchNormalization right after a convolution: tfmot folds it into the convolution's
+    kernel (its Conv2D/DepthwiseConv2D + BatchNormalization layout transforms)."""
+    if not isinstance(layer, keras.layers.BatchNormalization) or len(layer.inbound_nodes) != 1:
+        return False
+    before = layer.inbound_nodes[0].inbound_layers
+    return isinstance(before, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)) and \
+        len(before.outbound_nodes) == 1
 
 
 def quantize_clone(model, annotate: list[str], scheme_name: str = "default"):
@@ -148,5 +162,19 @@ def restore(float_version, report: dict[str, Any], state: Path):
     return quantized
 
 
-__all__ = ["QAT_STATE", "SCHEMES", "float_model", "qat", "quantize_clone",
-           "restore", "scheme", "state_bytes"]
+def load_run_model(run, model):
+    """The model of ``run`` as it was trained: for a QAT run (a ``qat.weights.npz`` beside its
+    float model), the QAT model rebuilt; any other model as it is. Plugged into
+    :attr:`kerasmodels.runs.Run.model` by the ``kerasmodels.model_loaders`` entry point."""
+    state = run.path / QAT_STATE
+    if not state.is_file():
+        return model
+    from kerasmodels.runs import load_model
+
+    template = run.path / QAT_TEMPLATE
+    return restore(load_model(template) if template.is_file() else model,
+                   run.manifest["compression"], state)
+
+
+__all__ = ["QAT_STATE", "QAT_TEMPLATE", "SCHEMES", "float_model", "load_run_model", "qat",
+           "quantize_clone", "restore", "scheme", "state_bytes"]

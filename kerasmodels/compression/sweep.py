@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import HyperparameterError
-from kerasmodels.runs import QAT_STATE, Run, load_run, write_json
+from kerasmodels.runs import Run, load_run, write_json
 
 DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
     {"recipe": "prune", "target_sparsity": 0.8},
@@ -95,7 +95,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     x_val, y_val = data.val
     rows, timed = [], {}
     for member in members:
-        quantization_aware = (member.path / QAT_STATE).is_file()  # made for int8 only
+        quantization_aware = member.quantization_aware  # made for int8 only
         for artifact in export(member, ["tflite-int8"] if quantization_aware else list(formats)):
             model = LiteRTModel(artifact.path, num_threads=1)
             val_accuracy = float((model.predict(x_val).argmax(-1) == y_val).mean())

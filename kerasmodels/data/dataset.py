@@ -39,6 +39,7 @@ class Dataset:
     vocab_size: int | None = None
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    sha256: str | None = None  # of the user's file or folder it was read from (csv:, images:)
 
     @classmethod
     def from_arrays(cls, x, y, *, name: str, labels: list[str] | None = None,
@@ -168,7 +169,17 @@ class Dataset:
             "vocab_size": self.vocab_size,
             "preprocessing": _jsonable(self.preprocessing),
             "sizes": {k: int(len(getattr(self, k)[0])) for k in ("train", "val", "test")},
+            **({"sha256": self.sha256} if self.sha256 else {}),
         }
+
+    def check_unchanged(self, recorded: str | None) -> Dataset:
+        """This dataset, or a DatasetError when its file's content differs from ``recorded``
+        (the sha256 a run's manifest kept)."""
+        if recorded and self.sha256 and recorded != self.sha256:
+            raise DatasetError(f"{self.name} changed since the run was made (its content's sha256 "
+                               f"is {self.sha256[:12]}..., the run recorded {recorded[:12]}...): "
+                               "restore the data the run was made on, or make the run again")
+        return self
 
     def select_classes(self, classes: list[int] | list[str]) -> Dataset:
         """Only the examples of ``classes`` (indices or label names), relabelled 0..k-1 in the
@@ -213,6 +224,23 @@ class Dataset:
             f"Dataset({self.name!r}, task={self.task}, input_shape={self.input_shape}, "
             f"num_classes={self.num_classes}, train/val/test={sizes})"
         )
+
+
+def content_sha256(path: str | Path, files: list[Path] | None = None) -> str:
+    """The sha256 of a file, or of a folder's ``files`` (all of them by default): their paths
+    relative to it and their contents, in sorted order."""
+    path, digest = Path(path), hashlib.sha256()
+    if path.is_dir():
+        files = sorted(files if files is not None else (p for p in path.rglob("*") if p.is_file()))
+    else:
+        files = [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def split(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasmodels.data.dataset import Dataset, split
+from kerasmodels.data.dataset import Dataset, content_sha256, split
 from kerasmodels.errors import DatasetError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -83,6 +83,7 @@ def load_csv(path: str, *, target: str | None = None, task: str | None = None,
                        "std": std.tolist(), "note": "x = (x - mean) / std, per feature"},
         description=f"{file.name}: {len(frame)} rows, {len(features)} features, target {target!r}",
         options={"target": target, "task": task, "seed": seed},
+        sha256=content_sha256(file),
     )
 
 
@@ -97,7 +98,7 @@ def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
         with tempfile.TemporaryDirectory(prefix="kerasmodels-zip-") as unpacked:
             data = load_image_folder(unpack_zip(root, Path(unpacked)), image_size=image_size,
                                      color=color, seed=seed)
-        data.name = f"images:{root}"
+        data.name, data.sha256 = f"images:{root}", content_sha256(root)
         data.description = data.description.replace(unpacked, str(root))
         return data
     return _load_image_folder(root, image_size=image_size, color=color, seed=seed)
@@ -156,6 +157,7 @@ def _load_image_folder(root: Path, *, image_size, color: str, seed: int) -> Data
                        "input_range": [0, 255], "scale": 1 / 255, "offset": 0.0},
         description=f"{len(x)} images of {len(classes)} classes from {root}",
         options={"image_size": [h, w], "color": color, "seed": seed},
+        sha256=content_sha256(root, [f for files in classes.values() for f in files]),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import ExportError, HyperparameterError, UnknownNameError
-from kerasmodels.runs import QAT_STATE, Run, load_run, read_json, write_json
+from kerasmodels.runs import Run, load_run, read_json, write_json
 
 TFLITE_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8",
                   "tflite-int16x8")
@@ -93,7 +93,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
             raise UnknownNameError("export format", fmt, FORMATS)
     run = load_run(run)
     model, data = run.model, run.dataset()
-    quantization_aware = (run.path / QAT_STATE).is_file()
+    quantization_aware = run.quantization_aware
     folder = run.path / "exports"
     for stray in run.path.glob(".exports-*"):  # left by an export that was killed
         _remove(stray)

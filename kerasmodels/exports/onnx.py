@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from kerasmodels.backend import tf
+from kerasmodels.backend import keras, tf
 from kerasmodels.errors import ExportError
 
 DEFAULT_OPSET = 17
@@ -25,7 +25,12 @@ def convert(model, opset: int = DEFAULT_OPSET) -> bytes:
     logger = logging.getLogger("tf2onnx.tfonnx")
     logger.addHandler(unmapped)
     try:
-        proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+        if isinstance(model, keras.Model):
+            proto, _ = tf2onnx.convert.from_keras(model, input_signature=signature, opset=opset)
+        else:  # an imported SavedModel's graph
+            function = tf.function(lambda inputs: model(inputs, training=False))
+            proto, _ = tf2onnx.convert.from_function(function, input_signature=signature,
+                                                     opset=opset)
     finally:
         logger.removeHandler(unmapped)
     if unmapped.ops:

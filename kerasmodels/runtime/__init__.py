@@ -44,6 +44,10 @@ def load_predictor(path, *, num_threads: int | None = None) -> Predictor:
 
         return KerasPredictor(path.model)
     path = Path(path)
+    if path.is_dir() and (path / "manifest.json").is_file():  # a run directory
+        from kerasmodels.runs import load_run
+
+        return load_predictor(load_run(path))
     if path.suffix == ".tflite":
         from kerasmodels.edge import LiteRTModel
 

@@ -1,0 +1,181 @@
+"""Bring your own model: a Keras model (tf_keras or Keras 3) or a SavedModel becomes a run.
+
+The result is an ordinary run (recipe ``import``): export, benchmark, compress, sweep, the
+dashboard and the Playground work on it unchanged. Its manifest's ``source`` records where it
+came from (kind, path and sha256, framework and version) and, for a Keras 3 model, the largest
+difference between the original and its tf_keras rebuild on the dataset.
+
+>>> import keras, kerasmodels as km
+>>> inputs = keras.Input((8, 8, 1))
+>>> x = keras.layers.Flatten()(inputs)
+>>> mine = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+>>> run = km.import_model(mine, "digits", out_dir="/tmp/km-doc", name="mine")
+>>> run.manifest["recipe"], run.manifest["source"]["framework"]
+('import', 'keras3')
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kerasmodels.data import Dataset, load_dataset
+from kerasmodels.data.dataset import content_sha256
+from kerasmodels.errors import DatasetError, InputShapeError, UnsupportedLayerError
+from kerasmodels.imports.saved_model import SIGNATURE
+from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, new_manifest, new_run_id, save_run
+
+# a rebuilt Keras 3 model may differ from the original by at most this, relative to the
+# largest output (float32 rounding of the same computation in another order)
+REBUILD_TOLERANCE = 1e-4
+PARITY_EXAMPLES = 1000
+
+
+def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = DEFAULT_RUNS_DIR,
+                 name: str | None = None, signature: str = SIGNATURE,
+                 dataset_options: dict | None = None) -> Run:
+    """Import ``source`` as a run evaluated on ``dataset``; returns the Run.
+
+    ``source``: a tf_keras or Keras 3 model object, a ``.keras`` or ``.h5`` file of either, or
+    a SavedModel folder (its ``signature``, one input and one output). Keras 3 models are
+    rebuilt as tf_keras models (:mod:`kerasmodels.imports.keras3`) and checked against the
+    original. ``dataset`` is a name (with ``dataset_options``, as in :func:`km.train`) or a
+    :class:`km.Dataset`. A classifier that outputs logits gets a softmax. ``name`` names the run (and its
+    architecture); the model's own name by default. Nothing is written unless every check
+    passes: an unsupported layer, a file that is not a model, a dataset whose shape does not
+    fit the model or whose classes do not match its outputs are clear errors.
+    """
+    from kerasmodels.imports.sources import read_source
+
+    data = load_dataset(dataset, **(dataset_options or {}))
+    started = time.perf_counter()
+    read = read_source(source, input_shape=data.input_shape, signature=signature)
+    model = read.model
+    check_fits(model, data)
+    details = {}
+    if read.framework == "keras3":
+        from kerasmodels.imports.keras3 import rebuild
+
+        original, model = model, rebuild(model)
+        details["max_abs_difference"] = check_rebuild(original, model, data)
+    elif read.kind == "object":
+        from kerasmodels.compression.common import clone
+
+        model = clone(model)  # the run owns its model: the caller's object stays theirs
+    model, details["added_softmax"] = with_probabilities(model, data)
+    metrics = evaluate(model, data)
+    arch = run_name(name or getattr(model, "name", None) or "imported")
+    out_dir = Path(out_dir)
+    manifest = new_manifest(
+        new_run_id(arch, data.name, out_dir, "import"),
+        arch={"name": arch, "family": "imported", "hparams": {},
+              "params": int(model.count_params())},
+        dataset=data, metrics=metrics, recipe="import",
+        source={**read.describe(), "sha256": content_sha256(read.path) if read.path else None,
+                **details, "seconds": round(time.perf_counter() - started, 3)},
+    )
+    return save_run(model, manifest, {}, out_dir, dataset=data)
+
+
+def run_name(name: str) -> str:
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}", name):
+        raise DatasetError(f"name must be 1-64 letters, digits, '_', '.', '+' or '-', "
+                           f"got {name!r}")
+    return name
+
+
+def check_fits(model, data: Dataset) -> None:
+    """Raise InputShapeError unless ``model`` takes one input of the dataset's shape and gives
+    one output of the right width (one per class, or one value for a regression)."""
+    try:
+        inputs, outputs = list(model.inputs), list(model.outputs)
+    except (AttributeError, TypeError, ValueError):
+        raise InputShapeError(f"{model.name} has no input shape yet: start it with keras.Input("
+                              "shape) or call it on data once, then import it") from None
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise InputShapeError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs: "
+                              "kerasmodels imports models of one input and one output")
+    taken = tuple(model.inputs[0].shape)[1:]
+    if len(taken) != len(data.input_shape) or any(
+            d is not None and d != e for d, e in zip(taken, data.input_shape, strict=False)):
+        shown = tuple("None" if d is None else d for d in taken)
+        raise InputShapeError(
+            f"the model takes examples of shape ({', '.join(map(str, shown))}) but {data.name}'s "
+            f"are {data.input_shape}: import it with a dataset of that shape")
+    out = tuple(model.outputs[0].shape)
+    width = out[-1] if len(out) == 2 else None
+    if data.task == "classification":
+        if width != data.num_classes:
+            labels = f" ({', '.join(data.labels)})" if data.labels else ""
+            raise InputShapeError(
+                f"the model gives outputs of shape {out[1:]}, but {data.name} has "
+                f"{data.num_classes} classes{labels}: give the dataset it was trained for, or "
+                f"a model whose last layer has {data.num_classes} units")
+    elif width != 1:
+        raise InputShapeError(f"the model gives outputs of shape {out[1:]}, but {data.name} is a "
+                              "regression with one target: its last layer needs 1 unit")
+
+
+def check_rebuild(original, rebuilt, data: Dataset) -> float:
+    """The largest difference between the Keras 3 original and its rebuild on the dataset's
+    val and test inputs; an UnsupportedLayerError above ``REBUILD_TOLERANCE``."""
+    x = np.concatenate([data.val[0], data.test[0]])[:PARITY_EXAMPLES]
+    expected = np.asarray(original.predict(x, batch_size=256, verbose=0))
+    got = np.asarray(rebuilt.predict(x, batch_size=256, verbose=0))
+    difference = float(np.abs(expected - got).max())
+    if difference > REBUILD_TOLERANCE * max(1.0, float(np.abs(expected).max())):
+        raise UnsupportedLayerError(
+            f"the tf_keras rebuild differs from the Keras 3 model by up to {difference:.3g} on "
+            f"{data.name}: a layer did not carry over faithfully; report it with the model")
+    return difference
+
+
+def with_probabilities(model, data: Dataset):
+    """``model``, with a softmax after it when it is a classifier giving logits; and whether
+    one was added."""
+    if data.task != "classification":
+        return model, False
+    from kerasmodels.runtime.keras import KerasPredictor
+
+    outputs = KerasPredictor(model).predict(data.val[0][:64])
+    if np.all(outputs >= -1e-6) and np.allclose(outputs.sum(-1), 1.0, atol=1e-3):
+        return model, False
+    if getattr(model, "saved_model_path", None) is not None:  # a SavedModel's graph
+        model.softmax = True
+        return model, True
+    from kerasmodels.backend import keras
+
+    probabilities = keras.layers.Softmax(name="probabilities")(model.outputs[0])
+    return keras.Model(model.inputs, probabilities, name=model.name), True
+
+
+def evaluate(model, data: Dataset) -> dict[str, dict[str, float]]:
+    """Loss and metric on every split: a Keras model compiled as kerasmodels trains, a
+    SavedModel's graph from its outputs."""
+    from kerasmodels.backend import keras
+    from kerasmodels.training import compile_for
+    from kerasmodels.training import evaluate as evaluate_compiled
+
+    if isinstance(model, keras.Model):
+        from kerasmodels.optimizers import make_optimizer
+
+        compile_for(model, data.task, make_optimizer("adam", 1e-3))
+        return evaluate_compiled(model, data)
+    result = {}
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, split)
+        outputs = model.predict(x)
+        if data.task == "classification":
+            picked = np.clip(outputs[np.arange(len(y)), y], 1e-7, 1.0)
+            result[split] = {"loss": float(-np.log(picked).mean()),
+                             "accuracy": float((outputs.argmax(-1) == y).mean())}
+        else:
+            error = outputs.ravel() - y.ravel()
+            result[split] = {"loss": float((error ** 2).mean()), "mae": float(np.abs(error).mean())}
+    return result
+
+
+__all__ = ["check_fits", "import_model"]

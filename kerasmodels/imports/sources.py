@@ -1,0 +1,178 @@
+"""Read a user's model from wherever it is: a model object, a ``.keras`` or ``.h5`` file (of
+tf_keras or Keras 3) or a SavedModel folder, into a tf_keras model or a :class:`GraphModel`.
+
+Files are treated as files from strangers: copied to a private folder, their config read as
+data and checked (:func:`kerasmodels.model_files.check_config`: no Lambda, no class from
+outside Keras) before Keras opens the copy, with ``safe_mode=True`` where the format has one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kerasmodels.backend import keras as tf_keras
+from kerasmodels.errors import RunError, UnsafeModelError, UnsupportedLayerError
+from kerasmodels.imports.keras3 import is_keras3, unsupported_layers
+from kerasmodels.imports.saved_model import SIGNATURE, GraphModel, is_saved_model
+from kerasmodels.model_files import check_config, load_keras_file, read_config
+
+SOURCES = ("a tf_keras or Keras 3 model object, a .keras or .h5 file of either, or a SavedModel "
+           "folder")
+
+
+@dataclass
+class Source:
+    """The model read from a source, and where it came from (recorded in the run)."""
+
+    model: Any  # a tf_keras model, a Keras 3 model or a GraphModel
+    kind: str  # object, keras-file, h5-file, saved_model
+    framework: str  # tf_keras, keras3, tensorflow
+    version: str
+    path: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path, "framework": self.framework,
+                "version": self.version, **self.details}
+
+
+def read_source(source, *, input_shape: tuple[int, ...], signature: str = SIGNATURE) -> Source:
+    """The model ``source`` holds. Raises a clear error for anything else."""
+    if isinstance(source, (str, Path)):
+        return _read_path(Path(source), input_shape=input_shape, signature=signature)
+    if isinstance(source, tf_keras.Model):
+        check_config(_object_config(source), f"model {source.name!r}")
+        return Source(source, "object", "tf_keras", tf_keras.__version__)
+    if is_keras3(source):
+        import keras
+
+        _check_keras3(_object_config(source), f"model {source.name!r}")
+        return Source(source, "object", "keras3", keras.__version__)
+    raise UnsupportedLayerError(f"cannot import a {type(source).__name__}: give {SOURCES}")
+
+
+def _object_config(model) -> dict[str, Any]:
+    try:
+        return {"class_name": type(model).__name__, "config": model.get_config()}
+    except NotImplementedError:
+        raise UnsupportedLayerError(
+            f"{model.name} is a subclassed Keras model (class {type(model).__name__}): its graph "
+            "is Python code, not a config. Build it with the functional API or Sequential"
+        ) from None
+
+
+def _check_keras3(config: dict[str, Any], source: str) -> None:
+    check_config(config, source)  # refuses Lambda and classes from outside Keras first
+    refused = unsupported_layers(config)
+    if refused:
+        from kerasmodels.imports.keras3 import LAYERS
+
+        raise UnsupportedLayerError(
+            f"{source} has {', '.join(refused)}, which kerasmodels cannot rebuild for tf_keras "
+            f"(it rebuilds {', '.join(LAYERS[1:])}): replace the layer, or import a tf_keras "
+            "model")
+
+
+def _read_path(path: Path, *, input_shape: tuple[int, ...], signature: str) -> Source:
+    if not path.exists():
+        raise RunError(f"{path} does not exist: give {SOURCES}")
+    if path.is_dir():
+        if not is_saved_model(path):
+            raise RunError(f"{path} is a folder without saved_model.pb: give {SOURCES}")
+        links = [p for p in path.rglob("*") if p.is_symlink()]
+        if links:  # the run keeps a copy of the folder: nothing from outside it
+            raise UnsafeModelError(f"{path} holds a link ({links[0].relative_to(path)}): a "
+                                   "SavedModel is imported as plain files; copy the target in")
+        model = GraphModel.load(path, input_shape=input_shape, signature=signature)
+        import tensorflow as tf
+
+        return Source(model, "saved_model", "tensorflow", tf.__version__, str(path),
+                      {"signature": signature})
+    if zipfile.is_zipfile(path):
+        return _read_keras_file(path)
+    if _is_hdf5(path):
+        return _read_h5_file(path)
+    raise RunError(f"{path} is neither a .keras archive, an HDF5 (.h5) file nor a SavedModel "
+                   f"folder (or it is truncated): give {SOURCES}")
+
+
+def _read_keras_file(path: Path) -> Source:
+    version = _archive_version(path)
+    if not version.startswith("3."):
+        return Source(load_keras_file(path), "keras-file", "tf_keras", version, str(path))
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="kerasmodels-import-") as private:
+        copy = Path(private) / "model.keras"
+        shutil.copyfile(path, copy)
+        _check_keras3(read_config(copy), str(path))
+        model = _open(path, lambda: keras.saving.load_model(copy, safe_mode=True, compile=False))
+    return Source(model, "keras-file", "keras3", version, str(path))
+
+
+def _archive_version(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return str(json.loads(archive.read("metadata.json")).get("keras_version", ""))
+    except (KeyError, zipfile.BadZipFile, OSError, json.JSONDecodeError, UnicodeDecodeError):
+        raise RunError(f"{path} is a zip but not a Keras model archive (no readable "
+                       f"metadata.json): give {SOURCES}") from None
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def _read_h5_file(path: Path) -> Source:
+    import h5py
+
+    with tempfile.TemporaryDirectory(prefix="kerasmodels-import-") as private:
+        copy = Path(private) / "model.h5"
+        shutil.copyfile(path, copy)
+        try:
+            with h5py.File(copy, "r") as f:
+                raw, version = f.attrs.get("model_config"), f.attrs.get("keras_version", "")
+            raw = raw.decode() if isinstance(raw, bytes) else raw
+            version = version.decode() if isinstance(version, bytes) else str(version)
+            if raw is None:
+                raise RunError(f"{path} holds weights only (no model config): save the whole "
+                               "model with model.save")
+            config = json.loads(raw)
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RunError(f"{path} is a corrupt or truncated HDF5 file ({type(exc).__name__}): "
+                           "save the model again") from None
+        # the legacy HDF5 loader has no safe mode: the config check is the guard
+        if version.startswith("3."):
+            import keras
+
+            _check_keras3(config, str(path))
+            model = _open(path, lambda: keras.models.load_model(copy, compile=False))
+            return Source(model, "h5-file", "keras3", version, str(path))
+        check_config(config, path)
+        model = _open(path, lambda: tf_keras.models.load_model(copy, compile=False))
+    return Source(model, "h5-file", "tf_keras", version, str(path))
+
+
+def _open(path: Path, load):
+    try:
+        return load()
+    except (UnsafeModelError, UnsupportedLayerError):
+        raise
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"{path} cannot be loaded ({type(exc).__name__}: {first}): the file is "
+                       "corrupt, truncated or from an incompatible version") from None
+    finally:
+        from kerasmodels.model_files import _keep_keras_format
+
+        _keep_keras_format()
+
+
+__all__ = ["SOURCES", "Source", "read_source"]
