@@ -71,7 +71,7 @@ def check_config(config: Any, source: str | Path) -> None:
     stack = [config]
     while stack:
         node = stack.pop()
-        if isinstance(node, list):
+        if isinstance(node, (list, tuple)):  # a live model's config holds tuples too
             stack.extend(node)
             continue
         if not isinstance(node, dict):

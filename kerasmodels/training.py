@@ -36,6 +36,7 @@ from kerasmodels.errors import (
     UnknownNameError,
     check_positive,
 )
+from kerasmodels.imports import run_name
 from kerasmodels.model_files import save_keras_file
 from kerasmodels.optimizers import make_optimizer
 from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
@@ -101,7 +102,7 @@ def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, defa
 
 
 def train(
-    arch: str = "cnn",
+    arch: str | Any = "cnn",
     dataset: str | Dataset = "digits",
     *,
     epochs: int | None = None,
@@ -129,6 +130,11 @@ def train(
 ) -> Run | None:
     """Train ``arch`` on ``dataset`` and save the run; returns the Run.
 
+    ``arch`` is a registry name (``km.architecture_names()``) or your own uncompiled Keras
+    model (tf_keras or Keras 3, Sequential or functional): it is copied (rebuilt as tf_keras
+    from Keras 3), checked to fit the dataset, and trained like any architecture; the run
+    records where it came from (``source``).
+
     Unset ``epochs``, ``batch_size`` and ``learning_rate`` take the architecture's defaults
     (``km.get_architecture(arch).training``). ``strategy``: ``minibatch`` (``batch_size``
     examples per step), ``batch`` (full-batch gradient descent: one step per epoch) or
@@ -152,10 +158,19 @@ def train(
     """
     from kerasmodels.distribute import make_distribution
 
-    spec = get_architecture(arch)
-    spec.check_hparams(hparams)
+    own = not isinstance(arch, str)
+    if own:
+        if hparams:
+            raise HyperparameterError(f"hyperparameters ({', '.join(hparams)}) go with an "
+                                      "architecture name; set them in your model instead")
+        family, arch_hparams, defaults = "custom", {}, {}
+        model_config = json.dumps(_model_config(arch), sort_keys=True, default=str)
+        model_object, arch = arch, run_name(getattr(arch, "name", "") or "model")
+    else:
+        spec = get_architecture(arch)
+        spec.check_hparams(hparams)
+        family, arch_hparams, defaults, model_config = spec.family, spec.hparams, spec.training, None
     dist = make_distribution(distribution)  # first: MultiWorkerMirroredStrategy must lead
-    defaults = spec.training
     epochs = check_positive("epochs", defaults.get("epochs", 20) if epochs is None else epochs,
                             integer=True, at_most=MAX_EPOCHS)
     learning_rate = check_positive("learning_rate", defaults.get("learning_rate", 1e-3)
@@ -184,13 +199,20 @@ def train(
         "schedule": schedule, "schedule_options": schedule_options, "regularizer": regularizer,
         "reg_strength": reg_strength if regularizer else None,
         "reg_warmup_epochs": reg_warmup_epochs, "seed": seed, "early_stopping": early_stopping,
+        **({"model_config": model_config} if own else {}),
     }
     seed_everything(seed)
     def scope():
         return dist.strategy.scope() if dist else contextlib.nullcontext()
 
-    with scope():
-        model = build_model(arch, data, **hparams)  # clear errors before anything is written
+    source = None
+    with scope():  # clear errors before anything is written
+        if own:
+            from kerasmodels.imports import own_model
+
+            model, source = own_model(model_object, data)
+        else:
+            model = build_model(arch, data, **hparams)
     out_dir = Path(out_dir)
     created_out_dir = not out_dir.exists()
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -299,7 +321,7 @@ def train(
         return None
     manifest = new_manifest(
         run_id,
-        arch={"name": arch, "family": spec.family, "hparams": {**spec.hparams, **hparams},
+        arch={"name": arch, "family": family, "hparams": {**arch_hparams, **hparams},
               "params": int(model.count_params())},
         dataset=data,
         metrics=metrics,
@@ -315,9 +337,18 @@ def train(
             "distribution": distributed, "seconds": round(seconds, 3),
             "resumed_from_epoch": start_epoch or None,
         },
+        **({"source": source} if source else {}),
     )
     return save_run(model, manifest, history, out_dir, logs=work / "logs", work=work,
                     dataset=data)
+
+
+def _model_config(model) -> dict[str, Any]:
+    try:
+        return model.get_config()
+    except (AttributeError, NotImplementedError):
+        raise HyperparameterError(f"train takes an architecture name or a Sequential or "
+                                  f"functional Keras model, got {type(model).__name__}") from None
 
 
 def _plain(value: Any) -> Any:

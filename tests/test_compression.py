@@ -103,14 +103,7 @@ def test_pruning_skips_what_tfmot_cannot_prune(transformer_run):
     print(f"transformer: pruned {report['pruned_layers']}, skipped {report['skipped_layers']}")
 
 
-def test_pruning_an_lstm(rnn_run):
-    run = rnn_run
-    child = km.compress(run, "prune", target_sparsity=0.5, epochs=2)
-    report = child.manifest["compression"]
-    assert {"lstm_0", "lstm_1", "logits"} <= set(report["pruned_layers"])
-    for name in ("lstm_0", "lstm_1"):
-        kernel = child.model.get_layer(name).cell.kernel.numpy()
-        assert float((kernel == 0).mean()) == pytest.approx(0.5, abs=0.02), name
+# pruning and QAT of an LSTM: tests/test_import_keras3.py (a Keras 3 LSTM model, imported)
 
 
 def test_clustering_keeps_that_many_values_per_kernel(parent):
@@ -189,21 +182,19 @@ def test_qat_chains_keep_what_the_earlier_steps_made(parent, recipe):
                                                         abs=0.02)
 
 
-def test_qat_on_lstm_and_attention_models_quantizes_what_it_can(transformer_run, rnn_run):
-    for run, skipped in ((rnn_run, ["lstm_0 (LSTM", "lstm_1 (LSTM"]),
-                         (transformer_run, ["block_0_attention (MultiHeadAttention",
-                                            "embedding (Embedding"])):
-        child = km.compress(run, "qat", epochs=1)
-        report = child.manifest["compression"]
-        print(f"{run.arch}: quantized {report['quantized_layers']}, skipped "
-              f"{len(report['skipped_layers'])}: {report['skipped_layers'][:3]}...")
-        assert not report["whole_model"] and "logits" in report["quantized_layers"]
-        for prefix in skipped:
-            assert any(s.startswith(prefix) for s in report["skipped_layers"]), prefix
-        assert km.load_run(child.path).model.count_params() == child.model.count_params()
-        if run is transformer_run:  # (an LSTM's int8 conversion is tested in test_export)
-            (artifact,) = km.export(child, ["tflite-int8"])
-            assert artifact.parity["top1_agreement"] >= 0.95
+def test_qat_on_the_transformer_quantizes_what_it_can(transformer_run):
+    """The attention, the embedding and every layer fed the padding mask stay float (an LSTM's
+    QAT: tests/test_import_keras3.py)."""
+    child = km.compress(transformer_run, "qat", epochs=1)
+    report = child.manifest["compression"]
+    print(f"quantized {report['quantized_layers']}, skipped {len(report['skipped_layers'])}: "
+          f"{report['skipped_layers'][:3]}...")
+    assert not report["whole_model"] and "logits" in report["quantized_layers"]
+    for prefix in ("block_0_attention (MultiHeadAttention", "embedding (Embedding"):
+        assert any(s.startswith(prefix) for s in report["skipped_layers"]), prefix
+    assert km.load_run(child.path).model.count_params() == child.model.count_params()
+    (artifact,) = km.export(child, ["tflite-int8"])
+    assert artifact.parity["top1_agreement"] >= 0.95
 
 
 def test_a_corrupt_qat_state_is_a_clear_error(parent, tmp_path):

@@ -179,6 +179,8 @@ def test_files_that_are_not_models_and_unsafe_ones(tmp_path):
     (tmp_path / "folder").mkdir()
     with pytest.raises(RunError, match="folder without saved_model.pb"):
         km.import_model(tmp_path / "folder", "digits", out_dir=tmp_path / "runs")
+    with pytest.raises(km.KerasModelsError, match="name must be 1-64 letters"):
+        km.import_model(sequential(), "digits", out_dir=tmp_path / "runs", name="../up")
     with pytest.raises(UnsupportedLayerError, match="cannot import a dict"):
         km.import_model({"not": "a model"}, "digits", out_dir=tmp_path / "runs")
     lambda_model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
@@ -192,13 +194,16 @@ def test_files_that_are_not_models_and_unsafe_ones(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_saved_model_that_reads_files_is_refused(digits, tmp_path):
-    class Reader(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32)])
-        def serve(self, x):
-            secret = tf.strings.length(tf.io.read_file("/etc/hostname"))
-            return {"out": tf.zeros((tf.shape(x)[0], 10)) + tf.cast(secret, tf.float32)}
+class Reader(tf.Module):
+    """A signature that reads a file of the machine it runs on."""
 
+    @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32)])
+    def serve(self, x):
+        secret = tf.strings.length(tf.io.read_file("/etc/hostname"))
+        return {"out": tf.zeros((tf.shape(x)[0], 10)) + tf.cast(secret, tf.float32)}
+
+
+def test_a_saved_model_that_reads_files_is_refused(tmp_path):
     module = Reader()
     tf.saved_model.save(module, str(tmp_path / "reader"), signatures={"serving_default": module.serve})
     with pytest.raises(UnsafeModelError, match="ReadFile"):

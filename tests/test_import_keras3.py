@@ -115,6 +115,10 @@ def test_pruning_and_quantization_aware_training(imported):
     pruned = km.compress(run, "prune", target_sparsity=0.5, epochs=1)
     sparsity = pruned.manifest["compression"]["sparsity"]
     assert sparsity and max(sparsity.values()) >= 0.45, (name, sparsity)
+    if name == "lstm":  # the recurrent cell's own kernels, measured from the weights
+        cell = pruned.model.get_layer("lstm").cell
+        for kernel in (cell.kernel, cell.recurrent_kernel):
+            assert float((kernel.numpy() == 0).mean()) == pytest.approx(0.5, abs=0.02)
     assert pruned.parent == run.id and pruned.manifest["source"] == run.manifest["source"]
     qat = km.compress(run, "qat", epochs=1)
     report = qat.manifest["compression"]
@@ -192,3 +196,60 @@ def test_keras3_archive_metadata_decides_the_loader(tmp_path):
     with pytest.raises(RunError, match="neither a .keras archive"):
         km.import_model(tmp_path / "broken.keras", "digits", out_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def test_train_takes_your_own_uncompiled_model(tmp_path):
+    model = mobilenet_block(filters=8)
+    before = [w.copy() for w in model.get_weights()]
+    run = km.train(model, "digits", epochs=2, out_dir=tmp_path, verbose=0)
+    assert run.arch == "mobile" and run.manifest["arch"]["family"] == "custom"
+    assert run.manifest["source"]["framework"] == "keras3" and run.manifest["recipe"] is None
+    assert len(run.history["loss"]) == 2 and run.history["loss"][1] < run.history["loss"][0]
+    for kept, now in zip(before, model.get_weights(), strict=True):  # yours is not trained
+        np.testing.assert_array_equal(kept, now)
+    reopened = km.load_run(run.path)
+    x = reopened.dataset().test[0][:8]
+    np.testing.assert_allclose(reopened.predict(x), run.predict(x), atol=1e-6)
+    from kerasmodels.errors import HyperparameterError
+
+    with pytest.raises(HyperparameterError, match=r"hyperparameters \(filters\) go with an "
+                                                  "architecture name"):
+        km.train(model, "digits", filters=3, out_dir=tmp_path / "other")
+    with pytest.raises(InputShapeError, match="but sequences's are"):
+        km.train(model, "sequences", epochs=1, out_dir=tmp_path / "other", verbose=0)
+    assert not (tmp_path / "other").exists()
+
+
+def test_every_layer_of_the_set_rebuilds_to_the_same_function():
+    """Layers the three models above do not use, in two small graphs, against Keras 3."""
+    from kerasmodels.imports.keras3 import rebuild
+
+    rs = np.random.RandomState(0)
+    images = keras.Input((12, 12, 3))
+    x = layers.ZeroPadding2D(1)(images)
+    x = layers.SeparableConv2D(6, 3, activation="silu")(x)
+    x = layers.AveragePooling2D(2)(x)
+    gate = layers.Conv2D(6, 1, activation="sigmoid")(x)
+    x = layers.Multiply()([x, gate])
+    x = layers.LeakyReLU(0.1)(layers.MaxPooling2D(2)(x))
+    x = layers.Reshape((9, 6))(x)
+    x = layers.Conv1D(4, 3, padding="same", activation="gelu")(x)
+    x = layers.MaxPooling1D(2)(layers.Concatenate()([x, layers.AveragePooling1D(1)(x)]))
+    x = layers.GRU(5, return_sequences=True)(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    first = keras.Model(images, layers.Softmax()(layers.Dense(3)(x)))
+
+    features = keras.Input((6,))
+    normalize = layers.Normalization()
+    normalize.adapt(rs.rand(50, 6).astype("float32") * 5)
+    y = layers.Rescaling(0.5, offset=0.1)(normalize(features))
+    y = layers.Subtract()([layers.Dense(4, activation="tanh")(y), layers.Dense(4)(y)])
+    y = layers.Average()([y, layers.Activation("relu")(y)])
+    second = keras.Model(features, layers.Dense(2, activation="softmax")(layers.Flatten()(y)))
+
+    for original, x in ((first, rs.rand(16, 12, 12, 3)), (second, rs.rand(16, 6))):
+        x = x.astype("float32")
+        rebuilt = rebuild(original)
+        assert type(rebuilt).__module__.startswith("tf_keras")
+        np.testing.assert_allclose(rebuilt.predict(x, verbose=0), original.predict(x, verbose=0),
+                                   atol=1e-5)

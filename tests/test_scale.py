@@ -182,10 +182,8 @@ def test_next_token_pretraining_and_the_image_transfer_chain(tmp_path):
 
 
 def test_pretrain_and_finetune_from_the_cli(tmp_path):
-    source = run_cli("train", "--arch", "cnn", "--epochs", "1", "--quiet", "--out-dir",
-                     str(tmp_path), "--dataset-option", "classes=[0,1,2,3,4]")
-    assert source.returncode == 0, source.stderr
-    source_dir = re.search(r"saved (\S+)", source.stdout).group(1)
+    source_dir = str(km.train("cnn", "digits", epochs=1, verbose=0, out_dir=tmp_path,
+                              dataset_options={"classes": [0, 1, 2, 3, 4]}).path)
     tuned = run_cli("finetune", source_dir, "--dataset", "digits", "--dataset-option",
                     "classes=[5,6,7,8,9]", "--epochs", "1", "--labelled-fraction", "0.5",
                     "--freeze", "none", "--compare-scratch")

@@ -24,7 +24,7 @@ import numpy as np
 
 from kerasmodels.data import Dataset, load_dataset
 from kerasmodels.data.dataset import content_sha256
-from kerasmodels.errors import DatasetError, InputShapeError, UnsupportedLayerError
+from kerasmodels.errors import HyperparameterError, InputShapeError, UnsupportedLayerError
 from kerasmodels.imports.saved_model import SIGNATURE
 from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, new_manifest, new_run_id, save_run
 
@@ -43,29 +43,16 @@ def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = DEFAUL
     a SavedModel folder (its ``signature``, one input and one output). Keras 3 models are
     rebuilt as tf_keras models (:mod:`kerasmodels.imports.keras3`) and checked against the
     original. ``dataset`` is a name (with ``dataset_options``, as in :func:`km.train`) or a
-    :class:`km.Dataset`. A classifier that outputs logits gets a softmax. ``name`` names the run (and its
-    architecture); the model's own name by default. Nothing is written unless every check
-    passes: an unsupported layer, a file that is not a model, a dataset whose shape does not
-    fit the model or whose classes do not match its outputs are clear errors.
+    :class:`km.Dataset`. A classifier that outputs logits gets a softmax. ``name`` names the
+    run (and its architecture); the model's own name by default. Nothing is written unless
+    every check passes: an unsupported layer, a file that is not a model, a dataset whose shape
+    does not fit the model or whose classes do not match its outputs are clear errors.
     """
-    from kerasmodels.imports.sources import read_source
-
+    if name is not None:
+        run_name(name)  # before any work
     data = load_dataset(dataset, **(dataset_options or {}))
     started = time.perf_counter()
-    read = read_source(source, input_shape=data.input_shape, signature=signature)
-    model = read.model
-    check_fits(model, data)
-    details = {}
-    if read.framework == "keras3":
-        from kerasmodels.imports.keras3 import rebuild
-
-        original, model = model, rebuild(model)
-        details["max_abs_difference"] = check_rebuild(original, model, data)
-    elif read.kind == "object":
-        from kerasmodels.compression.common import clone
-
-        model = clone(model)  # the run owns its model: the caller's object stays theirs
-    model, details["added_softmax"] = with_probabilities(model, data)
+    model, source_record = own_model(source, data, signature=signature)
     metrics = evaluate(model, data)
     arch = run_name(name or getattr(model, "name", None) or "imported")
     out_dir = Path(out_dir)
@@ -74,16 +61,40 @@ def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = DEFAUL
         arch={"name": arch, "family": "imported", "hparams": {},
               "params": int(model.count_params())},
         dataset=data, metrics=metrics, recipe="import",
-        source={**read.describe(), "sha256": content_sha256(read.path) if read.path else None,
-                **details, "seconds": round(time.perf_counter() - started, 3)},
+        source={**source_record, "seconds": round(time.perf_counter() - started, 3)},
     )
     return save_run(model, manifest, {}, out_dir, dataset=data)
 
 
+def own_model(source, data: Dataset, *, signature: str = SIGNATURE):
+    """The model ``source`` holds, ready for kerasmodels on ``data``, and the record of where
+    it came from: read safely, rebuilt as tf_keras (Keras 3, checked against the original) or
+    copied (a model object: the caller's stays theirs), checked to fit ``data``, with a softmax
+    after logits. Shared by :func:`import_model` and ``km.train(model, ...)``."""
+    from kerasmodels.imports.sources import read_source
+
+    read = read_source(source, input_shape=data.input_shape, signature=signature)
+    model = read.model
+    check_fits(model, data)
+    record = {**read.describe(), "sha256": content_sha256(read.path) if read.path else None}
+    if read.framework == "keras3":
+        from kerasmodels.imports.keras3 import rebuild
+
+        original, model = model, rebuild(model)
+        record["max_abs_difference"] = check_rebuild(original, model, data)
+    elif read.kind == "object":
+        from kerasmodels.compression.common import clone
+
+        model = clone(model)
+    model, record["added_softmax"] = with_probabilities(model, data)
+    return model, record
+
+
 def run_name(name: str) -> str:
+    """``name`` if it can start a run id (1-64 letters, digits, ``_ . + -``), else an error."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}", name):
-        raise DatasetError(f"name must be 1-64 letters, digits, '_', '.', '+' or '-', "
-                           f"got {name!r}")
+        raise HyperparameterError(f"name must be 1-64 letters, digits, '_', '.', '+' or '-' "
+                                  f"(it starts the run's folder name), got {name!r}")
     return name
 
 
@@ -178,4 +189,4 @@ def evaluate(model, data: Dataset) -> dict[str, dict[str, float]]:
     return result
 
 
-__all__ = ["check_fits", "import_model"]
+__all__ = ["check_fits", "import_model", "own_model"]

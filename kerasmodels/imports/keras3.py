@@ -41,6 +41,8 @@ ACTIVATION_LAYERS = {"relu6": lambda name: tf_keras.layers.ReLU(max_value=6.0, n
 # config entries never carried over: weights are copied, so initializers do not matter
 DROPPED = ("initializer",)
 KERAS_TENSOR = "__keras_tensor__"
+# Keras 3 options tf_keras names otherwise
+RENAMED_OPTIONS = {("LeakyReLU", "negative_slope"): "alpha"}
 # Keras 3 options tf_keras lacks that some layers take through **kwargs, at their defaults
 KERAS3_DEFAULTS = {"rms_scaling": False, "use_cudnn": "auto", "flash_attention": None,
                    "lora_rank": None, "lora_alpha": None, "quantization_config": None,
@@ -61,7 +63,7 @@ def unsupported_layers(config: Any) -> list[str]:
     stack = [config]
     while stack:
         node = stack.pop()
-        if isinstance(node, list):
+        if isinstance(node, (list, tuple)):
             stack.extend(node)
         elif isinstance(node, dict):
             module = node.get("module")
@@ -222,6 +224,7 @@ def translate_config(layer) -> tuple[dict[str, Any], list]:
             value = "linear"
         if key == "activation":
             value = _activation(layer, value)
+        key = RENAMED_OPTIONS.get((kind, key), key)
         if key in accepted or key in ("name", "trainable", "dtype"):
             config[key] = value
         elif key not in defaults or not _same(value, defaults[key]):
@@ -279,6 +282,8 @@ def _copy_weights(original, rebuilt) -> None:
             f"layer {original.name!r} ({type(original).__name__}) holds weights of shapes {got}, "
             f"but its tf_keras rebuild has {expected}: this layer cannot be carried over")
     rebuilt.set_weights(weights)
+    if hasattr(rebuilt, "finalize_state"):  # Normalization: its mean/variance from the state
+        rebuilt.finalize_state()
 
 
 __all__ = ["LAYERS", "is_keras3", "rebuild", "translate_config", "unsupported_layers"]
