@@ -66,6 +66,25 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, **env) ->
                           timeout=timeout, env=full_env)
 
 
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """Run the ``kerasmodels`` command's ``main`` in this process (TensorFlow is started once
+    per test process, not once per command: on 2 cores each start costs 5-10 s), with its
+    stdout, stderr and exit code as a subprocess would give them. ``tests/test_cli.py`` runs
+    the installed console script itself."""
+    import io
+
+    from kerasmodels.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(["kerasmodels", *args], code, out.getvalue(),
+                                       err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runs")

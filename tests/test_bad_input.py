@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import cli, run_cli
 
 import kerasmodels as km
 from kerasmodels.errors import (
@@ -69,7 +69,7 @@ def test_the_cli_says_the_same_in_one_line(exported, tmp_path):
              (["export", str(exported.path), "--opset", "0"], "opset must be"),
              (["launch", "--grace", "-1", "--", "train"], "--grace")]
     for args, message in cases:
-        done = run_cli(*args)
+        done = cli(*args)
         assert done.returncode != 0 and message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
 

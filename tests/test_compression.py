@@ -12,7 +12,7 @@ import pytest
 
 import kerasmodels as km
 from kerasmodels.errors import HyperparameterError, RunError, UnknownNameError
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 
 @pytest.fixture(scope="module")
@@ -227,11 +227,11 @@ def test_bad_compression_requests_are_clear_errors(parent, recipe, options, erro
 def test_missing_run_and_cli(parent, tmp_path):
     with pytest.raises(RunError, match="does not exist"):
         km.compress(tmp_path / "nope", "prune")
-    result = run_cli("compress", str(parent.path), "--recipe", "cluster", "--option", "clusters=4",
-                     "--option", "epochs=1", timeout=600)
+    result = cli("compress", str(parent.path), "--recipe", "cluster", "--option", "clusters=4",
+                     "--option", "epochs=1")
     assert result.returncode == 0, result.stderr
     assert "saved" in result.stdout and "-cluster" in result.stdout
-    bad = run_cli("compress", str(parent.path), "--recipe", "prune", "--option",
+    bad = cli("compress", str(parent.path), "--recipe", "prune", "--option",
                   "target_sparsity=1.5")
     assert bad.returncode == 2 and "target_sparsity must be in [0, 1)" in bad.stderr
     assert "Traceback" not in bad.stderr

@@ -19,7 +19,7 @@ from kerasmodels.errors import (
 )
 from kerasmodels.exports import FORMATS, LOSSLESS
 from kerasmodels.runtime import load_predictor
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 
 def test_cnn_exports_every_format_and_agrees_with_keras(cnn_run, cnn_exports):
@@ -139,21 +139,21 @@ def test_bad_export_requests_are_clear_errors(cnn_run, tmp_path):
 def test_export_and_benchmark_from_the_cli(cnn_run, cnn_exports, tmp_path):
     copy = tmp_path / "runs" / cnn_run.id
     shutil.copytree(cnn_run.path, copy, ignore=shutil.ignore_patterns("exports"))
-    result = run_cli("export", str(copy), "--formats", "tflite-int8", "onnx", timeout=600)
+    result = cli("export", str(copy), "--formats", "tflite-int8", "onnx")
     assert result.returncode == 0, result.stderr
     assert "tflite-int8" in result.stdout and "top1_agreement" in result.stdout
     assert sorted(p.name for p in (copy / "exports").iterdir()) == [
         "exports.json", "labels.json", "onnx.onnx", "tflite-int8.tflite"]
-    result = run_cli("benchmark", str(copy), "--calls", "20", timeout=600)
+    result = cli("benchmark", str(copy), "--calls", "20")
     assert result.returncode == 0, result.stderr
     rows = json.loads((copy / "benchmark.json").read_text())["rows"]
     assert {(r["format"], r["runtime"]) for r in rows} == {
         ("keras", "keras"), ("tflite-int8", "litert"), ("onnx", "onnxruntime")}
     assert (copy / "benchmark.csv").read_text().startswith("run,variant,format,runtime")
-    bad = run_cli("export", str(copy), "--formats", "tflite-int4")
+    bad = cli("export", str(copy), "--formats", "tflite-int4")
     assert bad.returncode == 2 and "unknown export format" in bad.stderr
     assert "Traceback" not in bad.stderr
-    missing = run_cli("benchmark", str(tmp_path / "nope"))
+    missing = cli("benchmark", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 

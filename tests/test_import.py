@@ -14,7 +14,7 @@ from kerasmodels.errors import (
     UnsafeModelError,
     UnsupportedLayerError,
 )
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 
 def sequential():
@@ -213,11 +213,11 @@ def test_a_saved_model_that_reads_files_is_refused(tmp_path):
 
 def test_the_cli_imports_and_reports_bad_input_in_one_line(own_models, tmp_path):
     own_models["seq"].save(tmp_path / "seq.keras")
-    done = run_cli("import", str(tmp_path / "seq.keras"), "--dataset", "digits", "--name",
+    done = cli("import", str(tmp_path / "seq.keras"), "--dataset", "digits", "--name",
                    "cli-seq", "--out-dir", str(tmp_path / "runs"))
     assert done.returncode == 0, done.stderr
     assert "saved" in done.stdout and "cli-seq-digits-" in done.stdout
-    bad = run_cli("import", str(tmp_path / "seq.keras"), "--dataset", "sequences",
+    bad = cli("import", str(tmp_path / "seq.keras"), "--dataset", "sequences",
                   "--out-dir", str(tmp_path / "other"))
     assert bad.returncode == 2 and not (tmp_path / "other").exists()
     lines = bad.stderr.strip().splitlines()

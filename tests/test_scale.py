@@ -16,7 +16,7 @@ import pytest
 import kerasmodels as km
 from kerasmodels.distribute import DistributionError, parse_tf_config
 from kerasmodels.errors import HyperparameterError, UnknownNameError
-from tests.conftest import run_cli
+from tests.conftest import cli, run_cli
 
 WORKER = {"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]},
           "task": {"type": "worker", "index": 0}}
@@ -35,9 +35,10 @@ def test_malformed_tf_config_is_a_clear_error(text, match):
         parse_tf_config(text)
 
 
-def test_malformed_tf_config_from_the_cli(tmp_path):
-    result = run_cli("train", "--arch", "mlp", "--epochs", "1", "--distribution", "multiworker",
-                     "--out-dir", str(tmp_path), TF_CONFIG="{not json")
+def test_malformed_tf_config_from_the_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    result = cli("train", "--arch", "mlp", "--epochs", "1", "--distribution", "multiworker",
+                 "--out-dir", str(tmp_path))
     assert result.returncode == 2 and "TF_CONFIG is not valid JSON" in result.stderr
     assert not list(tmp_path.glob("mlp-*"))
 
@@ -184,7 +185,7 @@ def test_next_token_pretraining_and_the_image_transfer_chain(tmp_path):
 def test_pretrain_and_finetune_from_the_cli(tmp_path):
     source_dir = str(km.train("cnn", "digits", epochs=1, verbose=0, out_dir=tmp_path,
                               dataset_options={"classes": [0, 1, 2, 3, 4]}).path)
-    tuned = run_cli("finetune", source_dir, "--dataset", "digits", "--dataset-option",
+    tuned = cli("finetune", source_dir, "--dataset", "digits", "--dataset-option",
                     "classes=[5,6,7,8,9]", "--epochs", "1", "--labelled-fraction", "0.5",
                     "--freeze", "none", "--compare-scratch")
     assert tuned.returncode == 0, tuned.stderr
@@ -192,9 +193,9 @@ def test_pretrain_and_finetune_from_the_cli(tmp_path):
     run = km.load_run(re.search(r"saved (\S+)", tuned.stdout).group(1))
     assert run.parent == os.path.basename(source_dir) and run.manifest["finetune"]["freeze"] == "none"
     assert run.manifest["dataset"]["options"]["classes"] == [5, 6, 7, 8, 9]
-    lm = run_cli("pretrain", "--epochs", "1", "--corpus-option", "n=300", "--quiet", "--out-dir",
+    lm = cli("pretrain", "--epochs", "1", "--corpus-option", "n=300", "--quiet", "--out-dir",
                  str(tmp_path))
     assert lm.returncode == 0, lm.stderr
     assert re.search(r"held-out token accuracy [\d.]+", lm.stdout)
-    missing = run_cli("finetune", str(tmp_path / "nope"))
+    missing = cli("finetune", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr

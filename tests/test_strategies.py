@@ -12,7 +12,7 @@ from kerasmodels import reference as ref
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import HyperparameterError, UnknownNameError
 from kerasmodels.regularizers import L1, L1L2, L2
-from tests.conftest import run_cli
+from tests.conftest import cli
 
 
 def decreasing(values) -> bool:
@@ -219,7 +219,7 @@ def test_bad_training_options_are_clear_errors(tmp_path, kwargs, error, match):
     (["--regularizer", "l1", "--reg-strength", "-1"], "reg_strength must be a number >= 0"),
 ])
 def test_bad_training_options_from_the_cli(tmp_path, args, message):
-    result = run_cli("train", "--arch", "mlp", "--epochs", "1", *args,
+    result = cli("train", "--arch", "mlp", "--epochs", "1", *args,
                      "--out-dir", str(tmp_path / "runs"))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
@@ -228,7 +228,7 @@ def test_bad_training_options_from_the_cli(tmp_path, args, message):
 
 def test_cli_trains_with_a_strategy_schedule_and_optimizer_options(tmp_path):
     out = tmp_path / "runs"
-    result = run_cli("train", "--arch", "linear", "--dataset", "regression", "--epochs", "4",
+    result = cli("train", "--arch", "linear", "--dataset", "regression", "--epochs", "4",
                      "--strategy", "batch", "--optimizer", "nesterov", "--optimizer-option",
                      "momentum=0.8", "--learning-rate", "0.1", "--schedule", "step",
                      "--schedule-option", "every=2", "--regularizer", "l2",
@@ -244,8 +244,8 @@ def test_cli_trains_with_a_strategy_schedule_and_optimizer_options(tmp_path):
 
 
 def test_lr_find_from_the_cli():
-    result = run_cli("lr-find", "--arch", "mlp", "--steps", "40")
+    result = cli("lr-find", "--arch", "mlp", "--steps", "40")
     assert result.returncode == 0, result.stderr
     assert "learning_rate" in result.stdout and "suggested learning rate:" in result.stdout
-    bad = run_cli("lr-find", "--arch", "mlp", "--steps", "0")
+    bad = cli("lr-find", "--arch", "mlp", "--steps", "0")
     assert bad.returncode == 2 and "steps must be > 0" in bad.stderr
