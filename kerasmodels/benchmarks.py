@@ -118,7 +118,7 @@ def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
         if fmt in skip:
             continue
         path = run.path / "exports" / info["path"]
-        if fmt.startswith(("tflite", "onnx")):  # runtimes whose thread count we can set
+        if fmt.startswith(("tflite", "onnx")) and fmt != "tflite-micro":  # threads settable
             for n in threads:
                 yield fmt, load_predictor(path, num_threads=n), info["bytes"], info["gzip_bytes"]
         else:

@@ -203,9 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a run to TFLite, ONNX and SavedModel, checked "
                                       "against Keras")
     e.add_argument("run", help="run directory (or its id under saved_models/)")
+    from kerasmodels.exports import FORMATS
+
     e.add_argument("--formats", nargs="+", metavar="FORMAT",
-                   help="tflite-float32 tflite-float16 tflite-dynamic tflite-int8 tflite-int16x8 "
-                        "onnx saved_model (default: all)")
+                   help=f"{' '.join(FORMATS)} (default: all but tflite-micro, for "
+                        "microcontrollers, made when named)")
     e.add_argument("--opset", type=int, default=17, help="ONNX opset")
     e.add_argument("--float-io", action="store_true",
                    help="tflite-int8 takes and returns float (default: int8)")
@@ -398,6 +400,13 @@ def cmd_export(args) -> int:
              "max_abs_diff": a.parity["max_abs_diff"],
              "accuracy": a.parity.get("accuracy", a.parity.get("mae"))} for a in artifacts]
     print(format_table(rows))
+    for artifact in artifacts:
+        if artifact.device:
+            device = artifact.device
+            print(f"{artifact.format}: flash {kilobytes(device['flash_bytes'])} kB, tensor arena "
+                  f"{kilobytes(device['arena_bytes'])} kB (measured in TFLM), ops "
+                  f"{', '.join(device['ops'])}; TFLM agrees with LiteRT on "
+                  f"{device['litert_agreement']:.2%} of the test split")
     folder = artifacts[0].path.parent
     for reason in read_json(folder / "exports.json")["unsupported"].values():
         print(f"not exported: {reason}")

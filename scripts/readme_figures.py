@@ -295,6 +295,32 @@ def render_import(data: dict) -> str:
                 front) + machine_line(data))
 
 
+@renderer("micro")
+def render_micro(data: dict) -> str:
+    ram, flash = data["ram_bytes"], data["flash_bytes"]
+    rows, refused = [], []
+    for r in data["rows"]:
+        if "unsupported" in r:
+            reason = r["unsupported"].split("cannot hold this model: ")[-1].split(": ")[0]
+            refused.append(f"{r['model']} ({reason})")
+            continue
+        rows.append([r["model"], r["recipe"], f"{kilobytes(r['flash_bytes'])}",
+                     f"{kilobytes(r['arena_bytes'])}", r["ops"], f"{r['litert_agreement']:.4f}",
+                     f"{r['metric']} {r['tflm_test']:.4f}", ms(r.get("tflm_p50_ms")),
+                     ms(r.get("litert_p50_ms")), "yes" if r["fits_256k_ram_1m_flash"] else "no"])
+    fits = [f"{r['model']} {r['recipe']}".replace(" none", "") for r in data["rows"]
+            if r.get("fits_256k_ram_1m_flash")]
+    return (table(["model", "recipe", "flash kB", "arena kB", "ops", "TFLM = LiteRT top-1",
+                   "TFLM test", "TFLM p50 ms", "LiteRT int8 p50 ms",
+                   f"fits {ram // 1024} KB RAM / {flash // 2**20} MB flash"], rows)
+            + f"\n\nFit a {ram // 1024} KB RAM / {flash // 2**20} MB flash microcontroller: "
+            + (", ".join(fits) or "none") + "."
+            + (f" TFLM cannot run: {'; '.join(refused)}." if refused else "")
+            + " p50: one example through TFLM's reference kernels on this CPU, not on a "
+            "microcontroller, interleaved with LiteRT on the same file, "
+            f"{data['calls']} calls each." + machine_line(data))
+
+
 @renderer("transfer")
 def render_transfer(data: dict) -> str:
     cells: dict[tuple, dict] = {}

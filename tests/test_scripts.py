@@ -46,6 +46,8 @@ QUICK_CHECKS = {
     "pretraining": lambda f: f["rows"][0]["labels"] > 0,
     "transfer": lambda f: f["rows"][0]["labels"] > 0,
     "dashboard": lambda f: f["first_page_s"] > 0 and f["clicks"] == 3,
+    "micro": lambda f: f["rows"][0]["arena_bytes"] > 0 and f["rows"][0]["tflm_p50_ms"] > 0
+    and f["rows"][0]["litert_agreement"] >= 0.99,
     "import": lambda f: f["max_abs_difference"] <= 1e-4 and f["import_s"] > 0
     and {r["recipe"] for r in f["rows"]} == {"import", "prune"} and f["pick"] is not None,
 }

@@ -28,18 +28,21 @@ from kerasmodels.runs import Run, load_run, read_json, write_json
 
 TFLITE_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8",
                   "tflite-int16x8")
-FORMATS = (*TFLITE_FORMATS, "onnx", "saved_model")
+FORMATS = (*TFLITE_FORMATS, "tflite-micro", "onnx", "saved_model")
+# what export() makes when no format is named: tflite-micro (full int8 for microcontrollers,
+# checked with TFLM's reference kernels) is made when asked for
+DEFAULT_FORMATS = tuple(f for f in FORMATS if f != "tflite-micro")
 LOSSLESS = ("tflite-float32", "onnx", "saved_model")  # the same function, in other runtimes
 # The export of a format fails when its file agrees with the Keras model on less than this
 # share of the test split's top-1 labels (classification) ...
 AGREEMENT_FLOORS = {"tflite-float32": 0.999, "onnx": 0.999, "saved_model": 0.999,
                     "tflite-float16": 0.99, "tflite-dynamic": 0.98, "tflite-int16x8": 0.98,
-                    "tflite-int8": 0.95}
+                    "tflite-int8": 0.95, "tflite-micro": 0.95}
 # ... or, for regression, when its largest difference from the Keras outputs exceeds this
 # fraction of their standard deviation.
 DIFFERENCE_CEILINGS = {"tflite-float32": 1e-4, "onnx": 1e-4, "saved_model": 1e-4,
                        "tflite-float16": 0.01, "tflite-dynamic": 0.05, "tflite-int16x8": 0.05,
-                       "tflite-int8": 0.15}
+                       "tflite-int8": 0.15, "tflite-micro": 0.15}
 # A quantization-aware-trained run's fake quantization rounds differently in each runtime
 # (ONNX's QuantizeLinear, for one): every format of it is held to the int8 bounds.
 QAT_FORMAT_BOUNDS = "tflite-int8"
@@ -58,6 +61,7 @@ class Artifact:
     sha256: str
     parity: dict[str, Any] = field(default_factory=dict)
     quantization: dict[str, Any] | None = None
+    device: dict[str, Any] | None = None  # tflite-micro: flash and arena bytes, ops
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "path": self.path.name}
@@ -68,12 +72,16 @@ def export_formats() -> list[str]:
 
 
 def artifact_name(fmt: str) -> str:
-    return "saved_model" if fmt == "saved_model" else f"{fmt}.{fmt.split('-')[0]}"
+    """The file (or folder: saved_model, tflite-micro) a format is written to."""
+    if fmt in ("saved_model", "tflite-micro"):
+        return fmt
+    return f"{fmt}.{fmt.split('-')[0]}"
 
 
 def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = None, *,
            opset: int = 17, int8_io: bool = True, progress: bool = False) -> list[Artifact]:
-    """Export ``run`` to ``formats`` (default: all) and check each against the Keras model.
+    """Export ``run`` to ``formats`` (default: all but ``tflite-micro``, which is made when
+    asked for) and check each against the Keras model.
 
     Formats that cannot hold the model (a converter's known limitation, with its reason) are
     skipped and listed in ``exports.json`` (an ExportError when none of the requested formats
@@ -84,7 +92,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     """
     if isinstance(formats, str):
         formats = [formats]
-    formats = list(FORMATS if formats is None else formats)
+    formats = list(DEFAULT_FORMATS if formats is None else formats)
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
         raise HyperparameterError(f"opset must be an ONNX opset from {MIN_OPSET} to {MAX_OPSET} "
                                   f"(tf2onnx's range), got {opset!r}")
@@ -215,6 +223,8 @@ def _export_one(model, fmt: str, folder: Path, data, *, opset: int, int8_io: boo
         finally:
             _remove(staging)
         return describe(fmt, target)
+    if fmt == "tflite-micro":
+        return _export_micro(model, folder, data)
     if fmt == "onnx":
         from kerasmodels.exports.onnx import convert as to_onnx
 
@@ -225,10 +235,36 @@ def _export_one(model, fmt: str, folder: Path, data, *, opset: int, int8_io: boo
         content = to_tflite(model, fmt, data.train[0], int8_io=int8_io)
     _write_atomically(target, content)
     artifact = describe(fmt, target)
-    if fmt.startswith("tflite"):
+    if fmt in TFLITE_FORMATS:
         from kerasmodels.edge import LiteRTModel
 
         artifact.quantization = LiteRTModel(target).quantization
+    return artifact
+
+
+def _export_micro(model, folder: Path, data) -> Artifact:
+    """The ``tflite-micro`` folder: full int8 at a batch of one, its C files, the measured
+    arena, and its top-1 agreement with the same file run by LiteRT."""
+    from kerasmodels.edge import LiteRTModel
+    from kerasmodels.exports import micro
+    from kerasmodels.exports.tflite import convert as to_tflite
+
+    content = to_tflite(model, "tflite-int8", data.train[0], int8_io=True, batch=1)
+    target = folder / artifact_name("tflite-micro")
+    staging = Path(tempfile.mkdtemp(prefix=".tflite-micro-", dir=folder))
+    try:
+        device = micro.write(staging, content, data.test[0][:1])
+        _remove(target)
+        os.replace(staging, target)
+    finally:
+        _remove(staging)
+    x = data.test[0]
+    on_device = micro.MicroModel(target).predict(x)
+    litert = LiteRTModel(target / micro.MODEL_FILE)
+    device["litert_agreement"] = float((on_device.argmax(-1) ==
+                                        litert.predict(x).argmax(-1)).mean())
+    artifact = describe("tflite-micro", target)
+    artifact.quantization, artifact.device = litert.quantization, device
     return artifact
 
 
@@ -287,4 +323,5 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-__all__ = ["FORMATS", "LOSSLESS", "Artifact", "describe", "export", "export_formats"]
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "LOSSLESS", "Artifact", "describe", "export",
+           "export_formats"]

@@ -48,16 +48,17 @@ def variables_of(model) -> tf.Module:
 
 
 def convert(model, fmt: str, representative: np.ndarray | None = None, *,
-            int8_io: bool = True) -> bytes:
+            int8_io: bool = True, batch: int | None = None) -> bytes:
     """The ``.tflite`` bytes of ``model`` in format ``fmt``.
 
     ``representative`` (a sample of training inputs) calibrates the int8 and int16x8 formats;
     ``int8_io`` makes a full-int8 model take and return int8 (float inputs otherwise). Integer
-    token inputs stay int32 either way.
+    token inputs stay int32 either way. ``batch`` fixes the batch size (recurrent models:
+    always 1); None keeps it dynamic.
     """
     if fmt not in TFLITE_FORMATS:
         raise ExportError(f"{fmt!r} is not a TFLite format: choose one of {', '.join(TFLITE_FORMATS)}")
-    batch = 1 if has_recurrent_layer(model) else None
+    batch = 1 if has_recurrent_layer(model) else batch
     function = concrete_function(model, batch)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], variables_of(model))
     float_input = model.inputs[0].dtype.is_floating

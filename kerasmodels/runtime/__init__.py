@@ -21,7 +21,7 @@ import numpy as np
 
 from kerasmodels.errors import ModelFileError
 
-RUNTIMES = ("keras", "tensorflow", "litert", "onnxruntime")
+RUNTIMES = ("keras", "tensorflow", "litert", "onnxruntime", "tflm")
 
 
 class Predictor(Protocol):
@@ -56,6 +56,10 @@ def load_predictor(path, *, num_threads: int | None = None) -> Predictor:
         from kerasmodels.runtime.onnx import OnnxPredictor
 
         return OnnxPredictor(path, num_threads=num_threads)
+    if path.is_dir() and (path / "model_data.h").is_file():  # a tflite-micro folder
+        from kerasmodels.exports.micro import MicroModel
+
+        return MicroModel(path)
     if path.is_dir() and not (path / "saved_model.pb").is_file():  # TF Serving: <dir>/<version>/
         versions = sorted((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
         if versions and (versions[-1] / "saved_model.pb").is_file():

@@ -1,0 +1,277 @@
+"""TensorFlow Lite for Microcontrollers: a full-int8 model and what firmware needs with it.
+
+The ``tflite-micro`` export is a folder: ``model.tflite`` (full int8, int8 input and output, a
+batch of one: TFLM has no dynamic shapes), ``model_data.cc`` (the model as a 16-byte aligned
+byte array), ``model_data.h`` (its length, the tensor arena size and ``RegisterModelOps``, the
+``MicroMutableOpResolver`` calls for exactly the ops it uses). The arena is measured, not
+guessed: the smallest arena in which TFLM's own interpreter (the ``tflite-micro`` package,
+reference kernels) runs the model, searched from what its recording allocator reports. A model
+with an op TFLM lacks is refused with the op's name.
+
+>>> from kerasmodels.exports.micro import MicroModel
+>>> model = MicroModel("saved_models/<run>/exports/tflite-micro")  # doctest: +SKIP
+>>> model.arena_bytes, model.flash_bytes  # doctest: +SKIP
+(9344, 27496)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from kerasmodels.errors import ExportError, ModelFileError
+from kerasmodels.runs import check_input
+
+MODEL_FILE, SOURCE_FILE, HEADER_FILE = "model.tflite", "model_data.cc", "model_data.h"
+ARENA_ALIGNMENT = 16
+STATEFUL_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
+MAX_ARENA_BYTES = 16 * 2**20  # what the interpreter measuring a model is given
+# op names whose MicroMutableOpResolver method is not their CamelCase
+RESOLVER_NAMES = {"UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTM",
+                  "L2_NORMALIZATION": "L2Normalization", "SVDF": "Svdf"}
+
+
+def resolver_call(op: str) -> str:
+    """``CONV_2D`` -> ``AddConv2D``: the MicroMutableOpResolver method that registers ``op``."""
+    if op in RESOLVER_NAMES:
+        return f"Add{RESOLVER_NAMES[op]}"
+    return "Add" + "".join(w.upper() if w[0].isdigit() else w.capitalize() for w in op.split("_"))
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """What native code writes to file descriptor 2 (TFLM reports a missing op there)."""
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        text: list[str] = []
+        try:
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text.append(sink.read().decode(errors="replace"))
+
+
+def interpreter(content: bytes, arena_size: int):
+    """TFLM's interpreter over ``content`` with an arena of ``arena_size`` bytes."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(content, arena_size=arena_size)
+
+
+# TFLM's interpreter on a model, in a fresh process: a model TFLM cannot prepare can leave its
+# Python wrapper unusable, or crash the process that tried (tiny arenas did), so every first contact
+# with a model happens in one of these. argv: model file, input .npy, arena size; prints what
+# the recording allocator says the arena held.
+PROBE = ("import sys, numpy as np\n"
+         "from tflite_micro.python.tflite_micro import runtime\n"
+         "micro = runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), "
+         "arena_size=int(sys.argv[3]))\n"
+         "micro.set_input(np.load(sys.argv[2]), 0)\n"
+         "micro.invoke()\n"
+         "micro.print_allocations()\n")
+
+
+class Probe:
+    """Runs ``content`` on ``example`` in TFLM in fresh processes, with any arena size."""
+
+    def __init__(self, content: bytes, example: np.ndarray, scratch: Path):
+        self.model_file, self.input_file = scratch / MODEL_FILE, scratch / "input.npy"
+        self.model_file.write_bytes(content)
+        np.save(self.input_file, example)
+
+    def run(self, arena: int):
+        import subprocess
+        import sys
+
+        return subprocess.run([sys.executable, "-c", PROBE, str(self.model_file),
+                               str(self.input_file), str(arena)], capture_output=True,
+                              text=True, timeout=300)
+
+    def check(self) -> int:
+        """What the recording allocator reports the arena held, with a generous arena; an
+        ExportError naming the ops TFLM lacks, or saying it crashed."""
+        done = self.run(MAX_ARENA_BYTES)
+        if done.returncode != 0:
+            missing = sorted(set(re.findall(r"opcode '?([A-Z0-9_]+)'?", done.stderr)))
+            if missing:
+                raise ExportError(f"tflite-micro cannot hold this model: TFLM has no kernel for "
+                                  f"{', '.join(missing)}")
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
+            what = f"crashed (signal {-done.returncode})" if done.returncode < 0 else "failed"
+            raise ExportError(f"tflite-micro cannot hold this model: TFLM {what} preparing or "
+                              f"running it ({last})")
+        found = re.search(r"Arena allocation total (\d+) bytes", done.stdout + done.stderr)
+        if not found:
+            raise ExportError("tflite-micro: TFLM did not report its arena use (did the "
+                              "tflite-micro package change?)")
+        return int(found.group(1))
+
+    def smallest_arena(self, recorded: int) -> int:
+        """The smallest arena (a multiple of 16 bytes) TFLM runs the model in: from the
+        recorded figure (a lower bound: allocation needs a little more while it plans) up, by
+        bisection."""
+        floor = -(-recorded // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
+        low, high, step = floor - ARENA_ALIGNMENT, floor, 256
+        while self.run(high).returncode != 0:
+            low, high, step = high, high + step, step * 2
+            if high > MAX_ARENA_BYTES:
+                raise ExportError("tflite-micro cannot hold this model: it needs a tensor arena "
+                                  f"of more than {MAX_ARENA_BYTES // 2**20} MB")
+        while high - low > ARENA_ALIGNMENT:
+            middle = (low + high) // 2 // ARENA_ALIGNMENT * ARENA_ALIGNMENT
+            low, high = (low, middle) if self.run(middle).returncode == 0 else (middle, high)
+        return high
+
+
+def op_names(content: bytes) -> list[str]:
+    """The builtin ops the model uses, in first-use order (read by LiteRT's interpreter)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    seen: dict[str, None] = {}
+    for op in Interpreter(model_content=content)._get_ops_details():
+        seen.setdefault(op["op_name"], None)
+    return list(seen)
+
+
+def c_files(content: bytes, ops: list[str], arena: int, name: str = "g_model") -> tuple[str, str]:
+    """``(model_data.cc, model_data.h)`` for ``content``."""
+    rows = [", ".join(f"0x{b:02x}" for b in content[i:i + 12]) for i in range(0, len(content), 12)]
+    source = (f'#include "{HEADER_FILE}"\n\n'
+              f"// {len(content)} bytes: the model, read in place from flash\n"
+              f"alignas({ARENA_ALIGNMENT}) const unsigned char {name}[] = {{\n  "
+              + ",\n  ".join(rows) + "\n};\n"
+              f"const unsigned int {name}_len = {len(content)};\n")
+    registrations = "\n".join(f"  if (resolver.{resolver_call(op)}() != kTfLiteOk) return "
+                              f"kTfLiteError;  // {op}" for op in ops)
+    header = (f"// Generated by kerasmodels: a full-int8 model for TensorFlow Lite Micro.\n"
+              "#pragma once\n\n"
+              '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
+              f"extern const unsigned char {name}[];\n"
+              f"extern const unsigned int {name}_len;\n\n"
+              f"// measured with TFLM's interpreter (reference kernels); keep it "
+              f"{ARENA_ALIGNMENT}-byte aligned\n"
+              f"constexpr int kTensorArenaSize = {arena};\n"
+              f"constexpr int kModelOpCount = {len(ops)};\n\n"
+              "inline TfLiteStatus RegisterModelOps(\n"
+              "    tflite::MicroMutableOpResolver<kModelOpCount>& resolver) {\n"
+              f"{registrations}\n  return kTfLiteOk;\n}}\n")
+    return source, header
+
+
+def write(folder: Path, content: bytes, example: np.ndarray) -> dict:
+    """Write the ``tflite-micro`` folder for the int8 model ``content`` (``example``: one float
+    input, to measure the arena with); returns what firmware needs to know (flash bytes,
+    arena bytes, ops), or an ExportError naming the ops TFLM lacks."""
+    from kerasmodels.edge import LiteRTModel
+
+    with tempfile.TemporaryDirectory(prefix="kerasmodels-tflm-") as scratch:
+        (Path(scratch) / "litert.tflite").write_bytes(content)
+        litert = LiteRTModel(Path(scratch) / "litert.tflite")
+        details = litert.interpreter.get_input_details()[0]
+        scale, zero_point = details["quantization"]
+        spec = {"dtype": details["dtype"],
+                "quantization_parameters": {"scales": [scale], "zero_points": [zero_point]}}
+        probe = Probe(content, quantize(example, spec), Path(scratch))
+        arena = probe.smallest_arena(probe.check())
+    ops = op_names(content)
+    source, header = c_files(content, ops, arena)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MODEL_FILE).write_bytes(content)
+    (folder / SOURCE_FILE).write_text(source)
+    (folder / HEADER_FILE).write_text(header)
+    return {"flash_bytes": len(content), "arena_bytes": arena, "ops": ops}
+
+
+def quantize(x: np.ndarray, details: dict) -> np.ndarray:
+    """``x`` in the input tensor's integer type, with its scale and zero-point."""
+    params, dtype = details["quantization_parameters"], np.dtype(details["dtype"])
+    scales = list(params["scales"])
+    if not scales or not scales[0]:  # not quantized (token ids stay int32)
+        return np.asarray(x).astype(dtype)
+    scale, zero_point = float(scales[0]), int(params["zero_points"][0])
+    info = np.iinfo(dtype)
+    return np.clip(np.round(np.asarray(x) / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+class MicroModel:
+    """A ``tflite-micro`` folder run by TFLM's interpreter: float in, float out (quantized with
+    the model's own scale and zero-point), one example per invoke."""
+
+    name = "tflm"
+    num_threads = 1  # TFLM runs on one core
+
+    def __init__(self, folder: str | Path):
+        from kerasmodels.edge import read_model_bytes
+
+        self.path = Path(folder)
+        self.content = read_model_bytes(self.path / MODEL_FILE, b"TFL3", "TFLite model")
+        header = (self.path / HEADER_FILE).read_text() if (self.path / HEADER_FILE).is_file() \
+            else ""
+        found = re.search(r"kTensorArenaSize = (\d+);", header)
+        if not found:
+            raise ModelFileError(f"{self.path} has no {HEADER_FILE} with kTensorArenaSize: "
+                                 "export tflite-micro again")
+        self.arena_bytes, self.flash_bytes = int(found.group(1)), len(self.content)
+        with captured_stderr():
+            try:
+                self.interpreter = interpreter(self.content, self.arena_bytes)
+            except RuntimeError:
+                raise ModelFileError(f"{self.path}: TFLM cannot run it in its "
+                                     f"{self.arena_bytes}-byte arena: export it again") from None
+        self._input = self.interpreter.get_input_details(0)
+        self._output = self.interpreter.get_output_details(0)
+        # an LSTM keeps its state in variable tensors between invokes: each example starts
+        # afresh, as on LiteRT
+        self._stateful = any(op in STATEFUL_OPS for op in op_names(self.content))
+
+    @property
+    def input_spec(self) -> tuple[tuple[int, ...], str]:
+        """One example's shape, and the dtype callers pass (floats, unless token ids)."""
+        quantized = bool(list(self._input["quantization_parameters"]["scales"]))
+        dtype = "float32" if quantized else np.dtype(self._input["dtype"]).name
+        return tuple(int(d) for d in self._input["shape"][1:]), dtype
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        return quantize(x, self._input)
+
+    def _dequantize(self, out: np.ndarray) -> np.ndarray:
+        params = self._output["quantization_parameters"]
+        scale, zero_point = float(params["scales"][0]), int(params["zero_points"][0])
+        return ((out.astype("float32") - zero_point) * scale).astype("float32")
+
+    def predict(self, x) -> np.ndarray:
+        x = check_input(x, *self.input_spec)
+        outputs = []
+        for row in x:
+            if self._stateful:
+                self.interpreter.reset()
+            self.interpreter.set_input(self._quantize(row[None]), 0)
+            self.interpreter.invoke()
+            outputs.append(self._dequantize(self.interpreter.get_output(0)))
+        return np.concatenate(outputs)
+
+    def runtime_call(self, example) -> Callable[[], np.ndarray]:
+        """``set_input``, ``invoke``, ``get_output`` on one example quantized beforehand."""
+        tensor = self._quantize(check_input(example, *self.input_spec)[:1])
+        micro, stateful = self.interpreter, self._stateful
+
+        def call() -> np.ndarray:
+            if stateful:
+                micro.reset()
+            micro.set_input(tensor, 0)
+            micro.invoke()
+            return micro.get_output(0)
+
+        return call
+
+
+__all__ = ["MicroModel", "Probe", "c_files", "quantize", "resolver_call", "write"]

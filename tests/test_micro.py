@@ -1,0 +1,103 @@
+"""The tflite-micro export: full int8 for TensorFlow Lite for Microcontrollers, run by TFLM's
+own interpreter (the tflite-micro package), with a measured arena and firmware sources."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import kerasmodels as km
+from kerasmodels.backend import keras
+from kerasmodels.errors import ExportError
+from kerasmodels.exports import micro
+
+
+@pytest.fixture(scope="module")
+def mlp_run(tmp_path_factory):
+    return km.train("mlp", "digits", epochs=3, verbose=0, out_dir=tmp_path_factory.mktemp("mlp"))
+
+
+def exported(run, tmp_path):
+    copy = tmp_path / run.id
+    shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("exports"))
+    (artifact,) = km.export(copy, ["tflite-micro"])
+    return km.load_run(copy), artifact
+
+
+@pytest.mark.parametrize("which", ["cnn", "mlp"])
+def test_a_model_exports_for_a_microcontroller_with_a_measured_arena(which, cnn_run, mlp_run,
+                                                                    tmp_path):
+    run, artifact = exported(cnn_run if which == "cnn" else mlp_run, tmp_path)
+    folder = artifact.path
+    assert {p.name for p in folder.iterdir()} == {"model.tflite", "model_data.cc", "model_data.h"}
+    content = (folder / "model.tflite").read_bytes()
+    device = artifact.device
+    assert device["flash_bytes"] == len(content)
+    assert device["litert_agreement"] >= 0.99  # TFLM's reference kernels against LiteRT
+    assert artifact.parity["top1_agreement"] >= 0.95  # and the whole thing against Keras
+    arena = device["arena_bytes"]
+    assert arena % 16 == 0
+    np.save(tmp_path / "x.npy", micro.quantize(
+        run.dataset().test[0][:1], micro.interpreter(content, arena).get_input_details(0)))
+    for size, works in ((arena, True), (arena - 16, False)):  # the smallest arena that runs it
+        code = ("import numpy as np\n"
+                "from tflite_micro.python.tflite_micro import runtime\n"
+                f"it = runtime.Interpreter.from_bytes(open({str(folder / 'model.tflite')!r}, "
+                f"'rb').read(), arena_size={size})\n"
+                f"it.set_input(np.load({str(tmp_path / 'x.npy')!r}), 0)\n"
+                "it.invoke()\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120)  # a fresh process: TFLM's own state, nothing else
+        assert (done.returncode == 0) == works, (size, done.stderr[-500:])
+    header = (folder / "model_data.h").read_text()
+    assert f"constexpr int kTensorArenaSize = {arena};" in header
+    calls = re.findall(r"resolver\.(Add\w+)\(\)", header)
+    assert calls == [micro.resolver_call(op) for op in device["ops"]]
+    assert ("AddConv2D" in calls) == (which == "cnn") and "AddFullyConnected" in calls
+    source = (folder / "model_data.cc").read_text()
+    assert "alignas(16) const unsigned char g_model[]" in source
+    values = re.findall(r"0x([0-9a-f]{2})", source)
+    assert bytes(int(v, 16) for v in values) == content
+    record = json.loads((run.path / "exports" / "exports.json").read_text())
+    assert record["artifacts"]["tflite-micro"]["device"]["arena_bytes"] == arena
+
+
+def test_the_distilled_student_fits_and_runs(cnn_run, tmp_path):
+    student = km.compress(cnn_run, "distill", epochs=2)
+    _, artifact = exported(student, tmp_path)
+    assert artifact.device["flash_bytes"] < 64_000 and artifact.device["litert_agreement"] >= 0.99
+    predictor = km.load_predictor(artifact.path)
+    assert predictor.name == "tflm"
+    x = student.dataset().test[0][:5]
+    assert predictor.predict(x).shape == (5, 10)
+
+
+def test_an_op_tflm_lacks_is_named_and_the_other_formats_still_export(tmp_path):
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Dense(16, activation="gelu")(x)  # TFLite's GELU op: TFLM has no kernel
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    run = km.import_model(model, "digits", out_dir=tmp_path)
+    with pytest.raises(ExportError, match="tflite-micro cannot hold this model: TFLM has no "
+                                          "kernel for GELU"):
+        km.export(run, ["tflite-micro"])
+    formats = {a.format for a in km.export(run, ["tflite-micro", "tflite-float32"])}
+    assert formats == {"tflite-float32"}
+    record = json.loads((run.path / "exports" / "exports.json").read_text())
+    assert "GELU" in record["unsupported"]["tflite-micro"]
+
+
+def test_resolver_calls_follow_tflm_names():
+    assert micro.resolver_call("CONV_2D") == "AddConv2D"
+    assert micro.resolver_call("DEPTHWISE_CONV_2D") == "AddDepthwiseConv2D"
+    assert micro.resolver_call("FULLY_CONNECTED") == "AddFullyConnected"
+    assert micro.resolver_call("UNIDIRECTIONAL_SEQUENCE_LSTM") == "AddUnidirectionalSequenceLSTM"
+    assert np.array_equal(micro.quantize(np.array([0.0, 1.0]), {
+        "dtype": np.int8, "quantization_parameters": {"scales": [0.5], "zero_points": [-1]}}),
+        np.array([-1, 1], np.int8))
