@@ -36,8 +36,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     bench_options(parser, ROOT / "bench-results" / "micro.json",
-                  "the MLP alone, 1 epoch, no compression")
+                  "the MLP alone, 1 epoch, no compression, 20 calls")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.calls = 20
 
     import kerasmodels as km
     from kerasmodels.benchmarks import latencies

@@ -244,6 +244,10 @@ def test_any_model_distills_into_a_narrower_copy_or_a_student_of_ones_own(own_mo
         np.testing.assert_array_equal(kept, now)
     with pytest.raises(km.KerasModelsError, match="unknown student architecture 'cnnn'"):
         km.compress(run, "distill", student="cnnn")
+    three = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])
+    with pytest.raises(InputShapeError, match="digits has 10 classes"):
+        km.compress(run, "distill", student=three)
 
 
 def test_csv_and_image_datasets_are_kept_by_content_hash(tmp_path):

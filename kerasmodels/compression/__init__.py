@@ -98,14 +98,17 @@ def distill_run(teacher, data, *, student=None, student_hparams: dict | None = N
     from kerasmodels.backend import keras
     from kerasmodels.compression.common import clone, fine_tune
     from kerasmodels.compression.distillation import distill, narrower_copy
+    from kerasmodels.imports import check_fits, with_probabilities
+    from kerasmodels.imports.keras3 import is_keras3, rebuild
     from kerasmodels.training import evaluate, seed_everything
 
     if student is None and teacher.name in ("cnn", "mlp", "rnn", "transformer"):
         student = small(teacher.name)
-    from kerasmodels.imports.keras3 import is_keras3, rebuild
-
     if is_keras3(student):
         student = rebuild(student)
+    if isinstance(student, keras.Model):  # yours: it must fit the data and give probabilities
+        check_fits(student, data)
+        student, _ = with_probabilities(student, data)
     seed_everything(seed)
     if isinstance(student, str):
         if student not in architecture_names():

@@ -81,14 +81,19 @@ def _is_dtype_policy(node: dict) -> bool:
     return "Policy" in node["class_name"]
 
 
-def rebuild(model) -> Any:
-    """A tf_keras model with the same graph, layer names and weights as Keras 3 ``model``."""
-    refused = unsupported_layers(_model_config(model))
+def check_supported(config: Any, source: str = "the model") -> None:
+    """An UnsupportedLayerError naming every layer of ``config`` outside ``LAYERS``."""
+    refused = unsupported_layers(config)
     if refused:
         raise UnsupportedLayerError(
-            f"the model has {', '.join(refused)}, which kerasmodels cannot rebuild for tf_keras "
+            f"{source} has {', '.join(refused)}, which kerasmodels cannot rebuild for tf_keras "
             f"(it rebuilds {', '.join(LAYERS[1:])}, and Sequential or functional models of "
             "them): replace the layer, or import a tf_keras model")
+
+
+def rebuild(model) -> Any:
+    """A tf_keras model with the same graph, layer names and weights as Keras 3 ``model``."""
+    check_supported(model_config(model), f"model {model.name!r}")
     copies: list[tuple[Any, list]] = []
     rebuilt = _rebuild_model(model, copies)
     for original, layers in copies:
@@ -96,7 +101,9 @@ def rebuild(model) -> Any:
     return rebuilt
 
 
-def _model_config(model) -> dict:
+def model_config(model) -> dict:
+    """``{"class_name", "config"}`` of a Sequential or functional model (either Keras); a
+    subclassed model has no config: a clear error."""
     try:
         return {"class_name": type(model).__name__, "config": model.get_config()}
     except NotImplementedError:
@@ -117,7 +124,7 @@ def _rebuild_model(model, copies: list):
     if kind not in MODELS:
         raise UnsupportedLayerError(f"{model.name} is a {kind}: import a Sequential or "
                                     "functional Keras model")
-    config = _model_config(model)["config"]
+    config = model_config(model)["config"]
     tensors: dict[tuple[str, int, int], Any] = {}
     pending = [(entry, i, node) for entry in config["layers"]
                for i, node in enumerate(entry.get("inbound_nodes") or [None])]
@@ -286,4 +293,5 @@ def _copy_weights(original, rebuilt) -> None:
         rebuilt.finalize_state()
 
 
-__all__ = ["LAYERS", "is_keras3", "rebuild", "translate_config", "unsupported_layers"]
+__all__ = ["LAYERS", "check_supported", "is_keras3", "model_config", "rebuild",
+           "translate_config", "unsupported_layers"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from kerasmodels.backend import keras as tf_keras
 from kerasmodels.errors import RunError, UnsafeModelError, UnsupportedLayerError
-from kerasmodels.imports.keras3 import is_keras3, unsupported_layers
+from kerasmodels.imports.keras3 import check_supported, is_keras3, model_config
 from kerasmodels.imports.saved_model import SIGNATURE, GraphModel, is_saved_model
 from kerasmodels.model_files import check_config, load_keras_file, read_config
 
@@ -47,36 +47,19 @@ def read_source(source, *, input_shape: tuple[int, ...], signature: str = SIGNAT
     if isinstance(source, (str, Path)):
         return _read_path(Path(source), input_shape=input_shape, signature=signature)
     if isinstance(source, tf_keras.Model):
-        check_config(_object_config(source), f"model {source.name!r}")
+        check_config(model_config(source), f"model {source.name!r}")
         return Source(source, "object", "tf_keras", tf_keras.__version__)
     if is_keras3(source):
         import keras
 
-        _check_keras3(_object_config(source), f"model {source.name!r}")
+        _check_keras3(model_config(source), f"model {source.name!r}")
         return Source(source, "object", "keras3", keras.__version__)
     raise UnsupportedLayerError(f"cannot import a {type(source).__name__}: give {SOURCES}")
 
 
-def _object_config(model) -> dict[str, Any]:
-    try:
-        return {"class_name": type(model).__name__, "config": model.get_config()}
-    except NotImplementedError:
-        raise UnsupportedLayerError(
-            f"{model.name} is a subclassed Keras model (class {type(model).__name__}): its graph "
-            "is Python code, not a config. Build it with the functional API or Sequential"
-        ) from None
-
-
 def _check_keras3(config: dict[str, Any], source: str) -> None:
     check_config(config, source)  # refuses Lambda and classes from outside Keras first
-    refused = unsupported_layers(config)
-    if refused:
-        from kerasmodels.imports.keras3 import LAYERS
-
-        raise UnsupportedLayerError(
-            f"{source} has {', '.join(refused)}, which kerasmodels cannot rebuild for tf_keras "
-            f"(it rebuilds {', '.join(LAYERS[1:])}): replace the layer, or import a tf_keras "
-            "model")
+    check_supported(config, source)
 
 
 def _read_path(path: Path, *, input_shape: tuple[int, ...], signature: str) -> Source:
