@@ -164,7 +164,9 @@ def train(
             raise HyperparameterError(f"hyperparameters ({', '.join(hparams)}) go with an "
                                       "architecture name; set them in your model instead")
         family, arch_hparams, defaults = "custom", {}, {}
-        model_config = json.dumps(_model_config(arch), sort_keys=True, default=str)
+        from kerasmodels.imports.keras3 import model_config as config_of
+
+        model_config = json.dumps(config_of(arch), sort_keys=True, default=str)
         model_object, arch = arch, run_name(getattr(arch, "name", "") or "model")
     else:
         spec = get_architecture(arch)
@@ -341,14 +343,6 @@ def train(
     )
     return save_run(model, manifest, history, out_dir, logs=work / "logs", work=work,
                     dataset=data)
-
-
-def _model_config(model) -> dict[str, Any]:
-    try:
-        return model.get_config()
-    except (AttributeError, NotImplementedError):
-        raise HyperparameterError(f"train takes an architecture name or a Sequential or "
-                                  f"functional Keras model, got {type(model).__name__}") from None
 
 
 def _plain(value: Any) -> Any:

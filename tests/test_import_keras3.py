@@ -217,6 +217,9 @@ def test_train_takes_your_own_uncompiled_model(tmp_path):
         km.train(model, "digits", filters=3, out_dir=tmp_path / "other")
     with pytest.raises(InputShapeError, match="but sequences's are"):
         km.train(model, "sequences", epochs=1, out_dir=tmp_path / "other", verbose=0)
+    with pytest.raises(UnsupportedLayerError, match="expected a Sequential or functional Keras "
+                                                    "model, got dict"):
+        km.train({"layers": []}, "digits", out_dir=tmp_path / "other")
     assert not (tmp_path / "other").exists()
 
 

@@ -103,7 +103,11 @@ def rebuild(model) -> Any:
 
 def model_config(model) -> dict:
     """``{"class_name", "config"}`` of a Sequential or functional model (either Keras); a
-    subclassed model has no config: a clear error."""
+    subclassed model (Keras raises NotImplementedError for its config) or an object that is no
+    model: a clear error."""
+    if not callable(getattr(model, "get_config", None)) or not hasattr(model, "layers"):
+        raise UnsupportedLayerError(f"expected a Sequential or functional Keras model, got "
+                                    f"{type(model).__name__}")
     try:
         return {"class_name": type(model).__name__, "config": model.get_config()}
     except NotImplementedError:
