@@ -42,7 +42,7 @@ _LAZY = {
     "compress": "kerasmodels.compression",
     "sweep": "kerasmodels.compression.sweep",
     "export": "kerasmodels.exports",
-    "export_formats": "kerasmodels.exports",
+    "export_formats": "kerasmodels.formats",
     "benchmark": "kerasmodels.benchmarks",
     "load_predictor": "kerasmodels.runtime",
     "EdgeModel": "kerasmodels.edge",
@@ -69,7 +69,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerasmodels.distribute import launch  # noqa: F401
     from kerasmodels.edge import EdgeModel  # noqa: F401
     from kerasmodels.errors import KerasModelsError  # noqa: F401
-    from kerasmodels.exports import export, export_formats  # noqa: F401
+    from kerasmodels.exports import export  # noqa: F401
+    from kerasmodels.formats import export_formats  # noqa: F401
     from kerasmodels.imports import import_model  # noqa: F401
     from kerasmodels.inputs import image_input, token_input  # noqa: F401
     from kerasmodels.lab import (  # noqa: F401

@@ -3,8 +3,11 @@
 Each row measures, through that runtime: test accuracy (or MAE), batch-1 latency (p50, p90 of
 the runtime alone: every variant's ``runtime_call``, timed interleaved by :func:`latencies`)
 and batch throughput (through ``predict``, numpy included), next to the model's params, file
-bytes, gzip bytes and weight sparsity. ``threads`` is the runtime's thread count (TensorFlow's
-is process-wide: every core unless set).
+bytes, gzip bytes and weight sparsity. ``flash_bytes`` is what a device stores (the model file;
+for tflite-micro the model alone, not its C source); ``ram_bytes`` what running it takes: the
+measured tensor arena for TFLM, and for LiteRT and ONNX Runtime the peak resident memory a
+fresh process adds while it loads the file and runs one example (:func:`peak_memory`).
+``threads`` is the runtime's thread count (TensorFlow's is process-wide: every core unless set).
 Written to ``<root run>/benchmark.json`` and ``benchmark.csv``.
 
 >>> import kerasmodels as km
@@ -25,7 +28,29 @@ from kerasmodels.errors import HyperparameterError, check_positive
 from kerasmodels.runs import Run, list_runs, load_run, read_json, write_json
 
 COLUMNS = ("run", "variant", "format", "runtime", "threads", "params", "bytes", "gzip_bytes",
-           "sparsity", "accuracy", "mae", "p50_ms", "p90_ms", "throughput")
+           "flash_bytes", "ram_bytes", "sparsity", "accuracy", "mae", "p50_ms", "p90_ms",
+           "throughput")
+# run in a fresh process: the peak resident memory that loading a model and running one
+# example add to a process that has imported numpy and the runtimes (Linux: VmHWM is reset
+# through /proc/self/clear_refs just before). argv: model path, example .npy, threads.
+MEMORY_PROBE = """
+import json, sys
+import numpy as np
+import ai_edge_litert.interpreter, onnxruntime
+from kerasmodels.runtime import load_predictor
+
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+
+example = np.load(sys.argv[2])
+before = status("VmRSS:")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")
+predictor = load_predictor(sys.argv[1], num_threads=int(sys.argv[3]))
+predictor.predict(example)
+print(json.dumps({"ram_bytes": status("VmHWM:") - before}))
+"""
 
 
 def family(run: Run) -> list[Run]:
@@ -102,27 +127,66 @@ def sparsity(model) -> float:
     return float(sum((k == 0).sum() for k in kernels) / total) if total else 0.0
 
 
+def peak_memory(paths: list[Path], example: np.ndarray, threads: int = 1) -> dict[Path, int | None]:
+    """The peak resident memory (bytes) each model file adds to a fresh process that loads it
+    and runs ``example`` (one input) with ``threads`` threads; None where it cannot be measured
+    (not Linux, or the probe failed). Two probes run at a time."""
+    import subprocess
+    import sys
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not Path("/proc/self/clear_refs").exists():
+        return dict.fromkeys(paths)
+    with tempfile.TemporaryDirectory(prefix="kerasmodels-memory-") as scratch:
+        np.save(Path(scratch) / "example.npy", example)
+
+        def probe(path: Path) -> int | None:
+            result = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(path),
+                                     str(Path(scratch) / "example.npy"), str(threads)],
+                                    capture_output=True, text=True, timeout=300)
+            if result.returncode != 0:
+                return None
+            import json
+
+            return int(json.loads(result.stdout.strip().splitlines()[-1])["ram_bytes"])
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(zip(paths, pool.map(probe, paths), strict=True))
+
+
 def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
-    """``(format, predictor, bytes, gzip_bytes)`` for the Keras model and each exported file
-    (formats in ``skip`` left out)."""
+    """``(format, predictor, info)`` for the Keras model and each exported file (formats in
+    ``skip`` left out); ``info`` has the file's ``path``, ``bytes``, ``gzip_bytes``,
+    ``flash_bytes`` and, for TFLM, ``ram_bytes`` (its arena)."""
     from kerasmodels.exports import describe
     from kerasmodels.runtime import load_predictor
     from kerasmodels.runtime.keras import KerasPredictor
 
     model_file = describe("keras", run.model_path)
-    yield "keras", KerasPredictor(run.model), model_file.bytes, model_file.gzip_bytes
+    yield "keras", KerasPredictor(run.model), {"path": run.model_path, "bytes": model_file.bytes,
+                                               "gzip_bytes": model_file.gzip_bytes,
+                                               "flash_bytes": model_file.bytes}
     exports = run.path / "exports" / "exports.json"
     if not exports.exists():
         return
-    for fmt, info in read_json(exports).get("artifacts", {}).items():
-        if fmt in skip:
+    from kerasmodels.formats import format_names, get_format
+
+    for fmt, record in read_json(exports).get("artifacts", {}).items():
+        if fmt in skip or fmt not in format_names():
             continue
-        path = run.path / "exports" / info["path"]
-        if fmt.startswith(("tflite", "onnx")) and fmt != "tflite-micro":  # threads settable
+        row = get_format(fmt)
+        device = record.get("device") or {}
+        info = {"path": run.path / "exports" / record["path"], "bytes": record["bytes"],
+                "gzip_bytes": record["gzip_bytes"],
+                "flash_bytes": device.get("flash_bytes", record["bytes"]),
+                "ram_bytes": device.get("arena_bytes") if row.ram == "arena" else None,
+                "ram": row.ram}
+        if row.threads:
             for n in threads:
-                yield fmt, load_predictor(path, num_threads=n), info["bytes"], info["gzip_bytes"]
+                yield fmt, load_predictor(info["path"], num_threads=n), info
         else:
-            yield fmt, load_predictor(path), info["bytes"], info["gzip_bytes"]
+            yield fmt, load_predictor(info["path"]), info
 
 
 def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: int = 200,
@@ -154,7 +218,8 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     data_of: dict[str, Any] = {}
     sparsity_of: dict[str, float] = {}
     examples = {}  # row index -> (predictor, one test example)
-    for member, fmt, predictor, size, packed in jobs:
+    probed: dict[Path, str] = {}  # files whose peak memory is measured -> their dataset
+    for member, fmt, predictor, info in jobs:
         key = repr(member.manifest["dataset"])
         data = data_of.setdefault(key, member.dataset())
         x, y = data.test
@@ -162,12 +227,16 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
         examples[len(rows)] = (predictor, x[:1])
         if member.id not in sparsity_of:  # one model per run, however many formats
             sparsity_of[member.id] = round(sparsity(member.model), 4)
+        if info.get("ram") == "peak_rss":
+            probed.setdefault(info["path"], key)
         rows.append({
             "run": member.id, "variant": member.manifest.get("recipe") or "base",
             "format": fmt, "runtime": predictor.name,
             "threads": getattr(predictor, "num_threads", None),
-            "params": member.manifest["arch"].get("params"), "bytes": size,
-            "gzip_bytes": packed, "sparsity": sparsity_of[member.id],
+            "params": member.manifest["arch"].get("params"), "bytes": info["bytes"],
+            "gzip_bytes": info["gzip_bytes"], "flash_bytes": info["flash_bytes"],
+            "ram_bytes": info.get("ram_bytes"), "path": info["path"],
+            "sparsity": sparsity_of[member.id],
             **quality(outputs, y, data.task),
             "throughput": round(throughput(predictor.predict, x), 1),
         })
@@ -180,6 +249,13 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
                in examples.items()}
     for index, (p50, p90) in latencies(runners, calls=calls).items():
         rows[index].update(p50_ms=round(p50, 4), p90_ms=round(p90, 4))
+    memory: dict[Path, int | None] = {}
+    for key in set(probed.values()):  # the files of one dataset, with one of its examples
+        paths = [path for path, of in probed.items() if of == key]
+        memory.update(peak_memory(paths, data_of[key].test[0][:1]))
+    for row in rows:
+        if row["path"] in memory:
+            row["ram_bytes"] = memory[row["path"]]
     rows = [{column: row.get(column) for column in COLUMNS} for row in rows]
     from kerasmodels.report import machine
 
@@ -192,4 +268,4 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     return rows
 
 
-__all__ = ["benchmark", "family", "latencies", "sparsity", "throughput"]
+__all__ = ["benchmark", "family", "latencies", "peak_memory", "sparsity", "throughput"]

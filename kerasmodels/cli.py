@@ -203,14 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a run to TFLite, ONNX and SavedModel, checked "
                                       "against Keras")
     e.add_argument("run", help="run directory (or its id under saved_models/)")
-    from kerasmodels.exports import FORMATS
+    from kerasmodels.formats import OPTIONS, export_formats, format_names
 
-    e.add_argument("--formats", nargs="+", metavar="FORMAT",
-                   help=f"{' '.join(FORMATS)} (default: all but tflite-micro, for "
-                        "microcontrollers, made when named)")
-    e.add_argument("--opset", type=int, default=17, help="ONNX opset")
-    e.add_argument("--float-io", action="store_true",
-                   help="tflite-int8 takes and returns float (default: int8)")
+    e.add_argument("--formats", nargs="+", metavar="FORMAT", choices=format_names(),
+                   help="; ".join(f"{f.name}: {f.device}" + (" (made when named)"
+                                                            if not f.default else "")
+                                  for f in export_formats()) + " (default: "
+                        f"{' '.join(format_names(default=True))})")
+    e.add_argument("--opset", type=int, help=OPTIONS["opset"].help)
+    e.add_argument("--float-io", dest="int8_io", action="store_false", default=None,
+                   help=OPTIONS["int8_io"].help)
+    for name in ("author", "version", "description"):
+        e.add_argument(f"--{'model-version' if name == 'version' else name}", dest=name,
+                       help=OPTIONS[name].help)
 
     b = sub.add_parser("benchmark", help="size, accuracy and latency of every variant x runtime")
     b.add_argument("run", help="any run of the family (the root and its compressed children)")
@@ -389,11 +394,12 @@ def cmd_sweep(args) -> int:
 
 def cmd_export(args) -> int:
     import kerasmodels as km
+    from kerasmodels.formats import OPTIONS
     from kerasmodels.report import format_table, kilobytes
     from kerasmodels.runs import read_json
 
-    artifacts = km.export(args.run, args.formats, opset=args.opset, int8_io=not args.float_io,
-                          progress=True)
+    options = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
+    artifacts = km.export(args.run, args.formats, progress=True, **options)
     rows = [{"format": a.format, "file": a.path.name, "kB": kilobytes(a.bytes),
              "gzip_kB": kilobytes(a.gzip_bytes),
              "top1_agreement": a.parity.get("top1_agreement"),
@@ -466,6 +472,7 @@ def cmd_datasets(args) -> int:
 
 def cmd_demo(args) -> int:
     import kerasmodels as km
+    from kerasmodels.formats import format_names
 
     existing = km.list_runs(args.runs_dir)
     if existing and not args.force:
@@ -478,7 +485,7 @@ def cmd_demo(args) -> int:
                 print("== the digits CNN's variants: distilled student, QAT, exports")
                 children = [km.compress(run, "distill"), km.compress(run, "qat")]
                 for member in (run, *children):
-                    km.export(member, ["tflite-float32", "tflite-int8", "onnx"], progress=True)
+                    km.export(member, format_names(quick=True), progress=True)
                 km.benchmark(run, calls=50)
     cmd_runs(argparse.Namespace(runs_dir=args.runs_dir))
     if args.no_dashboard:

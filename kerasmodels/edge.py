@@ -1,11 +1,12 @@
-"""What a device runs: a ``.tflite`` file and its ``labels.json``, with numpy and ai-edge-litert.
+"""What a device runs: a ``.tflite`` file (its labels inside, or in ``labels.json``), with
+numpy and ai-edge-litert.
 
 It never imports TensorFlow (nor anything of kerasmodels that does), so a phone, a Raspberry Pi
 or a CI job installs numpy, ai-edge-litert and kerasmodels with ``--no-deps``.
 
 >>> from kerasmodels.edge import EdgeModel
 >>> model = EdgeModel("saved_models/<run>/exports/tflite-int8.tflite")  # doctest: +SKIP
->>> model.classify(raw_pixels)  # doctest: +SKIP
+>>> model.classify(pixels)  # raw digits: (n, 8, 8), 0..16  # doctest: +SKIP
 ['7', '2', '1']
 """
 
@@ -133,12 +134,28 @@ class LiteRTModel:
         return call
 
 
-class EdgeModel(LiteRTModel):
-    """A ``.tflite`` export with its ``labels.json``: raw input in, label names out.
+def embedded_files(content: bytes) -> dict[str, bytes]:
+    """The associated files appended to a ``.tflite`` with its metadata (a zip archive at its
+    end, as tflite-support and kerasmodels write it); {} when there are none."""
+    import io
+    import zipfile
 
-    ``raw=True`` (the default) applies the dataset's preprocessing recorded in labels.json
-    (image scale and offset, feature standardization) before the model; pass ``raw=False``
-    for inputs that are already preprocessed.
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return {name: archive.read(name) for name in archive.namelist()
+                    if "/" not in name and archive.getinfo(name).file_size < 2**22}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return {}
+
+
+class EdgeModel(LiteRTModel):
+    """A ``.tflite`` export and what it was trained on: label names and preprocessing, read from
+    ``labels.json`` next to it or, when that is absent, from the file's embedded metadata.
+
+    ``predict(x)`` takes what the dataset's arrays hold, as every predictor does;
+    ``predict_raw(raw)`` and ``classify(raw)`` take raw input (pixels 0..16 for digits, CSV
+    rows as written), apply the recorded preprocessing, and accept grayscale images without
+    their channel axis (``(n, 8, 8)``).
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None,
@@ -146,16 +163,27 @@ class EdgeModel(LiteRTModel):
         super().__init__(path, num_threads)
         labels_path = Path(labels_path) if labels_path else self.path.parent / LABELS_FILE
         try:
-            self.info = json.loads(labels_path.read_text()) if labels_path.is_file() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFileError(f"{labels_path} is corrupt ({exc}): export the run again") from None
+            if labels_path.is_file():
+                self.info = json.loads(labels_path.read_text())
+            else:
+                embedded = embedded_files(self.path.read_bytes()).get(LABELS_FILE)
+                labels_path = self.path  # for the error below
+                self.info = json.loads(embedded) if embedded else {}
+            if not isinstance(self.info, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelFileError(f"{labels_path}'s labels are corrupt ({exc}): export the run "
+                                 "again") from None
         self.labels: list[str] | None = self.info.get("labels")
         self.preprocessing: dict[str, Any] = self.info.get("preprocessing") or {}
 
-    def preprocess(self, x) -> np.ndarray:
-        """Repeat the dataset's preprocessing on raw input (what the training data went through)."""
+    def preprocess(self, raw) -> np.ndarray:
+        """The dataset's preprocessing on raw input (what the training data went through)."""
         prep = self.preprocessing
-        x = np.asarray(x)
+        x = np.asarray(raw)
+        shape, _ = self.input_spec
+        if x.ndim == len(shape) and shape[-1] == 1 and x.shape[1:] == shape[:-1]:
+            x = x[..., None]  # grayscale images without their channel axis
         if prep.get("kind") == "image" and "scale" in prep:
             return x.astype("float32") * prep["scale"] + prep.get("offset", 0.0)
         if prep.get("kind") == "tabular" and "mean" in prep:
@@ -163,19 +191,15 @@ class EdgeModel(LiteRTModel):
                 prep["std"], "float32")
         return x
 
-    def predict(self, x, raw: bool = True) -> np.ndarray:
-        return super().predict(self.preprocess(x) if raw else x)
+    def predict_raw(self, raw) -> np.ndarray:
+        """Outputs for raw input (probabilities for a classifier)."""
+        return self.predict(self.preprocess(raw))
 
-    def predict_proba(self, x, raw: bool = True) -> np.ndarray:
-        """Class probabilities (the classifier's softmax output)."""
+    def classify(self, raw) -> list[str]:
+        """The most likely label of each raw example."""
         if not self.labels:
-            raise ModelFileError(f"{self.path} is not a classifier (no labels): use predict()")
-        return self.predict(x, raw=raw)
-
-    def classify(self, x, raw: bool = True) -> list[str]:
-        """The most likely label of each example."""
-        probabilities = self.predict_proba(x, raw=raw)
-        return [self.labels[i] for i in probabilities.argmax(axis=-1)]
+            raise ModelFileError(f"{self.path} is not a classifier (no labels): use predict_raw()")
+        return [self.labels[i] for i in self.predict_raw(raw).argmax(axis=-1)]
 
 
-__all__ = ["EdgeModel", "LiteRTModel", "read_model_bytes"]
+__all__ = ["EdgeModel", "LiteRTModel", "embedded_files", "read_model_bytes"]

@@ -21,8 +21,6 @@ import numpy as np
 
 from kerasmodels.runs import Run, load_run
 
-SKIPPED_FORMATS = ("saved_model",)  # the same graph as Keras, slow to load: not a device format
-
 
 @dataclass
 class Variant:
@@ -57,7 +55,8 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
     """
     from kerasmodels.benchmarks import family
     from kerasmodels.errors import KerasModelsError
-    from kerasmodels.exports import FORMATS, artifact_name
+    from kerasmodels.exports import artifact_name
+    from kerasmodels.formats import format_names
     from kerasmodels.runs import read_json
     from kerasmodels.runtime import load_predictor
     from kerasmodels.runtime.keras import KerasPredictor
@@ -95,9 +94,9 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
                                  f"{type(exc).__name__}: {exc}; export the run again"))
             continue
         for fmt in artifacts:
-            if fmt in SKIPPED_FORMATS:
+            if fmt in format_names(playground=False):
                 continue
-            if fmt not in FORMATS:
+            if fmt not in format_names():
                 found.broken.append((member.id, "exports/exports.json",
                                      f"unknown format {fmt!r}"))
                 continue

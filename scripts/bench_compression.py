@@ -26,7 +26,6 @@ from kerasmodels.report import bench_options, format_table, write_results  # noq
 CASES = [("prune", {}), ("prune", {"structured_2_4": True}), ("cluster", {}), ("distill", {}),
          ("qat", {}), ("prune+qat", {}), ("cluster+qat", {}), ("prune+cluster+qat", {})]
 QUICK_CASES = [("prune", {"epochs": 1}), ("qat", {"epochs": 1})]
-QUICK_FORMATS = ("tflite-float32", "tflite-int8", "onnx")
 
 
 def through_litert(member, fmt: str) -> dict:
@@ -65,10 +64,12 @@ def recipes(parent, cases) -> list[dict]:
 
 
 def formats(parent, names: tuple[str, ...] | None = None, calls: int = 200) -> list[dict]:
-    """Every format of the parent (or ``names``): bytes, agreement, accuracy, 1-thread latency."""
+    """Every format of the parent (or ``names``): bytes, flash and RAM, agreement, accuracy,
+    1-thread latency."""
     import kerasmodels as km
+    from kerasmodels.formats import format_names
 
-    artifacts = {a.format: a for a in km.export(parent, names)}
+    artifacts = {a.format: a for a in km.export(parent, names or format_names())}
     bench = {(r["format"]): r for r in km.benchmark(parent, threads=(1,), export_missing=False,
                                                      progress=False, calls=calls)
              if r["run"] == parent.id}
@@ -76,7 +77,8 @@ def formats(parent, names: tuple[str, ...] | None = None, calls: int = 200) -> l
     for fmt, r in bench.items():
         artifact = artifacts.get(fmt)
         rows.append({"format": fmt, "runtime": r["runtime"], "bytes": r["bytes"],
-                     "gzip_bytes": r["gzip_bytes"],
+                     "gzip_bytes": r["gzip_bytes"], "flash_bytes": r["flash_bytes"],
+                     "ram_bytes": r["ram_bytes"],
                      "top1_agreement": artifact.parity["top1_agreement"] if artifact else None,
                      "accuracy": r["accuracy"], "p50_ms": r["p50_ms"], "threads": r["threads"]})
     return rows
@@ -107,7 +109,9 @@ def main(argv=None) -> int:
         out = Path(tmp)
         parent = km.train("cnn", "digits", epochs=epochs, out_dir=out / "cnn", verbose=0)
         rows = recipes(parent, QUICK_CASES if args.quick else CASES)
-        format_rows = formats(parent, QUICK_FORMATS if args.quick else None,
+        from kerasmodels.formats import format_names
+
+        format_rows = formats(parent, format_names(quick=True) if args.quick else None,
                               calls=20 if args.quick else 200)
         lstm = None if args.quick else lstm_qat(out / "rnn", epochs, 3)
         parent_info = {"epochs": parent.manifest["training"]["epochs_run"],

@@ -65,19 +65,17 @@ def machine_line(data: dict, what: str = "") -> str:
     return f"\n\n*{what}Measured on {describe_machine(data['machine'])}.*"
 
 
-@renderer("export_floors", from_code=True)
-def render_export_floors(_: dict) -> str:
-    from kerasmodels.exports import AGREEMENT_FLOORS, DIFFERENCE_CEILINGS, LOSSLESS
+@renderer("export_formats", from_code=True)
+def render_export_formats(_: dict) -> str:
+    from kerasmodels.formats import export_formats
 
-    groups: dict[tuple, list[str]] = {}
-    for fmt, floor in AGREEMENT_FLOORS.items():
-        groups.setdefault((floor, DIFFERENCE_CEILINGS[fmt]), []).append(fmt)
-    rows = [[", ".join(formats) + (" (lossless)" if set(formats) <= set(LOSSLESS) else ""),
-             f"{100 * floor:g}%", f"{ceiling:g}"]
-            for (floor, ceiling), formats in sorted(groups.items(), reverse=True)]
-    return table(["format", "top-1 agreement with Keras at least (classification)",
-                  "max difference at most (regression, in standard deviations of the outputs)"],
-                 rows)
+    rows = [[f"`{f.name}`" + ("" if f.default else " (when named)"), f"`{f.file}`", f.device,
+             f.runtime, f"{100 * f.agreement_floor:g}%" + (" (lossless)" if f.lossless else ""),
+             f"{f.difference_ceiling:g}", ", ".join(f"`{o}`" for o in f.options) or "-",
+             f.note] for f in export_formats()]
+    return table(["format", "file", "for", "checked in", "top-1 agreement with Keras at least",
+                  "max difference at most (regression, in std of the outputs)", "options",
+                  "note"], rows)
 
 
 @renderer("train")
@@ -165,16 +163,28 @@ def render_compression(data: dict) -> str:
 
 @renderer("formats", source="compression")
 def render_formats(data: dict) -> str:
+    def kb(value):
+        return "-" if value is None else kilobytes(value)
+
     rows = [[r["format"], r["runtime"], kilobytes(r["bytes"]), kilobytes(r["gzip_bytes"]),
-             num(r["top1_agreement"]), num(r["accuracy"]), ms(r["p50_ms"]), r["threads"]]
-            for r in data["formats"]]
-    keras_threads = next((r["threads"] for r in data["formats"] if r["format"] == "keras"), None)
-    return (table(["format", "runtime", "kB", "gzip kB", "top-1 agreement",
+             kb(r.get("flash_bytes")), kb(r.get("ram_bytes")), num(r["top1_agreement"]),
+             num(r["accuracy"]), ms(r["p50_ms"]), r["threads"]] for r in data["formats"]]
+    by_format = {r["format"]: r for r in data["formats"]}
+    keras_threads = by_format.get("keras", {}).get("threads")
+    text = (table(["format", "runtime", "kB", "gzip kB", "flash kB", "RAM kB", "top-1 agreement",
                    "accuracy (its runtime)", "p50 ms", "threads"], rows)
             + "\n\np50: batch 1, the runtime alone (set_tensor/invoke/get_tensor for LiteRT, "
-            "`session.run` for ONNX Runtime, the compiled call for Keras and TensorFlow, whose "
-            f"threads are process-wide: {keras_threads}), every variant interleaved."
-            + machine_line(data))
+            "`session.run` for ONNX Runtime, TFLM's `invoke`, the compiled call for Keras and "
+            f"TensorFlow, whose threads are process-wide: {keras_threads}), every variant "
+            "interleaved. Flash: the model file a device stores (for tflite-micro the model "
+            "alone, not its C source). RAM: TFLM's measured tensor arena; for LiteRT and ONNX "
+            "Runtime the peak resident memory a fresh process adds while it loads the file and "
+            "runs one example (interpreter, delegate and session included).")
+    slow, base = by_format.get("tflite-int16x8"), by_format.get("tflite-float32")
+    if slow and base:
+        text += (f" int16x8 runs {slow['p50_ms'] / base['p50_ms']:.0f}x slower than float32 "
+                 "here: LiteRT has no fast kernel for it, so it is made only when named.")
+    return text + machine_line(data)
 
 
 @renderer("sweep")

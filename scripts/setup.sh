@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up a fresh machine: .venv with kerasmodels and its dev extras, and Debian's chromium
-# for the browser tests. Idempotent: re-running only installs what changed.
+# Set up a fresh machine: .venv with kerasmodels and its dev extras, .venv-readers with the
+# reference TFLite metadata reader, and Debian's chromium for the browser tests. Idempotent: re-running only installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,20 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev]"
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+# tflite-support, the reference reader of TFLite metadata, in an environment of its own: it
+# needs protobuf < 4, which TensorFlow cannot share. The tests read exported metadata with it.
+READERS="tflite-support==0.4.4"
+if [ ! -f ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)" ]; then
+  echo "== installing the metadata reader ($READERS) into .venv-readers"
+  rm -rf .venv-readers
+  "$PYTHON" -m venv .venv-readers
+  if .venv-readers/bin/python -m pip install --quiet $READERS; then
+    touch ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
+  else
+    echo "warning: could not install $READERS; the metadata tests need .venv-readers" >&2
+  fi
 fi
 
 if [ ! -x /usr/bin/chromium ]; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -45,10 +46,12 @@ def test_edge_model_classifies_in_an_environment_without_tensorflow(cnn_run, cnn
     assert "tensorflow" not in names and {"numpy", "ai-edge-litert", "kerasmodels"} <= names
 
     x, y = cnn_run.dataset().test
-    np.savez(tmp_path / "test.npz", raw=np.round(x * 16), y=y)  # raw pixels 0..16, as read
+    # raw pixels 0..16 as a device reads them, (n, 8, 8) without a channel axis
+    np.savez(tmp_path / "test.npz", raw=np.round(x * 16)[..., 0], y=y)
     script = tmp_path / "device.py"
     script.write_text(DEVICE_SCRIPT)
-    model_file = cnn_run.path / "exports" / "tflite-int8.tflite"
+    model_file = tmp_path / "digits.tflite"  # the file alone: its labels are inside
+    shutil.copy(cnn_run.path / "exports" / "tflite-int8.tflite", model_file)
     result = subprocess.run([python, str(script), str(model_file), str(tmp_path / "test.npz")],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -66,6 +66,10 @@ def test_a_model_exports_for_a_microcontroller_with_a_measured_arena(which, cnn_
     assert bytes(int(v, 16) for v in values) == content
     record = json.loads((run.path / "exports" / "exports.json").read_text())
     assert record["artifacts"]["tflite-micro"]["device"]["arena_bytes"] == arena
+    if which == "mlp":  # the benchmark's flash and RAM columns: the file and the arena
+        rows = km.benchmark(run, calls=5, export_missing=False, progress=False)
+        (row,) = [r for r in rows if r["format"] == "tflite-micro"]
+        assert (row["flash_bytes"], row["ram_bytes"]) == (len(content), arena)
 
 
 def test_the_distilled_student_fits_and_runs(cnn_run, tmp_path):

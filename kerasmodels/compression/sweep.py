@@ -32,7 +32,6 @@ DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
     {"recipe": "prune+cluster+qat"},
     {"recipe": "distill"},
 )
-SWEEP_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8")
 
 
 def pareto_front(rows: list[dict[str, Any]], score: str = "val_accuracy") -> list[bool]:
@@ -59,12 +58,14 @@ def choose(rows: list[dict[str, Any]], parent_val_accuracy: float,
 
 def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
           recipes: tuple[dict[str, Any], ...] | list[dict[str, Any]] = DEFAULT_RECIPES,
-          formats: tuple[str, ...] = SWEEP_FORMATS, calls: int = 100,
+          formats: tuple[str, ...] | None = None, calls: int = 100,
           progress: bool = True) -> dict[str, Any]:
     """Run ``recipes`` on ``run``, export and time everything, mark the front, pick one.
 
-    Returns ``{"parent", "parent_accuracy", "accuracy_budget", "rows", "pick", "seconds"}``
-    and writes it to ``<run>/sweep.json``.
+    ``formats`` defaults to the format table's ``sweep`` rows (quantization-aware children
+    are exported to its integer ones only); every artifact is timed in LiteRT. Returns
+    ``{"parent", "parent_accuracy", "accuracy_budget", "rows", "pick", "seconds"}`` and writes
+    it to ``<run>/sweep.json``.
     """
     from kerasmodels.benchmarks import latencies
     from kerasmodels.compression import compress
@@ -75,6 +76,16 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
             or not 0 <= accuracy_budget < 1:
         raise HyperparameterError(f"accuracy_budget must be in [0, 1), got {accuracy_budget!r}: "
                                   "0.01 accepts one percentage point less than the parent")
+    from kerasmodels.formats import format_names, get_format
+
+    formats = list(format_names(sweep=True) if formats is None else formats)
+    for name in formats:
+        if get_format(name).runtime != "litert":
+            raise HyperparameterError(f"the sweep times every artifact in LiteRT: {name} is run "
+                                      f"by {get_format(name).runtime}; choose among "
+                                      f"{', '.join(format_names(runtime='litert'))}")
+    integer = [name for name in formats if get_format(name).integer]
+    baseline_format = next((name for name in formats if get_format(name).lossless), None)
     parent = load_run(run)
     if parent.manifest["dataset"].get("task") != "classification":
         raise HyperparameterError("the sweep ranks by accuracy: it needs a classification run")
@@ -96,7 +107,8 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     rows, timed = [], {}
     for member in members:
         quantization_aware = member.quantization_aware  # made for int8 only
-        for artifact in export(member, ["tflite-int8"] if quantization_aware else list(formats)):
+        wanted = integer if quantization_aware else formats
+        for artifact in export(member, wanted) if wanted else []:
             model = LiteRTModel(artifact.path, num_threads=1)
             val_accuracy = float((model.predict(x_val).argmax(-1) == y_val).mean())
             timed[len(rows)] = model.runtime_call(x)
@@ -116,7 +128,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         bar.update()
         bar.close()
     baseline = next((r["gzip_bytes"] for r in rows if r["run"] == parent.id
-                     and r["format"] == "tflite-float32"), None)
+                     and r["format"] == baseline_format), None)
     for row, on_front in zip(rows, pareto_front(rows), strict=True):
         row["pareto"] = on_front
         row["x_smaller"] = round(baseline / row["gzip_bytes"], 2) if baseline else None
@@ -131,4 +143,4 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     return result
 
 
-__all__ = ["DEFAULT_RECIPES", "SWEEP_FORMATS", "choose", "pareto_front", "sweep"]
+__all__ = ["DEFAULT_RECIPES", "choose", "pareto_front", "sweep"]

@@ -1,4 +1,5 @@
-"""Export a run for the edge: TFLite (5 formats), ONNX, SavedModel, each checked against Keras.
+"""Export a run for the edge in the formats of :mod:`kerasmodels.formats`, each checked
+against its Keras model.
 
 Artifacts land in ``<run>/exports/``; ``exports.json`` records each one's bytes, gzip bytes,
 sha256 and parity with the Keras model on the test split, and the formats that cannot hold the
@@ -23,30 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.errors import ExportError, HyperparameterError, UnknownNameError
+from kerasmodels.errors import ExportError
+from kerasmodels.formats import (  # noqa: F401 (export_formats: public)
+    ExportFormat,
+    check_options,
+    export_formats,
+    format_names,
+    get_format,
+    options_for,
+    resolve,
+)
 from kerasmodels.runs import Run, load_run, read_json, write_json
 
-TFLITE_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8",
-                  "tflite-int16x8")
-FORMATS = (*TFLITE_FORMATS, "tflite-micro", "onnx", "saved_model")
-# what export() makes when no format is named: tflite-micro (full int8 for microcontrollers,
-# checked with TFLM's reference kernels) is made when asked for
-DEFAULT_FORMATS = tuple(f for f in FORMATS if f != "tflite-micro")
-LOSSLESS = ("tflite-float32", "onnx", "saved_model")  # the same function, in other runtimes
-# The export of a format fails when its file agrees with the Keras model on less than this
-# share of the test split's top-1 labels (classification) ...
-AGREEMENT_FLOORS = {"tflite-float32": 0.999, "onnx": 0.999, "saved_model": 0.999,
-                    "tflite-float16": 0.99, "tflite-dynamic": 0.98, "tflite-int16x8": 0.98,
-                    "tflite-int8": 0.95, "tflite-micro": 0.95}
-# ... or, for regression, when its largest difference from the Keras outputs exceeds this
-# fraction of their standard deviation.
-DIFFERENCE_CEILINGS = {"tflite-float32": 1e-4, "onnx": 1e-4, "saved_model": 1e-4,
-                       "tflite-float16": 0.01, "tflite-dynamic": 0.05, "tflite-int16x8": 0.05,
-                       "tflite-int8": 0.15, "tflite-micro": 0.15}
-# A quantization-aware-trained run's fake quantization rounds differently in each runtime
-# (ONNX's QuantizeLinear, for one): every format of it is held to the int8 bounds.
-QAT_FORMAT_BOUNDS = "tflite-int8"
-MIN_OPSET, MAX_OPSET = 13, 18
 EXPORTS_JSON, LABELS_JSON = "exports.json", "labels.json"
 
 
@@ -67,41 +56,35 @@ class Artifact:
         return {**asdict(self), "path": self.path.name}
 
 
-def export_formats() -> list[str]:
-    return list(FORMATS)
-
-
 def artifact_name(fmt: str) -> str:
-    """The file (or folder: saved_model, tflite-micro) a format is written to."""
-    if fmt in ("saved_model", "tflite-micro"):
-        return fmt
-    return f"{fmt}.{fmt.split('-')[0]}"
+    """The file (or folder) format ``fmt`` is written to in ``exports/``."""
+    return get_format(fmt).file
 
 
 def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = None, *,
-           opset: int = 17, int8_io: bool = True, progress: bool = False) -> list[Artifact]:
-    """Export ``run`` to ``formats`` (default: all but ``tflite-micro``, which is made when
-    asked for) and check each against the Keras model.
+           progress: bool = False, **options: Any) -> list[Artifact]:
+    """Export ``run`` to ``formats`` (default: the table's default rows) and check each
+    against the Keras model.
 
-    Formats that cannot hold the model (a converter's known limitation, with its reason) are
-    skipped and listed in ``exports.json`` (an ExportError when none of the requested formats
-    can); any other converter error is raised. Every file is checked against the Keras model
-    on the test split and the export fails below its format's floor (``AGREEMENT_FLOORS``:
-    top-1 agreement, 99.9% for the lossless formats, 95% for int8; ``DIFFERENCE_CEILINGS`` for
-    regression). A quantization-aware-trained run is held to the int8 bounds in every format.
+    ``options`` (``opset``, ``int8_io``, ``author``, ``version``, ``description``: see
+    ``kerasmodels.formats.OPTIONS``) go to the formats that take them; one that none of
+    ``formats`` takes is an error. Formats that cannot hold the model (a converter's known
+    limitation, with its reason) are skipped and listed in ``exports.json`` (an ExportError
+    when none of the requested formats can); any other converter error is raised. Every file
+    is checked against the Keras model on the test split and the export fails below its
+    format's ``agreement_floor`` (classification) or above its ``difference_ceiling``
+    (regression). A quantization-aware-trained run is held to the integer bounds in every
+    format.
     """
     if isinstance(formats, str):
         formats = [formats]
-    formats = list(DEFAULT_FORMATS if formats is None else formats)
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= MAX_OPSET:
-        raise HyperparameterError(f"opset must be an ONNX opset from {MIN_OPSET} to {MAX_OPSET} "
-                                  f"(tf2onnx's range), got {opset!r}")
-    for fmt in formats:
-        if fmt not in FORMATS:
-            raise UnknownNameError("export format", fmt, FORMATS)
+    names = list(format_names(default=True) if formats is None else formats)
+    rows = [get_format(name) for name in names]
+    check_options(rows, options)
     run = load_run(run)
     model, data = run.model, run.dataset()
-    quantization_aware = run.quantization_aware
+    bounds = integer_bounds() if run.quantization_aware else None
+    info = model_info(run, options)
     folder = run.path / "exports"
     for stray in run.path.glob(".exports-*"):  # left by an export that was killed
         _remove(stray)
@@ -115,30 +98,35 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
 
         reference = KerasPredictor(model).predict(x_test)
         artifacts = []
-        iterator = formats
+        iterator = rows
         if progress:
             from tqdm.auto import tqdm
 
-            iterator = tqdm(formats, desc=f"export {run.id}", unit="format")
+            iterator = tqdm(rows, desc=f"export {run.id}", unit="format")
         for fmt in iterator:
+            target = staging / fmt.file
+            _remove(target)  # a link to the previous set's file: never written through
             try:
-                artifact = _export_one(model, fmt, staging, data, opset=opset, int8_io=int8_io)
+                extras = resolve(fmt.converter)(model, target, fmt=fmt, data=data, info=info,
+                                                **options_for(fmt, options))
             except ExportError as exc:
-                record["unsupported"][fmt] = str(exc)
-                _remove(staging / artifact_name(fmt))
-                record["artifacts"].pop(fmt, None)
+                record["unsupported"][fmt.name] = str(exc)
+                _remove(target)
+                record["artifacts"].pop(fmt.name, None)
                 continue
+            artifact = describe(fmt.name, target)
+            artifact.quantization = extras.get("quantization")
+            artifact.device = extras.get("device")
             artifact.parity = parity(artifact, x_test, y_test, reference, data.task)
-            check_agreement(fmt, artifact.parity, reference,
-                            QAT_FORMAT_BOUNDS if quantization_aware else fmt)
-            record["unsupported"].pop(fmt, None)
-            record["artifacts"][fmt] = artifact.to_json()
+            check_agreement(fmt.name, artifact.parity, reference, bounds)
+            record["unsupported"].pop(fmt.name, None)
+            record["artifacts"][fmt.name] = artifact.to_json()
             artifacts.append(artifact)
-        if not artifacts and formats:
-            reasons = "; ".join(record["unsupported"][f] for f in formats)
+        if not artifacts and rows:
+            reasons = "; ".join(record["unsupported"][name] for name in names)
             raise ExportError(f"no requested format can hold {run.id}: {reasons}")
         write_json(staging / EXPORTS_JSON, record)
-        write_json(staging / LABELS_JSON, labels_info(run, record["artifacts"]))
+        write_json(staging / LABELS_JSON, labels_info(run, record["artifacts"], options))
         _publish(staging, folder)
     finally:
         _remove(staging)
@@ -147,25 +135,32 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     return artifacts
 
 
+def integer_bounds() -> ExportFormat:
+    """The loosest bounds of the integer formats: what every format of a quantization-aware
+    run is held to (its fake quantization rounds differently in each runtime: ONNX's
+    QuantizeLinear, for one)."""
+    return min((f for f in export_formats() if f.integer), key=lambda f: f.agreement_floor)
+
+
 def check_agreement(fmt: str, result: dict[str, Any], reference: np.ndarray,
-                    bounds: str | None = None) -> None:
+                    bounds: ExportFormat | None = None) -> None:
     """Raise ExportError when ``fmt``'s parity ``result`` is below the floor of ``bounds``
-    (a format name; ``fmt`` itself by default)."""
-    bounds = bounds or fmt
+    (a row of the format table; ``fmt``'s own by default)."""
+    bounds = bounds or get_format(fmt)
     if "top1_agreement" in result:
-        floor, agreement = AGREEMENT_FLOORS[bounds], result["top1_agreement"]
+        floor, agreement = bounds.agreement_floor, result["top1_agreement"]
         if agreement >= floor:
             return
         problem = (f"{fmt} agrees with the Keras model on {agreement:.2%} of the test split's "
                    f"labels, below its floor of {floor:.1%}")
     else:
-        ceiling = DIFFERENCE_CEILINGS[bounds]
+        ceiling = bounds.difference_ceiling
         relative = result["max_abs_diff"] / max(float(np.std(reference)), 1e-12)
         if relative <= ceiling:
             return
         problem = (f"{fmt} differs from the Keras model by up to {relative:.3g} standard "
                    f"deviations of its outputs on the test split, above its ceiling of {ceiling}")
-    fix = ("the conversion is wrong; report it with the run" if bounds in LOSSLESS else
+    fix = ("the conversion is wrong; report it with the run" if bounds.lossless else
            "export a float format (tflite-float32, onnx), or train the run quantization-aware "
            "(kerasmodels compress RUN qat) for integer formats")
     raise ExportError(f"{problem}: {fix}")
@@ -179,7 +174,7 @@ def _carry_over(folder: Path, staging: Path) -> dict[str, Any]:
     artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
     kept = {}
     for fmt, entry in artifacts.items():
-        source = folder / artifact_name(fmt) if fmt in FORMATS else None
+        source = folder / artifact_name(fmt) if fmt in format_names() else None
         if source is None or not source.exists():
             continue
         if source.is_dir():
@@ -210,64 +205,6 @@ def _publish(staging: Path, folder: Path) -> None:
         _remove(old)
 
 
-def _export_one(model, fmt: str, folder: Path, data, *, opset: int, int8_io: bool) -> Artifact:
-    target = folder / artifact_name(fmt)
-    if fmt == "saved_model":
-        from kerasmodels.exports.saved_model import save
-
-        staging = Path(tempfile.mkdtemp(prefix=".saved_model-", dir=folder))
-        try:
-            save(model, staging)
-            _remove(target)
-            os.replace(staging, target)
-        finally:
-            _remove(staging)
-        return describe(fmt, target)
-    if fmt == "tflite-micro":
-        return _export_micro(model, folder, data)
-    if fmt == "onnx":
-        from kerasmodels.exports.onnx import convert as to_onnx
-
-        content = to_onnx(model, opset=opset)
-    else:
-        from kerasmodels.exports.tflite import convert as to_tflite
-
-        content = to_tflite(model, fmt, data.train[0], int8_io=int8_io)
-    _write_atomically(target, content)
-    artifact = describe(fmt, target)
-    if fmt in TFLITE_FORMATS:
-        from kerasmodels.edge import LiteRTModel
-
-        artifact.quantization = LiteRTModel(target).quantization
-    return artifact
-
-
-def _export_micro(model, folder: Path, data) -> Artifact:
-    """The ``tflite-micro`` folder: full int8 at a batch of one, its C files, the measured
-    arena, and its top-1 agreement with the same file run by LiteRT."""
-    from kerasmodels.edge import LiteRTModel
-    from kerasmodels.exports import micro
-    from kerasmodels.exports.tflite import convert as to_tflite
-
-    content = to_tflite(model, "tflite-int8", data.train[0], int8_io=True, batch=1)
-    target = folder / artifact_name("tflite-micro")
-    staging = Path(tempfile.mkdtemp(prefix=".tflite-micro-", dir=folder))
-    try:
-        device = micro.write(staging, content, data.test[0][:1])
-        _remove(target)
-        os.replace(staging, target)
-    finally:
-        _remove(staging)
-    x = data.test[0]
-    on_device = micro.MicroModel(target).predict(x)
-    litert = LiteRTModel(target / micro.MODEL_FILE)
-    device["litert_agreement"] = float((on_device.argmax(-1) ==
-                                        litert.predict(x).argmax(-1)).mean())
-    artifact = describe("tflite-micro", target)
-    artifact.quantization, artifact.device = litert.quantization, device
-    return artifact
-
-
 def parity(artifact: Artifact, x, y, reference: np.ndarray, task: str) -> dict[str, Any]:
     """Max abs difference from the Keras outputs, top-1 agreement and the artifact's accuracy."""
     from kerasmodels.runtime import load_predictor
@@ -282,14 +219,33 @@ def parity(artifact: Artifact, x, y, reference: np.ndarray, task: str) -> dict[s
     return result
 
 
-def labels_info(run: Run, artifacts: dict[str, Any]) -> dict[str, Any]:
-    """What a device needs besides the model file."""
+def model_info(run: Run, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a device needs besides the model file, and the metadata written into it: name,
+    description, version, author (``options`` override the last three)."""
+    options = options or {}
     info = run.manifest["dataset"]
-    return {"run": run.id, "task": info.get("task"), "input_shape": info["input_shape"],
+    test = run.metrics.get("test", {})
+    score = (f"test accuracy {test['accuracy']:.4f}" if "accuracy" in test else
+             f"test MAE {test['mae']:.4g}" if "mae" in test else "")
+    recipe = f", compressed with {run.manifest['recipe']}" if run.manifest.get("recipe") else ""
+    description = (f"{run.manifest['arch']['name']} trained on {info['name']} by kerasmodels"
+                   f"{recipe}" + (f"; {score}" if score else ""))
+    from kerasmodels import __version__
+
+    return {"run": run.id, "name": run.id,
+            "description": options.get("description") or description,
+            "version": options.get("version") or run.id,
+            "author": options.get("author") or f"kerasmodels {__version__}",
+            "task": info.get("task"), "input_shape": info["input_shape"],
             "dtype": info.get("dtype", "float32"), "labels": info.get("labels"),
-            "preprocessing": info.get("preprocessing", {}),
-            "quantization": {fmt: a["quantization"] for fmt, a in artifacts.items()
-                             if a.get("quantization")}}
+            "preprocessing": info.get("preprocessing", {})}
+
+
+def labels_info(run: Run, artifacts: dict[str, Any],
+                options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``labels.json``: :func:`model_info` and each artifact's input/output quantization."""
+    return {**model_info(run, options), "quantization": {fmt: a["quantization"] for fmt, a in
+                                                artifacts.items() if a.get("quantization")}}
 
 
 def describe(fmt: str, path: Path) -> Artifact:
@@ -304,18 +260,6 @@ def describe(fmt: str, path: Path) -> Artifact:
     return Artifact(fmt, path, size, packed, digest.hexdigest())
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
@@ -323,5 +267,4 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-__all__ = ["DEFAULT_FORMATS", "FORMATS", "LOSSLESS", "Artifact", "describe", "export",
-           "export_formats"]
+__all__ = ["Artifact", "artifact_name", "describe", "export", "export_formats", "model_info"]

@@ -167,7 +167,7 @@ def c_files(content: bytes, ops: list[str], arena: int, name: str = "g_model") -
     return source, header
 
 
-def write(folder: Path, content: bytes, example: np.ndarray) -> dict:
+def write_folder(folder: Path, content: bytes, example: np.ndarray) -> dict:
     """Write the ``tflite-micro`` folder for the int8 model ``content`` (``example``: one float
     input, to measure the arena with); returns what firmware needs to know (flash bytes,
     arena bytes, ops), or an ExportError naming the ops TFLM lacks."""
@@ -189,6 +189,22 @@ def write(folder: Path, content: bytes, example: np.ndarray) -> dict:
     (folder / SOURCE_FILE).write_text(source)
     (folder / HEADER_FILE).write_text(header)
     return {"flash_bytes": len(content), "arena_bytes": arena, "ops": ops}
+
+
+def write(model, target: Path, *, fmt, data, info: dict) -> dict:
+    """The converter of the ``tflite-micro`` row: full int8 at a batch of one, its C files,
+    the measured arena, and its top-1 agreement with the same file run by LiteRT."""
+    from kerasmodels.edge import LiteRTModel
+    from kerasmodels.exports.tflite import convert
+
+    content = convert(model, "tflite-int8", data.train[0], int8_io=True, batch=1)
+    device = write_folder(target, content, data.test[0][:1])
+    x = data.test[0]
+    on_device = MicroModel(target).predict(x)
+    litert = LiteRTModel(target / MODEL_FILE)
+    device["litert_agreement"] = float((on_device.argmax(-1) ==
+                                        litert.predict(x).argmax(-1)).mean())
+    return {"quantization": litert.quantization, "device": device}
 
 
 def quantize(x: np.ndarray, details: dict) -> np.ndarray:

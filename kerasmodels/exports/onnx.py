@@ -1,4 +1,5 @@
-"""ONNX through tf2onnx, validated with ``onnx.checker``.
+"""ONNX through tf2onnx, validated with ``onnx.checker``; input ``inputs``, output ``outputs``
+(as in every format), and the model's metadata in ``metadata_props``.
 
 >>> from kerasmodels.exports.onnx import convert
 >>> data = convert(model, opset=17)  # doctest: +SKIP
@@ -6,16 +7,50 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
+from typing import Any
 
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import ExportError
+from kerasmodels.formats import OPTIONS
 
-DEFAULT_OPSET = 17
+OUTPUT_NAME = "outputs"
+# metadata_props keys: what the TFLite metadata holds, as text (labels and preprocessing in JSON)
+METADATA_KEYS = ("name", "description", "version", "author", "task", "labels", "preprocessing")
 
 
-def convert(model, opset: int = DEFAULT_OPSET) -> bytes:
-    """The serialized ONNX model (dynamic batch, input named ``inputs``)."""
+def write(model, target: Path, *, fmt, data, info: dict[str, Any],
+          opset: int = OPTIONS["opset"].default) -> dict[str, Any]:
+    """The converter of the ``onnx`` row: ``target`` with ``info`` in ``metadata_props``."""
+    import onnx
+
+    proto = onnx.load_from_string(convert(model, opset))
+    onnx.helper.set_model_props(proto, metadata_props(info))
+    proto.doc_string = info.get("description", "")
+    target.write_bytes(proto.SerializeToString())
+    return {}
+
+
+def metadata_props(info: dict[str, Any]) -> dict[str, str]:
+    return {key: value if isinstance(value, str) else json.dumps(value)
+            for key in METADATA_KEYS if (value := info.get(key)) is not None}
+
+
+def rename_output(graph, name: str = OUTPUT_NAME) -> None:
+    """Call the graph's one output ``name`` (tf2onnx names it after the Keras layer)."""
+    old = graph.output[0].name
+    if old == name:
+        return
+    for node in graph.node:
+        node.output[:] = [name if o == old else o for o in node.output]
+        node.input[:] = [name if i == old else i for i in node.input]
+    graph.output[0].name = name
+
+
+def convert(model, opset: int = OPTIONS["opset"].default) -> bytes:
+    """The serialized ONNX model (dynamic batch, input ``inputs``, output ``outputs``)."""
     import onnx
     import tf2onnx
 
@@ -36,6 +71,7 @@ def convert(model, opset: int = DEFAULT_OPSET) -> bytes:
     if unmapped.ops:
         raise ExportError(f"onnx (opset {opset}) cannot hold this model: tf2onnx has no ONNX "
                           f"operator for {unmapped.ops}")
+    rename_output(proto.graph)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except onnx.checker.ValidationError as exc:  # the converter wrote what ONNX does not allow

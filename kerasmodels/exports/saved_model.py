@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kerasmodels.backend import tf
 
@@ -22,3 +23,9 @@ def save(model, folder: str | Path, version: int = 1) -> Path:
     module.serve = serve
     tf.saved_model.save(module, str(target), signatures={"serving_default": serve})
     return target
+
+
+def write(model, target: Path, *, fmt, data, info: dict[str, Any]) -> dict[str, Any]:
+    """The converter of the ``saved_model`` row."""
+    save(model, target)
+    return {}

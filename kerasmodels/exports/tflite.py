@@ -10,13 +10,17 @@ a dynamic batch.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import ExportError
-from kerasmodels.exports import TFLITE_FORMATS
 
 CALIBRATION_SAMPLES = 200
+# the formats this converter makes (rows of kerasmodels.formats), by what each quantizes
+MODES = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "tflite-int16x8")
 
 
 def has_recurrent_layer(model) -> bool:
@@ -31,10 +35,11 @@ def _layers(model):
 
 
 def concrete_function(model, batch: int | None = None):
-    """``model(x, training=False)`` traced for a batch of ``batch`` (None: any batch)."""
+    """``model(x, training=False)`` traced for a batch of ``batch`` (None: any batch), its
+    input named ``inputs`` and its output ``outputs`` (as in every format)."""
     spec = model.inputs[0]
     signature = tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype, name="inputs")
-    function = tf.function(lambda x: model(x, training=False))
+    function = tf.function(lambda x: {"outputs": model(x, training=False)})
     return function.get_concrete_function(signature)
 
 
@@ -56,8 +61,8 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
     token inputs stay int32 either way. ``batch`` fixes the batch size (recurrent models:
     always 1); None keeps it dynamic.
     """
-    if fmt not in TFLITE_FORMATS:
-        raise ExportError(f"{fmt!r} is not a TFLite format: choose one of {', '.join(TFLITE_FORMATS)}")
+    if fmt not in MODES:
+        raise ExportError(f"{fmt!r} is not a TFLite format: choose one of {', '.join(MODES)}")
     batch = 1 if has_recurrent_layer(model) else batch
     function = concrete_function(model, batch)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], variables_of(model))
@@ -91,6 +96,18 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
         if not is_converter_limitation(exc):
             raise  # a bug (ours or the converter's), not a format that cannot hold the model
         raise ExportError(f"{fmt} cannot hold this model: {conversion_reason(exc)}") from None
+
+
+def write(model, target: Path, *, fmt, data, info: dict[str, Any], int8_io: bool = True
+          ) -> dict[str, Any]:
+    """The converter of the TFLite rows: ``target`` with the standard metadata (labels,
+    normalization, name, description, version, author) embedded."""
+    from kerasmodels.edge import LiteRTModel
+    from kerasmodels.exports.metadata import embed
+
+    content = convert(model, fmt.name, data.train[0], int8_io=int8_io)
+    target.write_bytes(embed(content, info))
+    return {"quantization": LiteRTModel(target).quantization}
 
 
 def is_converter_limitation(exc: Exception) -> bool:

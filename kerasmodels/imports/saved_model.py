@@ -55,7 +55,8 @@ class GraphModel(tf.Module):
 
     def __init__(self, loaded, *, input_shape: tuple[int, ...], signature: str = SIGNATURE,
                  source: str | Path = "the SavedModel", softmax: bool = False):
-        super().__init__(name=Path(str(source)).name or "saved_model")
+        name = Path(str(source)).name
+        super().__init__(name=name if name.isidentifier() else "saved_model")
         names = sorted(loaded.signatures.keys())
         if signature not in loaded.signatures:
             raise UnsupportedLayerError(f"{source} has no signature {signature!r}; it has: "

@@ -1,4 +1,4 @@
-"""One predictor interface over Keras, TensorFlow (SavedModel), LiteRT and ONNX Runtime.
+"""One predictor interface over Keras, TensorFlow (SavedModel), LiteRT, ONNX Runtime and TFLM.
 
 Every predictor has ``name``, ``input_spec`` (shape of one example, dtype), ``predict(x)``
 (a batch of float inputs in, float outputs out, quantization handled inside) and
@@ -21,8 +21,6 @@ import numpy as np
 
 from kerasmodels.errors import ModelFileError
 
-RUNTIMES = ("keras", "tensorflow", "litert", "onnxruntime", "tflm")
-
 
 class Predictor(Protocol):
     name: str
@@ -36,7 +34,9 @@ class Predictor(Protocol):
 
 
 def load_predictor(path, *, num_threads: int | None = None) -> Predictor:
-    """The predictor for an exported file or folder, or for a run (its Keras model)."""
+    """The predictor for an exported file or folder (the format table's ``loader`` for the
+    file's suffix or the folder's marker file), a ``.keras`` file or a run (its Keras model).
+    ``num_threads`` goes to runtimes whose thread count can be set."""
     from kerasmodels.runs import Run
 
     if isinstance(path, Run):
@@ -48,36 +48,25 @@ def load_predictor(path, *, num_threads: int | None = None) -> Predictor:
         from kerasmodels.runs import load_run
 
         return load_predictor(load_run(path))
-    if path.suffix == ".tflite":
-        from kerasmodels.edge import LiteRTModel
+    from kerasmodels.formats import format_of_path, resolve
 
-        return LiteRTModel(path, num_threads=num_threads)
-    if path.suffix == ".onnx":
-        from kerasmodels.runtime.onnx import OnnxPredictor
-
-        return OnnxPredictor(path, num_threads=num_threads)
-    if path.is_dir() and (path / "model_data.h").is_file():  # a tflite-micro folder
-        from kerasmodels.exports.micro import MicroModel
-
-        return MicroModel(path)
-    if path.is_dir() and not (path / "saved_model.pb").is_file():  # TF Serving: <dir>/<version>/
-        versions = sorted((p for p in path.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-        if versions and (versions[-1] / "saved_model.pb").is_file():
-            path = versions[-1]
-    if path.is_dir() and (path / "saved_model.pb").is_file():
-        from kerasmodels.runtime.keras import SavedModelPredictor
-
-        return SavedModelPredictor(path)
+    fmt = format_of_path(path)
+    if fmt is not None and (path.exists() or not fmt.is_folder):
+        loader = resolve(fmt.loader)
+        return loader(path, num_threads=num_threads) if fmt.threads else loader(path)
     if path.suffix == ".keras" or (path / "model.keras").is_file():
         from kerasmodels.runs import load_model
         from kerasmodels.runtime.keras import KerasPredictor
 
         return KerasPredictor(load_model(path if path.suffix == ".keras" else path / "model.keras"))
+    from kerasmodels.formats import export_formats
+
+    kinds = sorted({Path(f.file).suffix for f in export_formats() if not f.is_folder})
+    wanted = (f"give a {', '.join(kinds)} or .keras file, an exported folder "
+              f"({', '.join(f.name for f in export_formats() if f.is_folder)}) or a run directory")
     if not path.exists():
-        raise ModelFileError(f"{path} does not exist: give a .tflite, .onnx, .keras file, a "
-                             "SavedModel folder or a run directory")
-    raise ModelFileError(f"{path} is not a model kerasmodels can run: give a .tflite, .onnx, "
-                         ".keras file, a SavedModel folder or a run directory")
+        raise ModelFileError(f"{path} does not exist: {wanted}")
+    raise ModelFileError(f"{path} is not a model kerasmodels can run: {wanted}")
 
 
-__all__ = ["RUNTIMES", "Predictor", "load_predictor"]
+__all__ = ["Predictor", "load_predictor"]

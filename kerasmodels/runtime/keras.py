@@ -47,33 +47,39 @@ class KerasPredictor:
         return lambda: call(tensor).numpy()
 
 
-class SavedModelPredictor:
-    """A SavedModel folder's ``serving_default`` signature."""
+class SavedModelPredictor(KerasPredictor):
+    """A SavedModel folder's signature (``serving_default`` unless named), whatever its input
+    and output are called: read from the signature, not assumed. A TF Serving folder
+    (``<dir>/<version>/``) serves its newest version. The signature is checked as an imported
+    one is (no file access, no Python calls) before it runs."""
 
     name = "tensorflow"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, signature: str | None = None):
+        from kerasmodels.imports.saved_model import SIGNATURE, GraphModel
+
+        path = newest_version(Path(path))
         try:
             loaded = tf.saved_model.load(str(path))
-            self._signature = loaded.signatures["serving_default"]
         except Exception as exc:
             raise ModelFileError(f"{path} cannot be loaded as a SavedModel ({type(exc).__name__}):"
                                  " export it again") from None
-        self._loaded = loaded
-        spec = self._signature.structured_input_signature[1]["inputs"]
-        self._spec = tuple(int(d) for d in spec.shape[1:]), spec.dtype.name
+        function = loaded.signatures.get(signature or SIGNATURE)
+        specs = function.structured_input_signature[1] if function is not None else {}
+        shape = next(iter(specs.values())).shape if len(specs) == 1 else None
+        if shape is not None and (shape.rank is None or None in shape[1:]):
+            raise ModelFileError(f"{path} takes inputs of shape {shape}: give the example shape "
+                                 "with km.import_model(path, dataset) to run it")
+        model = GraphModel(loaded, input_shape=tuple(shape[1:]) if shape is not None else (),
+                           signature=signature or SIGNATURE, source=path)
+        super().__init__(model)
 
-    @property
-    def input_spec(self) -> tuple[tuple[int, ...], str]:
-        return self._spec
 
-    def predict(self, x) -> np.ndarray:
-        x = check_input(x, *self.input_spec)
-        return np.asarray(self._signature(inputs=tf.constant(x))["outputs"])
-
-    num_threads = KerasPredictor.num_threads
-
-    def runtime_call(self, example) -> Callable[[], np.ndarray]:
-        """The signature on one ``example`` already a tensor, output read back."""
-        tensor, signature = tf.constant(check_input(example, *self.input_spec)[:1]), self._signature
-        return lambda: signature(inputs=tensor)["outputs"].numpy()
+def newest_version(path: Path) -> Path:
+    """``path``, or its newest ``<version>/`` subfolder when it is a TF Serving folder."""
+    if path.is_dir() and not (path / "saved_model.pb").is_file():
+        versions = sorted((p for p in path.iterdir() if p.name.isdigit() and
+                           (p / "saved_model.pb").is_file()), key=lambda p: int(p.name))
+        if versions:
+            return versions[-1]
+    return path

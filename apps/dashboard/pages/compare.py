@@ -46,6 +46,12 @@ if pick:
                f"than the parent's float32 TFLite, accuracy {pick['accuracy']:.4f}")
 st.dataframe(ranked.drop(columns=["label"]), hide_index=True, width="stretch",
              column_config={"gzip_bytes": st.column_config.NumberColumn("gzip bytes"),
+                            "flash_bytes": st.column_config.NumberColumn(
+                                "flash bytes", help="what the device stores: the model file"),
+                            "ram_bytes": st.column_config.NumberColumn(
+                                "RAM bytes", help="TFLM: the measured tensor arena; LiteRT and "
+                                "ONNX Runtime: the peak memory a fresh process adds while it "
+                                "loads the file and runs one example"),
                             "p50_ms": st.column_config.NumberColumn("p50 ms", format="%.3f")})
 st.caption("Click a column header to sort.")
 

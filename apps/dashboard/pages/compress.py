@@ -15,8 +15,11 @@ run_id = common.pick_family("Run to compress", key="compress_run")
 recipes = st.multiselect("Recipes", RECIPES, default=["prune"],
                          help="each recipe makes a child run from a copy; the parent is never "
                               "changed")
-formats = st.multiselect("Export formats", km.export_formats(),
-                         default=["tflite-float32", "tflite-int8", "onnx"])
+table = {f.name: f for f in km.export_formats()}
+formats = st.multiselect("Export formats", list(table),
+                         default=[f.name for f in table.values() if f.quick],
+                         format_func=lambda name: f"{name} ({table[name].device})",
+                         help="; ".join(f"{f.name}: {f.note}" for f in table.values() if f.note))
 whole_sweep = st.checkbox("Run the whole sweep instead (every recipe × every TFLite format, "
                           "picks the smallest model within the accuracy budget)")
 budget = st.slider("Accuracy budget (points below the parent)", 0.0, 5.0, 1.0, 0.25,

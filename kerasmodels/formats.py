@@ -1,0 +1,191 @@
+"""Every export format in one table: what it is called, where it goes, what makes and runs it.
+
+``km.export``, ``km.load_predictor``, ``km.benchmark``, ``km.sweep``, ``km.load_variants``, the
+CLI and the dashboard read this table and nothing else; adding a format is one row here and one
+converter function (``converter(model, target, *, fmt, data, info, **options) -> dict``, which
+writes ``target`` and returns what the artifact records besides its bytes). It imports neither
+TensorFlow nor a runtime: converters and loaders are named, and imported when used.
+
+>>> from kerasmodels.formats import export_formats, get_format
+>>> [f.name for f in export_formats() if f.device == "microcontroller"]
+['tflite-micro']
+>>> get_format("onnx").options
+('opset', 'author', 'version', 'description')
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kerasmodels.errors import HyperparameterError, UnknownNameError
+
+METADATA_OPTIONS = ("author", "version", "description")
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One row of the table."""
+
+    name: str
+    file: str  # its file (or folder) in <run>/exports/
+    converter: str  # "module:function" that writes it
+    loader: str  # "module:Class" that runs it: Class(path) or Class(path, num_threads=n)
+    runtime: str  # the runtime that checks it (a predictor's ``name``)
+    device: str  # what it is for
+    lossless: bool  # the same function as the Keras model, in another runtime
+    agreement_floor: float  # least top-1 agreement with Keras on the test split
+    difference_ceiling: float  # regression: largest difference, in std of the outputs
+    options: tuple[str, ...] = ()  # the export options it takes (OPTIONS)
+    default: bool = True  # made by export() when no format is named
+    quick: bool = False  # the demo's and the dashboard's first choice
+    sweep: bool = False  # compared by km.sweep
+    integer: bool = False  # integer arithmetic only (what a quantization-aware run is for)
+    playground: bool = True  # offered by km.load_variants (the dashboard's Playground)
+    threads: bool = False  # its runtime's thread count can be set
+    ram: str = "peak_rss"  # how the benchmark knows its RAM: a fresh process's peak resident
+    # memory while it loads and runs the model ("peak_rss"), the measured TFLM arena ("arena")
+    marker: str = ""  # a folder format: the file that identifies one
+    note: str = ""
+
+    @property
+    def is_folder(self) -> bool:
+        return bool(self.marker)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_TFLITE = dict(converter="kerasmodels.exports.tflite:write", loader="kerasmodels.edge:LiteRTModel",
+               runtime="litert", threads=True)
+_METADATA = METADATA_OPTIONS
+
+FORMATS: list[ExportFormat] = [
+    ExportFormat("tflite-float32", "tflite-float32.tflite", **_TFLITE, device="phone", lossless=True,
+                 agreement_floor=0.999, difference_ceiling=1e-4, options=_METADATA, quick=True,
+                 sweep=True),
+    ExportFormat("tflite-float16", "tflite-float16.tflite", **_TFLITE, device="phone (GPU)",
+                 lossless=False, agreement_floor=0.99, difference_ceiling=0.01, options=_METADATA,
+                 sweep=True),
+    ExportFormat("tflite-dynamic", "tflite-dynamic.tflite", **_TFLITE, device="phone",
+                 lossless=False, agreement_floor=0.98, difference_ceiling=0.05, options=_METADATA,
+                 sweep=True),
+    ExportFormat("tflite-int8", "tflite-int8.tflite", **_TFLITE, device="phone (NPU, DSP)",
+                 lossless=False, agreement_floor=0.95, difference_ceiling=0.15,
+                 options=("int8_io", *_METADATA), quick=True, sweep=True, integer=True),
+    ExportFormat("tflite-int16x8", "tflite-int16x8.tflite", **_TFLITE, device="accuracy studies",
+                 lossless=False, agreement_floor=0.98, difference_ceiling=0.05, options=_METADATA,
+                 default=False, playground=False,
+                 note="no fast kernel in LiteRT here (scripts/bench_compression.py times it): "
+                      "made when named, for accuracy studies"),
+    ExportFormat("tflite-micro", "tflite-micro", converter="kerasmodels.exports.micro:write",
+                 loader="kerasmodels.exports.micro:MicroModel", runtime="tflm",
+                 device="microcontroller", lossless=False, agreement_floor=0.95,
+                 difference_ceiling=0.15, default=False, integer=True, ram="arena",
+                 marker="model_data.h",
+                 note="full int8, batch 1, C source and header, arena measured with TFLM"),
+    ExportFormat("onnx", "onnx.onnx", converter="kerasmodels.exports.onnx:write",
+                 loader="kerasmodels.runtime.onnx:OnnxPredictor", runtime="onnxruntime",
+                 device="server, desktop, browser", lossless=True, agreement_floor=0.999,
+                 difference_ceiling=1e-4, options=("opset", *_METADATA), quick=True, threads=True),
+    ExportFormat("saved_model", "saved_model", converter="kerasmodels.exports.saved_model:write",
+                 loader="kerasmodels.runtime.keras:SavedModelPredictor", runtime="tensorflow",
+                 device="server (TF Serving)", lossless=True, agreement_floor=0.999,
+                 difference_ceiling=1e-4, playground=False, ram="", marker="saved_model.pb"),
+]
+
+
+@dataclass(frozen=True)
+class Option:
+    """An export option: its default and what it accepts."""
+
+    name: str
+    default: Any
+    help: str
+
+    def check(self, value: Any) -> Any:
+        if self.name == "opset":
+            if isinstance(value, bool) or not isinstance(value, int) or not 13 <= value <= 18:
+                raise HyperparameterError(f"opset must be an ONNX opset from 13 to 18 "
+                                          f"(tf2onnx's range), got {value!r}")
+        elif self.name == "int8_io":
+            if not isinstance(value, bool):
+                raise HyperparameterError(f"int8_io must be True or False, got {value!r}")
+        elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
+            raise HyperparameterError(f"{self.name} must be a non-empty text of at most 1000 "
+                                      f"characters, got {value!r}")
+        return value
+
+
+OPTIONS = {o.name: o for o in [
+    Option("opset", 17, "the ONNX opset (13-18)"),
+    Option("int8_io", True, "full int8 takes and returns int8 (False: float in and out)"),
+    Option("author", "kerasmodels", "the author written into the model's metadata"),
+    Option("version", None, "the model version written into its metadata (default: the run id)"),
+    Option("description", None, "the description written into its metadata (default: what the "
+                                 "run is, its data and test score)"),
+]}
+
+
+def export_formats() -> list[ExportFormat]:
+    """The table (a copy of its rows: every consumer reads the same list)."""
+    return list(FORMATS)
+
+
+def format_names(**selected: bool) -> list[str]:
+    """Names of the rows whose flags match ``selected`` (``format_names(sweep=True)``)."""
+    return [f.name for f in FORMATS if all(getattr(f, k) == v for k, v in selected.items())]
+
+
+def get_format(name: str) -> ExportFormat:
+    for fmt in FORMATS:
+        if fmt.name == name:
+            return fmt
+    raise UnknownNameError("export format", name, format_names())
+
+
+def resolve(reference: str):
+    """The object a ``"module:attribute"`` reference names."""
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def format_of_path(path: str | Path) -> ExportFormat | None:
+    """The row whose files look like ``path`` (its suffix, or its folder's marker file)."""
+    path = Path(path)
+    for fmt in FORMATS:
+        if fmt.is_folder:
+            if path.is_dir() and ((path / fmt.marker).is_file() or any(
+                    (child / fmt.marker).is_file() for child in path.iterdir()
+                    if child.name.isdigit())):
+                return fmt
+        elif path.suffix and path.suffix == Path(fmt.file).suffix:
+            return fmt
+    return None
+
+
+def options_for(fmt: ExportFormat, given: dict[str, Any]) -> dict[str, Any]:
+    """What ``fmt``'s converter is called with: the options it takes, given or default (the
+    metadata options reach it inside the model's ``info``, not one by one)."""
+    return {name: given.get(name, OPTIONS[name].default) for name in fmt.options
+            if name not in METADATA_OPTIONS}
+
+
+def check_options(formats: list[ExportFormat], given: dict[str, Any]) -> dict[str, Any]:
+    """``given`` checked: every option is known, valid, and taken by one of ``formats``."""
+    for name, value in given.items():
+        if name not in OPTIONS:
+            raise UnknownNameError("export option", name, list(OPTIONS))
+        OPTIONS[name].check(value)
+        takers = [f.name for f in FORMATS if name in f.options]
+        if not any(name in f.options for f in formats):
+            raise HyperparameterError(
+                f"{name} is not an option of {', '.join(f.name for f in formats)}: it applies to "
+                f"{', '.join(takers)}; leave it out or export one of those")
+    return given
+
+
+__all__ = ["FORMATS", "OPTIONS", "ExportFormat", "check_options", "export_formats",
+           "format_names", "format_of_path", "get_format", "options_for", "resolve"]
