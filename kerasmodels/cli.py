@@ -184,13 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--optimizer", default="adam")
     f.add_argument("--steps", type=int, default=100)
 
-    c = sub.add_parser("compress", help="prune, quantize-aware train, cluster or distill a run "
-                                        "into a child run")
+    from kerasmodels.compression import RECIPES
+
+    c = sub.add_parser("compress", help="prune, quantize-aware train, cluster, distill or "
+                                        "channel-prune a run into a child run")
     c.add_argument("run", help="run directory (or its id under saved_models/)")
-    c.add_argument("--recipe", required=True,
-                   help="prune, qat, cluster, distill, prune+qat, cluster+qat, prune+cluster+qat")
+    c.add_argument("--recipe", required=True, choices=RECIPES, metavar="RECIPE",
+                   help=", ".join(RECIPES))
     c.add_argument("--option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                   help="recipe option, e.g. target_sparsity=0.8, clusters=16, "
+                   help="recipe option, e.g. target_sparsity=0.8, clusters=16, keep=0.5, "
                         "student=cnn_small, structured_2_4=True")
 
     w = sub.add_parser("sweep", help="compress every way, export, time, and pick the best edge "

@@ -67,7 +67,7 @@ def machine() -> dict[str, Any]:
     >>> sorted(machine())[:3]
     ['cpu', 'cpu_flags', 'cpus']
     """
-    model, flags = platform.processor() or platform.machine(), set()
+    model, flags, mhz = platform.processor() or platform.machine(), set(), None
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
@@ -75,11 +75,33 @@ def machine() -> dict[str, Any]:
                 model = value.strip()
             elif key.strip() in ("flags", "Features"):
                 flags |= set(value.split())
-    except OSError:
+            elif key.strip() == "cpu MHz" and mhz is None:
+                mhz = float(value)
+    except (OSError, ValueError):
         pass
     return {"cpu": model, "cpu_flags": [f for f in CPU_FLAGS if f in flags],
-            "cpus": os.cpu_count(), "platform": platform.platform(),
+            "cpus": os.cpu_count(), "cpu_mhz": mhz, "platform": platform.platform(),
             "python": platform.python_version()}
+
+
+FMA_UNITS = 2  # per core: Intel's Xeons since Skylake-SP and AMD's Zen 4 have two
+
+
+def latency_floor_ms(multiply_adds: int, integer: bool, info: dict[str, Any] | None = None
+                     ) -> float | None:
+    """The least time one core can spend on ``multiply_adds`` at its vector width and clock
+    (read from the machine: AVX-512 does 16 float32 multiply-adds per instruction, AVX2 with
+    FMA 8, and VNNI 64 int8 ones), with ``FMA_UNITS`` instructions per cycle and nothing else
+    (no memory traffic, no overhead): a bound the measured latency can approach, never beat.
+    None when the clock is unknown."""
+    info = info or machine()
+    flags, mhz = set(info.get("cpu_flags", [])), info.get("cpu_mhz")
+    if not mhz:
+        return None
+    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
+    if integer and ("avx512_vnni" in flags or "avx_vnni" in flags):
+        lanes *= 4  # four int8 products summed into each 32-bit lane
+    return multiply_adds / (lanes * FMA_UNITS * mhz * 1e6) * 1e3
 
 
 def describe_machine(info: dict[str, Any] | None = None) -> str:

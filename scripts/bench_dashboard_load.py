@@ -41,6 +41,7 @@ def build_family(out: Path, epochs: int | None, sweep: bool) -> str:
     """The digits CNN with its distilled student (three formats each), or with every child of
     the sweep (each exported to its formats: about 25 variants in the Playground)."""
     import kerasmodels as km
+    from kerasmodels.formats import format_names
 
     run = km.train("cnn", "digits", epochs=epochs, out_dir=out, verbose=0)
     if sweep:
@@ -48,7 +49,7 @@ def build_family(out: Path, epochs: int | None, sweep: bool) -> str:
         return run.id
     student = km.compress(run, "distill", **({"epochs": 1} if epochs else {}))
     for member in (run, student):
-        km.export(member, ["tflite-float32", "tflite-int8", "onnx"])
+        km.export(member, format_names(quick=True))
     return run.id
 
 

@@ -187,6 +187,54 @@ def render_formats(data: dict) -> str:
     return text + machine_line(data)
 
 
+@renderer("frontier")
+def render_frontier(data: dict) -> str:
+    parts = []
+    for name, case in data["cases"].items():
+        found = case["figures"]
+        rows = []
+        for r in case["rows"]:
+            if not r["pareto"]:
+                continue
+            recipe = r["recipe"] + (f" ({r['options']})" if r.get("options") else "")
+            rows.append([recipe, r["format"], f"{r['bytes']:,}", f"{r['gzip_bytes']:,}",
+                         r["x_smaller"], f"{r['multiply_adds']:,}", ms(r["latency_floor_ms"]),
+                         ms(r["p50_ms"]), num(r["val_accuracy"]), num(r["test_accuracy"])])
+        lines = [f"**{name}** ({case['params']:,} parameters, {case['epochs']} epochs): parent "
+                 f"test accuracy {found['parent_test_accuracy']:.4f}, validation "
+                 f"{found['parent_val_accuracy']:.4f}. The Pareto front (validation accuracy, "
+                 "raw bytes, gzip bytes, latency):", "",
+                 table(["recipe", "format", "bytes", "gzip bytes", "x smaller", "multiply-adds",
+                        "floor ms", "p50 ms", "val accuracy", "test accuracy"], rows), ""]
+        targets = data["targets"]
+        for key, unit, what in (("smallest", "x_smaller", "smaller (gzip) than the parent's "
+                                 "float32 TFLite"),
+                                ("fastest", "x_faster", "faster (p50) than the parent in the "
+                                 "same format")):
+            row = found.get(key)
+            if not row:
+                lines.append(f"- {key}: nothing within {data['budget_pp']:g} pp on validation.")
+                continue
+            target = targets[unit]
+            verdict = ("target reached" if row[unit] >= target else
+                       f"target {target:g}x not reached: {target / row[unit]:.2f}x short")
+            lines.append(f"- {key} within {data['budget_pp']:g} pp (chosen on validation): "
+                         f"{row['recipe']} ({row['options']}) {row['format']}, **{row[unit]}x** "
+                         f"{what} ({verdict}); test accuracy {row['test_pp']:+.2f} pp.")
+        speedups = ", ".join(f"{r['format']} {r['x_faster']}x ({r['recipe']}, "
+                             f"{ms(r['p50_ms'])} ms against {ms(r['parent_p50_ms'])}, floor "
+                             f"{ms(r['latency_floor_ms'])})" for r in found["by_format"])
+        lines.append(f"- the fastest within the budget in each format: {speedups}.")
+        checks = ", ".join(f"{r['format']} {ms(r['with_delegate_ms'])} ms with it and "
+                           f"{ms(r['without_delegate_ms'])} without" for r in case["delegate"])
+        lines.append(f"- the parent with and without LiteRT's default delegate (XNNPACK): "
+                     f"{checks}.")
+        parts.append("\n".join(lines))
+    return ("\n\n".join(parts) + "\n\nfloor: the multiply-adds at this CPU's vector width and "
+            "clock with two FMA units and nothing else (`report.latency_floor_ms`); p50: LiteRT "
+            "alone, one thread, every artifact interleaved." + machine_line(data))
+
+
 @renderer("sweep")
 def render_sweep(data: dict) -> str:
     rows = []

@@ -102,7 +102,7 @@ def test_a_dead_worker_stops_the_others_with_a_message(tmp_path):
     assert "worker 1 failed with exit code -9" in output
     assert "stopped: worker 1 failed" in output
     print(f"the launch stopped {stopped_after:.1f} s after the worker was killed")
-    assert stopped_after < 10  # README: "in about 2 s" here; a loaded 2-core CI gets 5x
+    assert stopped_after < 20  # within the grace: the other worker stopped, nobody killed it
     assert not km.list_runs(tmp_path)  # nothing half-written
 
 

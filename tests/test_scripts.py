@@ -4,6 +4,7 @@ and the README's figures are the ones in bench-results/."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,10 @@ QUICK_CHECKS = {
     "dashboard": lambda f: f["first_page_s"] > 0 and f["clicks"] == 3,
     "micro": lambda f: f["rows"][0]["arena_bytes"] > 0 and f["rows"][0]["tflm_p50_ms"] > 0
     and f["rows"][0]["litert_agreement"] >= 0.99,
+    "frontier": lambda f: {r["recipe"] for r in f["cases"]["cnn/digits 8x8x1"]["rows"]}
+    == {"none", "channel_prune"} and all(r["multiply_adds"] > 0 for r in
+                                         f["cases"]["cnn/digits 8x8x1"]["rows"])
+    and Path(f["plot"]).stat().st_size > 10_000,
     "import": lambda f: f["max_abs_difference"] <= 1e-4 and f["import_s"] > 0
     and {r["recipe"] for r in f["rows"]} == {"import", "prune"} and f["pick"] is not None,
 }

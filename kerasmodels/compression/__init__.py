@@ -2,10 +2,12 @@
 
 Recipes: ``prune`` (tfmot magnitude pruning), ``qat`` (quantization-aware training),
 ``cluster`` (tfmot weight clustering), ``distill`` (a smaller student trained on the teacher's
-softened logits) and the collaborative chains ``prune+qat``, ``cluster+qat`` and
-``prune+cluster+qat``, whose later steps keep what the earlier ones made (sparsity-preserving
-clustering, pruning- and cluster-preserving QAT schemes). Every recipe works on a clone, so
-the parent run is never changed.
+softened logits), ``channel_prune`` (whole filters and units removed: a narrower, faster
+model) and the chains ``prune+qat``, ``cluster+qat``, ``prune+cluster+qat``,
+``channel_prune+qat``, ``channel_prune+cluster`` and ``channel_prune+prune+qat``, whose later
+steps keep what the earlier ones made (sparsity-preserving clustering, pruning- and
+cluster-preserving QAT schemes). Every recipe works on a clone, so the parent run is never
+changed.
 
 >>> import kerasmodels as km
 >>> child = km.compress("saved_models/cnn-digits-...", "prune", target_sparsity=0.8)  # doctest: +SKIP
@@ -24,15 +26,18 @@ from typing import Any
 from kerasmodels.errors import HyperparameterError, UnknownNameError
 from kerasmodels.runs import Run, load_run
 
-RECIPES = ("prune", "qat", "cluster", "distill", "prune+qat", "cluster+qat",
-           "prune+cluster+qat")
+RECIPES = ("prune", "qat", "cluster", "distill", "channel_prune", "prune+qat", "cluster+qat",
+           "prune+cluster+qat", "channel_prune+qat", "channel_prune+cluster",
+           "channel_prune+prune+qat")
+# the steps whose result a later step must keep (tfmot's preserving schemes)
+PRESERVED = ("prune", "cluster")
 
 
 def _step(name: str):
-    from kerasmodels.compression import clustering, pruning, quantization
+    from kerasmodels.compression import channels, clustering, pruning, quantization
 
     return {"prune": pruning.prune, "qat": quantization.qat, "cluster": clustering.cluster,
-            "distill": distill_run}[name]
+            "distill": distill_run, "channel_prune": channels.channel_prune}[name]
 
 
 def _options(function) -> list[str]:
@@ -65,8 +70,9 @@ def compress(run: Run | str | Path, recipe: str, **options: Any) -> Run:
         given = {k: v for k, v in options.items() if k in _options(function)}
         if step == "cluster" and "prune" in steps[:i]:
             given["preserve_sparsity"] = True
-        if step == "qat" and i:
-            given["scheme_name"] = "+".join(steps[:i])
+        kept = [s for s in steps[:i] if s in PRESERVED]
+        if step == "qat" and kept:
+            given["scheme_name"] = "+".join(kept)
         template = model
         model, step_report, step_history = function(model, data, **given)
         if len(steps) > 1:

@@ -34,46 +34,21 @@ class LogProbabilities(keras.layers.Layer):
 
 
 def narrower_copy(model, width: float = 0.5):
-    """The same graph as ``model`` with ``width`` of the units, filters, embedding and
-    attention widths of every layer but the ones that make the outputs (fresh weights).
+    """The same graph as ``model`` with ``width`` of the channels channel pruning can remove
+    (:mod:`kerasmodels.compression.channels`), with fresh weights: the default student of a
+    model the registry did not build.
 
     >>> narrower_copy(km.build_model("mlp", km.load_dataset("digits"))).count_params()  # doctest: +SKIP
     """
-    if not 0 < width < 1:
+    from kerasmodels.compression.channels import narrower, plan
+
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width < 1:
         raise HyperparameterError(f"width must be in (0, 1), got {width!r}")
-    kept = {layer.name for layer in _output_makers(model)}
-    config = model.get_config()
-    for entry in config["layers"]:
-        layer_config = entry["config"]
-        if layer_config.get("name") in kept:
-            continue
-        for key in ("units", "filters", "output_dim", "key_dim"):
-            if isinstance(layer_config.get(key), int):
-                layer_config[key] = max(1, round(layer_config[key] * width))
-    try:
-        narrow = type(model).from_config(config)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise HyperparameterError(f"{model.name} has no narrower copy ({first}): a layer's shape "
-                                  "depends on another's width; pass student= an architecture "
-                                  "name or a Keras model") from None
-    if tuple(narrow.outputs[0].shape[1:]) != tuple(model.outputs[0].shape[1:]):
-        raise HyperparameterError(f"a narrower {model.name} gives other outputs: pass student=")
-    return narrow
-
-
-def _output_makers(model):
-    """The layers whose width is the output's: walking back from each output through layers
-    that keep the width (activations, dropout, normalization)."""
-    for tensor in model.outputs:
-        layer = tensor._keras_history.layer
-        while not any(isinstance(layer.get_config().get(k), int)
-                      for k in ("units", "filters", "output_dim")):
-            inbound = layer.inbound_nodes[0].inbound_layers if layer.inbound_nodes else None
-            if not isinstance(inbound, keras.layers.Layer):
-                break
-            layer = inbound
-        yield layer
+    graph, kept = plan(model, width)
+    if not kept:
+        raise HyperparameterError(f"{model.name} has no channels that can be narrowed: pass "
+                                  "student= an architecture name or a Keras model")
+    return narrower(model, graph, kept)
 
 
 class Distiller(keras.Model):

@@ -2,11 +2,13 @@
 
 Each recipe makes a child run; the parent and every child are exported to the TFLite formats
 (a quantization-aware-trained child to int8 only, which is what it was trained for),
-and each artifact's accuracy (measured through LiteRT at export), gzip size, batch-1 latency and
-``x_smaller`` (the parent's float32 TFLite gzip size over this one's) form one row. Every row
+and each artifact's accuracy (measured through LiteRT at export), raw and gzip size, batch-1
+latency, multiply-adds with the latency floor they imply on this CPU, and ``x_smaller`` (the
+parent's float32 TFLite gzip size over this one's) form one row. Every row
 carries its accuracy on the validation split (``val_accuracy``) and on the test split
 (``test_accuracy``, also ``accuracy``). Choices are made on validation, never on test: the Pareto
-front (no other row at least as good on validation accuracy, gzip size and latency) and the pick,
+front (no other row at least as good on validation accuracy, raw bytes, gzip bytes and latency)
+and the pick,
 the smallest artifact whose validation accuracy is within ``accuracy_budget`` of the parent's
 Keras validation accuracy. The test accuracy is what is reported.
 
@@ -31,17 +33,20 @@ DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
     {"recipe": "qat"},
     {"recipe": "prune+cluster+qat"},
     {"recipe": "distill"},
+    {"recipe": "channel_prune", "keep": 0.5},
+    {"recipe": "channel_prune+qat", "keep": 0.5},
+    {"recipe": "channel_prune+qat", "keep": 0.25},
 )
+COSTS = ("bytes", "gzip_bytes", "p50_ms")  # raw bytes (flash), gzip bytes (download), latency
 
 
-def pareto_front(rows: list[dict[str, Any]], score: str = "val_accuracy") -> list[bool]:
+def pareto_front(rows: list[dict[str, Any]], score: str = "val_accuracy",
+                 costs: tuple[str, ...] = COSTS) -> list[bool]:
     """For each row: is no other row at least as good on ``score`` (validation accuracy by
-    default), gzip size and latency, and better on one of them?"""
+    default) and every one of ``costs`` (raw bytes, gzip bytes, latency), and better on one?"""
     def beats(a, b):
-        at_least = (a[score] >= b[score] and a["gzip_bytes"] <= b["gzip_bytes"]
-                    and a["p50_ms"] <= b["p50_ms"])
-        better = (a[score] > b[score] or a["gzip_bytes"] < b["gzip_bytes"]
-                  or a["p50_ms"] < b["p50_ms"])
+        at_least = a[score] >= b[score] and all(a[c] <= b[c] for c in costs)
+        better = a[score] > b[score] or any(a[c] < b[c] for c in costs)
         return at_least and better
 
     return [not any(beats(other, row) for other in rows if other is not row) for row in rows]
@@ -104,9 +109,14 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     data = parent.dataset()
     x = data.test[0][:1]
     x_val, y_val = data.val
+    from kerasmodels.compression.channels import multiply_adds
+    from kerasmodels.report import latency_floor_ms, machine
+
+    info = machine()
     rows, timed = [], {}
     for member in members:
         quantization_aware = member.quantization_aware  # made for int8 only
+        macs = multiply_adds(member.model)
         wanted = integer if quantization_aware else formats
         for artifact in export(member, wanted) if wanted else []:
             model = LiteRTModel(artifact.path, num_threads=1)
@@ -119,6 +129,9 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
                          "format": artifact.format,
                          "path": str(artifact.path), "bytes": artifact.bytes,
                          "gzip_bytes": artifact.gzip_bytes,
+                         "multiply_adds": macs,
+                         "latency_floor_ms": round(latency_floor_ms(
+                             macs, get_format(artifact.format).integer, info) or 0, 6) or None,
                          "val_accuracy": round(val_accuracy, 6),
                          "test_accuracy": round(artifact.parity["accuracy"], 6),
                          "accuracy": round(artifact.parity["accuracy"], 6)})
@@ -143,4 +156,4 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     return result
 
 
-__all__ = ["DEFAULT_RECIPES", "choose", "pareto_front", "sweep"]
+__all__ = ["COSTS", "DEFAULT_RECIPES", "choose", "pareto_front", "sweep"]

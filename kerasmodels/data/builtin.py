@@ -8,12 +8,29 @@ from kerasmodels.data.dataset import Dataset, split
 from kerasmodels.errors import check_positive
 
 
-def digits(seed: int = 0) -> Dataset:
-    """scikit-learn's 1,797 handwritten digits as 8x8x1 images scaled to [0, 1]."""
+def digits(seed: int = 0, image_size: tuple[int, int] | None = None, channels: int = 1
+           ) -> Dataset:
+    """scikit-learn's 1,797 handwritten digits as 8x8x1 images scaled to [0, 1]; resized to
+    ``image_size`` (bilinear) and repeated to ``channels`` (1 or 3) when asked: digits at
+    24x24x3 are the shape of the architecture chapter's CNN."""
     from sklearn.datasets import load_digits
 
+    if channels not in (1, 3):
+        from kerasmodels.errors import HyperparameterError
+
+        raise HyperparameterError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}")
     raw = load_digits()
-    x = (raw.images / 16.0).astype("float32")[..., None]
+    images = raw.images
+    if image_size is not None:
+        from PIL import Image
+
+        height, width = (int(v) for v in image_size)
+        check_positive("image_size", min(height, width), integer=True)
+        images = np.stack([np.asarray(Image.fromarray(image.astype("float32"), mode="F")
+                                      .resize((width, height), Image.BILINEAR))
+                           for image in images])
+    x = (images / 16.0).astype("float32")[..., None]
+    x = np.repeat(x, channels, axis=-1) if channels == 3 else x
     y = raw.target.astype("int64")
     labels = [str(i) for i in range(10)]
     train, val, test = split(x, y, seed=seed)
@@ -27,16 +44,18 @@ def digits(seed: int = 0) -> Dataset:
         labels=labels,
         preprocessing={
             "kind": "image",
-            "image_size": [8, 8],
-            "color": "grayscale",
+            "image_size": list(x.shape[1:3]),
+            "color": "grayscale" if channels == 1 else "rgb",
             "input_range": [0, 16],
             "scale": 1 / 16,
             "offset": 0.0,
             "background": "black",
             "note": "pixel intensity 0..16 (ink is bright) divided by 16",
         },
-        description="scikit-learn handwritten digits (UCI), 8x8 grayscale, 10 classes",
-        options={"seed": seed},
+        description=f"scikit-learn handwritten digits (UCI), {x.shape[1]}x{x.shape[2]} "
+                    f"{'grayscale' if channels == 1 else 'RGB'}, 10 classes",
+        options={"seed": seed, **({"image_size": list(image_size)} if image_size else {}),
+                 **({"channels": channels} if channels != 1 else {})},
     )
 
 

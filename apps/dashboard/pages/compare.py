@@ -35,7 +35,7 @@ pick = json.loads(sweep_file.read_text()).get("pick") if sweep_file.exists() els
 metric = "accuracy" if frame["accuracy"].notna().any() else "mae"
 ranked = frame.dropna(subset=[metric]).copy()
 if metric == "accuracy":
-    ranked["pareto"] = pareto_front(ranked[["accuracy", "gzip_bytes", "p50_ms"]]
+    ranked["pareto"] = pareto_front(ranked[["accuracy", "bytes", "gzip_bytes", "p50_ms"]]
                                     .to_dict("records"), score="accuracy")
 else:
     ranked["pareto"] = False
