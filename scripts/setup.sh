@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: .venv with kerasmodels and its dev extras, .venv-readers with the
-# reference TFLite metadata reader, and Debian's chromium for the browser tests. Idempotent: re-running only installs what changed.
+# reference TFLite metadata reader, .venv-device with what a device installs (no TensorFlow),
+# and Debian's chromium for the browser tests. Idempotent: re-running only installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,22 @@ if [ ! -f ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
     touch ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
   else
     echo "warning: could not install $READERS; the metadata tests need .venv-readers" >&2
+  fi
+fi
+
+# what a device installs (tests/test_edge_device.py): numpy and ai-edge-litert at .venv's
+# versions and kerasmodels without its dependencies (linked to this checkout): no TensorFlow
+DEVICE_PINS=$(.venv/bin/python -c "from importlib.metadata import version as v; print(f'numpy=={v(\"numpy\")} ai-edge-litert=={v(\"ai-edge-litert\")}')")
+device_stamp=".venv-device/.installed-$(echo "$DEVICE_PINS" | sha256sum | cut -c1-16)"
+if [ ! -f "$device_stamp" ]; then
+  echo "== creating .venv-device ($DEVICE_PINS, kerasmodels --no-deps)"
+  rm -rf .venv-device
+  "$PYTHON" -m venv .venv-device
+  if .venv-device/bin/python -m pip install --quiet $DEVICE_PINS \
+      && .venv-device/bin/python -m pip install --quiet --no-deps -e .; then
+    touch "$device_stamp"
+  else
+    echo "warning: could not create .venv-device; tests/test_edge_device.py needs it" >&2
   fi
 fi
 

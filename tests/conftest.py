@@ -40,20 +40,6 @@ def marked_processes() -> list[tuple[int, str]]:
     return found
 
 
-# Seconds each long file takes on a 2-core machine (from --durations=0; refresh when one grows).
-# Two workers take whole files (--dist loadfile) in collection order: a long file started last
-# keeps one worker busy while the other idles, so the long files are collected first.
-FILE_SECONDS = {"test_compression.py": 260, "test_scripts.py": 240, "test_scale.py": 200,
-                "test_export.py": 120, "test_import_keras3.py": 100, "test_quality.py": 80,
-                "test_training.py": 70, "test_cli.py": 65, "test_channels.py": 45,
-                "test_dashboard.py": 45, "test_import.py": 45, "test_strategies.py": 40,
-                "test_browser.py": 40, "test_processes.py": 35, "test_reliability.py": 30}
-
-
-def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=lambda item: -FILE_SECONDS.get(item.path.name, 0))  # stable: order kept
-
-
 @pytest.hookimpl(trylast=True)  # after xdist has shut its workers down
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run if a process the tests started is still alive (then stop it)."""
