@@ -131,6 +131,7 @@ def peak_memory(paths: list[Path], example: np.ndarray, threads: int = 1) -> dic
     """The peak resident memory (bytes) each model file adds to a fresh process that loads it
     and runs ``example`` (one input) with ``threads`` threads; None where it cannot be measured
     (not Linux, or the probe failed). Two probes run at a time."""
+    import json
     import subprocess
     import sys
     import tempfile
@@ -147,8 +148,6 @@ def peak_memory(paths: list[Path], example: np.ndarray, threads: int = 1) -> dic
                                     capture_output=True, text=True, timeout=300)
             if result.returncode != 0:
                 return None
-            import json
-
             return int(json.loads(result.stdout.strip().splitlines()[-1])["ram_bytes"])
 
         with ThreadPoolExecutor(max_workers=2) as pool:
