@@ -52,6 +52,7 @@ class LiteRTModel:
 
         self.path = Path(path)
         content = read_model_bytes(self.path, b"TFL3", "TFLite model")
+        self._embedded = embedded_files(content)  # its metadata's attached files, if any
         try:
             self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
             self.interpreter.allocate_tensors()
@@ -166,7 +167,7 @@ class EdgeModel(LiteRTModel):
             if labels_path.is_file():
                 self.info = json.loads(labels_path.read_text())
             else:
-                embedded = embedded_files(self.path.read_bytes()).get(LABELS_FILE)
+                embedded = self._embedded.get(LABELS_FILE)
                 labels_path = self.path  # for the error below
                 self.info = json.loads(embedded) if embedded else {}
             if not isinstance(self.info, dict):

@@ -16,6 +16,7 @@ TensorFlow nor a runtime: converters and loaders are named, and imported when us
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -97,35 +98,42 @@ FORMATS: list[ExportFormat] = [
 ]
 
 
+def _opset(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 13 <= value <= 18
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= 1000
+
+
 @dataclass(frozen=True)
 class Option:
-    """An export option: its default and what it accepts."""
+    """An export option: its default, what it accepts and what it is."""
 
     name: str
     default: Any
+    accepts: Callable[[Any], bool]
+    expected: str  # what ``accepts`` takes, for the error
     help: str
 
     def check(self, value: Any) -> Any:
-        if self.name == "opset":
-            if isinstance(value, bool) or not isinstance(value, int) or not 13 <= value <= 18:
-                raise HyperparameterError(f"opset must be an ONNX opset from 13 to 18 "
-                                          f"(tf2onnx's range), got {value!r}")
-        elif self.name == "int8_io":
-            if not isinstance(value, bool):
-                raise HyperparameterError(f"int8_io must be True or False, got {value!r}")
-        elif not isinstance(value, str) or not value.strip() or len(value) > 1000:
-            raise HyperparameterError(f"{self.name} must be a non-empty text of at most 1000 "
-                                      f"characters, got {value!r}")
+        if not self.accepts(value):
+            raise HyperparameterError(f"{self.name} must be {self.expected}, got {value!r}")
         return value
 
 
 OPTIONS = {o.name: o for o in [
-    Option("opset", 17, "the ONNX opset (13-18)"),
-    Option("int8_io", True, "full int8 takes and returns int8 (False: float in and out)"),
-    Option("author", "kerasmodels", "the author written into the model's metadata"),
-    Option("version", None, "the model version written into its metadata (default: the run id)"),
-    Option("description", None, "the description written into its metadata (default: what the "
-                                 "run is, its data and test score)"),
+    Option("opset", 17, _opset, "an ONNX opset from 13 to 18 (tf2onnx's range)",
+           "the ONNX opset (13-18)"),
+    Option("int8_io", True, lambda v: isinstance(v, bool), "True or False",
+           "full int8 takes and returns int8 (False: float in and out)"),
+    Option("author", None, _text, "a non-empty text of at most 1000 characters",
+           "the author written into the model's metadata (default: kerasmodels and its version)"),
+    Option("version", None, _text, "a non-empty text of at most 1000 characters",
+           "the model version written into its metadata (default: the run id)"),
+    Option("description", None, _text, "a non-empty text of at most 1000 characters",
+           "the description written into its metadata (default: what the run is, its data and "
+           "test score)"),
 ]}
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import ExportError
-from kerasmodels.formats import (  # noqa: F401 (export_formats: public)
+from kerasmodels.formats import (
     ExportFormat,
     check_options,
     export_formats,
