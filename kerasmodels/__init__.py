@@ -44,6 +44,10 @@ _LAZY = {
     "export": "kerasmodels.exports",
     "export_formats": "kerasmodels.formats",
     "benchmark": "kerasmodels.benchmarks",
+    "compare_family": "kerasmodels.benchmarks",
+    "recipe_options": "kerasmodels.compression",
+    "TRAINING": "kerasmodels.options",
+    "COMPRESSION": "kerasmodels.options",
     "load_predictor": "kerasmodels.runtime",
     "EdgeModel": "kerasmodels.edge",
     "KerasModelsError": "kerasmodels.errors",
@@ -62,8 +66,8 @@ if TYPE_CHECKING:  # pragma: no cover
         get_architecture,
         small_variant,
     )
-    from kerasmodels.benchmarks import benchmark  # noqa: F401
-    from kerasmodels.compression import compress  # noqa: F401
+    from kerasmodels.benchmarks import benchmark, compare_family  # noqa: F401
+    from kerasmodels.compression import compress, recipe_options  # noqa: F401
     from kerasmodels.compression.sweep import sweep  # noqa: F401
     from kerasmodels.data import Dataset, dataset_names, load_dataset  # noqa: F401
     from kerasmodels.distribute import launch  # noqa: F401
@@ -79,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover
         find_learning_rate,
         loss_surface,
     )
+    from kerasmodels.options import COMPRESSION, TRAINING  # noqa: F401
     from kerasmodels.pretraining import finetune, pretrain  # noqa: F401
     from kerasmodels.runs import Run, list_runs, load_run, runs_table, scan_runs  # noqa: F401
     from kerasmodels.runtime import load_predictor  # noqa: F401

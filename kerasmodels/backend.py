@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -27,30 +26,15 @@ def _import_quietly():
         import tf_keras
 
         return tensorflow, tf_keras
-    try:
-        saved_fd = os.dup(2)
-    except OSError:  # no stderr to protect (e.g. some embedded interpreters)
-        saved_fd = None
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        if saved_fd is not None:
-            sys.stderr.flush()
-            os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow
-            import tf_keras
+    from kerasmodels.logs import native_shown, quiet_native
 
-            tensorflow.config.list_physical_devices()  # device probing logs CUDA noise once
-        except BaseException:
-            if saved_fd is not None:
-                os.dup2(saved_fd, 2)
-                sink.seek(0)
-                sys.stderr.write(sink.read().decode(errors="replace"))
-            raise
-        finally:
-            if saved_fd is not None:
-                os.dup2(saved_fd, 2)
-                os.close(saved_fd)
-    tensorflow.get_logger().setLevel("ERROR")
+    with quiet_native():
+        import tensorflow
+        import tf_keras
+
+        tensorflow.config.list_physical_devices()  # device probing logs CUDA noise once
+    if not native_shown():
+        tensorflow.get_logger().setLevel("ERROR")
     return tensorflow, tf_keras
 
 

@@ -98,7 +98,7 @@ def latencies(runners: dict[Any, Callable[[], Any]], *, calls: int = 200, per_ro
                 start = clock()
                 run()
                 times.append(clock() - start)
-    return {key: tuple(float(v) for v in np.percentile(times, [50, 90]) * 1000)
+    return {key: (float(np.percentile(times, 50) * 1000), float(np.percentile(times, 90) * 1000))
             for key, times in samples.items()}
 
 
@@ -208,7 +208,7 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
             if not (member.path / "exports" / "exports.json").exists():
                 export(member)
     jobs = [(member, *p) for member in members for p in predictors(member, threads)]
-    rows = []
+    rows: list[dict[str, Any]] = []
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -267,4 +267,49 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     return rows
 
 
-__all__ = ["benchmark", "family", "latencies", "peak_memory", "sparsity", "throughput"]
+def compare_family(run: Run | str | Path) -> dict[str, Any]:
+    """What a family's comparison shows, from its files alone: the rows of ``benchmark.json``
+    plus the sweep's artifacts it has not timed (from ``sweep.json``), each with a ``label``
+    (``variant · format``, numbered where two children share a recipe), ``pareto`` (on the
+    test score, size and latency) and ``sweep_pick``; ``{"rows", "metric", "pick",
+    "benchmarked"}``.
+
+    >>> km.compare_family("saved_models/cnn-digits-...")["pick"]  # doctest: +SKIP
+    """
+    from kerasmodels.compression.sweep import pareto_front
+    from kerasmodels.runs import read_json
+
+    root = family(load_run(run))[0]
+    bench, sweep = root.path / "benchmark.json", root.path / "sweep.json"
+    rows = [dict(r) for r in read_json(bench)["rows"]] if bench.exists() else []
+    swept = read_json(sweep) if sweep.exists() else {}
+    seen = {(r["run"], r["format"]) for r in rows}
+    for r in swept.get("rows", []):
+        if (r["run"], r["format"]) not in seen:
+            rows.append({"run": r["run"], "variant": r["recipe"] if r["recipe"] != "none"
+                         else "base", "format": r["format"], "runtime": "litert", "threads": 1,
+                         "bytes": r["bytes"], "gzip_bytes": r["gzip_bytes"],
+                         "flash_bytes": r["bytes"], "accuracy": r.get("test_accuracy"),
+                         "p50_ms": r.get("p50_ms"), "path": r.get("path")})
+    number: dict[tuple[str, str], int] = {}
+    for r in sorted({(r["variant"], r["run"]) for r in rows}):
+        number[r] = sum(1 for variant, _ in number if variant == r[0]) + 1
+    for r in rows:
+        n = number[(r["variant"], r["run"])]
+        r["label"] = f"{r['variant']}{f' #{n}' if n > 1 else ''} · {r['format']}"
+    metric = "accuracy" if any(r.get("accuracy") is not None for r in rows) else "mae"
+    scored = [r for r in rows if r.get(metric) is not None and r.get("p50_ms") is not None]
+    front = pareto_front(scored, score=metric) if metric == "accuracy" else [False] * len(scored)
+    for r in rows:
+        r["pareto"] = False
+    for r, on_front in zip(scored, front, strict=True):
+        r["pareto"] = on_front
+    pick = swept.get("pick")
+    chosen = (pick["run"], pick["format"]) if pick else None
+    for r in rows:
+        r["sweep_pick"] = (r["run"], r["format"]) == chosen
+    return {"rows": rows, "metric": metric, "pick": pick, "benchmarked": bench.exists()}
+
+
+__all__ = ["benchmark", "compare_family", "family", "latencies", "peak_memory", "sparsity",
+           "throughput"]

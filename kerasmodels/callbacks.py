@@ -123,7 +123,8 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class EpochSummaries(keras.callbacks.Callback):
-    """TensorBoard scalars once per epoch (``<folder>/train`` and ``<folder>/validation``).
+    """TensorBoard scalars once per epoch (``<folder>/train`` and ``<folder>/validation``),
+    the epoch's learning rate among them.
 
     Keras' own ``TensorBoard`` callback defines batch hooks even with ``update_freq="epoch"``,
     which makes Keras call every callback after every step; this one has none.
@@ -139,8 +140,12 @@ class EpochSummaries(keras.callbacks.Callback):
             self.writers[split] = tf.summary.create_file_writer(str(self.folder / split))
         return self.writers[split]
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_learning_rate = current_learning_rate(self.model.optimizer)
+
     def on_epoch_end(self, epoch, logs=None):
-        for key, value in (logs or {}).items():
+        logs = {"learning_rate": self.epoch_learning_rate, **(logs or {})}
+        for key, value in logs.items():
             split, name = ("validation", key[4:]) if key.startswith("val_") else ("train", key)
             with self._writer(split).as_default():
                 tf.summary.scalar(f"epoch_{name}", float(value), step=epoch)

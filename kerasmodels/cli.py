@@ -1,7 +1,9 @@
 """The ``kerasmodels`` command: a thin layer over the public API.
 
-Errors are one line on stderr and a non-zero exit; set ``KERASMODELS_DEBUG=1`` to see the
-traceback.
+Results go to stdout (``--json``: as JSON), logs and progress to stderr (``-v`` more, ``-q``
+warnings only). Errors are one line on stderr; the exit code is 2 for a usage error (a bad
+option or value), 1 when the work fails, 130 when interrupted. ``KERASMODELS_DEBUG=1`` shows
+the traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +14,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from kerasmodels._version import __version__
+from kerasmodels.logs import configure, get_logger
+
+LOG = get_logger(__name__)
 
 LOOPBACK = "127.0.0.1"
 ADDRESS_HELP = ("interface to listen on (default 127.0.0.1: this machine only); 0.0.0.0 opens "
@@ -64,222 +70,329 @@ def _dataset_options(args) -> dict:
     return options
 
 
+def _option_type(option):
+    """An argparse ``type`` that parses a declared option and checks it (a usage error names
+    what is accepted)."""
+    from kerasmodels.errors import KerasModelsError
+
+    def parse(text: str):
+        value: object = text
+        if option.kind in (int, float):
+            try:
+                value = option.kind(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{option.name} must be {option.expected}, got "
+                                                 f"{text!r}") from None
+        try:
+            return option.check(value)
+        except KerasModelsError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = option.name  # argparse names the type in its messages
+    return parse
+
+
+def _add_option(parser: argparse.ArgumentParser, option, flag: str | None = None,
+                **overrides) -> None:
+    """A flag for a declared option (``kerasmodels.options``): its parser, help and default
+    come from the declaration; the flag's own default is None, so the API applies it."""
+    metavar = "{" + ",".join(map(str, option.options)) + "}" if option.choices else None
+    parser.add_argument(flag or option.flag, type=_option_type(option), default=None,
+                        dest=option.name,
+                        metavar=overrides.pop("metavar", metavar),
+                        help=overrides.pop("help", option.described()), **overrides)
+
+
+def _verbosity_flags(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=default,
+                        help="more output: debug logs and the native libraries' own lines")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default,
+                        help="warnings and the result only: no progress bars")
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON on stdout (logs and progress go to stderr)")
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line that names the fix, exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"kerasmodels: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from kerasmodels.architectures import architecture_names
+    from kerasmodels.compression import RECIPES
+    from kerasmodels.formats import OPTIONS, export_formats, format_names
+    from kerasmodels.options import COMPRESSION, TRAINING
+
+    parser = Parser(
         prog="kerasmodels",
         description="Train, compress, export and compare Keras models for the edge.",
+        epilog="Exit codes: 0 done, 1 the work failed, 2 a usage error (a bad option or "
+               "value), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"kerasmodels {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _verbosity_flags(parser, default=0)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train an architecture on a dataset and save the run")
-    t.add_argument("--arch", default="cnn", help="architecture (see 'kerasmodels archs')")
-    t.add_argument("--dataset", default="digits",
-                   help="digits, regression, sequences, text, diabetes, mnist, ..., "
-                        "csv:<path>, images:<folder>")
-    t.add_argument("--epochs", type=int, help="default: the architecture's")
-    t.add_argument("--batch-size", type=int, help="default: the architecture's")
-    t.add_argument("--strategy", choices=["minibatch", "batch", "sgd"], default="minibatch",
-                   help="minibatch (--batch-size per step), batch (full-batch gradient "
-                        "descent) or sgd (one example per step)")
-    t.add_argument("--optimizer", default="adam",
-                   help="sgd, momentum, nesterov, rmsprop, adam, adamw (from their formulas); "
-                        "keras:<name> for Keras' built-in")
-    t.add_argument("--optimizer-option", type=_key_value, action="append", default=[],
-                   metavar="KEY=VALUE", help="e.g. beta_1=0.8, momentum=0.95, centered=True")
-    t.add_argument("--learning-rate", type=float, help="default: the architecture's")
-    t.add_argument("--schedule", choices=["constant", "step", "exponential", "cosine", "plateau"],
-                   help="learning-rate schedule (default constant)")
-    t.add_argument("--schedule-option", type=_key_value, action="append", default=[],
-                   metavar="KEY=VALUE", help="e.g. every=5, drop=0.5, warmup_epochs=2, patience=3")
-    t.add_argument("--regularizer", choices=["none", "l1", "l2", "l1l2"], default="none")
-    t.add_argument("--reg-strength", type=float, default=1e-4)
-    t.add_argument("--reg-warmup-epochs", type=int, metavar="N",
-                   help="ramp the regularization strength up linearly over N epochs")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--early-stopping", type=int, metavar="PATIENCE")
-    _dataset_arguments(t)
-    t.add_argument("--hparam", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                   help="architecture hyperparameter, e.g. --hparam hidden_units=[64,32]")
-    t.add_argument("--out-dir", default="saved_models")
-    t.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
-    t.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
-                   help="save the resumable state at an epoch's end at most this often "
-                        "(default 10; 0: every epoch)")
-    t.add_argument("--quiet", action="store_true")
-    t.add_argument("--distribution", choices=["mirrored", "multiworker"],
-                   help="mirrored: every local device (KERASMODELS_CPU_DEVICES=N splits the CPU); "
-                        "multiworker: the cluster in TF_CONFIG. --batch-size is then per replica")
+    def command(name: str, help: str, *, json: bool = False, **kwargs) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, **kwargs)
+        _verbosity_flags(sub, default=argparse.SUPPRESS)  # -v/-q after the command too
+        if json:
+            _json_flag(sub)
+        return sub
 
-    im = sub.add_parser("import", help="make a run of your own model (tf_keras or Keras 3 "
-                                       ".keras/.h5 file, or a SavedModel folder) on a dataset")
-    im.add_argument("path", help="a .keras or .h5 file, or a SavedModel folder")
-    im.add_argument("--dataset", required=True,
-                    help="the data to evaluate it on: digits, ..., csv:<path>, images:<folder>")
-    im.add_argument("--name", help="the run's name (default: the model's)")
-    im.add_argument("--signature", default="serving_default",
-                    help="a SavedModel's signature (default serving_default)")
-    _dataset_arguments(im)
-    im.add_argument("--out-dir", default="saved_models")
+    arch_help = f"one of {', '.join(architecture_names())} (see 'kerasmodels archs')"
+    train = command("train", "train an architecture on a dataset and save the run", json=True)
+    train.add_argument("--arch", default="cnn", help=arch_help)
+    train.add_argument("--dataset", default="digits",
+                       help="a built-in or online dataset (see 'kerasmodels datasets'), "
+                            "csv:<path> or images:<folder>")
+    for name, option in TRAINING.items():
+        extra = {"metavar": {"early_stopping": "PATIENCE", "checkpoint_every": "SECONDS",
+                             "reg_warmup_epochs": "N"}[name]} \
+            if name in ("early_stopping", "checkpoint_every", "reg_warmup_epochs") else {}
+        _add_option(train, option, **extra)
+    train.add_argument("--optimizer-option", type=_key_value, action="append", default=[],
+                       metavar="KEY=VALUE", help="e.g. beta_1=0.8, momentum=0.95, centered=True")
+    train.add_argument("--schedule-option", type=_key_value, action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="e.g. every=5, drop=0.5, warmup_epochs=2, patience=3")
+    _dataset_arguments(train)
+    train.add_argument("--hparam", type=_key_value, action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="architecture hyperparameter, e.g. --hparam hidden_units=[64,32]")
+    train.add_argument("--out-dir", default="saved_models")
+    train.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
+    train.add_argument("--distribution", choices=["mirrored", "multiworker"],
+                       help="mirrored: every local device (KERASMODELS_CPU_DEVICES=N splits the "
+                            "CPU); multiworker: the cluster in TF_CONFIG. --batch-size is then "
+                            "per replica")
 
-    se = sub.add_parser("search", help="hyperparameter search with Optuna (TPE, median pruner); "
-                                       "every trial is a run")
-    se.add_argument("--arch", default="mlp")
-    se.add_argument("--dataset", default="digits")
-    se.add_argument("--trials", type=int, default=20)
-    se.add_argument("--epochs", type=int, help="per trial (default: the architecture's)")
-    se.add_argument("--timeout", type=float, help="seconds for the whole search")
-    se.add_argument("--space", type=json.loads, metavar="JSON",
-                    help='e.g. \'{"learning_rate": [1e-4, 1e-2, "log"], "optimizer": '
-                         '["adam", "sgd"]}\' (lists of two numbers are ranges)')
-    se.add_argument("--out-dir", default="saved_models")
+    imported = command("import", "make a run of your own model (tf_keras or Keras 3 .keras/.h5 "
+                                 "file, or a SavedModel folder) on a dataset", json=True)
+    imported.add_argument("path", help="a .keras or .h5 file, or a SavedModel folder")
+    imported.add_argument("--dataset", required=True,
+                          help="the data to evaluate it on: digits, ..., csv:<path>, "
+                               "images:<folder>")
+    imported.add_argument("--name", help="the run's name (default: the model's)")
+    imported.add_argument("--signature", help="a SavedModel's signature (default "
+                                              "serving_default)")
+    _dataset_arguments(imported)
+    imported.add_argument("--out-dir", default="saved_models")
 
-    p = sub.add_parser("pretrain", help="pretrain a transformer's encoder on unlabelled tokens "
-                                        "(masked or next-token prediction)")
-    p.add_argument("--arch", default="transformer")
-    p.add_argument("--corpus", default="text", help="a token dataset (default: generated text)")
-    p.add_argument("--corpus-option", type=_key_value, action="append", default=[],
-                   metavar="KEY=VALUE", help="e.g. context=0.8, n=6000")
-    p.add_argument("--objective", choices=["masked", "next_token"], default="masked")
-    p.add_argument("--epochs", type=int, help="default 10")
-    p.add_argument("--learning-rate", type=float, help="default 1e-3")
-    p.add_argument("--mask-rate", type=float, help="default 0.15")
-    p.add_argument("--hparam", type=_key_value, action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", default="saved_models")
-    p.add_argument("--quiet", action="store_true")
+    search = command("search", "hyperparameter search with Optuna (TPE, median pruner); every "
+                               "trial is a run", json=True)
+    search.add_argument("--arch", default="mlp", help=arch_help)
+    search.add_argument("--dataset", default="digits")
+    search.add_argument("--trials", type=int, help="trials to run (default 20)")
+    search.add_argument("--epochs", type=int, help="per trial (default: the architecture's)")
+    search.add_argument("--timeout", type=float, help="seconds for the whole search")
+    search.add_argument("--space", type=json.loads, metavar="JSON",
+                        help='e.g. \'{"learning_rate": [1e-4, 1e-2, "log"], "optimizer": '
+                             '["adam", "sgd"]}\' (lists of two numbers are ranges; default: '
+                             'the width and depth of the family and the training options\' '
+                             'declared ranges)')
+    search.add_argument("--out-dir", default="saved_models")
 
-    ft = sub.add_parser("finetune", help="a new head on a pretrained (or any classifier) run's "
-                                         "backbone, trained on a labelled dataset")
-    ft.add_argument("run", help="the pretrained run's directory (or its id under saved_models/)")
-    ft.add_argument("--dataset", default="text")
-    ft.add_argument("--dataset-option", type=_key_value, action="append", default=[],
-                    metavar="KEY=VALUE", help="e.g. classes=[5,6,7,8,9], context=0.8")
-    ft.add_argument("--freeze", choices=["encoder", "none"], default="encoder",
-                    help="encoder: train the head only; none: everything, the backbone slower")
-    ft.add_argument("--epochs", type=int, help="default 10")
-    ft.add_argument("--learning-rate", type=float, help="the head's; default 1e-3")
-    ft.add_argument("--backbone-factor", type=float,
-                    help="the backbone's learning rate over the head's (with --freeze none; "
-                         "default 0.5)")
-    ft.add_argument("--labelled-fraction", type=float,
-                    help="train on this stratified share of the labels (default all)")
-    ft.add_argument("--compare-scratch", action="store_true",
-                    help="also train the architecture from scratch on the same labels")
-    ft.add_argument("--seed", type=int, default=0)
-    ft.add_argument("--out-dir", help="default: next to the pretrained run")
+    pretrain = command("pretrain", "pretrain a transformer's encoder on unlabelled tokens "
+                                   "(masked or next-token prediction)", json=True)
+    pretrain.add_argument("--arch", default="transformer", help=arch_help)
+    pretrain.add_argument("--corpus", default="text",
+                          help="a token dataset (default: generated text)")
+    pretrain.add_argument("--corpus-option", type=_key_value, action="append", default=[],
+                          metavar="KEY=VALUE", help="e.g. context=0.8, n=6000")
+    pretrain.add_argument("--objective", choices=["masked", "next_token"],
+                          help="masked (default) or next_token")
+    pretrain.add_argument("--epochs", type=int, help="default 10")
+    pretrain.add_argument("--learning-rate", type=float, help="default 1e-3")
+    pretrain.add_argument("--mask-rate", type=float, help="default 0.15")
+    pretrain.add_argument("--hparam", type=_key_value, action="append", default=[],
+                          metavar="KEY=VALUE")
+    _add_option(pretrain, TRAINING["seed"])
+    pretrain.add_argument("--out-dir", default="saved_models")
 
-    la = sub.add_parser("launch", help="run a command as N local workers over loopback "
-                                       "(MultiWorkerMirroredStrategy)",
-                        usage="kerasmodels launch [--workers N] [--grace S] -- train ARGS...")
-    la.add_argument("--workers", type=int, default=2)
-    la.add_argument("--grace", type=float, default=30.0,
-                    help="seconds the others get to stop after a worker fails")
-    la.add_argument("worker_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
-                    help="the kerasmodels command each worker runs, e.g. -- train --arch mlp")
+    finetune = command("finetune", "a new head on a pretrained (or any classifier) run's "
+                                   "backbone, trained on a labelled dataset", json=True)
+    finetune.add_argument("run", help="the pretrained run's directory (or its id under "
+                                      "saved_models/)")
+    finetune.add_argument("--dataset", default="text")
+    finetune.add_argument("--dataset-option", type=_key_value, action="append", default=[],
+                          metavar="KEY=VALUE", help="e.g. classes=[5,6,7,8,9], context=0.8")
+    finetune.add_argument("--freeze", choices=["encoder", "none"],
+                          help="encoder (default): train the head only; none: everything, the "
+                               "backbone slower")
+    finetune.add_argument("--epochs", type=int, help="default 10")
+    finetune.add_argument("--learning-rate", type=float, help="the head's; default 1e-3")
+    finetune.add_argument("--backbone-factor", type=float,
+                          help="the backbone's learning rate over the head's (with --freeze "
+                               "none; default 0.5)")
+    finetune.add_argument("--labelled-fraction", type=float,
+                          help="train on this stratified share of the labels (default all)")
+    finetune.add_argument("--compare-scratch", action="store_true",
+                          help="also train the architecture from scratch on the same labels")
+    _add_option(finetune, TRAINING["seed"])
+    finetune.add_argument("--out-dir", help="default: next to the pretrained run")
 
-    f = sub.add_parser("lr-find", help="LR range test: loss against a rising learning rate")
-    f.add_argument("--arch", default="cnn")
-    f.add_argument("--dataset", default="digits")
-    f.add_argument("--optimizer", default="adam")
-    f.add_argument("--steps", type=int, default=100)
+    launch = command("launch", "run a command as N local workers over loopback "
+                               "(MultiWorkerMirroredStrategy)",
+                     usage="kerasmodels launch [--workers N] [--grace S] -- train ARGS...")
+    launch.add_argument("--workers", type=int, default=2)
+    launch.add_argument("--grace", type=float, default=30.0,
+                        help="seconds the others get to stop after a worker fails")
+    launch.add_argument("worker_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                        help="the kerasmodels command each worker runs, e.g. -- train --arch "
+                             "mlp")
 
-    from kerasmodels.compression import RECIPES
+    lr_find = command("lr-find", "LR range test: loss against a rising learning rate",
+                      json=True)
+    lr_find.add_argument("--arch", default="cnn", help=arch_help)
+    lr_find.add_argument("--dataset", default="digits")
+    _add_option(lr_find, TRAINING["optimizer"])
+    lr_find.add_argument("--steps", type=int, help="learning rates tried (default 100)")
 
-    c = sub.add_parser("compress", help="prune, quantize-aware train, cluster, distill or "
-                                        "channel-prune a run into a child run")
-    c.add_argument("run", help="run directory (or its id under saved_models/)")
-    c.add_argument("--recipe", required=True, choices=RECIPES, metavar="RECIPE",
-                   help=", ".join(RECIPES))
-    c.add_argument("--option", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                   help="recipe option, e.g. target_sparsity=0.8, clusters=16, keep=0.5, "
-                        "student=cnn_small, structured_2_4=True")
+    compress = command("compress", "prune, quantize-aware train, cluster, distill or "
+                                   "channel-prune a run into a child run", json=True)
+    compress.add_argument("run", help="run directory (or its id under saved_models/)")
+    compress.add_argument("--recipe", required=True, choices=RECIPES, metavar="RECIPE",
+                          help=", ".join(RECIPES))
+    compress.add_argument("--option", type=_key_value, action="append", default=[],
+                          metavar="KEY=VALUE",
+                          help="a recipe option: " + "; ".join(
+                              f"{name} ({option.expected})" for name, option in
+                              COMPRESSION.items() if option.kind is not object))
 
-    w = sub.add_parser("sweep", help="compress every way, export, time, and pick the best edge "
-                                     "model")
-    w.add_argument("run", help="run directory (or its id under saved_models/)")
-    w.add_argument("--budget", type=float, default=0.005,
-                   help="accuracy the pick may lose against the parent (0.005: half a point)")
-    w.add_argument("--calls", type=int, default=100, help="batch-1 calls timed per artifact")
+    sweep = command("sweep", "compress every way, export, time, and pick the best edge model",
+                    json=True)
+    sweep.add_argument("run", help="run directory (or its id under saved_models/)")
+    sweep.add_argument("--budget", type=float, dest="accuracy_budget",
+                       help="accuracy the pick may lose against the parent (default 0.005: "
+                            "half a point)")
+    sweep.add_argument("--calls", type=int, help="batch-1 calls timed per artifact (default 100)")
+    sweep.add_argument("--recipe", action="append", choices=RECIPES, metavar="RECIPE",
+                       dest="recipes", help="a recipe to try, with its default options "
+                                            "(repeatable; default: the sweep's own list)")
 
-    e = sub.add_parser("export", help="export a run to TFLite, ONNX and SavedModel, checked "
-                                      "against Keras")
-    e.add_argument("run", help="run directory (or its id under saved_models/)")
-    from kerasmodels.formats import OPTIONS, export_formats, format_names
+    export = command("export", "export a run to TFLite, ONNX and SavedModel, checked against "
+                               "Keras", json=True)
+    export.add_argument("run", help="run directory (or its id under saved_models/)")
+    export.add_argument("--formats", nargs="+", metavar="FORMAT", choices=format_names(),
+                        help="; ".join(f"{f.name}: {f.device}" + (" (made when named)"
+                                                                 if not f.default else "")
+                                       for f in export_formats()) + " (default: "
+                             f"{' '.join(format_names(default=True))})")
+    _add_option(export, OPTIONS["opset"])
+    export.add_argument("--float-io", dest="int8_io", action="store_false", default=None,
+                        help=OPTIONS["int8_io"].help)
+    for name in ("author", "version", "description"):  # --version is the program's
+        _add_option(export, OPTIONS[name], "--model-version" if name == "version" else None,
+                    metavar="TEXT", help=OPTIONS[name].help)
 
-    e.add_argument("--formats", nargs="+", metavar="FORMAT", choices=format_names(),
-                   help="; ".join(f"{f.name}: {f.device}" + (" (made when named)"
-                                                            if not f.default else "")
-                                  for f in export_formats()) + " (default: "
-                        f"{' '.join(format_names(default=True))})")
-    e.add_argument("--opset", type=int, help=OPTIONS["opset"].help)
-    e.add_argument("--float-io", dest="int8_io", action="store_false", default=None,
-                   help=OPTIONS["int8_io"].help)
-    for name in ("author", "version", "description"):
-        e.add_argument(f"--{'model-version' if name == 'version' else name}", dest=name,
-                       help=OPTIONS[name].help)
+    bench = command("benchmark", "size, accuracy and latency of every variant x runtime",
+                    json=True)
+    bench.add_argument("run", help="any run of the family (the root and its compressed "
+                                   "children)")
+    bench.add_argument("--threads", type=int, nargs="+", help="LiteRT thread counts (default 1)")
+    bench.add_argument("--calls", type=int, help="batch-1 calls timed per variant (default 200)")
 
-    b = sub.add_parser("benchmark", help="size, accuracy and latency of every variant x runtime")
-    b.add_argument("run", help="any run of the family (the root and its compressed children)")
-    b.add_argument("--threads", type=int, nargs="+", default=[1], help="LiteRT thread counts")
-    b.add_argument("--calls", type=int, default=200, help="batch-1 calls timed per variant")
+    runs = command("runs", "list the runs and their metrics", json=True)
+    runs.add_argument("--runs-dir", default="saved_models")
 
-    r = sub.add_parser("runs", help="list the runs and their metrics")
-    r.add_argument("--runs-dir", default="saved_models")
+    command("archs", "list the architectures and their hyperparameters", json=True)
+    command("datasets", "list the datasets", json=True)
 
-    sub.add_parser("archs", help="list the architectures and their hyperparameters")
-    sub.add_parser("datasets", help="list the datasets")
+    demo = command("demo", "train the demo models on the built-in data and open the dashboard "
+                           "on them")
+    demo.add_argument("--runs-dir", default="saved_models")
+    demo.add_argument("--force", action="store_true", help="train them even if runs exist")
+    demo.add_argument("--no-dashboard", action="store_true", help="only build the demo models")
+    demo.add_argument("--quick", action="store_true",
+                      help="one epoch everywhere: checks that every step works, in a minute")
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
 
-    d = sub.add_parser("demo", help="train the demo models on the built-in data and open the "
-                                    "dashboard on them")
-    d.add_argument("--runs-dir", default="saved_models")
-    d.add_argument("--force", action="store_true", help="train them even if runs exist")
-    d.add_argument("--no-dashboard", action="store_true", help="only build the demo models")
-    d.add_argument("--port", type=int, default=8501)
-    d.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
-
-    s = sub.add_parser("dashboard", help="open the Streamlit dashboard in the browser")
-    s.add_argument("--runs-dir", default="saved_models")
-    s.add_argument("--port", type=int, default=8501)
-    s.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
-    s.add_argument("--headless", action="store_true", help="do not open a browser window")
+    dashboard = command("dashboard", "open the Streamlit dashboard in the browser")
+    dashboard.add_argument("--runs-dir", default="saved_models")
+    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
+    dashboard.add_argument("--headless", action="store_true", help="do not open a browser window")
     return parser
+
+
+def _given(args, *names: str) -> dict:
+    """The options the user gave (the API keeps the defaults, in one place)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _emit(args, result, text: str) -> None:
+    """The command's result: JSON on stdout with --json, else ``text``."""
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=2, default=_jsonable))
+    elif text:
+        print(text)
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    return str(value)
+
+
+def _progress(args) -> bool:
+    return not args.quiet
+
+
+def run_summary(run) -> dict:
+    """What a command that makes a run reports about it."""
+    return {"id": run.id, "path": str(run.path), "arch": run.arch,
+            "dataset": run.manifest["dataset"]["name"], "parent": run.parent,
+            "recipe": run.manifest.get("recipe"), "metrics": run.metrics}
+
+
+def _scores(run) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
 
 
 def cmd_train(args) -> int:
     import kerasmodels as km
+    from kerasmodels.options import TRAINING
 
     run = km.train(
-        args.arch, args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-        strategy=args.strategy, optimizer=args.optimizer, learning_rate=args.learning_rate,
-        optimizer_options=dict(args.optimizer_option), schedule=args.schedule,
-        schedule_options=dict(args.schedule_option),
-        regularizer=None if args.regularizer == "none" else args.regularizer,
-        reg_strength=args.reg_strength, reg_warmup_epochs=args.reg_warmup_epochs,
-        seed=args.seed, out_dir=args.out_dir,
-        early_stopping=args.early_stopping, resume=not args.no_resume,
-        **({} if args.checkpoint_every is None else {"checkpoint_every": args.checkpoint_every}),
-        verbose=0 if args.quiet else 1, dataset_options=_dataset_options(args),
-        distribution=args.distribution, **dict(args.hparam),
+        args.arch, args.dataset, optimizer_options=dict(args.optimizer_option),
+        schedule_options=dict(args.schedule_option), out_dir=args.out_dir,
+        resume=not args.no_resume, verbose=int(_progress(args)),
+        dataset_options=_dataset_options(args), distribution=args.distribution,
+        **_given(args, *TRAINING), **dict(args.hparam),
     )
     if run is None:
-        print("worker done (the chief saves the run)")
+        _emit(args, {"worker": True, "run": None}, "worker done (the chief saves the run)")
         return 0
-    test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
-    print(f"saved {run.path}  (test: {test})")
+    _emit(args, run_summary(run), f"saved {run.path}  (test: {_scores(run)})")
     return 0
 
 
 def cmd_import(args) -> int:
     import kerasmodels as km
 
-    run = km.import_model(args.path, args.dataset, out_dir=args.out_dir, name=args.name,
-                          signature=args.signature, dataset_options=_dataset_options(args))
-    test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
+    run = km.import_model(args.path, args.dataset, out_dir=args.out_dir,
+                          dataset_options=_dataset_options(args),
+                          **_given(args, "name", "signature"))
     source = run.manifest["source"]
     rebuilt = (f"; rebuilt from Keras {source['version']}, max abs difference "
                f"{source['max_abs_difference']:.2g}" if "max_abs_difference" in source else "")
-    print(f"saved {run.path}  (test: {test}{rebuilt})")
+    _emit(args, {**run_summary(run), "source": source},
+          f"saved {run.path}  (test: {_scores(run)}{rebuilt})")
     return 0
 
 
@@ -292,50 +405,43 @@ def cmd_search(args) -> int:
         space = {k: tuple(v) if isinstance(v, list) and len(v) in (2, 3) and
                  all(isinstance(x, (int, float)) for x in v[:2]) and
                  (len(v) == 2 or v[2] == "log") else v for k, v in args.space.items()}
-    result = km.search(args.arch, args.dataset, trials=args.trials, timeout=args.timeout,
-                       space=space, out_dir=args.out_dir, epochs=args.epochs)
+    result = km.search(args.arch, args.dataset, space=space, out_dir=args.out_dir,
+                       progress=_progress(args), **_given(args, "trials", "timeout", "epochs"))
     rows = [{"trial": t["number"], "state": t["state"], "value": t.get("value"),
-             "epochs": t.get("epochs_run"), "run": t["run"],
-             **{k: v for k, v in t["params"].items()}} for t in result.trials]
-    print(format_table(rows))
-    print(f"best: {result.best_run.id} "
-          f"{result.best_params}")
-    print(f"wrote {result.path}")
+             "epochs": t.get("epochs_run"), "run": t["run"], **t["params"]}
+            for t in result.trials]
+    _emit(args, {"best_run": result.best_run.id, "best_params": result.best_params,
+                 "trials": result.trials, "path": result.path},
+          f"{format_table(rows)}\nbest: {result.best_run.id} {result.best_params}\n"
+          f"wrote {result.path}")
     return 0
-
-
-def _given(args, *names: str) -> dict:
-    """The options the user gave (the API keeps the defaults, in one place)."""
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def cmd_pretrain(args) -> int:
     import kerasmodels as km
 
-    run = km.pretrain(args.arch, args.corpus, objective=args.objective, seed=args.seed,
-                      out_dir=args.out_dir, corpus_options=dict(args.corpus_option),
-                      verbose=0 if args.quiet else 1, **_given(args, "epochs", "mask_rate",
-                                                                 "learning_rate"),
-                      **dict(args.hparam))
-    print(f"saved {run.path}  (held-out token accuracy "
-          f"{run.metrics['test']['token_accuracy']:.4f})")
+    run = km.pretrain(args.arch, args.corpus, out_dir=args.out_dir,
+                      corpus_options=dict(args.corpus_option), verbose=int(_progress(args)),
+                      **_given(args, "objective", "seed", "epochs", "mask_rate",
+                               "learning_rate"), **dict(args.hparam))
+    _emit(args, run_summary(run), f"saved {run.path}  (held-out token accuracy "
+                                  f"{run.metrics['test']['token_accuracy']:.4f})")
     return 0
 
 
 def cmd_finetune(args) -> int:
     import kerasmodels as km
 
-    run = km.finetune(args.run, args.dataset, freeze=args.freeze, seed=args.seed,
-                      dataset_options=dict(args.dataset_option),
-                      compare_scratch=args.compare_scratch, out_dir=args.out_dir,
-                      **_given(args, "epochs", "learning_rate", "backbone_factor",
-                               "labelled_fraction"))
+    run = km.finetune(args.run, args.dataset, dataset_options=dict(args.dataset_option),
+                      compare_scratch=args.compare_scratch,
+                      **_given(args, "freeze", "seed", "out_dir", "epochs", "learning_rate",
+                               "backbone_factor", "labelled_fraction"))
     record = run.manifest["finetune"]
     line = (f"saved {run.path}  (test accuracy {run.metrics['test']['accuracy']:.4f} from "
             f"{record['labelled_examples']} labels")
     if "scratch" in record:
         line += f"; from scratch {record['scratch']['test']['accuracy']:.4f}"
-    print(line + ")")
+    _emit(args, {**run_summary(run), "finetune": record}, line + ")")
     return 0
 
 
@@ -351,25 +457,24 @@ def cmd_lr_find(args) -> int:
     import kerasmodels as km
     from kerasmodels.report import format_table
 
-    found = km.find_learning_rate(args.arch, args.dataset, optimizer=args.optimizer,
-                                  steps=args.steps)
+    found = km.find_learning_rate(args.arch, args.dataset, **_given(args, "optimizer", "steps"))
     pairs = list(zip(found["learning_rates"], found["smoothed"], strict=True))
     shown = pairs[:: max(1, len(pairs) // 12)]
-    print(format_table([{"learning_rate": f"{lr:.2e}", "smoothed_loss": round(loss, 4)}
-                        for lr, loss in shown]))
-    print(f"suggested learning rate: {found['suggested']:.2e} (a tenth of the rate at the "
-          f"lowest loss, {found['min_loss_lr']:.2e})")
+    table = format_table([{"learning_rate": f"{lr:.2e}", "smoothed_loss": round(loss, 4)}
+                          for lr, loss in shown])
+    _emit(args, found, f"{table}\nsuggested learning rate: {found['suggested']:.2e} (a tenth "
+                       f"of the rate at the lowest loss, {found['min_loss_lr']:.2e})")
     return 0
 
 
 def cmd_compress(args) -> int:
     import kerasmodels as km
 
-    child = km.compress(args.run, args.recipe, **dict(args.option))
-    test = ", ".join(f"{k} {v:.4f}" for k, v in child.metrics["test"].items())
     parent = km.load_run(args.run)
-    before = ", ".join(f"{k} {v:.4f}" for k, v in parent.metrics["test"].items())
-    print(f"saved {child.path}  (test: {test}; parent: {before})")
+    child = km.compress(parent, args.recipe, progress=_progress(args), **dict(args.option))
+    _emit(args, {**run_summary(child), "compression": child.manifest["compression"],
+                 "parent_metrics": parent.metrics},
+          f"saved {child.path}  (test: {_scores(child)}; parent: {_scores(parent)})")
     return 0
 
 
@@ -377,20 +482,23 @@ def cmd_sweep(args) -> int:
     import kerasmodels as km
     from kerasmodels.report import format_table
 
-    result = km.sweep(args.run, accuracy_budget=args.budget, calls=args.calls)
+    given = _given(args, "accuracy_budget", "calls", "recipes")
+    if "recipes" in given:
+        given["recipes"] = [{"recipe": name} for name in given["recipes"]]
+    result = km.sweep(args.run, progress=_progress(args), **given)
     columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "val_accuracy",
                "test_accuracy", "p50_ms", "pareto"]
-    print(format_table(result["rows"], columns))
     pick = result["pick"]
     if pick is None:
-        print(f"no artifact is within {args.budget} of the parent's validation accuracy "
-              f"{result['parent_val_accuracy']:.4f}: raise --budget")
+        verdict = (f"no artifact is within {result['accuracy_budget']} of the parent's "
+                   f"validation accuracy {result['parent_val_accuracy']:.4f}: raise --budget")
     else:
-        print(f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller than the "
-              f"parent's float32 TFLite, chosen on validation {pick['val_accuracy']:.4f} "
-              f"against {result['parent_val_accuracy']:.4f}; test accuracy "
-              f"{pick['test_accuracy']:.4f} against {result['parent_accuracy']:.4f}): "
-              f"{pick['path']}")
+        verdict = (f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller than "
+                   f"the parent's float32 TFLite, chosen on validation "
+                   f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}; "
+                   f"test accuracy {pick['test_accuracy']:.4f} against "
+                   f"{result['parent_accuracy']:.4f}): {pick['path']}")
+    _emit(args, result, f"{format_table(result['rows'], columns)}\n{verdict}")
     return 0
 
 
@@ -400,25 +508,28 @@ def cmd_export(args) -> int:
     from kerasmodels.report import format_table, kilobytes
     from kerasmodels.runs import read_json
 
-    options = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
-    artifacts = km.export(args.run, args.formats, progress=True, **options)
+    artifacts = km.export(args.run, args.formats, progress=_progress(args),
+                          **_given(args, *OPTIONS))
+    folder = artifacts[0].path.parent
+    unsupported = read_json(folder / "exports.json")["unsupported"]
     rows = [{"format": a.format, "file": a.path.name, "kB": kilobytes(a.bytes),
              "gzip_kB": kilobytes(a.gzip_bytes),
              "top1_agreement": a.parity.get("top1_agreement"),
              "max_abs_diff": a.parity["max_abs_diff"],
              "accuracy": a.parity.get("accuracy", a.parity.get("mae"))} for a in artifacts]
-    print(format_table(rows))
+    lines = [format_table(rows)]
     for artifact in artifacts:
         if artifact.device:
             device = artifact.device
-            print(f"{artifact.format}: flash {kilobytes(device['flash_bytes'])} kB, tensor arena "
-                  f"{kilobytes(device['arena_bytes'])} kB (measured in TFLM), ops "
-                  f"{', '.join(device['ops'])}; TFLM agrees with LiteRT on "
-                  f"{device['litert_agreement']:.2%} of the test split")
-    folder = artifacts[0].path.parent
-    for reason in read_json(folder / "exports.json")["unsupported"].values():
-        print(f"not exported: {reason}")
-    print(f"wrote {folder}")
+            lines.append(f"{artifact.format}: flash {kilobytes(device['flash_bytes'])} kB, "
+                         f"tensor arena {kilobytes(device['arena_bytes'])} kB (measured in "
+                         f"TFLM), ops {', '.join(device['ops'])}; TFLM agrees with LiteRT on "
+                         f"{device['litert_agreement']:.2%} of the test split")
+    lines += [f"not exported: {reason}" for reason in unsupported.values()]
+    lines.append(f"wrote {folder}")
+    _emit(args, {"folder": folder, "artifacts": [{**a.to_json(), "path": str(a.path)}
+                                                 for a in artifacts],
+                 "unsupported": unsupported}, "\n".join(lines))
     return 0
 
 
@@ -426,11 +537,15 @@ def cmd_benchmark(args) -> int:
     import kerasmodels as km
     from kerasmodels.report import describe_machine, format_table
 
-    rows = km.benchmark(args.run, threads=tuple(args.threads), calls=args.calls)
-    print(format_table(rows))
-    print(f"latency: the runtime alone, batch 1, interleaved; on {describe_machine()}")
+    given = _given(args, "calls", "threads")
+    if "threads" in given:
+        given["threads"] = tuple(given["threads"])
+    rows = km.benchmark(args.run, progress=_progress(args), **given)
     root = km.load_run(args.run).path.parent / rows[0]["run"]
-    print(f"wrote {root / 'benchmark.json'} and benchmark.csv")
+    _emit(args, {"rows": rows, "machine": describe_machine(),
+                 "path": root / "benchmark.json"},
+          f"{format_table(rows)}\nlatency: the runtime alone, batch 1, interleaved; on "
+          f"{describe_machine()}\nwrote {root / 'benchmark.json'} and benchmark.csv")
     return 0
 
 
@@ -439,13 +554,12 @@ def cmd_runs(args) -> int:
     from kerasmodels.report import format_table
 
     rows, broken = km.runs_table(args.runs_dir)
+    lines = [format_table(rows)] if rows else []
+    lines += [f"BROKEN {path.name}: {reason}" for path, reason in broken]
     if not rows and not broken:
-        print(f"no runs in {args.runs_dir}: train one with 'kerasmodels train --arch cnn'")
-        return 0
-    if rows:
-        print(format_table(rows))
-    for path, reason in broken:
-        print(f"BROKEN {path.name}: {reason}")
+        lines = [f"no runs in {args.runs_dir}: train one with 'kerasmodels train --arch cnn'"]
+    _emit(args, {"runs": rows, "broken": [{"path": str(path), "reason": reason}
+                                          for path, reason in broken]}, "\n".join(lines))
     return 0
 
 
@@ -454,21 +568,27 @@ def cmd_archs(args) -> int:
     from kerasmodels.report import format_table
 
     rows = [{"arch": a.name, "family": a.family, "description": a.description,
-             "hparams": ", ".join(f"{k}={v!r}" for k, v in a.hparams.items()) or "-"}
-            for a in REGISTRY.values()]
-    print(format_table(rows))
+             "hparams": a.hparams, "training": a.training} for a in REGISTRY.values()]
+    shown = [{**row, "hparams": ", ".join(f"{k}={v!r}" for k, v in a.hparams.items()) or "-"}
+             for row, a in zip(rows, REGISTRY.values(), strict=True)]
+    _emit(args, rows, format_table(shown, ["arch", "family", "description", "hparams"]))
     return 0
 
 
 def cmd_datasets(args) -> int:
     from kerasmodels.data import BUILTIN, ONLINE
+    from kerasmodels.report import format_table
 
-    for name, fn in BUILTIN.items():
-        print(f"{name:14s} built in   {(fn.__doc__ or '').strip().splitlines()[0]}")
-    for name in ONLINE:
-        print(f"{name:14s} online     keras.datasets.{name} (or path=<local copy>)")
-    print(f"{'csv:<path>':14s} your file  numeric features, --target <column>")
-    print(f"{'images:<dir>':14s} your files one sub-folder per class, --image-size HxW")
+    rows = [{"name": name, "kind": "built in",
+             "description": (fn.__doc__ or "").strip().splitlines()[0]}
+            for name, fn in BUILTIN.items()]
+    rows += [{"name": name, "kind": "online",
+              "description": f"keras.datasets.{name} (or path=<local copy>)"} for name in ONLINE]
+    rows += [{"name": "csv:<path>", "kind": "your file",
+              "description": "numeric features, --target <column>"},
+             {"name": "images:<dir>", "kind": "your files",
+              "description": "one sub-folder per class, --image-size HxW"}]
+    _emit(args, rows, format_table(rows))
     return 0
 
 
@@ -477,19 +597,26 @@ def cmd_demo(args) -> int:
     from kerasmodels.formats import format_names
 
     existing = km.list_runs(args.runs_dir)
+    progress = _progress(args)
+    quick: dict[str, Any] = {"epochs": 1} if args.quick else {}
     if existing and not args.force:
-        print(f"{len(existing)} runs already in {args.runs_dir} (use --force to train again)")
+        LOG.info("%d runs already in %s (use --force to train again)", len(existing),
+                 args.runs_dir)
     else:
-        for arch, dataset in DEMO:
-            print(f"== {arch} on {dataset}")
-            run = km.train(arch, dataset, out_dir=args.runs_dir)
-            if arch == "cnn":  # a family to compare and to try in the Playground
-                print("== the digits CNN's variants: distilled student, QAT, exports")
-                children = [km.compress(run, "distill"), km.compress(run, "qat")]
-                for member in (run, *children):
-                    km.export(member, format_names(quick=True), progress=True)
-                km.benchmark(run, calls=50)
-    cmd_runs(argparse.Namespace(runs_dir=args.runs_dir))
+        steps = len(DEMO) + 1
+        for number, (arch, dataset) in enumerate(DEMO, start=1):
+            LOG.info("== step %d of %d: %s on %s", number, steps, arch, dataset)
+            run = km.train(arch, dataset, out_dir=args.runs_dir, verbose=int(progress), **quick)
+            if arch == "cnn" and run is not None:
+                cnn = run
+        LOG.info("== step %d of %d: the digits CNN's variants: distilled student, QAT, exports, "
+                 "benchmark", steps, steps)
+        children = [km.compress(cnn, recipe, progress=progress, **quick)
+                    for recipe in ("distill", "qat")]
+        for member in (cnn, *children):
+            km.export(member, format_names(quick=True), progress=progress)
+        km.benchmark(cnn, calls=10 if args.quick else 50, progress=progress)
+    cmd_runs(argparse.Namespace(runs_dir=args.runs_dir, json=False))
     if args.no_dashboard:
         return 0
     return cmd_dashboard(argparse.Namespace(runs_dir=args.runs_dir, port=args.port,
@@ -505,19 +632,16 @@ def dashboard_command(runs_dir: str, port: int, address: str = LOOPBACK) -> tupl
     """
     import ipaddress
 
-    from kerasmodels.errors import KerasModelsError
+    from kerasmodels.dashboard import APP as app
+    from kerasmodels.errors import HyperparameterError
 
-    app = Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py"
-    if not app.is_file():
-        raise KerasModelsError(f"the dashboard is not installed ({app} is missing): run "
-                               "kerasmodels from a checkout of the repository")
     if isinstance(port, bool) or not 0 < port < 65536:
-        raise KerasModelsError(f"--port must be in 1..65535, got {port}")
+        raise HyperparameterError(f"--port must be in 1..65535, got {port}")
     try:
         ipaddress.ip_address(address)
     except ValueError:
-        raise KerasModelsError(f"--address must be an IP address such as 127.0.0.1 or 0.0.0.0, "
-                               f"got {address!r}") from None
+        raise HyperparameterError(f"--address must be an IP address such as 127.0.0.1 or "
+                                  f"0.0.0.0, got {address!r}") from None
     command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.address", address, "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -578,7 +702,8 @@ COMMANDS = {"train": cmd_train, "import": cmd_import, "pretrain": cmd_pretrain, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error exits 2 here
+    configure(-1 if args.quiet else min(int(args.verbose), 1))
     if not args.command:
         parser.print_help()
         return 0
@@ -591,13 +716,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one clear line, never a traceback
         if os.environ.get("KERASMODELS_DEBUG"):
             raise
-        from kerasmodels.errors import KerasModelsError
+        from kerasmodels.errors import HyperparameterError, KerasModelsError, UnknownNameError
 
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if not isinstance(exc, KerasModelsError):
             message = f"{type(exc).__name__}: {message} (KERASMODELS_DEBUG=1 shows the traceback)"
         print(f"kerasmodels: error: {message}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(exc, (HyperparameterError, UnknownNameError)) else 1
 
 
 if __name__ == "__main__":

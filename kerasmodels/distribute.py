@@ -269,7 +269,8 @@ def _run_workers(args, workers, addresses, grace, env, out, processes, received)
         thread = threading.Thread(target=pump, args=(index, process.stdout), daemon=True)
         thread.start()
         threads.append(thread)
-    failed, failed_at = None, None
+    failed: tuple[int, int] | None = None
+    failed_at = 0.0
     while any(p.poll() is None for p in processes):
         if received:
             with lock:

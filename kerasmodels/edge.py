@@ -50,12 +50,15 @@ class LiteRTModel:
     def __init__(self, path: str | Path, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
+        from kerasmodels.logs import quiet_native
+
         self.path = Path(path)
         content = read_model_bytes(self.path, b"TFL3", "TFLite model")
         self._embedded = embedded_files(content)  # its metadata's attached files, if any
         try:
-            self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
-            self.interpreter.allocate_tensors()
+            with quiet_native():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                self.interpreter = Interpreter(model_content=content, num_threads=num_threads)
+                self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelFileError(f"{self.path} cannot be loaded by LiteRT ({exc}): the file is "
                                  "corrupt or truncated; export it again") from None

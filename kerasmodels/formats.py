@@ -16,12 +16,12 @@ TensorFlow nor a runtime: converters and loaders are named, and imported when us
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import HyperparameterError, UnknownNameError
+from kerasmodels.options import Option, option_table
 
 METADATA_OPTIONS = ("author", "version", "description")
 
@@ -59,8 +59,9 @@ class ExportFormat:
         return asdict(self)
 
 
-_TFLITE = dict(converter="kerasmodels.exports.tflite:write", loader="kerasmodels.edge:LiteRTModel",
-               runtime="litert", threads=True)
+_TFLITE: dict[str, Any] = dict(converter="kerasmodels.exports.tflite:write",
+                               loader="kerasmodels.edge:LiteRTModel", runtime="litert",
+                               threads=True)
 _METADATA = METADATA_OPTIONS
 
 FORMATS: list[ExportFormat] = [
@@ -98,43 +99,16 @@ FORMATS: list[ExportFormat] = [
 ]
 
 
-def _opset(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and 13 <= value <= 18
-
-
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip()) and len(value) <= 1000
-
-
-@dataclass(frozen=True)
-class Option:
-    """An export option: its default, what it accepts and what it is."""
-
-    name: str
-    default: Any
-    accepts: Callable[[Any], bool]
-    expected: str  # what ``accepts`` takes, for the error
-    help: str
-
-    def check(self, value: Any) -> Any:
-        if not self.accepts(value):
-            raise HyperparameterError(f"{self.name} must be {self.expected}, got {value!r}")
-        return value
-
-
-OPTIONS = {o.name: o for o in [
-    Option("opset", 17, _opset, "an ONNX opset from 13 to 18 (tf2onnx's range)",
-           "the ONNX opset (13-18)"),
-    Option("int8_io", True, lambda v: isinstance(v, bool), "True or False",
-           "full int8 takes and returns int8 (False: float in and out)"),
-    Option("author", None, _text, "a non-empty text of at most 1000 characters",
-           "the author written into the model's metadata (default: kerasmodels and its version)"),
-    Option("version", None, _text, "a non-empty text of at most 1000 characters",
-           "the model version written into its metadata (default: the run id)"),
-    Option("description", None, _text, "a non-empty text of at most 1000 characters",
-           "the description written into its metadata (default: what the run is, its data and "
-           "test score)"),
-]}
+OPTIONS = option_table(
+    Option("opset", 17, int, "the ONNX opset (tf2onnx's range)", low=13, high=18),
+    Option("int8_io", True, bool, "full int8 takes and returns int8 (False: float in and out)"),
+    Option("author", None, str, "the author written into the model's metadata (default: "
+           "kerasmodels and its version)", max_length=1000),
+    Option("version", None, str, "the model version written into its metadata (default: the "
+           "run id)", max_length=1000),
+    Option("description", None, str, "the description written into its metadata (default: "
+           "what the run is, its data and test score)", max_length=1000),
+)
 
 
 def export_formats() -> list[ExportFormat]:
@@ -142,7 +116,7 @@ def export_formats() -> list[ExportFormat]:
     return list(FORMATS)
 
 
-def format_names(**selected: bool) -> list[str]:
+def format_names(**selected: Any) -> list[str]:
     """Names of the rows whose flags match ``selected`` (``format_names(sweep=True)``)."""
     return [f.name for f in FORMATS if all(getattr(f, k) == v for k, v in selected.items())]
 

@@ -83,7 +83,7 @@ def image_input(source, preprocessing: dict[str, Any], input_shape: tuple[int, .
         pixels = _centre_ink(pixels, luminance)
     from PIL import Image
 
-    resized = Image.fromarray((pixels * 255).astype("uint8")).resize((w, h), Image.BOX)
+    resized = Image.fromarray((pixels * 255).astype("uint8")).resize((w, h), Image.Resampling.BOX)
     pixels = np.asarray(resized, "float32") / 255.0
     if preprocessing.get("background") == "black" and pixels.max() > 0:
         pixels = pixels / pixels.max()  # a thin stroke averages to grey: ink is full intensity

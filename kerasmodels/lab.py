@@ -66,7 +66,7 @@ def find_learning_rate(arch: str = "cnn", dataset="digits", *, optimizer: str = 
 
 def compare_optimizers(arch: str = "mlp", dataset="digits", *, optimizers=("sgd", "momentum",
                        "rmsprop", "adam"), epochs: int = 10, learning_rates: dict | None = None,
-                       batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, dict[str, list]]:
+                       batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, dict[str, Any]]:
     """Train the same initial model with each optimizer; return each one's per-epoch curves.
 
     Nothing is saved: this is for looking. ``learning_rates`` maps an optimizer name to its
@@ -129,7 +129,7 @@ def loss_surface(X=None, y=None, *, optimizers=tuple(SURFACE_OPTIMIZERS), steps:
         from kerasmodels.errors import UnknownNameError
 
         raise UnknownNameError("optimizer", sorted(unknown)[0], SURFACE_OPTIMIZERS)
-    ws, bs = np.linspace(*w_range, grid), np.linspace(*b_range, grid)
+    ws, bs = np.linspace(w_range[0], w_range[1], grid), np.linspace(b_range[0], b_range[1], grid)
     W, B = np.meshgrid(ws, bs)
     pred = W[..., None] * X.ravel()[None, None, :] + B[..., None]
     loss = ((pred - y.ravel()[None, None, :]) ** 2).mean(axis=-1)

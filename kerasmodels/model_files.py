@@ -98,7 +98,7 @@ def check_object(node: dict[str, Any], class_name: str, source: str | Path) -> N
         if ok:
             from kerasmodels.backend import keras
 
-            ok = callable(getattr(keras.activations, name, None))
+            ok = callable(getattr(keras.activations, name or "", None))
         if not ok:
             raise UnsafeModelError(
                 f"{source} names the function {module}.{config} (not a Keras activation): "

@@ -33,8 +33,9 @@ def die_with_parent() -> None:
 
 def start_owned(command: list[str], **popen) -> subprocess.Popen:
     """``subprocess.Popen`` whose child dies with this process."""
-    kwargs = {"preexec_fn": die_with_parent} if sys.platform.startswith("linux") else {}
-    return subprocess.Popen(command, **kwargs, **popen)
+    if sys.platform.startswith("linux"):
+        popen.setdefault("preexec_fn", die_with_parent)
+    return subprocess.Popen(command, **popen)
 
 
 def stop(process: subprocess.Popen, grace: float = 5.0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 from collections.abc import Sequence
@@ -112,7 +113,11 @@ def describe_machine(info: dict[str, Any] | None = None) -> str:
 
 def bench_options(parser, out: str | Path, quick: str) -> None:
     """The two options every ``scripts/bench_*.py`` has: ``--out`` (the JSON file, by default
-    ``out``) and ``--quick`` (``quick`` says what it shrinks; CI runs it to check the script)."""
+    ``out``) and ``--quick`` (``quick`` says what it shrinks; CI runs it to check the script).
+    A script's logs (and the library's) go to stderr."""
+    from kerasmodels.logs import configure
+
+    configure(0)
     parser.add_argument("--out", type=Path, default=Path(out), help=f"default: {out}")
     parser.add_argument("--quick", action="store_true", help=f"{quick} (CI: the script works)")
 
@@ -122,5 +127,5 @@ def write_results(path: str | Path, **results: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
-    print(f"wrote {path}")
+    logging.getLogger(__name__).info("wrote %s", path)
     return path

@@ -144,7 +144,7 @@ class Run:
         self.path = Path(path)
         self.manifest = manifest
         self._model = None
-        self._history = None
+        self._history: dict[str, list] | None = None
 
     # -- what the manifest says -------------------------------------------------------------
     @property
@@ -323,7 +323,7 @@ def load_model(path: str | Path):
     return load_keras_file(path)
 
 
-def load_run(path: str | Path) -> Run:
+def load_run(path: Run | str | Path) -> Run:
     """Open a run directory (the model itself loads on first use)."""
     if isinstance(path, Run):
         return path
@@ -380,7 +380,8 @@ def check_manifest(manifest: Any, path: Path) -> None:
 def scan_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[Run], list[tuple[Path, str]]]:
     """All runs under ``runs_dir``, oldest first, and the broken ones with the reason."""
     root = Path(runs_dir)
-    runs, broken = [], []
+    runs: list[Run] = []
+    broken: list[tuple[Path, str]] = []
     if not root.is_dir():
         return runs, broken
     for sub in sorted(root.iterdir()):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from kerasmodels.backend import keras
 from kerasmodels.errors import HyperparameterError, UnknownNameError, check_positive
+from kerasmodels.options import TRAINING
 
-SCHEDULES = ("constant", "step", "exponential", "cosine", "plateau")
+SCHEDULES = TRAINING["schedule"].options
 
 
 def make_schedule(name: str | None, learning_rate: float, *, steps_per_epoch: int, epochs: int,

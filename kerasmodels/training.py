@@ -33,12 +33,12 @@ from kerasmodels.data import Dataset, load_dataset
 from kerasmodels.errors import (
     HyperparameterError,
     TrainingDivergedError,
-    UnknownNameError,
-    check_positive,
 )
 from kerasmodels.imports import run_name
+from kerasmodels.logs import get_logger
 from kerasmodels.model_files import save_keras_file
 from kerasmodels.optimizers import make_optimizer
+from kerasmodels.options import TRAINING, check_all
 from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
 from kerasmodels.resume import TrainingState, epoch_batches
 from kerasmodels.runs import (
@@ -81,21 +81,18 @@ def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[s
     return out
 
 
-STRATEGIES = ("minibatch", "batch", "sgd")
-MAX_EPOCHS = 100_000
-CHECKPOINT_EVERY_S = 10.0  # the resumable state: saved at an epoch end at most this often
+LOG = get_logger(__name__)
+STRATEGIES = TRAINING["strategy"].options
 
 
 def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, default: int) -> int:
     """``batch``: all the data per step; ``sgd``: one example; ``minibatch``: ``batch_size``."""
-    if strategy not in STRATEGIES:
-        raise UnknownNameError("strategy", strategy, STRATEGIES)
+    TRAINING["strategy"].check(strategy)
     if strategy == "minibatch":
-        return check_positive("batch_size", default if batch_size is None else batch_size,
-                              integer=True)
+        return TRAINING["batch_size"].check(default if batch_size is None else batch_size)
     implied = n_train if strategy == "batch" else 1
     if batch_size is not None and batch_size != implied:
-        check_positive("batch_size", batch_size, integer=True)
+        TRAINING["batch_size"].check(batch_size)
         raise HyperparameterError(f"strategy {strategy!r} uses a batch of {implied}; drop "
                                   f"batch_size={batch_size} or use strategy='minibatch'")
     return implied
@@ -107,20 +104,20 @@ def train(
     *,
     epochs: int | None = None,
     batch_size: int | None = None,
-    strategy: str = "minibatch",
-    optimizer: str = "adam",
+    strategy: str = TRAINING["strategy"].default,
+    optimizer: str = TRAINING["optimizer"].default,
     learning_rate: float | None = None,
     optimizer_options: dict[str, Any] | None = None,
     schedule: str | None = None,
     schedule_options: dict[str, Any] | None = None,
     regularizer: str | None = None,
-    reg_strength: float = 1e-4,
+    reg_strength: float = TRAINING["reg_strength"].default,
     reg_warmup_epochs: int | None = None,
-    seed: int = 0,
+    seed: int = TRAINING["seed"].default,
     out_dir: str | Path = DEFAULT_RUNS_DIR,
     early_stopping: int | None = None,
     resume: bool = True,
-    checkpoint_every: float = CHECKPOINT_EVERY_S,
+    checkpoint_every: float = TRAINING["checkpoint_every"].default,
     verbose: int = 1,
     dataset_options: dict[str, Any] | None = None,
     callbacks: list | tuple = (),
@@ -129,6 +126,9 @@ def train(
     **hparams,
 ) -> Run | None:
     """Train ``arch`` on ``dataset`` and save the run; returns the Run.
+
+    Every option is declared (default, accepted values, meaning) in
+    :data:`kerasmodels.options.TRAINING`, which the CLI, the dashboard and the search read too.
 
     ``arch`` is a registry name (``km.architecture_names()``) or your own uncompiled Keras
     model (tf_keras or Keras 3, Sequential or functional): it is copied (rebuilt as tf_keras
@@ -173,20 +173,18 @@ def train(
         spec.check_hparams(hparams)
         family, arch_hparams, defaults, model_config = spec.family, spec.hparams, spec.training, None
     dist = make_distribution(distribution)  # first: MultiWorkerMirroredStrategy must lead
-    epochs = check_positive("epochs", defaults.get("epochs", 20) if epochs is None else epochs,
-                            integer=True, at_most=MAX_EPOCHS)
-    learning_rate = check_positive("learning_rate", defaults.get("learning_rate", 1e-3)
-                                   if learning_rate is None else learning_rate)
-    for name, value in (("early_stopping", early_stopping), ("reg_warmup_epochs", reg_warmup_epochs)):
-        if value is not None:
-            check_positive(name, value, integer=True)
-    check_positive("seed", seed, allow_zero=True, integer=True)
-    check_positive("checkpoint_every", checkpoint_every, allow_zero=True)
+    epochs = defaults.get("epochs", TRAINING["epochs"].default) if epochs is None else epochs
+    learning_rate = (defaults.get("learning_rate", TRAINING["learning_rate"].default)
+                     if learning_rate is None else learning_rate)
+    check_all(TRAINING, {
+        "epochs": epochs, "learning_rate": learning_rate, "strategy": strategy,
+        "optimizer": optimizer, "schedule": schedule or "constant",
+        "regularizer": regularizer or "none", "reg_strength": reg_strength,
+        "reg_warmup_epochs": reg_warmup_epochs, "seed": seed, "early_stopping": early_stopping,
+        "checkpoint_every": checkpoint_every}, "training option")
     optimizer_options = dict(optimizer_options or {})
     make_optimizer(optimizer, learning_rate, **optimizer_options)  # validate before any work
     reg = make_regularizer(regularizer, reg_strength)
-    if strategy not in STRATEGIES:
-        raise UnknownNameError("strategy", strategy, STRATEGIES)
     data = load_dataset(dataset, **(dataset_options or {}))
     n_train = len(data.train[0])
     batch_size = resolve_batch_size(strategy, batch_size, n_train, defaults.get("batch_size", 32))
@@ -259,8 +257,8 @@ def train(
         start_epoch = state.restore(model)
         history_cb.keep_epochs(start_epoch)
         cbs.append(state)
-    if start_epoch and verbose:
-        print(f"Resuming {run_id} from epoch {start_epoch} of {epochs}")
+    if start_epoch:
+        LOG.info("Resuming %s from epoch %d of %d", run_id, start_epoch, epochs)
     if verbose:
         cbs.append(ProgressBar(epochs, description=run_id, initial=start_epoch))
     (x, y), val = data.train, data.val
@@ -311,9 +309,9 @@ def train(
 
         distributed = {**dist.describe(batch_size), "weights_sha256": weights_digest(model),
                        "allreduce_ms_per_step": round(allreduce_ms(dist, model), 3)}
-        print(f"worker {dist.task_index} of {dist.workers}: {dist.replicas} replicas, global "
-              f"batch {distributed['global_batch']}, weights sha256 "
-              f"{distributed['weights_sha256']}", flush=True)
+        LOG.info("worker %d of %d: %d replicas, global batch %d, weights sha256 %s",
+                 dist.task_index, dist.workers, dist.replicas, distributed["global_batch"],
+                 distributed["weights_sha256"])
     metrics = evaluate(model, data)  # every worker takes part in the collective evaluation
     if dist and not dist.is_chief:
         # saving reads the metrics' sync-on-read variables, an all-reduce every worker must

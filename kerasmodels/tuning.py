@@ -19,15 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import HyperparameterError, check_positive
+from kerasmodels.options import TRAINING
 from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, load_run, write_json
 
-COMMON_SPACE: dict[str, Any] = {
-    "optimizer": ["adam", "rmsprop", "momentum", "sgd"],
-    "learning_rate": (1e-4, 3e-2, "log"),
-    "schedule": ["constant", "cosine"],
-    "regularizer": ["none", "l2", "l1"],
-    "reg_strength": (1e-6, 1e-3, "log"),
-}
+# the training options' declared search ranges (batch size only when asked for)
+COMMON_SPACE: dict[str, Any] = {name: option.search for name, option in TRAINING.items()
+                                if option.search is not None and name != "batch_size"}
 FAMILY_SPACE: dict[str, dict[str, Any]] = {
     "mlp": {"width": [32, 64, 128, 256], "depth": [1, 2, 3]},
     "cnn": {"width": [8, 16, 32], "depth": [1, 2], "dense_units": [32, 64, 128]},
@@ -35,8 +32,7 @@ FAMILY_SPACE: dict[str, dict[str, Any]] = {
     "transformer": {"d_model": [16, 32, 64], "num_layers": [1, 2, 3]},
     "linear": {},
 }
-TRAIN_OPTIONS = ("optimizer", "learning_rate", "schedule", "regularizer", "reg_strength",
-                 "batch_size")
+TRAIN_OPTIONS = tuple(name for name, option in TRAINING.items() if option.search is not None)
 
 
 def default_space(arch: str) -> dict[str, Any]:
@@ -148,7 +144,7 @@ def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: flo
     for name, entry in space.items():  # every entry checked before any trial trains
         _check_entry(name, entry)
     data = load_dataset(dataset)
-    epochs = epochs or spec.training.get("epochs", 20)
+    epochs = epochs or spec.training.get("epochs", TRAINING["epochs"].default)
     classification = data.task == "classification"
     monitor = "val_accuracy" if classification else "val_loss"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -228,10 +224,8 @@ def _default_params(arch: str) -> dict[str, Any]:
     from kerasmodels.architectures import get_architecture
 
     spec = get_architecture(arch)
-    params: dict[str, Any] = {"optimizer": "adam",
-                              "learning_rate": spec.training.get("learning_rate", 1e-3),
-                              "schedule": "constant", "regularizer": "none",
-                              "reg_strength": 1e-4}
+    params: dict[str, Any] = {name: TRAINING[name].default for name in TRAIN_OPTIONS}
+    params.update({k: v for k, v in spec.training.items() if k in params})
     hparams = spec.hparams
     if spec.family == "mlp":
         params.update(width=hparams["hidden_units"][0], depth=len(hparams["hidden_units"]))

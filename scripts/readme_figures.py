@@ -400,6 +400,17 @@ def render_transfer(data: dict) -> str:
             "settings." + machine_line(data))
 
 
+@renderer("cli")
+def render_cli(data: dict) -> str:
+    rows = [[f"`{r['command']}`", f"{r['median_s']:.2f} s", f"{r['min_s']:.2f} s",
+             "yes" if r["imports_tensorflow"] else "no", f"{r['peak_rss_mb']:.0f} MB"]
+            for r in data["rows"]]
+    return (table(["command (a fresh process)", f"median of {data['repeats']}", "fastest",
+                   "imports TensorFlow", "peak memory"], rows) +
+            f"\n\nTarget: `kerasmodels archs` under {data['target_s']:g} s without TensorFlow: "
+            f"{'met' if data['archs_under_target'] else 'NOT met'}." + machine_line(data))
+
+
 @renderer("dashboard")
 def render_dashboard(data: dict) -> str:
     return (table(["measure", "this machine", "target"], [

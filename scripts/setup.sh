@@ -12,9 +12,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "== installing kerasmodels and its dependencies into .venv"
+  echo "== installing kerasmodels and its dependencies into .venv (about 2 minutes; pip lists each package)"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --progress-bar off -e ".[dev]" | sed -nE "/^(Collecting|Successfully)/p"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
@@ -26,7 +26,7 @@ if [ ! -f ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
   echo "== installing the metadata reader ($READERS) into .venv-readers"
   rm -rf .venv-readers
   "$PYTHON" -m venv .venv-readers
-  if .venv-readers/bin/python -m pip install --quiet $READERS; then
+  if .venv-readers/bin/python -m pip install --progress-bar off $READERS | sed -nE "/^(Collecting|Successfully)/p"; then
     touch ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
   else
     echo "warning: could not install $READERS; the metadata tests need .venv-readers" >&2
@@ -41,7 +41,7 @@ if [ ! -f "$device_stamp" ]; then
   echo "== creating .venv-device ($DEVICE_PINS, kerasmodels --no-deps)"
   rm -rf .venv-device
   "$PYTHON" -m venv .venv-device
-  if .venv-device/bin/python -m pip install --quiet $DEVICE_PINS \
+  if .venv-device/bin/python -m pip install --progress-bar off $DEVICE_PINS | sed -nE "/^(Collecting|Successfully)/p" \
       && .venv-device/bin/python -m pip install --quiet --no-deps -e .; then
     touch "$device_stamp"
   else
@@ -50,9 +50,9 @@ if [ ! -f "$device_stamp" ]; then
 fi
 
 if [ ! -x /usr/bin/chromium ]; then
-  echo "== installing Debian's chromium (browser tests)"
+  echo "== installing Debian's chromium (browser tests; about a minute, apt lists its steps)"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null; }; then
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium | sed -nE "/^(Get|Setting up)/p"; }; then
     echo "warning: could not install chromium; browser tests need /usr/bin/chromium" >&2
   fi
 fi

@@ -3,7 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check kerasmodels tests scripts apps
+.venv/bin/ruff check kerasmodels tests scripts
+echo "== mypy (the package's types, the public API among them)"
+.venv/bin/mypy
 # two workers, a test file each at a time: TensorFlow leaves cores idle between small ops,
 # conversions and browser waits (12 min against 19 on a 2-core machine); -n 0 runs serially
 exec .venv/bin/python -m pytest --timeout=900 --durations=30 -n 2 --dist loadfile "$@"

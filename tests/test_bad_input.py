@@ -37,7 +37,7 @@ def test_a_csv_with_infinite_values_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: km.train("mlp", epochs=99999999999999999999), "epochs must be at most"),
+    (lambda: km.train("mlp", epochs=99999999999999999999), "epochs must be an integer from 1 to 100,000"),
     (lambda: km.train("mlp", hidden_units=(10**9,)), "sizes up to 65,536"),
     (lambda: km.train("mlp", schedule="step", schedule_options={"every": -1}), "every must be"),
     (lambda: km.train("mlp", schedule="plateau", schedule_options={"patience": 0}),
@@ -148,7 +148,7 @@ def test_the_dashboard_shows_broken_runs_and_keeps_working(exported, tmp_path, m
     shutil.copytree(exported.path, root / exported.id)
     broken_copies(exported, root)
     monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(root))
-    app = Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py"
+    from kerasmodels.dashboard import APP as app
     at = AppTest.from_file(str(app), default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     assert sum("is broken" in e.value for e in at.error) == 3
@@ -156,7 +156,7 @@ def test_the_dashboard_shows_broken_runs_and_keeps_working(exported, tmp_path, m
     assert not at.exception, [e.value for e in at.exception]
     assert any("is not a history" in e.value for e in at.error)
     for page in ("playground", "compare", "compress"):
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
 
 
@@ -179,10 +179,7 @@ def test_variants_keep_the_good_files_and_list_the_broken(exported, tmp_path):
 def test_an_upload_the_dashboard_cannot_keep_is_a_clear_error(tmp_path, monkeypatch):
     """A runs folder that cannot be written (here: a file where the folder should be; root
     ignores permission bits) gives a message, never a traceback."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "apps" / "dashboard"))
-    import common
+    from kerasmodels.dashboard import common
     from kerasmodels.errors import UploadError
 
     class Uploaded:

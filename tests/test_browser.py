@@ -108,7 +108,7 @@ def test_open_train_find_compare_and_predict(server, page):
 
     page.get_by_role("link", name="Train").click()
     heading(page, "Train").wait_for()
-    epochs = page.get_by_label("Epochs")
+    epochs = page.get_by_role("spinbutton", name="Epochs")
     epochs.fill("2")
     epochs.press("Enter")
     page.get_by_role("button", name="Train", exact=True).click()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
-APP = Path(__file__).resolve().parents[1] / "apps" / "dashboard" / "app.py"
+from kerasmodels.dashboard import APP
+
 TIMEOUT = 240
 
 
@@ -34,7 +34,7 @@ def app(board_dir, monkeypatch):
         at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
         at.run()
         if page:
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
             at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
@@ -82,7 +82,7 @@ def test_train_page_shows_bad_hyperparameters_as_messages(app):
     learning_rate = next(n for n in at.number_input if n.label == "Learning rate")
     learning_rate.set_value(0.0)
     at.button[0].click().run()
-    assert any("learning_rate must be > 0" in e for e in errors(at)), errors(at)
+    assert any("learning_rate must be a number > 0" in e for e in errors(at)), errors(at)
 
 
 def test_lab_shows_the_surface_and_runs_the_lr_test(app):
@@ -192,7 +192,7 @@ def test_imported_runs_show_and_predict_like_any_other(tmp_path, monkeypatch):
         at.selectbox(key="models_run").set_value(run.id).run()
         assert not at.exception and at.subheader[0].value == run.id
         assert run.id in set(at.dataframe[0].value["run"])
-        at.switch_page("pages/playground.py").run()
+        at.switch_page("views/playground.py").run()
         at.selectbox(key="playground_run").set_value(run.id).run()
         at.radio[0].set_value("Test example").run()
         assert not at.exception and not errors(at), errors(at)

@@ -14,6 +14,7 @@ import pytest
 
 import kerasmodels as km
 from kerasmodels import formats
+from kerasmodels.dashboard import APP
 from kerasmodels.errors import HyperparameterError, UnknownNameError
 from kerasmodels.runtime import load_predictor
 from tests.conftest import ROOT, cli
@@ -85,9 +86,9 @@ def test_a_new_row_reaches_every_consumer(cnn_run, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(copy.parent))
-    at = AppTest.from_file(str(ROOT / "apps" / "dashboard" / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
-    at.switch_page("pages/compress.py").run()
+    at.switch_page("views/compress.py").run()
     assert not at.exception, [e.value for e in at.exception]
     choices = at.multiselect[1]
     assert "dummy (test bench)" in choices.options and choices.value == ["dummy"]
@@ -99,7 +100,7 @@ def test_no_consumer_names_a_format():
     names = {f.name for f in formats.FORMATS} | {f.file for f in formats.FORMATS}
     names.discard("saved_model")
     found = []
-    files = [*(ROOT / "kerasmodels").rglob("*.py"), *(ROOT / "apps").rglob("*.py")]
+    files = list((ROOT / "kerasmodels").rglob("*.py"))
     for path in files:
         if path.name == "formats.py" or path.parent.name == "exports":
             continue
@@ -118,7 +119,7 @@ def test_export_options_go_only_where_they_are_taken(cnn_run, cnn_exports):
         km.export(cnn_run, ["onnx"], int8_io=False)
     with pytest.raises(UnknownNameError, match="unknown export option 'quality'"):
         km.export(cnn_run, ["onnx"], quality=3)
-    with pytest.raises(HyperparameterError, match="opset must be an ONNX opset from 13 to 18"):
+    with pytest.raises(HyperparameterError, match="opset must be an integer from 13 to 18"):
         km.export(cnn_run, ["onnx"], opset=99)
     bad = cli("export", str(cnn_run.path), "--formats", "tflite-float16", "--float-io")
     assert bad.returncode == 2 and "int8_io is not an option of tflite-float16" in bad.stderr

@@ -92,7 +92,7 @@ def test_a_signal_stops_the_busy_dashboard_and_frees_its_port(sig, dashboard_run
             page = browser.new_page()
             page.goto(f"{url}/train")
             page.get_by_role("heading", name="Train", exact=True).wait_for(timeout=120_000)
-            epochs = page.get_by_label("Epochs")
+            epochs = page.get_by_role("spinbutton", name="Epochs")
             epochs.fill("500")
             epochs.press("Enter")
             page.get_by_role("button", name="Train", exact=True).click()

@@ -53,6 +53,8 @@ QUICK_CHECKS = {
     == {"none", "channel_prune"} and all(r["multiply_adds"] > 0 for r in
                                          f["cases"]["cnn/digits 8x8x1"]["rows"])
     and Path(f["plot"]).stat().st_size > 10_000,
+    "cli": lambda f: [r["command"] for r in f["rows"]][0] == "kerasmodels archs"
+    and not any(r["imports_tensorflow"] for r in f["rows"]) and f["rows"][0]["median_s"] > 0,
     "import": lambda f: f["max_abs_difference"] <= 1e-4 and f["import_s"] > 0
     and {r["recipe"] for r in f["rows"]} == {"import", "prune"} and f["pick"] is not None,
 }

@@ -19,6 +19,7 @@ import pytest
 from conftest import run_cli
 
 import kerasmodels as km
+from kerasmodels.dashboard import APP
 from kerasmodels.errors import DatasetError, UnsafeModelError
 
 
@@ -154,8 +155,7 @@ def test_the_cli_and_the_dashboard_refuse_it_too(hostile_run):
 
     os.environ["KERASMODELS_RUNS_DIR"] = str(folder.parent)
     try:  # the Models page opens first and shows the run's layers
-        app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "apps" / "dashboard"
-                                    / "app.py"), default_timeout=120).run()
+        app = AppTest.from_file(str(APP), default_timeout=120).run()
     finally:
         del os.environ["KERASMODELS_RUNS_DIR"]
     assert not app.exception

@@ -192,7 +192,7 @@ def test_loss_surface_and_paths():
     ({"optimizer": "adamm"}, UnknownNameError, "unknown optimizer 'adamm': did you mean 'adam'"),
     ({"strategy": "stochastic"}, UnknownNameError, "unknown strategy"),
     ({"schedule": "cosin"}, UnknownNameError, "unknown schedule"),
-    ({"learning_rate": 0.0}, HyperparameterError, "learning_rate must be > 0"),
+    ({"learning_rate": 0.0}, HyperparameterError, "learning_rate must be a number > 0, got 0.0"),
     ({"optimizer_options": {"beta_1": 1.0}}, HyperparameterError, r"beta_1 must be in \[0, 1\)"),
     ({"optimizer_options": {"beta_2": -0.1}}, HyperparameterError, r"beta_2 must be in \[0, 1\)"),
     ({"optimizer": "keras:adam", "optimizer_options": {"beta_1": 1.5}}, HyperparameterError,
@@ -213,10 +213,10 @@ def test_bad_training_options_are_clear_errors(tmp_path, kwargs, error, match):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--strategy", "stochastic"], "invalid choice: 'stochastic'"),
+    (["--strategy", "stochastic"], "unknown strategy 'stochastic'"),
     (["--optimizer-option", "beta_1=1.2"], "beta_1 must be in [0, 1)"),
     (["--optimizer", "momentum", "--optimizer-option", "momentum=-0.5"], "momentum must be in"),
-    (["--regularizer", "l1", "--reg-strength", "-1"], "reg_strength must be a number >= 0"),
+    (["--regularizer", "l1", "--reg-strength", "-1"], "reg_strength must be a number from 0 to 1,000, got -1.0"),
 ])
 def test_bad_training_options_from_the_cli(tmp_path, args, message):
     result = cli("train", "--arch", "mlp", "--epochs", "1", *args,

@@ -10,7 +10,6 @@ from __future__ import annotations
 from kerasmodels.architectures import cnn, dense, rnn, transformer  # noqa: F401  (registers)
 from kerasmodels.architectures.common import ProblemSpec
 from kerasmodels.architectures.registry import REGISTRY, get_architecture, small_variant
-from kerasmodels.backend import keras
 from kerasmodels.data import Dataset, load_dataset
 from kerasmodels.errors import HyperparameterError
 
@@ -62,4 +61,4 @@ def build_model(arch: str, dataset: Dataset | str | None = None, *, input_shape=
 
 
 __all__ = ["REGISTRY", "ProblemSpec", "architecture_names", "build_model", "get_architecture",
-           "keras", "problem_spec", "small_variant"]
+           "problem_spec", "small_variant"]

@@ -10,11 +10,12 @@ from kerasmodels.architectures.common import (
     output_head,
 )
 from kerasmodels.architectures.registry import register
-from kerasmodels.backend import keras
 from kerasmodels.errors import HyperparameterError
 
 
 def _cnn(spec: ProblemSpec, filters, kernel_size: int, dense_units: int, dropout: float, name):
+    from kerasmodels.backend import keras
+
     filters = check_units("filters", filters)
     (kernel_size,) = check_units("kernel_size", kernel_size)
     (dense_units,) = check_units("dense_units", dense_units)

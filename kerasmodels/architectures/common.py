@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kerasmodels.backend import keras
 from kerasmodels.errors import HyperparameterError
 
 
@@ -19,16 +18,20 @@ class ProblemSpec:
 
     @property
     def outputs(self) -> int:
-        return self.num_classes if self.task == "classification" else 1
+        return self.num_classes or 1 if self.task == "classification" else 1
 
 
 def model_input(spec: ProblemSpec):
+    from kerasmodels.backend import keras
+
     dtype = "int32" if spec.vocab_size else "float32"
     return keras.Input(shape=spec.input_shape, dtype=dtype, name="inputs")
 
 
 def as_sequence(x, spec: ProblemSpec, arch: str):
     """Turn an image (h, w, c) into a sequence of h rows, so sequence models can read it."""
+    from kerasmodels.backend import keras
+
     if len(spec.input_shape) == 3:
         h, w, c = spec.input_shape
         return keras.layers.Reshape((h, w * c), name="rows_as_steps")(x)
@@ -42,6 +45,8 @@ def as_sequence(x, spec: ProblemSpec, arch: str):
 
 def output_head(x, spec: ProblemSpec):
     """Dense logits then softmax for classification; one linear unit for regression."""
+    from kerasmodels.backend import keras
+
     if spec.task == "classification":
         logits = keras.layers.Dense(spec.outputs, name="logits")(x)
         return keras.layers.Softmax(name="probabilities")(logits)

@@ -10,18 +10,21 @@ from kerasmodels.architectures.common import (
     output_head,
 )
 from kerasmodels.architectures.registry import register
-from kerasmodels.backend import keras
 
 
 @register("linear", family="linear", epochs=100, batch_size=32, learning_rate=0.05)
 def linear(spec: ProblemSpec):
     """Linear regression, or multinomial logistic regression for classes: y = softmax(Wx + b)."""
+    from kerasmodels.backend import keras
+
     inputs = model_input(spec)
     x = keras.layers.Flatten(name="flatten")(inputs)
     return keras.Model(inputs, output_head(x, spec), name="linear")
 
 
 def _mlp(spec: ProblemSpec, hidden_units, dropout: float, name: str):
+    from kerasmodels.backend import keras
+
     units = check_units("hidden_units", hidden_units)
     dropout = check_rate("dropout", dropout)
     inputs = model_input(spec)

@@ -10,13 +10,14 @@ from kerasmodels.architectures.common import (
     output_head,
 )
 from kerasmodels.architectures.registry import register
-from kerasmodels.backend import keras
 from kerasmodels.errors import HyperparameterError
 
 CELLS = {"lstm": "LSTM", "gru": "GRU"}
 
 
 def _rnn(spec: ProblemSpec, cell: str, hidden_size: int, num_layers: int, embed_dim: int, name):
+    from kerasmodels.backend import keras
+
     if cell not in CELLS:
         raise HyperparameterError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
     (hidden_size,) = check_units("hidden_size", hidden_size)

@@ -16,9 +16,7 @@ from kerasmodels.architectures.common import (
     model_input,
     output_head,
 )
-from kerasmodels.architectures.layers import PositionalEncoding
 from kerasmodels.architectures.registry import register
-from kerasmodels.backend import keras
 from kerasmodels.errors import HyperparameterError
 
 
@@ -30,6 +28,8 @@ def encoder_block(x, *, d_model: int, num_heads: int, ff_dim: int, dropout: floa
     pretraining); the weights are the same either way, so a causal encoder fine-tunes as a
     bidirectional one.
     """
+    from kerasmodels.backend import keras
+
     attn = keras.layers.MultiHeadAttention(num_heads, d_model // num_heads, dropout=dropout,
                                            name=f"{name}_attention")(
         x, x, use_causal_mask=causal)
@@ -45,6 +45,9 @@ def encoder_block(x, *, d_model: int, num_heads: int, ff_dim: int, dropout: floa
 
 def _transformer(spec: ProblemSpec, d_model, num_heads, ff_dim, num_layers, dropout, name,
                  causal=False):
+    from kerasmodels.architectures.layers import PositionalEncoding
+    from kerasmodels.backend import keras
+
     d_model, num_heads, ff_dim, num_layers = check_units(
         "d_model, num_heads, ff_dim and num_layers", (d_model, num_heads, ff_dim, num_layers))
     dropout = check_rate("dropout", dropout)

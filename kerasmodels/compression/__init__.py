@@ -18,17 +18,21 @@ changed.
 from __future__ import annotations
 
 import inspect
+import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import HyperparameterError, UnknownNameError
+from kerasmodels.logs import get_logger
+from kerasmodels.options import COMPRESSION, TRAINING, check_all
 from kerasmodels.runs import Run, load_run
 
 RECIPES = ("prune", "qat", "cluster", "distill", "channel_prune", "prune+qat", "cluster+qat",
            "prune+cluster+qat", "channel_prune+qat", "channel_prune+cluster",
            "channel_prune+prune+qat")
+LOG = get_logger(__name__)
 # the steps whose result a later step must keep (tfmot's preserving schemes)
 PRESERVED = ("prune", "cluster")
 
@@ -42,14 +46,39 @@ def _step(name: str):
 
 def _options(function) -> list[str]:
     return [n for n, p in inspect.signature(function).parameters.items()
-            if p.kind is p.KEYWORD_ONLY]
+            if p.kind is p.KEYWORD_ONLY and n in COMPRESSION]
 
 
-def compress(run: Run | str | Path, recipe: str, **options: Any) -> Run:
+def recipe_options(recipe: str) -> dict[str, dict[str, Any]]:
+    """What ``recipe`` takes: ``{option: {"default": ..., "steps": [...], "help": ...,
+    "expected": ...}}``; a default is the step's own (its signature), None where it follows
+    the architecture's training default.
+
+    >>> recipe_options("prune")["target_sparsity"]["default"]
+    0.8
+    """
+    if recipe not in RECIPES:
+        raise UnknownNameError("recipe", recipe, RECIPES)
+    described: dict[str, dict[str, Any]] = {}
+    for step in recipe.split("+"):
+        parameters = inspect.signature(_step(step)).parameters
+        for name in _options(_step(step)):
+            entry = described.setdefault(name, {
+                "default": parameters[name].default, "steps": [],
+                "help": COMPRESSION[name].help, "expected": COMPRESSION[name].expected})
+            entry["steps"].append(step)
+    return described
+
+
+def compress(run: Run | str | Path, recipe: str, *, progress: bool = False,
+             **options: Any) -> Run:
     """Apply ``recipe`` to a clone of ``run``'s model and save the result as a child run.
 
     A chain's options go to every step that takes them (``target_sparsity`` to prune,
-    ``clusters`` to cluster, ``epochs`` to each step).
+    ``clusters`` to cluster, ``epochs`` to each step); :func:`recipe_options` lists them with
+    their defaults, :data:`kerasmodels.options.COMPRESSION` declares what each accepts. Every
+    step's epochs go to TensorBoard (the child's ``logs/<step>/``); ``progress`` shows a bar
+    per step.
     """
     if recipe not in RECIPES:
         raise UnknownNameError("recipe", recipe, RECIPES)
@@ -59,32 +88,40 @@ def compress(run: Run | str | Path, recipe: str, **options: Any) -> Run:
     if unknown:
         raise HyperparameterError(f"recipe {recipe!r} has no option {', '.join(unknown)}; it "
                                   f"takes: {', '.join(accepted)}")
+    check_all(COMPRESSION, options, "compression option")
     parent = load_run(run)
     data = parent.dataset()
-    from kerasmodels.compression.common import save_child
+    from kerasmodels.compression.common import compression_session, save_child
 
     started = time.perf_counter()
-    model, report, history, template = parent.keras_model(recipe), {}, {}, None
-    for i, step in enumerate(steps):
-        function = _step(step)
-        given = {k: v for k, v in options.items() if k in _options(function)}
-        if step == "cluster" and "prune" in steps[:i]:
-            given["preserve_sparsity"] = True
-        kept = [s for s in steps[:i] if s in PRESERVED]
-        if step == "qat" and kept:
-            given["scheme_name"] = "+".join(kept)
-        template = model
-        model, step_report, step_history = function(model, data, **given)
-        if len(steps) > 1:
-            report.setdefault("steps", []).append({"recipe": step, **step_report})
-        report.update(step_report)
-        for key, values in step_history.items():
-            history.setdefault(key, []).extend(values)
-    recorded = {k: f"model {v.name}" if hasattr(v, "get_config") and hasattr(v, "layers") else v
-                for k, v in options.items()}  # a student model is recorded by its name
-    return save_child(parent, model, recipe, data, options=recorded, report=report,
-                      history=history, seconds=time.perf_counter() - started,
-                      float_template=template if steps[-1] == "qat" else None)
+    model, template = parent.keras_model(recipe), None
+    report: dict[str, Any] = {}
+    history: dict[str, list] = {}
+    with tempfile.TemporaryDirectory(prefix="kerasmodels-compress-") as scratch, \
+            compression_session(Path(scratch) / "logs", progress) as session:
+        for i, step in enumerate(steps):
+            function = _step(step)
+            given = {k: v for k, v in options.items() if k in _options(function)}
+            if step == "cluster" and "prune" in steps[:i]:
+                given["preserve_sparsity"] = True
+            kept = [s for s in steps[:i] if s in PRESERVED]
+            if step == "qat" and kept:
+                given["scheme_name"] = "+".join(kept)
+            template = model
+            session["step"] = step if len(steps) == 1 else f"{i + 1}-{step}"
+            LOG.info("%s: step %d of %d, %s", parent.id, i + 1, len(steps), step)
+            model, step_report, step_history = function(model, data, **given)
+            if len(steps) > 1:
+                report.setdefault("steps", []).append({"recipe": step, **step_report})
+            report.update(step_report)
+            for key, values in step_history.items():
+                history.setdefault(key, []).extend(values)
+        recorded = {k: f"model {v.name}" if hasattr(v, "get_config") and hasattr(v, "layers")
+                    else v for k, v in options.items()}  # a student model: by its name
+        return save_child(parent, model, recipe, data, options=recorded, report=report,
+                          history=history, seconds=time.perf_counter() - started,
+                          float_template=template if steps[-1] == "qat" else None,
+                          logs=session["logs"])
 
 
 def distill_run(teacher, data, *, student=None, student_hparams: dict | None = None,
@@ -102,7 +139,7 @@ def distill_run(teacher, data, *, student=None, student_hparams: dict | None = N
     from kerasmodels.architectures import architecture_names, build_model, get_architecture
     from kerasmodels.architectures import small_variant as small
     from kerasmodels.backend import keras
-    from kerasmodels.compression.common import clone, fine_tune
+    from kerasmodels.compression.common import clone, fine_tune, substep
     from kerasmodels.compression.distillation import distill, narrower_copy
     from kerasmodels.imports import check_fits, with_probabilities
     from kerasmodels.imports.keras3 import is_keras3, rebuild
@@ -140,8 +177,8 @@ def distill_run(teacher, data, *, student=None, student_hparams: dict | None = N
     else:
         raise HyperparameterError(f"student must be an architecture name or a Keras model, got "
                                   f"{type(student).__name__}")
-    epochs = epochs or defaults.get("epochs", 20)
-    learning_rate = learning_rate or defaults.get("learning_rate", 1e-3)
+    epochs = epochs or defaults.get("epochs", TRAINING["epochs"].default)
+    learning_rate = learning_rate or defaults.get("learning_rate", TRAINING["learning_rate"].default)
     initial = clone(student) if isinstance(student, keras.Model) else fresh()
     student_model, report, history = distill(
         teacher, data, student=initial, temperature=temperature, alpha=alpha, epochs=epochs,
@@ -153,11 +190,12 @@ def distill_run(teacher, data, *, student=None, student_hparams: dict | None = N
                       f"than its teacher ({report['teacher_params']:,})", stacklevel=3)
     seed_everything(seed)
     alone = fresh()
-    fine_tune(alone, data, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-              seed=seed)
+    with substep("student-alone"):
+        fine_tune(alone, data, epochs=epochs, learning_rate=learning_rate,
+                  batch_size=batch_size, seed=seed)
     report["student_alone"] = evaluate(alone, data)
     report["learning_rate"] = learning_rate
     return student_model, report, history
 
 
-__all__ = ["RECIPES", "compress"]
+__all__ = ["RECIPES", "compress", "recipe_options"]

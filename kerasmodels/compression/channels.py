@@ -133,7 +133,7 @@ class ChannelGraph:
             if isinstance(layer, keras.layers.InputLayer):
                 self.space[layer.name] = None
                 continue
-            inputs = self._inputs(layer) if layer.inbound_nodes else [None]
+            inputs: list[Space | None] = self._inputs(layer) if layer.inbound_nodes else [None]
             if len(layer.inbound_nodes) > 1:  # shared: one width for every use
                 for space in inputs:
                     self.freeze(space, f"{layer.name} is used more than once")
@@ -171,18 +171,20 @@ class ChannelGraph:
             return Space(space.segments, space.repeat * positions)
         elif isinstance(layer, ELEMENTWISE):
             shapes = {(s.repeat, tuple(w for _, w in s.segments)) if s else None for s in inputs}
-            if len(shapes) == 1 and None not in shapes:
-                for other in inputs[1:]:
+            if len(shapes) == 1 and None not in shapes and space is not None:
+                for other in (s for s in inputs[1:] if s is not None):
                     for (a, _), (b, _) in zip(space.segments, other.segments, strict=True):
                         if a is not None and b is not None:
                             self._union(a, b)
-                        elif a is not None or b is not None:
-                            self._freeze_group(a if b is None else b, "added to fixed channels")
+                        elif a is not None:
+                            self._freeze_group(a, "added to fixed channels")
+                        elif b is not None:
+                            self._freeze_group(b, "added to fixed channels")
                 return space
         elif isinstance(layer, keras.layers.Concatenate) and layer.axis in (
                 -1, len(layer.output_shape) - 1) and all(s is None or s.repeat == 1
                                                          for s in inputs):
-            segments = []
+            segments: list[tuple[int | None, int]] = []
             for s, shape in zip(inputs, layer.input_shape, strict=True):
                 segments += list(s.segments) if s is not None else [(None, int(shape[-1]))]
             return Space(tuple(segments))
@@ -285,7 +287,7 @@ def prune_channels(model, keep: float | dict[str, float] = 0.5):
         if is_producer(layer):  # its filters read the input's survivors, its own survive
             kernel, *rest = weights
             rows = graph.indices(graph.input_space.get(layer.name), kept, kernel.shape[-2])
-            out = kept.get(producer_group.get(layer.name), np.arange(kernel.shape[-1]))
+            out = kept.get(producer_group.get(layer.name, -1), np.arange(kernel.shape[-1]))
             weights = [kernel[..., rows, :][..., out], *(w[out] for w in rest)]
         elif layer.name in follower_group:
             index = kept[follower_group[layer.name]]
@@ -340,10 +342,6 @@ def channel_prune(model, data, *, keep: float | dict[str, float] = 0.5, epochs: 
     """The recipe: prune ``model``'s channels to ``keep`` and fine-tune for ``epochs``
     (``distill=True``: learning from ``model``'s outputs as well as the labels)."""
     from kerasmodels.compression.common import fine_tune
-    from kerasmodels.errors import check_positive
-
-    check_positive("epochs", epochs, integer=True)
-    check_positive("learning_rate", learning_rate)
     narrow, report = prune_channels(model, keep)
     if distill:
         from kerasmodels.compression.distillation import distill as distill_into

@@ -6,7 +6,7 @@ import numpy as np
 
 from kerasmodels.backend import keras
 from kerasmodels.compression.common import clone, fine_tune, kernel_weights, wrapper_limit
-from kerasmodels.errors import HyperparameterError
+from kerasmodels.options import COMPRESSION
 
 
 def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: float = 2e-4,
@@ -21,9 +21,7 @@ def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: 
         ClusteringRegistry,
     )
 
-    if isinstance(clusters, bool) or not isinstance(clusters, int) or not 2 <= clusters <= 256:
-        raise HyperparameterError(f"clusters must be an integer >= 2, got {clusters!r}: "
-                                  "16 keeps 16 distinct values per kernel")
+    COMPRESSION["clusters"].check(clusters)
     clustered, skipped = [], []
 
     def wrap(layer):

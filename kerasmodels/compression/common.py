@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,58 @@ def wrapper_limit(layer) -> str | None:
     return None
 
 
+_SESSION: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "kerasmodels_compression", default=None)
+
+
+@contextlib.contextmanager
+def compression_session(logs: Path, progress: bool) -> Iterator[dict[str, Any]]:
+    """While a recipe runs: its steps' fits write TensorBoard scalars under ``logs/<step>``
+    and, with ``progress``, show a bar per step (per thread: the dashboard's pages are
+    threads)."""
+    session = {"logs": Path(logs), "progress": progress, "step": "compress"}
+    token = _SESSION.set(session)
+    try:
+        yield session
+    finally:
+        _SESSION.reset(token)
+
+
+@contextlib.contextmanager
+def substep(name: str) -> Iterator[None]:
+    """A second training inside a step (distillation's student alone) logs apart."""
+    session = _SESSION.get()
+    if session is None:
+        yield
+        return
+    step = session["step"]
+    session["step"] = f"{step}-{name}"
+    try:
+        yield
+    finally:
+        session["step"] = step
+
+
+def fit_callbacks(epochs: int) -> list:
+    """The callbacks a compression step's ``fit`` adds: TensorBoard scalars and progress."""
+    from kerasmodels.callbacks import EpochSummaries, ProgressBar
+
+    session = _SESSION.get()
+    if session is None:
+        return []
+    callbacks: list = [EpochSummaries(session["logs"] / session["step"])]
+    if session["progress"]:
+        callbacks.append(ProgressBar(epochs, description=session["step"]))
+    return callbacks
+
+
+def fit_history(history, learning_rate: float) -> dict[str, list[float]]:
+    """A Keras History as lists of floats, with the learning rate of every epoch."""
+    out = {k: [float(v) for v in values] for k, values in history.history.items()}
+    out["learning_rate"] = [float(learning_rate)] * len(history.epoch)
+    return out
+
+
 def fine_tune(model, data, *, epochs: int, learning_rate: float, batch_size: int = 32,
               callbacks: list | tuple = (), seed: int = 0) -> dict[str, list[float]]:
     """Compile and train ``model`` on the dataset's train split; returns the Keras history."""
@@ -50,8 +105,9 @@ def fine_tune(model, data, *, epochs: int, learning_rate: float, batch_size: int
     seed_everything(seed)
     compile_for(model, data.task, make_optimizer("adam", learning_rate))
     history = model.fit(*data.train, validation_data=data.val, epochs=epochs,
-                        batch_size=batch_size, callbacks=list(callbacks), verbose=0)
-    return {k: [float(v) for v in values] for k, values in history.history.items()}
+                        batch_size=batch_size, callbacks=[*callbacks, *fit_callbacks(epochs)],
+                        verbose=0)
+    return fit_history(history, learning_rate)
 
 
 def kernel_weights(model) -> dict[str, np.ndarray]:
@@ -68,7 +124,7 @@ def sparsity_by_kernel(model) -> dict[str, float]:
 
 def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any],
                report: dict[str, Any], history: dict[str, list], seconds: float,
-               float_template=None) -> Run:
+               float_template=None, logs: Path | None = None) -> Run:
     """Save ``model`` as a run whose manifest names ``parent`` and ``recipe``.
 
     A QAT model (``float_template`` given: the float model it was made from) is saved as its
@@ -110,11 +166,13 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
     manifest = new_manifest(
         new_run_id(arch["name"], data.name, out_dir, recipe),
         arch=arch, dataset=data, metrics=evaluate(model, data),
-        training=parent.manifest.get("training"), parent=parent.id, recipe=recipe,
+        training={"epochs_run": len(history.get("loss", [])), "recipe": recipe,
+                  "parent_training": parent.manifest.get("training", {})},
+        parent=parent.id, recipe=recipe,
         compression={"recipe": recipe, "options": options, **report,
                      "seconds": round(seconds, 3)},
         **{key: parent.manifest[key] for key in ("source",) if key in parent.manifest},
     )
-    run = save_run(saved, manifest, history, out_dir, files=files, dataset=data)
+    run = save_run(saved, manifest, history, out_dir, files=files, dataset=data, logs=logs)
     run._model = model
     return run

@@ -110,14 +110,14 @@ def distill(teacher_model, data, *, student, temperature: float = 4.0, alpha: fl
     if not 0 <= alpha <= 1:
         raise HyperparameterError(f"alpha must be in [0, 1], got {alpha!r}")
     seed_everything(seed)
-    from kerasmodels.compression.common import clone
+    from kerasmodels.compression.common import clone, fit_callbacks, fit_history
 
     # a clone: freezing the teacher would otherwise freeze the parent run's own layers
     distiller = Distiller(logits_of(student), logits_of(clone(teacher_model)), temperature, alpha)
     distiller.compile(optimizer=make_optimizer("adam", learning_rate))
     history = distiller.fit(*data.train, validation_data=data.val, epochs=epochs,
-                            batch_size=batch_size, verbose=0)
+                            batch_size=batch_size, verbose=0, callbacks=fit_callbacks(epochs))
     report = {"student_params": int(student.count_params()),
               "teacher_params": int(teacher_model.count_params()),
               "temperature": temperature, "alpha": alpha, "epochs": epochs}
-    return student, report, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return student, report, fit_history(history, learning_rate)

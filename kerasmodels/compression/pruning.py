@@ -12,14 +12,15 @@ from typing import Any
 from kerasmodels.backend import keras
 from kerasmodels.compression.common import clone, sparsity_by_kernel, wrapper_limit
 from kerasmodels.errors import HyperparameterError
+from kerasmodels.options import COMPRESSION
 
-SCHEDULES = ("polynomial", "constant")
+SCHEDULES = COMPRESSION["schedule"].options
 
 
 def check_sparsity(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise HyperparameterError(f"{name} must be in [0, 1), got {value!r}: 0.8 prunes 80% of "
-                                  "the weights")
+    if not COMPRESSION["target_sparsity"].accepts(value):
+        raise HyperparameterError(f"{name} must be {COMPRESSION['target_sparsity'].expected}, "
+                                  f"got {value!r}: 0.8 prunes 80% of the weights")
     return float(value)
 
 

@@ -20,6 +20,7 @@ Keras validation accuracy. The test accuracy is what is reported.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def choose(rows: list[dict[str, Any]], parent_val_accuracy: float,
 
 def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
           recipes: tuple[dict[str, Any], ...] | list[dict[str, Any]] = DEFAULT_RECIPES,
-          formats: tuple[str, ...] | None = None, calls: int = 100,
+          formats: Sequence[str] | None = None, calls: int = 100,
           progress: bool = True) -> dict[str, Any]:
     """Run ``recipes`` on ``run``, export and time everything, mark the front, pick one.
 
@@ -113,7 +114,8 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     from kerasmodels.report import latency_floor_ms, machine
 
     info = machine()
-    rows, timed = [], {}
+    rows: list[dict[str, Any]] = []
+    timed: dict[int, Any] = {}
     for member in members:
         quantization_aware = member.quantization_aware  # made for int8 only
         macs = multiply_adds(member.model)

@@ -8,11 +8,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kerasmodels.data import builtin
 from kerasmodels.data.dataset import Dataset, holdout, split
 from kerasmodels.errors import DatasetError, UnknownNameError
 
-BUILTIN = {
+BUILTIN: dict[str, Callable[..., Dataset]] = {
     "digits": builtin.digits,
     "regression": builtin.regression,
     "sequences": builtin.sequences,

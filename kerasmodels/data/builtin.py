@@ -27,7 +27,7 @@ def digits(seed: int = 0, image_size: tuple[int, int] | None = None, channels: i
         height, width = (int(v) for v in image_size)
         check_positive("image_size", min(height, width), integer=True)
         images = np.stack([np.asarray(Image.fromarray(image.astype("float32"), mode="F")
-                                      .resize((width, height), Image.BILINEAR))
+                                      .resize((width, height), Image.Resampling.BILINEAR))
                            for image in images])
     x = (images / 16.0).astype("float32")[..., None]
     x = np.repeat(x, channels, axis=-1) if channels == 3 else x

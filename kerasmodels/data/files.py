@@ -87,7 +87,7 @@ def load_csv(path: str, *, target: str | None = None, task: str | None = None,
     )
 
 
-def load_image_folder(folder: str, *, image_size=(32, 32), color: str = "rgb",
+def load_image_folder(folder: str | Path, *, image_size=(32, 32), color: str = "rgb",
                       seed: int = 0) -> Dataset:
     """One sub-folder per class, every image resized to ``image_size`` and scaled to [0, 1].
 

@@ -20,6 +20,7 @@ import pickle
 import socket
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ def load_online(name: str, *, path: str | None = None, seed: int = 0, val_fracti
     if limit:
         x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
     y_train, y_test = np.asarray(y_train).reshape(-1).astype("int64"), np.asarray(y_test).reshape(-1).astype("int64")
+    extra: dict[str, Any] = {}
     if name == "imdb":
         x_train, x_test = _pad(x_train, maxlen), _pad(x_test, maxlen)
         prep = {"kind": "tokens", "length": maxlen, "pad_id": 0, "num_words": num_words,
@@ -54,7 +56,6 @@ def load_online(name: str, *, path: str | None = None, seed: int = 0, val_fracti
                 "input_range": [0, 255], "scale": 1 / 255, "offset": 0.0}
         labels = {"mnist": [str(i) for i in range(10)], "fashion_mnist": FASHION_LABELS,
                   "cifar10": CIFAR_LABELS}[name]
-        extra = {}
     # keras ships train and test; carve a seeded validation split out of train.
     (xt, yt), (xv, yv) = holdout(x_train, y_train, val_fraction, seed=seed)
     return Dataset(name, (xt, yt), (xv, yv), (x_test, y_test), task="classification",
@@ -91,7 +92,7 @@ def _read_local(name: str, path: Path, num_words: int):
             arrays = read_npz(path, ("x_train", "y_train", "x_test", "y_test"))
             data = (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
             if name == "imdb":
-                data = tuple((_clip_words(x, num_words), y) for x, y in data)
+                return tuple((_clip_words(x, num_words), y) for x, y in data)
             return data
         if name == "fashion_mnist":
             def read(stem, offset):

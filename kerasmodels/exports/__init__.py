@@ -171,7 +171,7 @@ def _carry_over(folder: Path, staging: Path) -> dict[str, Any]:
     record = read_json(folder / EXPORTS_JSON) if (folder / EXPORTS_JSON).is_file() else {}
     if not isinstance(record, dict):
         record = {}
-    artifacts = record.get("artifacts") if isinstance(record.get("artifacts"), dict) else {}
+    artifacts = record["artifacts"] if isinstance(record.get("artifacts"), dict) else {}
     kept = {}
     for fmt, entry in artifacts.items():
         source = folder / artifact_name(fmt) if fmt in format_names() else None
@@ -182,7 +182,7 @@ def _carry_over(folder: Path, staging: Path) -> dict[str, Any]:
         else:
             _link_or_copy(source, staging / source.name)
         kept[fmt] = entry
-    unsupported = record.get("unsupported") if isinstance(record.get("unsupported"), dict) else {}
+    unsupported = record["unsupported"] if isinstance(record.get("unsupported"), dict) else {}
     return {"artifacts": kept, "unsupported": dict(unsupported)}
 
 

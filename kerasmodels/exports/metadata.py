@@ -77,14 +77,14 @@ class _Writer:
             b.PrependFloat32(float(value))
         return b.EndVector()
 
-    def table(self, slots: int, offsets: dict[int, int | None] = (),
-              scalars: dict[int, tuple[str, int]] = ()) -> int:
+    def table(self, slots: int, offsets: dict[int, int | None] | None = None,
+              scalars: dict[int, tuple[str, int]] | None = None) -> int:
         """A table of ``slots`` fields: ``offsets`` {slot: child}, ``scalars`` {slot: (kind, v)}."""
         b = self.builder
         b.StartObject(slots)
-        for slot, (kind, value) in dict(scalars).items():
+        for slot, (kind, value) in (scalars or {}).items():
             getattr(b, f"Prepend{kind}Slot")(slot, value, 0)
-        for slot, child in dict(offsets).items():
+        for slot, child in (offsets or {}).items():
             if child is not None:
                 b.PrependUOffsetTRelativeSlot(slot, child, 0)
         return b.EndObject()

@@ -136,8 +136,12 @@ def op_names(content: bytes) -> list[str]:
     """The builtin ops the model uses, in first-use order (read by LiteRT's interpreter)."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from kerasmodels.logs import quiet_native
+
     seen: dict[str, None] = {}
-    for op in Interpreter(model_content=content)._get_ops_details():
+    with quiet_native():
+        interpreter = Interpreter(model_content=content)
+    for op in interpreter._get_ops_details():
         seen.setdefault(op["op_name"], None)
     return list(seen)
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import ExportError
+from kerasmodels.logs import quiet_native
 
 CALIBRATION_SAMPLES = 200
 # the formats this converter makes (rows of kerasmodels.formats), by what each quantizes
@@ -91,7 +92,8 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     try:
-        return converter.convert()
+        with quiet_native():  # the MLIR quantizer's "fully_quantize: 0, ..." lines
+            return converter.convert()
     except Exception as exc:
         if not is_converter_limitation(exc):
             raise  # a bug (ours or the converter's), not a format that cannot hold the model

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import common
 import kerasmodels as km
+from kerasmodels.dashboard import common
+from kerasmodels.options import TRAINING
 
 st.title("Optimizer lab")
 surface_tab, curves_tab, lr_tab, reg_tab = st.tabs(
@@ -51,8 +52,8 @@ with curves_tab:
     c1, c2, c3 = st.columns(3)
     arch = c1.selectbox("Model", ["mlp", "linear", "cnn_small"], key="curves_arch")
     epochs = c2.number_input("Epochs", 1, 50, 5, key="curves_epochs")
-    chosen = c3.multiselect("Optimizers", ["sgd", "momentum", "nesterov", "rmsprop", "adam"],
-                            default=["sgd", "momentum", "rmsprop", "adam"])
+    chosen = c3.multiselect("Optimizers", TRAINING["optimizer"].options,
+                            default=TRAINING["optimizer"].search)
     if st.button("Compare optimizers", key="curves_go"):
         try:
             with st.spinner("training the same initial model once per optimizer"):

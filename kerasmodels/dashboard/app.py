@@ -6,25 +6,20 @@ over the public API (``import kerasmodels as km``); the runs directory is the on
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import streamlit as st
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `common`
 
 st.set_page_config(page_title="kerasmodels", page_icon=":material/memory:", layout="wide")
 
 PAGES = [
-    st.Page("pages/models.py", title="Models", icon=":material/table_view:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/lab.py", title="Optimizer lab", icon=":material/science:"),
-    st.Page("pages/compress.py", title="Compress & export", icon=":material/compress:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/monitoring:"),
-    st.Page("pages/playground.py", title="Playground", icon=":material/draw:"),
+    st.Page("views/models.py", title="Models", icon=":material/table_view:", default=True),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/lab.py", title="Optimizer lab", icon=":material/science:"),
+    st.Page("views/compress.py", title="Compress & export", icon=":material/compress:"),
+    st.Page("views/compare.py", title="Compare", icon=":material/monitoring:"),
+    st.Page("views/playground.py", title="Playground", icon=":material/draw:"),
 ]
 
-import common  # noqa: E402
+from kerasmodels.dashboard import common  # noqa: E402
 
 common.keep_tensorflow_state()
 with st.sidebar:

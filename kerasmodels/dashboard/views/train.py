@@ -5,10 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import common
 import kerasmodels as km
-from kerasmodels.optimizers import optimizer_names
-from kerasmodels.schedules import SCHEDULES
+from kerasmodels.dashboard import common
+from kerasmodels.options import TRAINING
 
 st.title("Train")
 BUILTIN = km.dataset_names()
@@ -40,23 +39,31 @@ with left:
             dataset = f"images:{common.upload_path(uploaded)}"
             dataset_options = {"image_size": [int(size), int(size)],
                                "color": "grayscale" if grayscale else "rgb"}
-    epochs = st.number_input("Epochs", min_value=1, max_value=500,
-                             value=int(km.get_architecture(arch).training.get("epochs", 10)))
+    defaults = {name: option.default for name, option in TRAINING.items()}
+    defaults.update(km.get_architecture(arch).training)  # the architecture's own first
+
+    def choice(widget, label: str, name: str, **kwargs):
+        """A widget over a declared option's choices, starting on its default."""
+        options = list(TRAINING[name].options)
+        return widget(label, options, index=options.index(defaults[name]),
+                      help=TRAINING[name].help, **kwargs)
+
+    def number(label: str, name: str, **kwargs):
+        option = TRAINING[name]
+        return st.number_input(label, min_value=option.kind(option.low or 0),
+                               max_value=None if option.high is None else option.kind(option.high),
+                               value=option.kind(defaults[name]), help=option.help, **kwargs)
+
+    epochs = number("Epochs", "epochs")
 with right:
-    optimizer = st.selectbox("Optimizer", optimizer_names(),
-                             index=optimizer_names().index("adam"))
-    strategy = st.radio("Strategy", ["minibatch", "batch", "sgd"], horizontal=True,
-                        help="batch: full-batch gradient descent (one step per epoch); sgd: one "
-                             "example per step; minibatch: batch-size examples per step")
-    batch_size = st.number_input("Batch size", min_value=1, value=32,
-                                 disabled=strategy != "minibatch")
-    learning_rate = st.number_input(
-        "Learning rate", min_value=0.0, format="%.5f",
-        value=float(km.get_architecture(arch).training.get("learning_rate", 1e-3)))
-    schedule = st.selectbox("Learning-rate schedule", ["none", *SCHEDULES])
-    regularizer = st.selectbox("Regularizer", ["none", "l1", "l2", "l1l2"])
-    strength = st.number_input("Regularization strength", min_value=0.0, value=1e-4,
-                               format="%.5f", disabled=regularizer == "none")
+    optimizer = choice(st.selectbox, "Optimizer", "optimizer")
+    strategy = choice(st.radio, "Strategy", "strategy", horizontal=True)
+    batch_size = number("Batch size", "batch_size", disabled=strategy != "minibatch")
+    learning_rate = number("Learning rate", "learning_rate", format="%.5f")
+    schedule = choice(st.selectbox, "Learning-rate schedule", "schedule")
+    regularizer = choice(st.selectbox, "Regularizer", "regularizer")
+    strength = number("Regularization strength", "reg_strength", format="%.5f",
+                      disabled=regularizer == "none")
 
 if st.button("Train", type="primary", disabled=dataset is None):
     bar = st.progress(0.0, text="starting: loading data and building the model")
@@ -77,9 +84,8 @@ if st.button("Train", type="primary", disabled=dataset is None):
         run = km.train(arch, dataset, epochs=int(epochs), strategy=strategy,
                        batch_size=int(batch_size) if strategy == "minibatch" else None,
                        optimizer=optimizer, learning_rate=float(learning_rate),
-                       schedule=None if schedule == "none" else schedule,
-                       regularizer=None if regularizer == "none" else regularizer,
-                       reg_strength=float(strength) if regularizer != "none" else 1e-4,
+                       schedule=schedule, regularizer=regularizer,
+                       reg_strength=float(strength),
                        out_dir=common.runs_dir(), verbose=0, dataset_options=dataset_options,
                        on_epoch_end=on_epoch_end)
     except Exception as exc:
@@ -90,4 +96,4 @@ if st.button("Train", type="primary", disabled=dataset is None):
         test = ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
         st.success(f"Saved **{run.id}** (test: {test})")
         st.session_state["selected_run"] = run.id
-        st.page_link("pages/models.py", label="Open it in Models", icon=":material/table_view:")
+        st.page_link("views/models.py", label="Open it in Models", icon=":material/table_view:")

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-import common
 import kerasmodels as km
+from kerasmodels.dashboard import common
 from kerasmodels.report import kilobytes
 
 st.title("Models")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import sys
@@ -132,10 +133,29 @@ def pick_run(label: str, *, key: str, where=None, default: str | None = None) ->
                 "`kerasmodels demo`.")
         return None
     wanted = default or st.query_params.get("run") or st.session_state.get("selected_run")
+    if wanted not in ids:  # a child chosen elsewhere: its family's root, else the largest family
+        wanted = root_of(wanted) if root_of(wanted) in ids else largest_family()
     index = ids.index(wanted) if wanted in ids else len(ids) - 1
     chosen = st.selectbox(label, ids, index=index, key=key)
     st.session_state["selected_run"] = chosen
     return chosen
+
+
+def root_of(run_id: str | None) -> str | None:
+    """The root run of ``run_id``'s family (from the runs table)."""
+    parents = {r["run"]: r["parent"] for r in table()[0]}
+    seen = set()
+    while run_id in parents and parents[run_id] and run_id not in seen:
+        seen.add(run_id)
+        run_id = parents[run_id]
+    return run_id
+
+
+def largest_family() -> str | None:
+    """The root run with the most variants (ties: the newest), where the pickers start."""
+    rows = table()[0]
+    sizes = collections.Counter(root_of(r["run"]) for r in rows)
+    return max(sizes, key=lambda root: (sizes[root], root), default=None)
 
 
 def save_upload(uploaded, limit_mb: int = 50) -> Path:

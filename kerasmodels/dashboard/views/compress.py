@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import common
 import kerasmodels as km
 from kerasmodels.compression import RECIPES
+from kerasmodels.dashboard import common
 from kerasmodels.report import kilobytes
 
 st.title("Compress & export")
@@ -15,6 +15,14 @@ run_id = common.pick_family("Run to compress", key="compress_run")
 recipes = st.multiselect("Recipes", RECIPES, default=["prune"],
                          help="each recipe makes a child run from a copy; the parent is never "
                               "changed")
+with st.expander("What the chosen recipes take (`km.compress(run, recipe, option=value)`)"):
+    for recipe in recipes:
+        described = []
+        for name, option in km.recipe_options(recipe).items():
+            default = ("the architecture's" if option["default"] is None
+                       else repr(option["default"]))
+            described.append(f"`{name}` (default {default}): {option['help']}")
+        st.markdown(f"**{recipe}**: " + "; ".join(described))
 table = {f.name: f for f in km.export_formats()}
 formats = st.multiselect("Export formats", list(table),
                          default=[f.name for f in table.values() if f.quick],
@@ -68,6 +76,6 @@ if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
             if rows:
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.session_state["selected_run"] = run_id
-        st.page_link("pages/compare.py", label="Compare the family", icon=":material/monitoring:")
+        st.page_link("views/compare.py", label="Compare the family", icon=":material/monitoring:")
     except Exception as exc:
         common.show_error(exc)

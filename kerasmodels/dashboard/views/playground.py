@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import common
 import kerasmodels as km
+from kerasmodels.dashboard import common
 
 st.title("Playground")
 run_id = common.pick_family(key="playground_run")
@@ -44,7 +44,7 @@ else:
 method = st.radio("Input", methods, horizontal=True)
 try:
     if method == "Draw":
-        import canvas
+        from kerasmodels.dashboard import canvas
 
         drawing = canvas.draw()
         if drawing is None:

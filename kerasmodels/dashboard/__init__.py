@@ -1,0 +1,17 @@
+"""The Streamlit dashboard, shipped in the package so that a wheel install serves it.
+
+``kerasmodels dashboard`` runs :data:`APP` with ``streamlit run``. The pages live in
+``views/`` (a ``pages/`` folder would also be served by Streamlit on its own, without the
+navigation and the page settings); they are thin views over the public API, and ``common``
+holds what they share.
+
+>>> from kerasmodels.dashboard import APP
+>>> APP.name
+'app.py'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"

@@ -1,0 +1,167 @@
+"""The CLI as scripts use it (JSON results, exit codes, logs apart from results), options
+declared once, and what a compressed child records (its own epochs, TensorBoard logs)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import kerasmodels as km
+from kerasmodels.options import COMPRESSION, TRAINING
+from tests.conftest import KERASMODELS, ROOT, cli
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("json-runs")
+    done = cli("train", "--arch", "mlp", "--epochs", "2", "--hparam", "hidden_units=[16]",
+               "--out-dir", str(out), "--json", "-q")
+    assert done.returncode == 0, done.stderr
+    return out, json.loads(done.stdout)
+
+
+def as_json(*args: str) -> dict | list:
+    done = cli(*args, "--json", "-q")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # nothing but the JSON on stdout
+
+
+def test_train_prints_the_run_as_json(trained):
+    out, summary = trained
+    assert summary["arch"] == "mlp" and (out / summary["id"] / "manifest.json").is_file()
+    assert summary["metrics"]["test"]["accuracy"] == km.load_run(summary["path"]).metrics[
+        "test"]["accuracy"]
+
+
+def test_every_command_that_prints_a_result_prints_json(trained, tmp_path):
+    """In this order: export before benchmark (which times what is exported), compress and
+    sweep after it."""
+    out, summary = trained
+    run = summary["path"]
+    assert [r["run"] for r in as_json("runs", "--runs-dir", str(out))["runs"]] == [summary["id"]]
+    assert [r["arch"] for r in as_json("archs")] == km.architecture_names()
+    assert set(km.dataset_names()) <= {r["name"] for r in as_json("datasets")}
+    exported = as_json("export", run, "--formats", "tflite-float32", "onnx")
+    assert [a["format"] for a in exported["artifacts"]] == ["tflite-float32", "onnx"]
+    assert all((out / summary["id"] / "exports" / a["path"].split("/")[-1]).exists()
+               for a in exported["artifacts"])
+    rows = as_json("benchmark", run, "--calls", "5")["rows"]
+    assert {r["format"] for r in rows} == {"keras", "tflite-float32", "onnx"}
+    assert all(r["p50_ms"] > 0 for r in rows)
+    child = as_json("compress", run, "--recipe", "prune", "--option", "epochs=1")
+    assert child["recipe"] == "prune" and child["parent"] == summary["id"]
+    swept = as_json("sweep", run, "--recipe", "cluster", "--calls", "5")
+    assert {r["recipe"] for r in swept["rows"]} == {"none", "cluster"}
+    assert swept["accuracy_budget"] == 0.005
+    found = as_json("lr-find", "--arch", "linear", "--dataset", "regression", "--steps", "12")
+    assert len(found["learning_rates"]) == 12 and found["suggested"] > 0
+    searched = as_json("search", "--arch", "linear", "--dataset", "regression", "--trials", "1",
+                       "--epochs", "1", "--space", '{"learning_rate": [0.01, 0.1]}',
+                       "--out-dir", str(tmp_path))
+    assert searched["trials"][0]["state"] == "complete" and searched["best_run"]
+
+
+def test_runs_json_pipes_into_json_tool(trained):
+    out, _ = trained
+    done = subprocess.run(f"{' '.join(KERASMODELS)} runs --runs-dir {out} --json | "
+                          f"{sys.executable} -m json.tool", shell=True, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and '"runs": [' in done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["train", "--epochs", "0"], 2, "epochs must be an integer from 1 to 100,000, got 0"),
+    (["train", "--strategy", "full"], 2, "unknown strategy 'full'"),
+    (["train", "--hparam", "filterz=3"], 2, "no hyperparameter filterz"),
+    (["export", "no/such/run"], 1, "does not exist"),
+    (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+])
+def test_exit_codes_tell_usage_errors_from_failures(args, code, message, tmp_path):
+    done = cli(*args, *(["--out-dir", str(tmp_path)] if args[0] == "train" else []))
+    assert done.returncode == code, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("kerasmodels: error:") and message in line
+
+
+def test_an_option_the_recipe_refuses_is_a_usage_error(trained):
+    _, summary = trained
+    done = cli("compress", summary["path"], "--recipe", "prune", "--option",
+               "target_sparsity=1.5")
+    assert done.returncode == 2
+    assert "target_sparsity must be a number from 0 to 0.99, got 1.5" in done.stderr
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path):
+    process = subprocess.Popen([*KERASMODELS, "train", "--arch", "mlp", "--epochs", "500",
+                                "--checkpoint-every", "0", "-q", "--out-dir", str(tmp_path)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and not list(tmp_path.glob(".partial/*/state/state.json")):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted: run the same command again to resume" in err
+
+
+def test_results_on_stdout_logs_and_native_lines_apart(trained):
+    """A TFLite conversion and a LiteRT interpreter write to the C++ stderr; none of it shows
+    without -v, and the result stays alone on stdout."""
+    _, summary = trained
+    run = summary["path"]
+    quiet = subprocess.run([*KERASMODELS, "export", run, "--formats", "tflite-int8", "--json"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    json.loads(quiet.stdout)
+    for noise in ("XNNPACK delegate", "fully_quantize", "TF_ENABLE_ONEDNN_OPTS"):
+        assert noise not in quiet.stderr, quiet.stderr
+    loud = subprocess.run([*KERASMODELS, "-v", "export", run, "--formats", "tflite-int8"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert loud.returncode == 0 and "fully_quantize" in loud.stderr, loud.stderr[-2000:]
+
+
+def test_the_cli_help_and_the_search_read_the_declared_options():
+    help_text = cli("train", "--help").stdout
+    for name, option in TRAINING.items():
+        assert option.flag in help_text, name
+    assert "{minibatch,batch,sgd}" in help_text
+    from kerasmodels.tuning import COMMON_SPACE, _default_params
+
+    assert COMMON_SPACE["learning_rate"] == TRAINING["learning_rate"].search
+    assert _default_params("mlp")["reg_strength"] == TRAINING["reg_strength"].default
+    train = inspect.signature(km.train).parameters
+    for name in ("strategy", "optimizer", "reg_strength", "seed", "checkpoint_every"):
+        assert train[name].default == TRAINING[name].default, name
+
+
+def test_every_compression_step_option_is_declared():
+    from kerasmodels.compression import RECIPES, _step, recipe_options
+
+    internal = {"scheme_name", "preserve_sparsity"}  # set by compress() for chains
+    for step in {s for recipe in RECIPES for s in recipe.split("+")}:
+        parameters = inspect.signature(_step(step)).parameters
+        keyword = {n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY} - internal
+        assert keyword <= set(COMPRESSION), (step, keyword - set(COMPRESSION))
+    options = recipe_options("prune+qat")
+    assert options["epochs"]["steps"] == ["prune", "qat"]
+    assert options["target_sparsity"]["default"] == 0.8
+
+
+def test_a_child_has_its_own_epochs_curves_and_tensorboard_logs(trained):
+    _, summary = trained
+    child = km.compress(summary["path"], "prune+qat", epochs=2)
+    assert child.manifest["training"]["epochs_run"] == 4  # two steps of two epochs
+    assert child.history["learning_rate"] == [1e-3, 1e-3, 1e-4, 1e-4]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for step in ("1-prune", "2-qat"):
+        events = EventAccumulator(str(child.path / "logs" / step / "train")).Reload()
+        tags = events.Tags()["tensors"]
+        assert {"epoch_loss", "epoch_learning_rate"} <= set(tags), (step, tags)
