@@ -122,9 +122,19 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"kerasmodels: error: {message} (see '{self.prog} --help')\n")
 
 
+def _defaults(function) -> dict[str, Any]:
+    """A function's keyword defaults: the help shows the API's own, written once there."""
+    import inspect
+
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.default is not p.empty}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from kerasmodels import benchmarks, lab, pretraining, tuning
     from kerasmodels.architectures import architecture_names
     from kerasmodels.compression import RECIPES
+    from kerasmodels.compression import sweep as sweeping
     from kerasmodels.formats import OPTIONS, export_formats, format_names
     from kerasmodels.options import COMPRESSION, TRAINING
 
@@ -188,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "trial is a run", json=True)
     search.add_argument("--arch", default="mlp", help=arch_help)
     search.add_argument("--dataset", default="digits")
-    search.add_argument("--trials", type=int, help="trials to run (default 20)")
+    searched = _defaults(tuning.search)
+    search.add_argument("--trials", type=int,
+                        help=f"trials to run (default {searched['trials']})")
     search.add_argument("--epochs", type=int, help="per trial (default: the architecture's)")
     search.add_argument("--timeout", type=float, help="seconds for the whole search")
     search.add_argument("--space", type=json.loads, metavar="JSON",
@@ -205,11 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="a token dataset (default: generated text)")
     pretrain.add_argument("--corpus-option", type=_key_value, action="append", default=[],
                           metavar="KEY=VALUE", help="e.g. context=0.8, n=6000")
-    pretrain.add_argument("--objective", choices=["masked", "next_token"],
-                          help="masked (default) or next_token")
-    pretrain.add_argument("--epochs", type=int, help="default 10")
-    pretrain.add_argument("--learning-rate", type=float, help="default 1e-3")
-    pretrain.add_argument("--mask-rate", type=float, help="default 0.15")
+    pretrained = _defaults(pretraining.pretrain)
+    pretrain.add_argument("--objective", choices=pretraining.OBJECTIVES,
+                          help=f"default {pretrained['objective']}")
+    pretrain.add_argument("--epochs", type=int, help=f"default {pretrained['epochs']}")
+    pretrain.add_argument("--learning-rate", type=float,
+                          help=f"default {pretrained['learning_rate']:g}")
+    pretrain.add_argument("--mask-rate", type=float, help=f"default {pretrained['mask_rate']}")
     pretrain.add_argument("--hparam", type=_key_value, action="append", default=[],
                           metavar="KEY=VALUE")
     _add_option(pretrain, TRAINING["seed"])
@@ -222,16 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--dataset", default="text")
     finetune.add_argument("--dataset-option", type=_key_value, action="append", default=[],
                           metavar="KEY=VALUE", help="e.g. classes=[5,6,7,8,9], context=0.8")
-    finetune.add_argument("--freeze", choices=["encoder", "none"],
-                          help="encoder (default): train the head only; none: everything, the "
-                               "backbone slower")
-    finetune.add_argument("--epochs", type=int, help="default 10")
-    finetune.add_argument("--learning-rate", type=float, help="the head's; default 1e-3")
+    tuned = _defaults(pretraining.finetune)
+    finetune.add_argument("--freeze", choices=pretraining.FREEZE,
+                          help=f"encoder: train the head only; none: everything, the backbone "
+                               f"slower (default {tuned['freeze']})")
+    finetune.add_argument("--epochs", type=int, help=f"default {tuned['epochs']}")
+    finetune.add_argument("--learning-rate", type=float,
+                          help=f"the head's; default {tuned['learning_rate']:g}")
     finetune.add_argument("--backbone-factor", type=float,
                           help="the backbone's learning rate over the head's (with --freeze "
-                               "none; default 0.5)")
+                               f"none; default {tuned['backbone_factor']})")
     finetune.add_argument("--labelled-fraction", type=float,
-                          help="train on this stratified share of the labels (default all)")
+                          help="train on this stratified share of the labels (default "
+                               f"{tuned['labelled_fraction']})")
     finetune.add_argument("--compare-scratch", action="store_true",
                           help="also train the architecture from scratch on the same labels")
     _add_option(finetune, TRAINING["seed"])
@@ -252,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     lr_find.add_argument("--arch", default="cnn", help=arch_help)
     lr_find.add_argument("--dataset", default="digits")
     _add_option(lr_find, TRAINING["optimizer"])
-    lr_find.add_argument("--steps", type=int, help="learning rates tried (default 100)")
+    lr_find.add_argument("--steps", type=int, help="learning rates tried (default "
+                                                   f"{_defaults(lab.find_learning_rate)['steps']})")
 
     compress = command("compress", "prune, quantize-aware train, cluster, distill or "
                                    "channel-prune a run into a child run", json=True)
@@ -268,10 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = command("sweep", "compress every way, export, time, and pick the best edge model",
                     json=True)
     sweep.add_argument("run", help="run directory (or its id under saved_models/)")
+    swept = _defaults(sweeping.sweep)
     sweep.add_argument("--budget", type=float, dest="accuracy_budget",
-                       help="accuracy the pick may lose against the parent (default 0.005: "
-                            "half a point)")
-    sweep.add_argument("--calls", type=int, help="batch-1 calls timed per artifact (default 100)")
+                       help="accuracy the pick may lose against the parent's, on validation "
+                            f"(default {swept['accuracy_budget']}: 0.01 is one point)")
+    sweep.add_argument("--calls", type=int,
+                       help=f"batch-1 calls timed per artifact (default {swept['calls']})")
     sweep.add_argument("--recipe", action="append", choices=RECIPES, metavar="RECIPE",
                        dest="recipes", help="a recipe to try, with its default options "
                                             "(repeatable; default: the sweep's own list)")
@@ -295,8 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
                     json=True)
     bench.add_argument("run", help="any run of the family (the root and its compressed "
                                    "children)")
-    bench.add_argument("--threads", type=int, nargs="+", help="LiteRT thread counts (default 1)")
-    bench.add_argument("--calls", type=int, help="batch-1 calls timed per variant (default 200)")
+    benched = _defaults(benchmarks.benchmark)
+    bench.add_argument("--threads", type=int, nargs="+",
+                       help=f"LiteRT thread counts (default {' '.join(map(str, benched['threads']))})")
+    bench.add_argument("--calls", type=int,
+                       help=f"batch-1 calls timed per variant (default {benched['calls']})")
 
     runs = command("runs", "list the runs and their metrics", json=True)
     runs.add_argument("--runs-dir", default="saved_models")
