@@ -287,8 +287,8 @@ def _run_workers(args, workers, addresses, grace, env, out, processes, received)
                               f"others get {grace:.0f} s to stop, then are terminated\n")
         if failed is not None and time.monotonic() - failed_at > grace:
             for index, process in enumerate(processes):
-                if process.poll() is None:
-                    process.terminate()
+                if process.poll() is None:  # SIGTERM, and SIGKILL 5 s later if it is ignored
+                    stop(process, grace=5.0)
                     with lock:
                         out.write(f"[launch] terminated worker {index}\n")
             break
