@@ -44,6 +44,8 @@ class ExportFormat:
     quick: bool = False  # the demo's and the dashboard's first choice
     sweep: bool = False  # compared by km.sweep
     integer: bool = False  # integer arithmetic only (what a quantization-aware run is for)
+    int8_kernels: bool = False  # its kernels multiply int8 values (full int8; dynamic range
+    # quantizes activations on the fly): the latency floor counts int8 lanes
     playground: bool = True  # offered by km.load_variants (the dashboard's Playground)
     threads: bool = False  # its runtime's thread count can be set
     ram: str = "peak_rss"  # how the benchmark knows its RAM: a fresh process's peak resident
@@ -73,10 +75,11 @@ FORMATS: list[ExportFormat] = [
                  sweep=True),
     ExportFormat("tflite-dynamic", "tflite-dynamic.tflite", **_TFLITE, device="phone",
                  lossless=False, agreement_floor=0.98, difference_ceiling=0.05, options=_METADATA,
-                 sweep=True),
+                 sweep=True, int8_kernels=True),
     ExportFormat("tflite-int8", "tflite-int8.tflite", **_TFLITE, device="phone (NPU, DSP)",
                  lossless=False, agreement_floor=0.95, difference_ceiling=0.15,
-                 options=("int8_io", *_METADATA), quick=True, sweep=True, integer=True),
+                 options=("int8_io", *_METADATA), quick=True, sweep=True, integer=True,
+                 int8_kernels=True),
     ExportFormat("tflite-int16x8", "tflite-int16x8.tflite", **_TFLITE, device="accuracy studies",
                  lossless=False, agreement_floor=0.98, difference_ceiling=0.05, options=_METADATA,
                  default=False, playground=False,

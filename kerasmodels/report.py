@@ -88,7 +88,7 @@ def machine() -> dict[str, Any]:
 FMA_UNITS = 2  # per core: Intel's Xeons since Skylake-SP and AMD's Zen 4 have two
 
 
-def latency_floor_ms(multiply_adds: int, integer: bool, info: dict[str, Any] | None = None
+def latency_floor_ms(multiply_adds: int, int8: bool, info: dict[str, Any] | None = None
                      ) -> float | None:
     """The least time one core can spend on ``multiply_adds`` at its vector width and clock
     (read from the machine: AVX-512 does 16 float32 multiply-adds per instruction, AVX2 with
@@ -100,7 +100,7 @@ def latency_floor_ms(multiply_adds: int, integer: bool, info: dict[str, Any] | N
     if not mhz:
         return None
     lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
-    if integer and ("avx512_vnni" in flags or "avx_vnni" in flags):
+    if int8 and ("avx512_vnni" in flags or "avx_vnni" in flags):
         lanes *= 4  # four int8 products summed into each 32-bit lane
     return multiply_adds / (lanes * FMA_UNITS * mhz * 1e6) * 1e3
 

@@ -230,9 +230,13 @@ def render_frontier(data: dict) -> str:
         lines.append(f"- the parent with and without LiteRT's default delegate (XNNPACK): "
                      f"{checks}.")
         parts.append("\n".join(lines))
+    from kerasmodels.formats import format_names
+
     return ("\n\n".join(parts) + "\n\nfloor: the multiply-adds at this CPU's vector width and "
-            "clock with two FMA units and nothing else (`report.latency_floor_ms`); p50: LiteRT "
-            "alone, one thread, every artifact interleaved." + machine_line(data))
+            "clock with two FMA units and nothing else (`report.latency_floor_ms`; int8 lanes "
+            f"for {' and '.join(format_names(int8_kernels=True))}, whose kernels multiply int8 "
+            "values); p50: LiteRT alone, one thread, every artifact interleaved." +
+            machine_line(data))
 
 
 @renderer("sweep")

@@ -133,7 +133,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
                          "gzip_bytes": artifact.gzip_bytes,
                          "multiply_adds": macs,
                          "latency_floor_ms": round(latency_floor_ms(
-                             macs, get_format(artifact.format).integer, info) or 0, 6) or None,
+                             macs, get_format(artifact.format).int8_kernels, info) or 0, 6) or None,
                          "val_accuracy": round(val_accuracy, 6),
                          "test_accuracy": round(artifact.parity["accuracy"], 6),
                          "accuracy": round(artifact.parity["accuracy"], 6)})
