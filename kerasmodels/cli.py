@@ -353,23 +353,11 @@ def _given(args, *names: str) -> dict:
 def _emit(args, result, text: str) -> None:
     """The command's result: JSON on stdout with --json, else ``text``."""
     if getattr(args, "json", False):
-        print(json.dumps(result, indent=2, default=_jsonable))
+        from kerasmodels.runs import json_default
+
+        print(json.dumps(result, indent=2, default=json_default))
     elif text:
         print(text)
-
-
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if hasattr(value, "to_json"):
-        return value.to_json()
-    return str(value)
 
 
 def _progress(args) -> bool:
@@ -627,11 +615,13 @@ def cmd_demo(args) -> int:
                  args.runs_dir)
     else:
         steps = len(DEMO) + 1
+        trained = {}
         for number, (arch, dataset) in enumerate(DEMO, start=1):
             LOG.info("== step %d of %d: %s on %s", number, steps, arch, dataset)
-            run = km.train(arch, dataset, out_dir=args.runs_dir, verbose=int(progress), **quick)
-            if arch == "cnn" and run is not None:
-                cnn = run
+            trained[arch] = km.train(arch, dataset, out_dir=args.runs_dir,
+                                     verbose=int(progress), **quick)
+        cnn = trained["cnn"]
+        assert cnn is not None  # not distributed: this process saves the run
         LOG.info("== step %d of %d: the digits CNN's variants: distilled student, QAT, exports, "
                  "benchmark", steps, steps)
         children = [km.compress(cnn, recipe, progress=progress, **quick)

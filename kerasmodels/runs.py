@@ -45,7 +45,7 @@ def write_json(path: str | Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, default=_json_default)
+            json.dump(data, f, indent=2, default=json_default)
             f.write("\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
@@ -64,7 +64,8 @@ def read_json(path: str | Path) -> Any:
         raise RunError(f"{path} is corrupt ({exc}): restore it or delete the run") from None
 
 
-def _json_default(value):
+def json_default(value):
+    """``json.dump``'s ``default``: numpy scalars and arrays, and paths, as JSON values."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

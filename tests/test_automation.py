@@ -129,8 +129,12 @@ def test_results_on_stdout_logs_and_native_lines_apart(trained, capfd, monkeypat
     assert "fully_quantize" in capfd.readouterr().err
 
 
-def test_verbose_shows_the_native_lines():
-    from kerasmodels.logs import LOGGER, NATIVE_ENV, configure
+def test_verbose_and_quiet_set_the_logs():
+    """-v (in a process of its own: it sets the environment) shows debug logs and the native
+    lines; -q keeps warnings only."""
+    import logging
+
+    from kerasmodels.logs import LOGGER, configure
 
     done = subprocess.run([sys.executable, "-c", "import os, logging\n"
                            "from kerasmodels.logs import configure, LOGGER, NATIVE_ENV\n"
@@ -139,9 +143,11 @@ def test_verbose_shows_the_native_lines():
                            "LOGGER.level == logging.DEBUG)"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.stdout.split() == ["1", "0", "True"], done.stderr
-    assert cli("-q", "runs", "--runs-dir", str(ROOT / "no-such-dir")).returncode == 0
-    assert LOGGER.level == 30 and NATIVE_ENV == "KERASMODELS_NATIVE_LOGS"
-    configure(0)
+    try:
+        assert cli("-q", "runs", "--runs-dir", str(ROOT / "no-such-dir")).returncode == 0
+        assert LOGGER.level == logging.WARNING
+    finally:
+        configure(0)
 
 
 def test_the_cli_help_and_the_search_read_the_declared_options():
