@@ -13,6 +13,7 @@ or a CI job installs numpy, ai-edge-litert and kerasmodels with ``--no-deps``.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ class LiteRTModel:
     int8/int16 inputs and outputs are quantized and dequantized with the file's own scale and
     zero-point; a model with a fixed batch (LSTMs are exported with a batch of 1) is run one
     example at a time. ``num_threads`` sets the CPU threads (XNNPACK is the default delegate).
+    One model can be shared between threads (the dashboard's sessions share it): an interpreter
+    holds one input and one output, so calls take turns.
     """
 
     name = "litert"
@@ -63,6 +66,7 @@ class LiteRTModel:
             raise ModelFileError(f"{self.path} cannot be loaded by LiteRT ({exc}): the file is "
                                  "corrupt or truncated; export it again") from None
         self.num_threads = num_threads
+        self._turn = threading.Lock()  # set_tensor, invoke, get_tensor from one caller at a time
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         self._batch = int(self._input["shape"][0])
@@ -87,6 +91,10 @@ class LiteRTModel:
 
     def predict(self, x) -> np.ndarray:
         x = check_input(x, *self.input_spec)
+        with self._turn:
+            return self._predict(x)
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
         if self._fixed_batch:
             return np.concatenate([self._invoke(x[i:i + self._batch])
                                    for i in range(0, len(x), self._batch)])

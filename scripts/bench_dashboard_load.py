@@ -8,8 +8,11 @@ first (not timed in the figures) so the family's variants are loaded before the 
 127.0.0.1, with a fixed number of pages and a fixed duration.
 
 Prints and writes bench-results/dashboard_load.json: p50/p90/max health latency during and
-after the load, page loads completed, errors, and the server's resident memory before and
-after.
+after the load, page loads completed, errors, the server's resident memory before and after,
+and what a stuck server shows: its CPU use in the window after the load, sockets left in
+CLOSE_WAIT, and how long SIGTERM takes to stop it. Exits 1 unless the server recovered (no
+failed health check after the load, p90 under 1 s), left no socket in CLOSE_WAIT and stopped
+within 10 s.
 
     .venv/bin/python scripts/bench_dashboard_load.py [--pages 10] [--seconds 60] [--after 30]
     .venv/bin/python scripts/bench_dashboard_load.py --quick     # CI: checks the script works
@@ -68,6 +71,51 @@ def resident_mb(pid: int) -> float:
             continue
         pending += [int(c) for c in children]
     return round(total / 1024, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of ``pid`` and its descendants so far, seconds."""
+    import os
+
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            continue
+        pending += [int(c) for c in children]
+    return total
+
+
+def close_wait_sockets(port: int) -> int:
+    """Sockets on the server's ``port`` that the clients closed and the server did not
+    (TCP state CLOSE_WAIT, read from /proc/net/tcp and tcp6)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            if int(local.rsplit(":", 1)[1], 16) == port and state == "08":
+                count += 1
+    return count
+
+
+def stop_seconds(server: subprocess.Popen) -> float:
+    """SIGTERM the server and time how long it takes to exit (killed after 30 s)."""
+    started = time.perf_counter()
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    return round(time.perf_counter() - started, 2)
 
 
 class HealthPoller(threading.Thread):
@@ -148,7 +196,12 @@ async def load(url: str, run_id: str, pages: int, seconds: float, churn: bool,
                         "p.innerText !== before)", arg=before, timeout=60_000)
                     counts[kind] += 1
                 except Exception as exc:  # noqa: BLE001  (a failed click is a figure)
-                    errors.append(f"{kind} click: {type(exc).__name__}: {str(exc)[:120]}")
+                    try:
+                        shown = await page.locator("body").inner_text(timeout=10_000)
+                    except Exception as unreadable:  # noqa: BLE001
+                        shown = f"(unreadable: {type(unreadable).__name__})"
+                    errors.append(f"{kind} click: {type(exc).__name__}: {str(exc)[:120]}; the "
+                                  f"page showed: {' '.join(shown.split())[:300]}")
             while time.monotonic() < deadline:
                 try:
                     if churn:  # no think time at all: the next load starts at the response
@@ -211,22 +264,28 @@ def main(argv=None) -> int:
             outcome = asyncio.run(load(url, run_id, args.pages, args.seconds, args.churn,
                                       args.interact))
             poller.phase = "after"
+            cpu_before_after = cpu_seconds(server.pid)
             time.sleep(args.after)
+            cpu_after = (cpu_seconds(server.pid) - cpu_before_after) / args.after
             memory_after = resident_mb(server.pid)
+            close_wait = close_wait_sockets(port)
         finally:
             poller.stopped.set()
-            server.terminate()
-            server.wait(timeout=60)
+            stop_s = stop_seconds(server)
     result = {"pages": args.pages, "seconds": args.seconds, "after_seconds": args.after,
               "warm_up_s": warm_up_s, "health_before": poller.summary("before"), "health_during": poller.summary("during"),
               "health_after": poller.summary("after"), **outcome,
               "server_rss_mb_before": memory_before, "server_rss_mb_after": memory_after,
+              "server_cpu_after": round(cpu_after, 3), "close_wait_after": close_wait,
+              "sigterm_stop_s": stop_s,
               "churn": args.churn, "interact": args.interact, "sweep_family": args.sweep,
               "quick": args.quick}
     for phase in ("before", "during", "after"):
         print(f"health {phase:6s}: {result[f'health_{phase}']}")
     print(f"page loads {outcome['page_loads']}, errors {outcome['errors']}; server memory "
           f"{memory_before} MB before, {memory_after} MB after")
+    print(f"after the load: server CPU {100 * cpu_after:.1f}% of a core, {close_wait} sockets "
+          f"in CLOSE_WAIT; SIGTERM stopped it in {stop_s} s")
     for example in outcome["error_examples"]:
         print(f"  error: {example}")
     name = "dashboard_load" + ("_sweep" if args.sweep else "") + \
@@ -234,8 +293,8 @@ def main(argv=None) -> int:
         ("_quick" if args.quick else "") + ".json"
     write_results(args.out or ROOT / "bench-results" / name, **result)
     after = result["health_after"]
-    return 0 if after.get("samples") and not after["failures"] and \
-        after["p90_ms"] < 1000 else 1
+    recovered = after.get("samples") and not after["failures"] and after["p90_ms"] < 1000
+    return 0 if recovered and close_wait == 0 and stop_s < 10 else 1
 
 
 if __name__ == "__main__":

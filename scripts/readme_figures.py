@@ -300,10 +300,10 @@ def render_runtimes(data: dict) -> str:
 @renderer("distributed")
 def render_distributed(data: dict) -> str:
     rows = [[r["workers"], r["samples_per_s"], r["allreduce_ms_per_step"],
-             f"{100 * r['communication_share']:.1f}%", num(r["test_accuracy"])]
-            for r in data["rows"]]
+             f"{100 * r['communication_share']:.1f}%", num(r["test_accuracy"]),
+             "yes" if r["identical_weights"] else "**no**"] for r in data["rows"]]
     return (table(["workers", "samples/s", "all-reduce ms per step", "communication share",
-                   "test accuracy"], rows)
+                   "test accuracy", "every worker ends with the same weights (sha256)"], rows)
             + f"\n\nTwo workers / one: {data['speedup']:.2f}x samples per second "
               f"({data['epochs']} epochs, global batch {data['rows'][0]['global_batch']})."
             + machine_line(data))
@@ -443,10 +443,13 @@ def render_dashboard_load(data: dict) -> str:
                      f"{after['p50_ms']} / {after['p90_ms']} ms",
                      f"{during['failures']} during, {after['failures']} after",
                      sum(case["page_loads"].values()), case["errors"],
+                     f"{100 * case['server_cpu_after']:.0f}%", case["close_wait_after"],
+                     f"{case['sigterm_stop_s']:.1f} s",
                      f"{case['server_rss_mb_before']:.0f} / {case['server_rss_mb_after']:,.0f}"])
     return (table(["family served, clients", "health during: p50 / p90 / max",
                    "after: p50 / p90", "health failures", "page loads / predictions",
-                   "page errors", "server MB before / after"], rows) + machine_line(data))
+                   "page errors", "server CPU after (one core)", "sockets left in CLOSE_WAIT",
+                   "SIGTERM to exit", "server MB before / after"], rows) + machine_line(data))
 
 
 def render(text: str) -> str:

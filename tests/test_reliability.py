@@ -113,3 +113,30 @@ def test_runs_py_loads_models_without_importing_the_compression_package():
     assert not any(name.startswith("kerasmodels.compression") for name in imported), imported
     loaders = {entry.name: entry.value for entry in entry_points(group="kerasmodels.model_loaders")}
     assert loaders == {"qat": "kerasmodels.compression.quantization:load_run_model"}
+
+
+def test_shared_variants_answer_every_thread_correctly(cnn_run, cnn_exports):
+    """The dashboard's sessions share one loaded family: predictions from several threads at
+    once (LiteRT interpreters, ONNX Runtime, Keras) are each thread's own, never an error.
+    Without the interpreter's turn-taking, LiteRT raised "There is at least 1 reference to
+    internal data" (shown as an error row in the Playground)."""
+    variants = km.load_variants(cnn_run.path)
+    assert {"tflite-float32", "tflite-int8", "onnx", "keras"} <= {v.format for v in variants}
+    x = cnn_run.dataset().test[0][:24]
+    expected = [km.predict_variants(variants, x[i:i + 1]) for i in range(len(x))]
+    failures = []
+
+    def predict(offset: int):
+        for k in range(120):
+            i = (k * 7 + offset) % len(x)
+            for got, wanted in zip(km.predict_variants(variants, x[i:i + 1]), expected[i],
+                                   strict=True):
+                if got.get("error") or got.get("probabilities") != wanted.get("probabilities"):
+                    failures.append((i, got["variant"], got.get("error")))
+
+    threads = [threading.Thread(target=predict, args=(offset,)) for offset in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:5]

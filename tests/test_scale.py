@@ -16,7 +16,7 @@ import pytest
 import kerasmodels as km
 from kerasmodels.distribute import DistributionError, parse_tf_config
 from kerasmodels.errors import HyperparameterError, UnknownNameError
-from tests.conftest import cli, run_cli
+from tests.conftest import cli, run_cli, run_quick
 
 WORKER = {"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]},
           "task": {"type": "worker", "index": 0}}
@@ -54,27 +54,18 @@ def test_mirrored_over_two_logical_cpus(tmp_path):
     assert run.metrics["test"]["accuracy"] > 0.5
 
 
-def worker_digests(output: str) -> dict[int, str]:
-    return {int(i): d for i, d in re.findall(r"worker (\d) of 2: .*weights sha256 (\w+)", output)}
-
-
-def test_two_workers_over_loopback_match_single_process_training(tmp_path):
-    out = io.StringIO()
-    code = km.launch(["train", "--arch", "mlp", "--epochs", "6", "--batch-size", "16",
-                      "--out-dir", str(tmp_path / "two")], 2, out=out)  # not -q: the worker lines are logs
-    output = out.getvalue()
-    assert code == 0, output
-    digests = worker_digests(output)
-    assert set(digests) == {0, 1} and digests[0] == digests[1]  # identical weights
-    (two,) = km.list_runs(tmp_path / "two")  # only the chief wrote a run
-    record = two.manifest["training"]["distribution"]
-    assert record["workers"] == 2 and record["global_batch"] == 32
-    assert record["weights_sha256"] == digests[0] and record["allreduce_ms_per_step"] > 0
-    single = km.train("mlp", "digits", epochs=6, batch_size=32, out_dir=tmp_path / "one",
-                      verbose=0)
-    a, b = two.metrics["test"]["accuracy"], single.metrics["test"]["accuracy"]
-    print(f"two workers (global batch 32): {a:.4f}; one process (batch 32): {b:.4f}")
-    assert abs(a - b) <= 0.01
+def test_two_workers_over_loopback_match_one_worker(tmp_path):
+    """``scripts/bench_distributed.py --quick`` (its CI run): the digits CNN launched on one and
+    on two workers with the same global batch; the two workers end with bit-identical weights
+    and the same test accuracy as one worker (within one test example in 100)."""
+    figures = run_quick("distributed", tmp_path / "distributed.json")
+    one, two = figures["rows"]
+    print(f"one worker {one['test_accuracy']:.4f}, two workers {two['test_accuracy']:.4f}")
+    assert (one["workers"], two["workers"]) == (1, 2)
+    assert two["global_batch"] == one["global_batch"] == 64
+    assert two["workers_reporting"] == 2 and two["identical_weights"]
+    assert two["allreduce_ms_per_step"] > 0
+    assert abs(one["test_accuracy"] - two["test_accuracy"]) <= 0.01
 
 
 GRACE = 5  # seconds the launcher gives the other workers before it terminates them
@@ -141,19 +132,15 @@ def test_bad_search_spaces(space, match, tmp_path):
 
 @pytest.mark.slow
 def test_pretrained_transformer_beats_scratch_on_a_tenth_of_the_labels(tmp_path):
-    # a smaller budget than the README's figures (10 epochs on 6,000 sequences): CI time
-    lm = km.pretrain("transformer", "text", objective="masked", epochs=6, out_dir=tmp_path,
-                     corpus_options={"context": 0.8, "n": 3000}, verbose=0)
-    assert lm.manifest["pretraining"]["objective"] == "masked"
-    tuned = km.finetune(lm, "text", freeze="none", labelled_fraction=0.1, epochs=15,
-                        dataset_options={"context": 0.8}, compare_scratch=True)
-    record = tuned.manifest["finetune"]
-    assert tuned.parent == lm.id and tuned.manifest["recipe"] == "finetune"
-    assert "block_0_attention" in record["backbone_layers"]
-    ours, scratch = tuned.metrics["test"]["accuracy"], record["scratch"]["test"]["accuracy"]
-    print(f"text, {record['labelled_examples']} labels: fine-tuned {ours:.4f}, scratch "
-          f"{scratch:.4f}")
-    assert ours > scratch
+    """``scripts/bench_pretraining.py --quick`` on a CI budget (the README's figures: 10
+    epochs on 6,000 sequences): masked-token pretraining, fine-tuning on 10% of the labels, and
+    the same architecture from scratch on the same labels."""
+    figures = run_quick("pretraining", tmp_path / "pretraining.json", "--pretrain-epochs", "6",
+                        "--corpus-size", "3000", "--epochs", "15")
+    (row,) = figures["rows"]
+    print(f"text, {row['labels']} labels: fine-tuned {row['fine_tuned']:.4f}, scratch "
+          f"{row['scratch']:.4f}")
+    assert row["labels"] > 0 and row["fine_tuned"] > row["scratch"]
 
 
 def test_next_token_pretraining_and_the_image_transfer_chain(tmp_path):

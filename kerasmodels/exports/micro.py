@@ -20,6 +20,7 @@ import contextlib
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -252,6 +253,7 @@ class MicroModel:
         # an LSTM keeps its state in variable tensors between invokes: each example starts
         # afresh, as on LiteRT
         self._stateful = any(op in STATEFUL_OPS for op in op_names(self.content))
+        self._turn = threading.Lock()  # one caller at a time: the arena holds one input
 
     @property
     def input_spec(self) -> tuple[tuple[int, ...], str]:
@@ -271,12 +273,13 @@ class MicroModel:
     def predict(self, x) -> np.ndarray:
         x = check_input(x, *self.input_spec)
         outputs = []
-        for row in x:
-            if self._stateful:
-                self.interpreter.reset()
-            self.interpreter.set_input(self._quantize(row[None]), 0)
-            self.interpreter.invoke()
-            outputs.append(self._dequantize(self.interpreter.get_output(0)))
+        with self._turn:
+            for row in x:
+                if self._stateful:
+                    self.interpreter.reset()
+                self.interpreter.set_input(self._quantize(row[None]), 0)
+                self.interpreter.invoke()
+                outputs.append(self._dequantize(self.interpreter.get_output(0)))
         return np.concatenate(outputs)
 
     def runtime_call(self, example) -> Callable[[], np.ndarray]:
