@@ -35,18 +35,39 @@ FIRST_PAGE_TARGET_S, PREDICTION_TARGET_MS = 10.0, 300.0
 
 
 def build_family(out: Path, quick: bool = False) -> str:
+    """The default digits CNN and its distilled student, each exported to float32 and int8
+    TFLite and ONNX (one epoch each when ``quick``); returns the CNN's run id."""
     import kerasmodels as km
+    from kerasmodels.formats import format_names
 
     run = km.train("cnn", "digits", out_dir=out, verbose=0, epochs=1 if quick else None)
     student = km.compress(run, "distill", **({"epochs": 1} if quick else {}))
     for member in (run, student):
-        km.export(member, ["tflite-float32", "tflite-int8", "onnx"])
+        km.export(member, format_names(quick=True))
     return run.id
+
+
+def family_in(runs_dir: Path) -> str:
+    """The root run with the most variants in ``runs_dir`` (what ``--runs-dir`` serves)."""
+    import kerasmodels as km
+    from kerasmodels.benchmarks import family
+
+    roots = [run for run in km.list_runs(runs_dir) if not run.parent]
+    if not roots:
+        raise SystemExit(f"no run in {runs_dir}: build one first or leave --runs-dir out")
+    return max(roots, key=lambda run: len(family(run))).id
+
+
+def runs_dir_option(parser) -> None:
+    parser.add_argument("--runs-dir", type=Path,
+                        help="serve the family already in this folder (its root with the most "
+                             "variants) instead of building one in a temporary folder")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20)
+    runs_dir_option(parser)
     bench_options(parser, ROOT / "bench-results" / "dashboard.json",
                   "1-epoch models, 3 clicks")
     args = parser.parse_args(argv)
@@ -54,8 +75,10 @@ def main(argv=None) -> int:
         args.clicks = 3
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as out:
-        run_id = build_family(Path(out), quick=args.quick)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = str(args.runs_dir or scratch)
+        run_id = family_in(args.runs_dir) if args.runs_dir else \
+            build_family(Path(out), quick=args.quick)
         port = free_port()
         url = f"http://localhost:{port}"
         started = time.perf_counter()

@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_dashboard  # noqa: E402  (scripts/: the family, --runs-dir)
 
 from kerasmodels.report import write_results  # noqa: E402
 from tests.test_browser import CHROMIUM, free_port, wait_healthy  # noqa: E402
@@ -40,19 +43,16 @@ from tests.test_browser import CHROMIUM, free_port, wait_healthy  # noqa: E402
 HEALTH_TIMEOUT_S = 15.0
 
 
-def build_family(out: Path, epochs: int | None, sweep: bool) -> str:
-    """The digits CNN with its distilled student (three formats each), or with every child of
-    the sweep (each exported to its formats: about 25 variants in the Playground)."""
+def build_family(out: Path, quick: bool, sweep: bool) -> str:
+    """The digits CNN with its distilled student (three formats each: bench_dashboard's
+    family), or with every child of the sweep (each exported to its formats: about 25
+    variants in the Playground)."""
+    if not sweep:
+        return bench_dashboard.build_family(out, quick=quick)
     import kerasmodels as km
-    from kerasmodels.formats import format_names
 
-    run = km.train("cnn", "digits", epochs=epochs, out_dir=out, verbose=0)
-    if sweep:
-        km.sweep(run, accuracy_budget=0.01, calls=5, progress=False)
-        return run.id
-    student = km.compress(run, "distill", **({"epochs": 1} if epochs else {}))
-    for member in (run, student):
-        km.export(member, format_names(quick=True))
+    run = km.train("cnn", "digits", epochs=2 if quick else None, out_dir=out, verbose=0)
+    km.sweep(run, accuracy_budget=0.01, calls=5, progress=False)
     return run.id
 
 
@@ -239,14 +239,17 @@ def main(argv=None) -> int:
     parser.add_argument("--interact", action="store_true",
                         help="Playground pages click 'Random test example' as fast as it "
                              "answers instead of reloading")
+    bench_dashboard.runs_dir_option(parser)
     parser.add_argument("--out", type=Path, help="JSON file to write (default: bench-results/)")
     parser.add_argument("--quick", action="store_true",
-                        help="2 pages for 6 s, 4 s after, a 2-epoch model (CI)")
+                        help="2 pages for 6 s, 4 s after, 1-epoch models (CI)")
     args = parser.parse_args(argv)
     if args.quick:
         args.pages, args.seconds, args.after = 2, 6.0, 4.0
-    with tempfile.TemporaryDirectory() as out:
-        run_id = build_family(Path(out), 2 if args.quick else None, args.sweep)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = str(args.runs_dir or scratch)
+        run_id = bench_dashboard.family_in(args.runs_dir) if args.runs_dir else \
+            build_family(Path(out), args.quick, args.sweep)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([sys.executable, "-m", "kerasmodels", "dashboard", "--runs-dir",

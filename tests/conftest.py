@@ -86,16 +86,21 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                                        err.getvalue())
 
 
-def run_quick(name: str, out, *args: str) -> dict:
-    """``scripts/bench_<name>.py --quick --out <out> [args]``, run in this process: TensorFlow
-    is already started here, which saves its start-up per script on a 2-core CI machine."""
+def bench_script(name: str):
+    """The module ``scripts/bench_<name>.py``, imported (not run)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(f"bench_{name}",
                                                   ROOT / "scripts" / f"bench_{name}.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    assert script.main(["--quick", "--out", str(out), *args]) == 0
+    return script
+
+
+def run_quick(name: str, out, *args: str) -> dict:
+    """``scripts/bench_<name>.py --quick --out <out> [args]``, run in this process: TensorFlow
+    is already started here, which saves its start-up per script on a 2-core CI machine."""
+    assert bench_script(name).main(["--quick", "--out", str(out), *args]) == 0
     figures = json.loads(out.read_text())
     assert figures["quick"] is True and figures["machine"]["cpus"] >= 1
     return figures

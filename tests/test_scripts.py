@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_quick
+from tests.conftest import ROOT, bench_script, run_quick
 
 BENCHMARKS = sorted(p.stem.removeprefix("bench_") for p in (ROOT / "scripts").glob("bench_*.py"))
 
 
 def test_every_benchmark_has_a_quick_mode_that_ci_runs():
-    # optimizers and dashboard_load are checked below, distributed and pretraining by
-    # tests/test_scale.py (their quick runs are what those tests assert on)
-    tested = {"optimizers", "dashboard_load", "distributed", "pretraining", *QUICK_CHECKS}
+    # optimizers, dashboard and dashboard_load are checked below, distributed and pretraining
+    # by tests/test_scale.py (their quick runs are what those tests assert on)
+    tested = {"optimizers", "dashboard", "dashboard_load", "distributed", "pretraining",
+              *QUICK_CHECKS}
     assert set(BENCHMARKS) == tested, "a bench script without a quick test in CI"
     for name in BENCHMARKS:
         assert "--quick" in (ROOT / "scripts" / f"bench_{name}.py").read_text(), name
@@ -31,7 +32,6 @@ QUICK_CHECKS = {
     and {r["format"] for r in f["formats"]} >= {"keras", "tflite-int8", "onnx"},
     "sweep": lambda f: f["rows"] and f["wall_s"] > 0,
     "transfer": lambda f: f["rows"][0]["labels"] > 0,
-    "dashboard": lambda f: f["first_page_s"] > 0 and f["clicks"] == 3,
     "micro": lambda f: f["rows"][0]["arena_bytes"] > 0 and f["rows"][0]["tflm_p50_ms"] > 0
     and f["rows"][0]["litert_agreement"] >= 0.99,
     "frontier": lambda f: {r["recipe"] for r in f["cases"]["cnn/digits 8x8x1"]["rows"]}
@@ -74,11 +74,28 @@ def test_bench_optimizers_quick_writes_json(tmp_path):
     assert all(row["ours_steps_s"] > 0 and row["keras_steps_s"] > 0 for row in rows)
 
 
-def test_bench_dashboard_load_quick_keeps_answering(tmp_path):
+@pytest.fixture(scope="module")
+def quick_family(tmp_path_factory) -> Path:
+    """bench_dashboard's family (1-epoch CNN, its distilled student, three formats each), built
+    once for both dashboard benches (``--runs-dir``)."""
+    folder = tmp_path_factory.mktemp("dashboard-family")
+    bench_script("dashboard").build_family(folder, quick=True)
+    return folder
+
+
+def test_bench_dashboard_quick_times_the_first_page_and_clicks(quick_family, tmp_path):
+    figures = run_quick("dashboard", tmp_path / "dashboard.json", "--runs-dir",
+                        str(quick_family))
+    assert figures["first_page_s"] > 0 and figures["clicks"] == 3
+    assert figures["variants"].startswith("8 variants")  # two runs: Keras and three formats
+
+
+def test_bench_dashboard_load_quick_keeps_answering(quick_family, tmp_path):
     """Two Chromium pages without think time, then the recovery window: the health endpoint
     never fails and answers within a second once the load is gone, the server has closed every
     client socket, and SIGTERM stops it."""
-    figures = run_quick("dashboard_load", tmp_path / "load.json")
+    figures = run_quick("dashboard_load", tmp_path / "load.json", "--runs-dir",
+                        str(quick_family))
     assert figures["health_during"]["failures"] == 0 and figures["health_after"]["failures"] == 0
     assert figures["health_after"]["p90_ms"] < 1000
     assert figures["close_wait_after"] == 0 and figures["sigterm_stop_s"] < 10
