@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
+SHOWN = ["corpus", "objective", "labels", "fine_tuned", "scratch"]  # printed columns
 CORPORA = [("text with topic words (context=0.8)", {"context": 0.8}), ("plain text", {})]
 
 
@@ -55,11 +56,13 @@ def main(argv=None) -> int:
                                 epochs=args.epochs, dataset_options=options,
                                 compare_scratch=True)
             record = tuned.manifest["finetune"]
-            rows.append({"corpus": name, "labels": record["labelled_examples"],
+            rows.append({"corpus": name, "objective": lm.manifest["pretraining"]["objective"],
+                         "transferred_layers": record["backbone_layers"],
+                         "labels": record["labelled_examples"],
                          "fine_tuned": round(tuned.metrics["test"]["accuracy"], 4),
                          "scratch": round(record["scratch"]["test"]["accuracy"], 4)})
-            print(format_table(rows[-1:]), flush=True)
-    print(format_table(rows))
+            print(format_table(rows[-1:], SHOWN), flush=True)
+    print(format_table(rows, SHOWN))
     write_results(args.out, pretrain_epochs=args.pretrain_epochs, corpus_size=args.corpus_size,
                   epochs=args.epochs, fraction=args.fraction, rows=rows, quick=args.quick)
     return 0

@@ -85,7 +85,9 @@ def test_a_dead_worker_stops_the_others_with_a_message(tmp_path):
     while not re.search(r"worker 1: pid (\d+)", out.getvalue()) and time.monotonic() < deadline:
         time.sleep(0.2)
     pid = int(re.search(r"worker 1: pid (\d+)", out.getvalue()).group(1))
-    time.sleep(12)  # let training start
+    while not list(tmp_path.glob(".partial/*/history.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # training has started: the chief has written its first epoch
+    assert list(tmp_path.glob(".partial/*/history.json")), out.getvalue()[-800:]
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     thread.join(timeout=120)
@@ -140,6 +142,7 @@ def test_pretrained_transformer_beats_scratch_on_a_tenth_of_the_labels(tmp_path)
     (row,) = figures["rows"]
     print(f"text, {row['labels']} labels: fine-tuned {row['fine_tuned']:.4f}, scratch "
           f"{row['scratch']:.4f}")
+    assert row["objective"] == "masked" and "block_0_attention" in row["transferred_layers"]
     assert row["labels"] > 0 and row["fine_tuned"] > row["scratch"]
 
 

@@ -13,7 +13,8 @@ def save(model, folder: str | Path, version: int = 1) -> Path:
     """Write ``folder/<version>/`` whose ``serving_default`` maps ``inputs`` to ``outputs``.
 
     The root object holds the model's variables and the signature, nothing of Keras (saving a
-    Keras model traces every layer's call again: the sequences LSTM took 10 s, 1 s this way)."""
+    Keras model traces every layer's call again: exporting the sequences LSTM took 10.2 s that
+    way, 3.5 s this way, its parity check included; the same outputs)."""
     target = Path(folder) / str(version)
     spec = model.inputs[0]
 
