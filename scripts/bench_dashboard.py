@@ -133,8 +133,9 @@ def main(argv=None) -> int:
           f"{result['prediction_ms_median']} ms, p90 {result['prediction_ms_p90']} ms over "
           f"{len(times)} clicks (target < {PREDICTION_TARGET_MS} ms); {variants}")
     write_results(args.out, quick=args.quick, **result)
-    return 0 if result["first_page_s"] < FIRST_PAGE_TARGET_S and \
-        result["prediction_ms_median"] < PREDICTION_TARGET_MS else 1
+    met = result["first_page_s"] < FIRST_PAGE_TARGET_S and \
+        result["prediction_ms_median"] < PREDICTION_TARGET_MS
+    return 0 if args.quick or met else 1  # --quick checks the script, not the figure
 
 
 if __name__ == "__main__":
