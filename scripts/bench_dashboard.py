@@ -47,27 +47,23 @@ def build_family(out: Path, quick: bool = False) -> str:
     return run.id
 
 
-def family_in(runs_dir: Path) -> str:
-    """The root run with the most variants in ``runs_dir`` (what ``--runs-dir`` serves)."""
-    import kerasmodels as km
-    from kerasmodels.benchmarks import family
-
-    roots = [run for run in km.list_runs(runs_dir) if not run.parent]
-    if not roots:
-        raise SystemExit(f"no run in {runs_dir}: build one first or leave --runs-dir out")
-    return max(roots, key=lambda run: len(family(run))).id
+def run_folder(text: str) -> Path:
+    path = Path(text).resolve()
+    if not (path / "manifest.json").is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a run folder (no manifest.json)")
+    return path
 
 
-def runs_dir_option(parser) -> None:
-    parser.add_argument("--runs-dir", type=Path,
-                        help="serve the family already in this folder (its root with the most "
-                             "variants) instead of building one in a temporary folder")
+def family_option(parser) -> None:
+    parser.add_argument("--family", type=run_folder, metavar="RUN_DIR",
+                        help="serve this root run's family (its runs folder) instead of building "
+                             "one in a temporary folder")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=20)
-    runs_dir_option(parser)
+    family_option(parser)
     bench_options(parser, ROOT / "bench-results" / "dashboard.json",
                   "1-epoch models, 3 clicks")
     args = parser.parse_args(argv)
@@ -76,9 +72,8 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as scratch:
-        out = str(args.runs_dir or scratch)
-        run_id = family_in(args.runs_dir) if args.runs_dir else \
-            build_family(Path(out), quick=args.quick)
+        out = str(args.family.parent if args.family else scratch)
+        run_id = args.family.name if args.family else build_family(Path(out), quick=args.quick)
         port = free_port()
         url = f"http://localhost:{port}"
         started = time.perf_counter()

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import bench_dashboard  # noqa: E402  (scripts/: the family, --runs-dir)
+import bench_dashboard  # noqa: E402  (scripts/: the family, --family)
 
 from kerasmodels.report import write_results  # noqa: E402
 from tests.test_browser import CHROMIUM, free_port, wait_healthy  # noqa: E402
@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     parser.add_argument("--interact", action="store_true",
                         help="Playground pages click 'Random test example' as fast as it "
                              "answers instead of reloading")
-    bench_dashboard.runs_dir_option(parser)
+    bench_dashboard.family_option(parser)
     parser.add_argument("--out", type=Path, help="JSON file to write (default: bench-results/)")
     parser.add_argument("--quick", action="store_true",
                         help="2 pages for 6 s, 4 s after, 1-epoch models (CI)")
@@ -247,9 +247,9 @@ def main(argv=None) -> int:
     if args.quick:
         args.pages, args.seconds, args.after = 2, 6.0, 4.0
     with tempfile.TemporaryDirectory() as scratch:
-        out = str(args.runs_dir or scratch)
-        run_id = bench_dashboard.family_in(args.runs_dir) if args.runs_dir else \
-            build_family(Path(out), args.quick, args.sweep)
+        out = str(args.family.parent if args.family else scratch)
+        run_id = args.family.name if args.family else build_family(Path(out), args.quick,
+                                                                   args.sweep)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([sys.executable, "-m", "kerasmodels", "dashboard", "--runs-dir",

@@ -77,14 +77,13 @@ def test_bench_optimizers_quick_writes_json(tmp_path):
 @pytest.fixture(scope="module")
 def quick_family(tmp_path_factory) -> Path:
     """bench_dashboard's family (1-epoch CNN, its distilled student, three formats each), built
-    once for both dashboard benches (``--runs-dir``)."""
+    once for both dashboard benches (``--family``)."""
     folder = tmp_path_factory.mktemp("dashboard-family")
-    bench_script("dashboard").build_family(folder, quick=True)
-    return folder
+    return folder / bench_script("dashboard").build_family(folder, quick=True)
 
 
 def test_bench_dashboard_quick_times_the_first_page_and_clicks(quick_family, tmp_path):
-    figures = run_quick("dashboard", tmp_path / "dashboard.json", "--runs-dir",
+    figures = run_quick("dashboard", tmp_path / "dashboard.json", "--family",
                         str(quick_family))
     assert figures["first_page_s"] > 0 and figures["clicks"] == 3
     assert figures["variants"].startswith("8 variants")  # two runs: Keras and three formats
@@ -94,7 +93,7 @@ def test_bench_dashboard_load_quick_keeps_answering(quick_family, tmp_path):
     """Two Chromium pages without think time, then the recovery window: the health endpoint
     never fails and answers within a second once the load is gone, the server has closed every
     client socket, and SIGTERM stops it."""
-    figures = run_quick("dashboard_load", tmp_path / "load.json", "--runs-dir",
+    figures = run_quick("dashboard_load", tmp_path / "load.json", "--family",
                         str(quick_family))
     assert figures["health_during"]["failures"] == 0 and figures["health_after"]["failures"] == 0
     assert figures["health_after"]["p90_ms"] < 1000
