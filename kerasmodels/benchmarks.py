@@ -24,12 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.errors import HyperparameterError, check_positive
+from kerasmodels.errors import ExportError, HyperparameterError, KerasModelsError, check_positive
+from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, list_runs, load_run, read_json, write_json
+
+LOG = get_logger(__name__)
 
 COLUMNS = ("run", "variant", "format", "runtime", "threads", "params", "bytes", "gzip_bytes",
            "flash_bytes", "ram_bytes", "sparsity", "accuracy", "mae", "p50_ms", "p90_ms",
-           "throughput")
+           "throughput", "error")
 # run in a fresh process: the peak resident memory that loading a model and running one
 # example add to a process that has imported numpy and the runtimes (Linux: VmHWM is reset
 # through /proc/self/clear_refs just before). argv: model path, example .npy, threads.
@@ -161,7 +164,9 @@ def peak_memory(paths: list[Path], example: np.ndarray, threads: int = 1) -> dic
 def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
     """``(format, predictor, info)`` for the Keras model and each exported file (formats in
     ``skip`` left out); ``info`` has the file's ``path``, ``bytes``, ``gzip_bytes``,
-    ``flash_bytes`` and, for TFLM, ``ram_bytes`` (its arena)."""
+    ``flash_bytes`` and, for TFLM, ``ram_bytes`` (its arena). A format whose export failed,
+    or whose file does not load, comes with predictor None and the reason in ``info["error"]``.
+    """
     from kerasmodels.exports import describe
     from kerasmodels.runtime import load_predictor
     from kerasmodels.runtime.keras import KerasPredictor
@@ -175,7 +180,11 @@ def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
         return
     from kerasmodels.formats import format_names, get_format
 
-    for fmt, record in read_json(exports).get("artifacts", {}).items():
+    record_of = read_json(exports)
+    for fmt, failed in record_of.get("failed", {}).items():
+        if fmt not in skip and fmt in format_names():
+            yield fmt, None, {"path": None, "error": f"{failed['kind']}: {failed['reason']}"}
+    for fmt, record in record_of.get("artifacts", {}).items():
         if fmt in skip or fmt not in format_names():
             continue
         row = get_format(fmt)
@@ -185,11 +194,14 @@ def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
                 "flash_bytes": device.get("flash_bytes", record["bytes"]),
                 "ram_bytes": device.get("arena_bytes") if row.ram == "arena" else None,
                 "ram": row.ram}
-        if row.threads:
-            for n in threads:
-                yield fmt, load_predictor(info["path"], num_threads=n), info
-        else:
-            yield fmt, load_predictor(info["path"]), info
+        for n in threads if row.threads else (None,):
+            try:
+                predictor = load_predictor(info["path"], **({} if n is None else
+                                                            {"num_threads": n}))
+            except KerasModelsError as exc:  # a file that does not load: a row with why
+                yield fmt, None, {**info, "error": str(exc)}
+                continue
+            yield fmt, predictor, info
 
 
 def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: int = 200,
@@ -212,7 +224,10 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
 
         for member in members:
             if not (member.path / "exports" / "exports.json").exists():
-                export(member)
+                try:  # the formats that fail are recorded and become rows with their reason
+                    export(member, on_error="skip")
+                except ExportError as exc:  # none of them can hold it
+                    LOG.warning("%s: %s", member.id, exc)
     jobs = [(member, *p) for member in members for p in predictors(member, threads)]
     rows: list[dict[str, Any]] = []
     bar = None
@@ -225,20 +240,32 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     examples = {}  # row index -> (predictor, one test example)
     probed: dict[Path, str] = {}  # files whose peak memory is measured -> their dataset
     for member, fmt, predictor, info in jobs:
+        described = {"run": member.id, "variant": member.manifest.get("recipe") or "base",
+                     "format": fmt, "params": member.manifest["arch"].get("params")}
+        if predictor is None:
+            rows.append({**described, "error": info["error"]})
+            if bar is not None:
+                bar.update()
+            continue
         key = repr(member.manifest["dataset"])
         data = data_of.setdefault(key, member.dataset())
         x, y = data.test
-        outputs = predictor.predict(x)
+        try:
+            outputs = predictor.predict(x)
+        except Exception as exc:  # noqa: BLE001  (one runtime's failure is a row, not the end)
+            rows.append({**described, "runtime": predictor.name,
+                         "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
+            if bar is not None:
+                bar.update()
+            continue
         examples[len(rows)] = (predictor, x[:1])
         if member.id not in sparsity_of:  # one model per run, however many formats
             sparsity_of[member.id] = round(sparsity(member.model), 4)
         if info.get("ram") == "peak_rss":
             probed.setdefault(info["path"], key)
         rows.append({
-            "run": member.id, "variant": member.manifest.get("recipe") or "base",
-            "format": fmt, "runtime": predictor.name,
-            "threads": getattr(predictor, "num_threads", None),
-            "params": member.manifest["arch"].get("params"), "bytes": info["bytes"],
+            **described, "runtime": predictor.name,
+            "threads": getattr(predictor, "num_threads", None), "bytes": info["bytes"],
             "gzip_bytes": info["gzip_bytes"], "flash_bytes": info["flash_bytes"],
             "ram_bytes": info.get("ram_bytes"), "path": info["path"],
             "sparsity": sparsity_of[member.id],
@@ -260,7 +287,7 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
         paths = [path for path, of in probed.items() if of == key]
         memory.update(peak_memory(paths, data_of[key].test[0][:1]))
     for row in rows:
-        if row["path"] in memory:
+        if row.get("path") in memory:
             row["ram_bytes"] = memory[row["path"]]
     rows = [{column: row.get(column) for column in COLUMNS} for row in rows]
     from kerasmodels.report import machine
@@ -283,15 +310,17 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
 
     >>> km.compare_family("saved_models/cnn-digits-...")["pick"]  # doctest: +SKIP
     """
-    from kerasmodels.compression.sweep import pareto_front
+    from kerasmodels.compression.sweep import SWEEP_JSON, pareto_front
     from kerasmodels.runs import read_json
 
     root = family(load_run(run))[0]
-    bench, sweep = root.path / "benchmark.json", root.path / "sweep.json"
+    bench, sweep = root.path / "benchmark.json", root.path / SWEEP_JSON
     rows = [dict(r) for r in read_json(bench)["rows"]] if bench.exists() else []
     swept = read_json(sweep) if sweep.exists() else {}
     seen = {(r["run"], r["format"]) for r in rows}
     for r in swept.get("rows", []):
+        if r.get("status", "ok") != "ok":  # a variant the sweep could not make: no artifact
+            continue
         if (r["run"], r["format"]) not in seen:
             rows.append({"run": r["run"], "variant": r["recipe"] if r["recipe"] != "none"
                          else "base", "format": r["format"], "runtime": "litert", "threads": 1,

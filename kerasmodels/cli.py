@@ -497,8 +497,10 @@ def cmd_sweep(args) -> int:
     if "recipes" in given:
         given["recipes"] = [{"recipe": name} for name in given["recipes"]]
     result = km.sweep(args.run, progress=_progress(args), **given)
-    columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "val_accuracy",
-               "test_accuracy", "p50_ms", "pareto"]
+    columns = ["recipe", "options", "format", "status", "gzip_bytes", "x_smaller",
+               "val_accuracy", "test_accuracy", "p50_ms", "pareto"]
+    failed = [f"{r['recipe']} {r['format'] or ''}: {r['status']}: {r['reason']}".replace("  ", " ")
+              for r in result["rows"] if r["status"] != "ok"]
     pick = result["pick"]
     if pick is None:
         verdict = (f"no artifact is within {result['accuracy_budget']} of the parent's "
@@ -509,26 +511,31 @@ def cmd_sweep(args) -> int:
                    f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}; "
                    f"test accuracy {pick['test_accuracy']:.4f} against "
                    f"{result['parent_accuracy']:.4f}): {pick['path']}")
-    _emit(args, result, f"{format_table(result['rows'], columns)}\n{verdict}")
+    _emit(args, result, "\n".join([format_table(result["rows"], columns), *failed, verdict]))
     return 0
 
 
 def cmd_export(args) -> int:
     import kerasmodels as km
+    from kerasmodels.errors import ExportError
+    from kerasmodels.exports import EXPORTS_JSON
     from kerasmodels.formats import OPTIONS
     from kerasmodels.report import format_table, kilobytes
     from kerasmodels.runs import read_json
 
-    artifacts = km.export(args.run, args.formats, progress=_progress(args),
+    artifacts = km.export(args.run, args.formats, progress=_progress(args), on_error="skip",
                           **_given(args, *OPTIONS))
-    folder = artifacts[0].path.parent
-    unsupported = read_json(folder / "exports.json")["unsupported"]
+    folder = km.load_run(args.run).path / "exports"
+    record = read_json(folder / EXPORTS_JSON)
+    asked = args.formats or [a.format for a in artifacts] + list(record["failed"])
+    unsupported = {f: r for f, r in record["unsupported"].items() if f in asked}
+    failed = {f: entry for f, entry in record["failed"].items() if f in asked}
     rows = [{"format": a.format, "file": a.path.name, "kB": kilobytes(a.bytes),
              "gzip_kB": kilobytes(a.gzip_bytes),
              "top1_agreement": a.parity.get("top1_agreement"),
              "max_abs_diff": a.parity["max_abs_diff"],
              "accuracy": a.parity.get("accuracy", a.parity.get("mae"))} for a in artifacts]
-    lines = [format_table(rows)]
+    lines = [format_table(rows)] if rows else []
     for artifact in artifacts:
         if artifact.device:
             device = artifact.device
@@ -540,7 +547,9 @@ def cmd_export(args) -> int:
     lines.append(f"wrote {folder}")
     _emit(args, {"folder": folder, "artifacts": [{**a.to_json(), "path": str(a.path)}
                                                  for a in artifacts],
-                 "unsupported": unsupported}, "\n".join(lines))
+                 "unsupported": unsupported, "failed": failed}, "\n".join(lines))
+    if failed:  # what passed is written and listed above; the failures end in one line
+        raise ExportError("; ".join(entry["reason"] for entry in failed.values()))
     return 0
 
 

@@ -54,7 +54,26 @@ class ModelFileError(KerasModelsError):
 
 
 class ExportError(KerasModelsError):
-    """A model that a format cannot hold, or an export whose output disagrees with Keras."""
+    """A model that a format cannot hold, or an export whose output disagrees with Keras.
+
+    Raised by ``km.export`` after the formats that passed were published: ``artifacts``
+    lists them (empty when none did)."""
+
+    artifacts: list = []
+
+
+class ParityError(ExportError):
+    """An exported file whose outputs disagree with its Keras model beyond its format's
+    floor (``parity`` holds what was measured)."""
+
+    def __init__(self, message: str, parity: dict | None = None):
+        super().__init__(message)
+        self.parity = parity or {}
+
+
+class ConverterCrashError(ExportError):
+    """A converter that killed the process it ran in (a worker: yours is unharmed), or that
+    failed with an error that is a bug rather than a limit of its format."""
 
 
 class TrainingDivergedError(KerasModelsError):

@@ -51,6 +51,8 @@ class ExportFormat:
     ram: str = "peak_rss"  # how the benchmark knows its RAM: a fresh process's peak resident
     # memory while it loads and runs the model ("peak_rss"), the measured TFLM arena ("arena")
     marker: str = ""  # a folder format: the file that identifies one
+    isolated: bool = False  # its converter runs native code that can kill a process: it runs
+    # in a worker process (kerasmodels/exports/isolation.py), where a crash is an ExportError
     note: str = ""
 
     @property
@@ -63,7 +65,7 @@ class ExportFormat:
 
 _TFLITE: dict[str, Any] = dict(converter="kerasmodels.exports.tflite:write",
                                loader="kerasmodels.edge:LiteRTModel", runtime="litert",
-                               threads=True)
+                               threads=True, isolated=True)
 _METADATA = METADATA_OPTIONS
 
 FORMATS: list[ExportFormat] = [
@@ -89,12 +91,13 @@ FORMATS: list[ExportFormat] = [
                  loader="kerasmodels.exports.micro:MicroModel", runtime="tflm",
                  device="microcontroller", lossless=False, agreement_floor=0.95,
                  difference_ceiling=0.15, default=False, integer=True, ram="arena",
-                 marker="model_data.h",
+                 marker="model_data.h", isolated=True,
                  note="full int8, batch 1, C source and header, arena measured with TFLM"),
     ExportFormat("onnx", "onnx.onnx", converter="kerasmodels.exports.onnx:write",
                  loader="kerasmodels.runtime.onnx:OnnxPredictor", runtime="onnxruntime",
                  device="server, desktop, browser", lossless=True, agreement_floor=0.999,
-                 difference_ceiling=1e-4, options=("opset", *_METADATA), quick=True, threads=True),
+                 difference_ceiling=1e-4, options=("opset", *_METADATA), quick=True, threads=True,
+                 isolated=True),
     ExportFormat("saved_model", "saved_model", converter="kerasmodels.exports.saved_model:write",
                  loader="kerasmodels.runtime.keras:SavedModelPredictor", runtime="tensorflow",
                  device="server (TF Serving)", lossless=True, agreement_floor=0.999,

@@ -52,10 +52,18 @@ def _is_keras_module(module: str | None) -> bool:
         module.startswith(("keras.", "tf_keras."))
 
 
+def register_kerasmodels_classes() -> None:
+    """Register the Keras classes a kerasmodels model file can name (custom layers and
+    regularizers), so a process that only loads a run knows them: they are otherwise registered
+    when their modules are first imported, which a builder does only when it builds."""
+    import kerasmodels.architectures.layers  # noqa: F401
+    import kerasmodels.regularizers  # noqa: F401
+
+
 def _kerasmodels_registered(registered_name: str) -> bool:
-    from kerasmodels import architectures, regularizers  # noqa: F401  (register their classes)
     from kerasmodels.backend import keras
 
+    register_kerasmodels_classes()
     return registered_name.startswith("kerasmodels>") and \
         keras.saving.get_registered_object(registered_name) is not None
 
@@ -153,9 +161,9 @@ def load_keras_file(path: str | Path):
 
     The checked bytes are the loaded bytes: the file is copied to a private folder first.
     """
-    from kerasmodels import architectures  # noqa: F401  (registers custom layers)
     from kerasmodels.backend import keras
 
+    register_kerasmodels_classes()
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="kerasmodels-load-") as private:
         copy = Path(private) / "model.keras"
@@ -195,4 +203,5 @@ def _keep_keras_format() -> None:
     saving_lib._SAVING_V3_ENABLED.value = True
 
 
-__all__ = ["check_config", "load_keras_file", "read_config", "save_keras_file"]
+__all__ = ["check_config", "load_keras_file", "read_config", "register_kerasmodels_classes",
+           "save_keras_file"]

@@ -289,17 +289,18 @@ class Run:
         return f"Run({self.id!r}, {shown})"
 
 
-def check_input(x, input_shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
-    """Return ``x`` as a batch for a model with ``input_shape``, or raise InputShapeError."""
+def check_input(x, input_shape: tuple[int | None, ...], dtype: str = "float32") -> np.ndarray:
+    """Return ``x`` as a batch for a model with ``input_shape`` (None: a size the model takes
+    any of), or raise InputShapeError."""
     try:
         x = np.asarray(x)
     except Exception as exc:
         raise InputShapeError(f"input cannot be read as an array: {exc}") from None
     if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
         raise InputShapeError(f"input must be numeric, got dtype {x.dtype}")
-    if tuple(x.shape) == tuple(input_shape):
+    if _fits(x.shape, input_shape):
         x = x[None]
-    if tuple(x.shape[1:]) != tuple(input_shape):
+    if not _fits(x.shape[1:], input_shape):
         raise InputShapeError(
             f"input shape {tuple(x.shape)} does not fit the model, which takes a batch of "
             f"{tuple(input_shape)} (shape (n, {', '.join(map(str, input_shape))})): reshape or "
@@ -314,6 +315,14 @@ def check_input(x, input_shape: tuple[int, ...], dtype: str = "float32") -> np.n
             raise InputShapeError("this model takes integer token ids; the input has fractions")
         return x.astype(dtype)
     return x.astype("float32")
+
+
+def _fits(shape: tuple[int, ...], input_shape: tuple[int | None, ...]) -> bool:
+    """``shape`` is ``input_shape``, where a None size (a model that takes any length) takes
+    any size."""
+    return len(shape) == len(input_shape) and all(
+        expected is None or size == expected
+        for size, expected in zip(shape, input_shape, strict=True))
 
 
 def load_model(path: str | Path):

@@ -383,6 +383,52 @@ def render_micro(data: dict) -> str:
             f"{data['calls']} calls each." + machine_line(data))
 
 
+@renderer("export_matrix")
+def render_export_matrix(data: dict) -> str:
+    formats = data["formats"]
+    rows, notes = [], []
+    for case in data["cases"]:
+        mine = [c for c in data["cells"] if c["case"] == case["case"]]
+        members = len({(c["recipe"], c["options"]) for c in mine})
+        line = [case["case"], f"{members}"]
+        for fmt in formats:
+            found = [c for c in mine if c["format"] == fmt]
+            ok = sum(c["status"] == "ok" for c in found)
+            line.append("all" if ok == len(found) else f"{ok} of {len(found)}")
+            failed: dict[str, list[str]] = {}
+            for c in found:
+                if c["status"] != "ok":
+                    failed.setdefault(c["status"], []).append(c["recipe"])
+            for status, recipes in failed.items():
+                example = next(c for c in found if c["status"] == status)
+                agreement = ", ".join(f"{100 * c['agreement']:.1f}%" for c in found
+                                      if c["status"] == status and c["agreement"] is not None)
+                reason = (f"top-1 agreement {agreement}" if status == "below floor" and agreement
+                          else (example["reason"] or "").split(": ", 1)[-1][:160])
+                notes.append(f"- {case['case']}, `{fmt}`, {status} ({', '.join(recipes)}): "
+                             f"{reason}")
+        rows.append(line)
+    cost = data["isolation"]
+    died = ", ".join(data["died"]) or "none"
+    recipes = ", ".join(r["recipe"] + "".join(f" {k}={v}" for k, v in r.items()
+                                              if k not in ("recipe", "epochs"))
+                        for r in data["recipes"]) or "none"
+    text = (table(["case", "runs", *[f"`{f}`" for f in formats]], rows)
+            + f"\n\nEach case's run and its children (recipes: {recipes}; "
+            f"{data['recipes'][0]['epochs'] if data['recipes'] else 0} epochs each) in every "
+            "format: how many passed their floor. Processes that died: "
+            f"{died}. The others, each with its reason:\n\n" + "\n".join(notes))
+    if cost:
+        text += (f"\n\nWhat the worker process costs (`{', '.join(cost['formats'])}` of the "
+                 f"digits CNN, fresh processes, median of {cost['repeats']}): the first export "
+                 f"{cost['isolated']['first_export_s']} s against "
+                 f"{cost['in_process']['first_export_s']} s with the converters in the process "
+                 f"({cost['first_export_ratio']}x: TensorFlow starts in the worker), the next "
+                 f"{cost['isolated']['second_export_s']} s against "
+                 f"{cost['in_process']['second_export_s']} s ({cost['second_export_ratio']}x).")
+    return text + machine_line(data)
+
+
 @renderer("transfer")
 def render_transfer(data: dict) -> str:
     cells: dict[tuple, dict] = {}

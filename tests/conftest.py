@@ -44,6 +44,8 @@ def marked_processes() -> list[tuple[int, str]]:
 @pytest.hookimpl(trylast=True)  # after xdist has shut its workers down
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run if a process the tests started is still alive (then stop it)."""
+    if "kerasmodels.exports.isolation" in sys.modules:  # this process's converter worker
+        sys.modules["kerasmodels.exports.isolation"].shutdown()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return  # the controller checks once every worker is done
     deadline = time.monotonic() + 10
@@ -128,11 +130,28 @@ def transformer_run(runs_dir):
 
 
 @pytest.fixture(scope="session")
-def rnn_run(runs_dir):
-    """A sequence LSTM trained for one epoch."""
+def gru_run(runs_dir):
+    """A sequence GRU (the registry's rnn with cell="gru") trained for two epochs."""
     import kerasmodels as km
 
-    return km.train("rnn", "sequences", epochs=1, out_dir=runs_dir, verbose=0)
+    return km.train("rnn", "sequences", cell="gru", epochs=2, out_dir=runs_dir, verbose=0)
+
+
+@pytest.fixture(scope="session")
+def any_length_gru_run(runs_dir):
+    """Your own model: a GRU over sequences of any length (``Input((None, 2))``), imported.
+    Its loop cannot be unrolled, and the TFLite converter's int8 calibration of that loop
+    kills the process it runs in (tensorflow/tensorflow#62281): a real crash, in a worker."""
+    import kerasmodels as km
+    from kerasmodels.backend import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 2))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GRU(8)(inputs))
+    model = keras.Model(inputs, outputs, name="any_length")
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(*km.load_dataset("sequences").train, epochs=1, verbose=0)
+    return km.import_model(model, "sequences", name="any-length", out_dir=runs_dir)
 
 
 @pytest.fixture(scope="session")

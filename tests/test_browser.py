@@ -179,3 +179,45 @@ def test_bad_uploads_show_messages_and_the_app_keeps_working(server, page, tmp_p
     page.get_by_text(csv.name).wait_for()
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("has no column 'label'").wait_for()
+
+
+def healthy(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=15) as answer:
+        return answer.status == 200
+
+
+def test_exports_that_crash_underneath_are_messages_and_the_server_lives_on(
+        server, page, gru_run, any_length_gru_run, transformer_run):
+    """From the Compress page: the GRU's int8 file is made and checked; the any-length GRU's
+    int8 conversion kills its worker process, and the page says so while the server keeps
+    answering. Compare benchmarks that family (its failed format a row with the reason), and
+    the transformer, a run this server only ever loaded, predicts in the Playground."""
+    import shutil
+
+    url, runs, _ = server
+    for run in (gru_run, any_length_gru_run):
+        shutil.copytree(run.path, runs / run.id, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("exports", "benchmark.*", "sweep.json"))
+    open_page(page, url, "compress", "Compress & export", run=gru_run.id)
+    page.get_by_role("button", name="Start").click()  # the quick formats, int8 among them
+    page.get_by_text("Exported 3 file(s)").wait_for()
+    assert (runs / gru_run.id / "exports" / "tflite-int8.tflite").is_file()
+
+    open_page(page, url, "compress", "Compress & export", run=any_length_gru_run.id)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text(re.compile("tflite-int8: the converter was killed by SIGSEGV")).wait_for()
+    page.get_by_text("Exported 2 file(s)").wait_for()  # float32 and ONNX
+    shoot(page, "compress-crash")
+    assert healthy(url)
+
+    open_page(page, url, "compare", "Compare", run=any_length_gru_run.id)
+    page.get_by_role("button", name="Benchmark the family now").click()
+    heading(page, "latency per runtime").wait_for()
+    page.locator("[role=gridcell]", has_text="converter failed").first.wait_for(state="attached")
+    assert healthy(url)
+
+    open_page(page, url, "playground", "Playground", run=transformer_run.id)
+    page.get_by_text("Test example", exact=True).click()
+    page.get_by_role("button", name="Random test example").click()
+    page.get_by_text(re.compile(r"Prediction for example #\d+: \w")).wait_for()
+    assert healthy(url)

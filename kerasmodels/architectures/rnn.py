@@ -1,4 +1,5 @@
-"""Recurrent network: stacked LSTM or GRU, as in the architecture chapter (hidden 8, 2 layers)."""
+"""Recurrent network: stacked LSTM, GRU or simple RNN cells, as in the architecture chapter
+(hidden 8, 2 layers), read forwards or in both directions."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ from kerasmodels.architectures.common import (
 from kerasmodels.architectures.registry import register
 from kerasmodels.errors import HyperparameterError
 
-CELLS = {"lstm": "LSTM", "gru": "GRU"}
+CELLS = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}
 
 
-def _rnn(spec: ProblemSpec, cell: str, hidden_size: int, num_layers: int, embed_dim: int, name):
+def _rnn(spec: ProblemSpec, cell: str, hidden_size: int, num_layers: int, embed_dim: int, name,
+         bidirectional: bool = False):
     from kerasmodels.backend import keras
 
     if cell not in CELLS:
         raise HyperparameterError(f"cell must be one of {sorted(CELLS)}, got {cell!r}")
+    if not isinstance(bidirectional, bool):
+        raise HyperparameterError(f"bidirectional must be True or False, got {bidirectional!r}")
     (hidden_size,) = check_units("hidden_size", hidden_size)
     (num_layers,) = check_units("num_layers", num_layers)
     (embed_dim,) = check_units("embed_dim", embed_dim)
@@ -31,23 +35,27 @@ def _rnn(spec: ProblemSpec, cell: str, hidden_size: int, num_layers: int, embed_
         x = as_sequence(inputs, spec, name)
     layer = getattr(keras.layers, CELLS[cell])
     for i in range(num_layers):
-        x = layer(hidden_size, return_sequences=i < num_layers - 1, name=f"{cell}_{i}")(x)
+        recurrent = layer(hidden_size, return_sequences=i < num_layers - 1, name=f"{cell}_{i}")
+        x = (keras.layers.Bidirectional(recurrent, name=f"bidirectional_{i}") if bidirectional
+             else recurrent)(x)
     return keras.Model(inputs, output_head(x, spec), name=name)
 
 
 @register("rnn", family="rnn", epochs=40, batch_size=32, learning_rate=1e-2)
 def rnn(spec: ProblemSpec, *, cell: str = "lstm", hidden_size: int = 8, num_layers: int = 2,
-        embed_dim: int = 16):
-    """Stacked LSTM/GRU reading the sequence; the last state feeds the classifier.
+        embed_dim: int = 16, bidirectional: bool = False):
+    """Stacked LSTM/GRU/simple RNN reading the sequence; the last state feeds the classifier.
 
-    Tokens go through an Embedding(embed_dim) first; images are read row by row.
+    ``cell`` is ``lstm``, ``gru`` or ``simple``; ``bidirectional`` reads the sequence both
+    ways (twice the units). Tokens go through an Embedding(embed_dim) first; images are read
+    row by row.
     """
-    return _rnn(spec, cell, hidden_size, num_layers, embed_dim, "rnn")
+    return _rnn(spec, cell, hidden_size, num_layers, embed_dim, "rnn", bidirectional)
 
 
 @register("rnn_small", family="rnn", small_of="rnn", epochs=40, batch_size=32,
           learning_rate=1e-2)
 def rnn_small(spec: ProblemSpec, *, cell: str = "gru", hidden_size: int = 4, num_layers: int = 1,
-              embed_dim: int = 8):
+              embed_dim: int = 8, bidirectional: bool = False):
     """A small recurrent network (one GRU of 4 units): a student for distillation."""
-    return _rnn(spec, cell, hidden_size, num_layers, embed_dim, "rnn_small")
+    return _rnn(spec, cell, hidden_size, num_layers, embed_dim, "rnn_small", bidirectional)

@@ -330,7 +330,9 @@ def multiply_adds(model) -> int:
             steps, features = inputs[1] or 1, inputs[-1]
             total += int(steps * gates * (features + layer.units) * layer.units)
         elif isinstance(layer, keras.layers.MultiHeadAttention):
-            steps, width = inputs[0][1] or 1, inputs[0][-1]
+            # called as layer(query, value): Keras reports the query's shape alone
+            query = inputs[0] if isinstance(inputs[0], (list, tuple)) else inputs
+            steps, width = query[1] or 1, query[-1]
             inner = layer._num_heads * layer._key_dim
             total += int(4 * steps * width * inner + 2 * steps * steps * inner)
     return total

@@ -24,8 +24,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasmodels.errors import HyperparameterError
-from kerasmodels.runs import Run, load_run, write_json
+from kerasmodels.errors import ExportError, HyperparameterError, KerasModelsError
+from kerasmodels.logs import get_logger
+from kerasmodels.runs import Run, load_run, read_json, write_json
+
+LOG = get_logger(__name__)
+SWEEP_JSON = "sweep.json"
 
 DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
     {"recipe": "prune", "target_sparsity": 0.8},
@@ -68,15 +72,40 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
           progress: bool = True) -> dict[str, Any]:
     """Run ``recipes`` on ``run``, export and time everything, mark the front, pick one.
 
-    ``formats`` defaults to the format table's ``sweep`` rows (quantization-aware children
-    are exported to its integer ones only); every artifact is timed in LiteRT. Returns
-    ``{"parent", "parent_accuracy", "accuracy_budget", "rows", "pick", "seconds"}`` and writes
-    it to ``<run>/sweep.json``.
+    Args:
+        run: a classification run, or its folder.
+        accuracy_budget: how far below the parent's validation accuracy the pick may be
+            (0.01: one percentage point).
+        recipes: ``{"recipe": name, **options}`` each (default :data:`DEFAULT_RECIPES`).
+        formats: rows of the format table timed in LiteRT (default: its ``sweep`` rows;
+            quantization-aware children are exported to its integer ones only).
+        calls: batch-1 latency calls per artifact.
+        progress: show a bar, one step per variant.
+
+    Returns:
+        ``{"parent", "parent_accuracy", "parent_val_accuracy", "accuracy_budget", "rows",
+        "pick", "failed", "complete", "seconds"}``, also written to ``<run>/sweep.json``.
+        Every row has a ``status``: ``ok``, or why the variant has no artifact (``below
+        floor`` with the measured agreement, ``cannot hold``, ``converter failed``,
+        ``compression failed``) and its ``reason``. Only ``ok`` rows are timed, ranked and
+        picked from.
+
+    Raises:
+        HyperparameterError: a budget outside [0, 1), a format LiteRT does not run, or a run
+            that is not a classification.
+
+    A variant that fails is a row, not the end of the sweep; ``sweep.json`` is rewritten after
+    each variant (``complete: false``), so a sweep that is interrupted keeps what it measured.
+
+    Example:
+        >>> result = km.sweep(run, accuracy_budget=0.01)  # doctest: +SKIP
+        >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
+        ('distill', 'tflite-int8')
     """
     from kerasmodels.benchmarks import latencies
     from kerasmodels.compression import compress
     from kerasmodels.edge import LiteRTModel
-    from kerasmodels.exports import export
+    from kerasmodels.exports import EXPORTS_JSON, export
 
     if isinstance(accuracy_budget, bool) or not isinstance(accuracy_budget, (int, float)) \
             or not 0 <= accuracy_budget < 1:
@@ -101,12 +130,6 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(recipes) + 1, desc=f"sweep {parent.id}", unit="variant")
-    members = [parent]
-    for spec in recipes:
-        options = dict(spec)
-        members.append(compress(parent, options.pop("recipe"), **options))
-        if bar is not None:
-            bar.update()
     data = parent.dataset()
     x = data.test[0][:1]
     x_val, y_val = data.val
@@ -114,47 +137,95 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     from kerasmodels.report import latency_floor_ms, machine
 
     info = machine()
-    rows: list[dict[str, Any]] = []
+    result: dict[str, Any] = {
+        "parent": parent.id, "parent_accuracy": parent.metrics["test"]["accuracy"],
+        "parent_val_accuracy": parent.metrics["val"]["accuracy"], "chosen_on": "val",
+        "accuracy_budget": accuracy_budget, "rows": [], "pick": None, "complete": False}
+    rows: list[dict[str, Any]] = result["rows"]
     timed: dict[int, Any] = {}
-    for member in members:
-        quantization_aware = member.quantization_aware  # made for int8 only
+
+    def measure(member: Run) -> None:
+        """The member's rows: each artifact measured, each failed format with its reason."""
+        wanted = integer if member.quantization_aware else formats  # QAT: made for int8 only
+        recipe = member.manifest.get("recipe") or "none"
+        options = member.manifest.get("compression", {}).get("options", {})
+        described = {"run": member.id, "recipe": recipe,
+                     "options": ", ".join(f"{k}={v}" for k, v in options.items())}
         macs = multiply_adds(member.model)
-        wanted = integer if quantization_aware else formats
-        for artifact in export(member, wanted) if wanted else []:
+        try:
+            artifacts = export(member, wanted, on_error="skip") if wanted else []
+        except ExportError as exc:  # no wanted format can hold it: each is named below
+            LOG.info("%s: %s", member.id, exc)
+            artifacts = []
+        record = read_json(member.path / "exports" / EXPORTS_JSON) \
+            if (member.path / "exports" / EXPORTS_JSON).exists() else {}
+        made = {artifact.format for artifact in artifacts}
+        for fmt in wanted:
+            if fmt in made:
+                continue
+            failed = record.get("failed", {}).get(fmt)
+            reason = failed["reason"] if failed else record.get("unsupported", {}).get(
+                fmt, "not exported")
+            rows.append({**described, "format": fmt, "status": failed["kind"] if failed
+                         else "cannot hold", "reason": reason,
+                         "top1_agreement": ((failed or {}).get("parity") or {}).get(
+                             "top1_agreement")})
+        for artifact in artifacts:
             model = LiteRTModel(artifact.path, num_threads=1)
             val_accuracy = float((model.predict(x_val).argmax(-1) == y_val).mean())
             timed[len(rows)] = model.runtime_call(x)
-            recipe = member.manifest.get("recipe") or "none"
-            options = member.manifest.get("compression", {}).get("options", {})
-            rows.append({"run": member.id, "recipe": recipe,
-                         "options": ", ".join(f"{k}={v}" for k, v in options.items()),
-                         "format": artifact.format,
+            rows.append({**described, "format": artifact.format, "status": "ok",
                          "path": str(artifact.path), "bytes": artifact.bytes,
                          "gzip_bytes": artifact.gzip_bytes,
                          "multiply_adds": macs,
                          "latency_floor_ms": round(latency_floor_ms(
-                             macs, get_format(artifact.format).int8_kernels, info) or 0, 6) or None,
+                             macs, get_format(artifact.format).int8_kernels, info) or 0, 6)
+                         or None,
                          "val_accuracy": round(val_accuracy, 6),
                          "test_accuracy": round(artifact.parity["accuracy"], 6),
-                         "accuracy": round(artifact.parity["accuracy"], 6)})
-    for index, (p50, _) in latencies(timed, calls=calls).items():
+                         "accuracy": round(artifact.parity["accuracy"], 6),
+                         "top1_agreement": artifact.parity.get("top1_agreement")})
+
+    def keep() -> None:  # what is measured so far, on disk
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        write_json(parent.path / SWEEP_JSON, result)
+
+    measure(parent)
+    keep()
+    for spec in recipes:
+        options = dict(spec)
+        recipe = options.pop("recipe")
+        try:
+            child = compress(parent, recipe, **options)
+        except (KerasModelsError, ValueError, TypeError, RuntimeError) as exc:
+            LOG.warning("%s: %s failed: %s", parent.id, recipe, exc)
+            LOG.debug("%s failed", recipe, exc_info=True)
+            rows.append({"run": None, "recipe": recipe,
+                         "options": ", ".join(f"{k}={v}" for k, v in options.items()),
+                         "format": None, "status": "compression failed",
+                         "reason": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
+        else:
+            measure(child)
+        keep()
+        if bar is not None:
+            bar.update()
+    for index, (p50, _) in latencies(timed, calls=calls).items() if timed else ():
         rows[index]["p50_ms"] = round(p50, 4)  # the runtime alone, every artifact interleaved
     if bar is not None:
         bar.update()
         bar.close()
-    baseline = next((r["gzip_bytes"] for r in rows if r["run"] == parent.id
+    measured = [r for r in rows if r["status"] == "ok"]
+    baseline = next((r["gzip_bytes"] for r in measured if r["run"] == parent.id
                      and r["format"] == baseline_format), None)
-    for row, on_front in zip(rows, pareto_front(rows), strict=True):
+    for row in rows:
+        row["pareto"] = False
+    for row, on_front in zip(measured, pareto_front(measured), strict=True):
         row["pareto"] = on_front
         row["x_smaller"] = round(baseline / row["gzip_bytes"], 2) if baseline else None
-    parent_accuracy = parent.metrics["test"]["accuracy"]
-    parent_val_accuracy = parent.metrics["val"]["accuracy"]
-    pick = choose(rows, parent_val_accuracy, accuracy_budget)
-    result = {"parent": parent.id, "parent_accuracy": parent_accuracy,
-              "parent_val_accuracy": parent_val_accuracy, "chosen_on": "val",
-              "accuracy_budget": accuracy_budget, "rows": rows, "pick": pick,
-              "seconds": round(time.perf_counter() - started, 1)}
-    write_json(parent.path / "sweep.json", result)
+    result["pick"] = choose(measured, result["parent_val_accuracy"], accuracy_budget)
+    result["failed"] = len(rows) - len(measured)
+    result["complete"] = True
+    keep()
     return result
 
 

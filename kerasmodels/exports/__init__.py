@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.errors import ExportError
+from kerasmodels.errors import (
+    ConverterCrashError,
+    ExportError,
+    HyperparameterError,
+    InputShapeError,
+    ModelFileError,
+    ParityError,
+)
+from kerasmodels.exports import isolation
 from kerasmodels.formats import (
     ExportFormat,
     check_options,
@@ -34,7 +42,10 @@ from kerasmodels.formats import (
     options_for,
     resolve,
 )
+from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, load_run, read_json, write_json
+
+LOG = get_logger(__name__)
 
 EXPORTS_JSON, LABELS_JSON = "exports.json", "labels.json"
 
@@ -62,26 +73,54 @@ def artifact_name(fmt: str) -> str:
 
 
 def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = None, *,
-           progress: bool = False, **options: Any) -> list[Artifact]:
+           progress: bool = False, on_error: str = "raise", **options: Any) -> list[Artifact]:
     """Export ``run`` to ``formats`` (default: the table's default rows) and check each
     against the Keras model.
 
-    ``options`` (``opset``, ``int8_io``, ``author``, ``version``, ``description``: see
-    ``kerasmodels.formats.OPTIONS``) go to the formats that take them; one that none of
-    ``formats`` takes is an error. Formats that cannot hold the model (a converter's known
-    limitation, with its reason) are skipped and listed in ``exports.json`` (an ExportError
-    when none of the requested formats can); any other converter error is raised. Every file
-    is checked against the Keras model on the test split and the export fails below its
-    format's ``agreement_floor`` (classification) or above its ``difference_ceiling``
-    (regression). A quantization-aware-trained run is held to the integer bounds in every
-    format.
+    Args:
+        run: a run, or its folder.
+        formats: names of rows of :mod:`kerasmodels.formats` (default: its ``default`` rows).
+        progress: show a bar, one step per format.
+        on_error: what a format that fails does. ``"raise"`` (default): the formats that
+            passed are published, then an ExportError names each one that failed.
+            ``"skip"``: the formats that passed are returned; the failures are listed in
+            ``exports.json`` (``failed``: reason and kind) and nothing is raised.
+        **options: ``opset``, ``int8_io``, ``author``, ``version``, ``description`` (see
+            ``kerasmodels.formats.OPTIONS``), given to the formats that take them.
+
+    Returns:
+        The artifacts written and checked, in the order asked.
+
+    Raises:
+        ExportError: none of ``formats`` can hold the model (each reason named), or, with
+            ``on_error="raise"``, one failed (its ``artifacts`` are those that passed): a :class:`~kerasmodels.errors.ParityError`
+            (below its format's ``agreement_floor`` for classification, above its
+            ``difference_ceiling`` for regression, on the test split) or a
+            :class:`~kerasmodels.errors.ConverterCrashError` (its converter killed the worker
+            process it runs in, or failed with a bug).
+        HyperparameterError: an option no requested format takes, or a bad value.
+
+    Formats that cannot hold the model (a converter's known limitation) are skipped and listed
+    in ``exports.json`` with the reason. Converters that can crash a process (the rows marked
+    ``isolated``) run in a worker process (:mod:`kerasmodels.exports.isolation`). A
+    quantization-aware-trained run is held to the integer bounds in every format.
+
+    Example:
+        >>> artifacts = km.export(run, ["tflite-int8"], on_error="skip")  # doctest: +SKIP
+        >>> artifacts[0].parity["top1_agreement"]  # doctest: +SKIP
+        0.9972
     """
     if isinstance(formats, str):
         formats = [formats]
+    if on_error not in ON_ERROR:
+        raise HyperparameterError(f"on_error must be one of {', '.join(ON_ERROR)}, got "
+                                  f"{on_error!r}")
     names = list(format_names(default=True) if formats is None else formats)
     rows = [get_format(name) for name in names]
     check_options(rows, options)
     run = load_run(run)
+    if any(fmt.isolated for fmt in rows):
+        isolation.start()  # TensorFlow starts there while this process computes the reference
     model, data = run.model, run.dataset()
     bounds = integer_bounds() if run.quantization_aware else None
     info = model_info(run, options)
@@ -91,6 +130,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     # the set is written in a staging folder and published in one swap: a kill or a full disk
     # leaves the previous exports as they were, never a half-written set
     staging = Path(tempfile.mkdtemp(prefix=".exports-new-", dir=run.path))
+    failures: list[ExportError] = []
     try:
         record = _carry_over(folder, staging)
         x_test, y_test = data.test
@@ -106,23 +146,32 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         for fmt in iterator:
             target = staging / fmt.file
             _remove(target)  # a link to the previous set's file: never written through
+            for entries in (record["artifacts"], record["unsupported"], record["failed"]):
+                entries.pop(fmt.name, None)
             try:
-                extras = resolve(fmt.converter)(model, target, fmt=fmt, data=data, info=info,
-                                                **options_for(fmt, options))
-            except ExportError as exc:
-                record["unsupported"][fmt.name] = str(exc)
+                extras = _convert(fmt, run, model, target, data, info, options)
+                artifact = describe(fmt.name, target)
+                artifact.quantization = extras.get("quantization")
+                artifact.device = extras.get("device")
+                try:
+                    artifact.parity = parity(artifact, x_test, y_test, reference, data.task)
+                except (ModelFileError, InputShapeError) as exc:
+                    raise ConverterCrashError(f"{fmt.name}: the converter wrote a file that "
+                                              f"{fmt.runtime} cannot run ({exc})") from exc
+                check_agreement(fmt.name, artifact.parity, reference, bounds)
+            except (ParityError, ConverterCrashError) as exc:
                 _remove(target)
-                record["artifacts"].pop(fmt.name, None)
+                record["failed"][fmt.name] = {"kind": failure_kind(exc), "reason": str(exc),
+                                              "parity": getattr(exc, "parity", None)}
+                failures.append(exc)
                 continue
-            artifact = describe(fmt.name, target)
-            artifact.quantization = extras.get("quantization")
-            artifact.device = extras.get("device")
-            artifact.parity = parity(artifact, x_test, y_test, reference, data.task)
-            check_agreement(fmt.name, artifact.parity, reference, bounds)
-            record["unsupported"].pop(fmt.name, None)
+            except ExportError as exc:  # a format that cannot hold the model
+                _remove(target)
+                record["unsupported"][fmt.name] = str(exc)
+                continue
             record["artifacts"][fmt.name] = artifact.to_json()
             artifacts.append(artifact)
-        if not artifacts and rows:
+        if not artifacts and not failures and rows:
             reasons = "; ".join(record["unsupported"][name] for name in names)
             raise ExportError(f"no requested format can hold {run.id}: {reasons}")
         write_json(staging / EXPORTS_JSON, record)
@@ -132,7 +181,41 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         _remove(staging)
     for artifact in artifacts:
         artifact.path = folder / artifact.path.name
+    if failures and on_error == "raise":
+        error = failures[0] if len(failures) == 1 else ExportError(
+            "; ".join(str(exc) for exc in failures))
+        error.artifacts = artifacts  # what passed, published: a caller can show it
+        raise error
     return artifacts
+
+
+ON_ERROR = ("raise", "skip")
+
+
+def failure_kind(exc: ExportError) -> str:
+    """How an export failed, in words a table shows: ``below floor``, ``converter failed``
+    or ``cannot hold``."""
+    if isinstance(exc, ParityError):
+        return "below floor"
+    if isinstance(exc, ConverterCrashError):
+        return "converter failed"
+    return "cannot hold"
+
+
+def _convert(fmt: ExportFormat, run: Run, model, target: Path, data, info: dict[str, Any],
+             options: dict[str, Any]) -> dict[str, Any]:
+    """``fmt``'s converter on ``model``: in the worker process when its row is ``isolated``."""
+    given = options_for(fmt, options)
+    if fmt.isolated and isolation.isolated():
+        return isolation.convert(fmt, run, target, data=data, info=info, options=given,
+                                 parts=isolation.model_parts(model))
+    try:
+        return resolve(fmt.converter)(model, target, fmt=fmt, data=data, info=info, **given)
+    except (ExportError, OSError):  # OSError: the machine's (a full disk), the export stops
+        raise
+    except Exception as exc:  # a bug in a converter: named, not a traceback
+        LOG.debug("%s's converter failed", fmt.name, exc_info=True)
+        raise isolation.failure(fmt.name, type(exc).__name__, str(exc)) from exc
 
 
 def integer_bounds() -> ExportFormat:
@@ -144,7 +227,7 @@ def integer_bounds() -> ExportFormat:
 
 def check_agreement(fmt: str, result: dict[str, Any], reference: np.ndarray,
                     bounds: ExportFormat | None = None) -> None:
-    """Raise ExportError when ``fmt``'s parity ``result`` is below the floor of ``bounds``
+    """Raise ParityError when ``fmt``'s parity ``result`` is below the floor of ``bounds``
     (a row of the format table; ``fmt``'s own by default)."""
     bounds = bounds or get_format(fmt)
     if "top1_agreement" in result:
@@ -163,7 +246,7 @@ def check_agreement(fmt: str, result: dict[str, Any], reference: np.ndarray,
     fix = ("the conversion is wrong; report it with the run" if bounds.lossless else
            "export a float format (tflite-float32, onnx), or train the run quantization-aware "
            "(kerasmodels compress RUN qat) for integer formats")
-    raise ExportError(f"{problem}: {fix}")
+    raise ParityError(f"{problem}: {fix}", result)
 
 
 def _carry_over(folder: Path, staging: Path) -> dict[str, Any]:
@@ -183,7 +266,8 @@ def _carry_over(folder: Path, staging: Path) -> dict[str, Any]:
             _link_or_copy(source, staging / source.name)
         kept[fmt] = entry
     unsupported = record["unsupported"] if isinstance(record.get("unsupported"), dict) else {}
-    return {"artifacts": kept, "unsupported": dict(unsupported)}
+    failed = record["failed"] if isinstance(record.get("failed"), dict) else {}
+    return {"artifacts": kept, "unsupported": dict(unsupported), "failed": dict(failed)}
 
 
 def _link_or_copy(source, target) -> None:

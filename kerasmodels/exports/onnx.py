@@ -26,7 +26,7 @@ def write(model, target: Path, *, fmt, data, info: dict[str, Any],
     """The converter of the ``onnx`` row: ``target`` with ``info`` in ``metadata_props``."""
     import onnx
 
-    proto = onnx.load_from_string(convert(model, opset))
+    proto = onnx.load_from_string(convert(model, opset, example_shape=info["input_shape"]))
     onnx.helper.set_model_props(proto, metadata_props(info))
     proto.doc_string = info.get("description", "")
     target.write_bytes(proto.SerializeToString())
@@ -49,13 +49,15 @@ def rename_output(graph, name: str = OUTPUT_NAME) -> None:
     graph.output[0].name = name
 
 
-def convert(model, opset: int = OPTIONS["opset"].default) -> bytes:
-    """The serialized ONNX model (dynamic batch, input ``inputs``, output ``outputs``)."""
+def convert(model, opset: int = OPTIONS["opset"].default, example_shape=None) -> bytes:
+    """The serialized ONNX model (dynamic batch, input ``inputs``, output ``outputs``; sizes
+    the model leaves open fixed to ``example_shape``'s)."""
     import onnx
     import tf2onnx
 
-    spec = model.inputs[0]
-    signature = [tf.TensorSpec((None, *spec.shape[1:]), spec.dtype, name="inputs")]
+    from kerasmodels.exports.tflite import input_signature
+
+    signature = [input_signature(model, None, example_shape)]
     unmapped = _UnsupportedOps()
     logger = logging.getLogger("tf2onnx.tfonnx")
     logger.addHandler(unmapped)

@@ -2,7 +2,10 @@
 
 Models are converted from a concrete function. Recurrent models get a static batch of 1
 (LiteRT's TensorList ops need a static shape: ``TensorListReserve ... static``); the others keep
-a dynamic batch.
+a dynamic batch. GRU and SimpleRNN layers over sequences of a fixed length are converted
+unrolled (:func:`unrolled`): the converter keeps them as a WHILE loop over TensorLists, and
+its int8 calibration of that loop kills the process (tensorflow/tensorflow#62281, a segfault
+in ``MinMax::Update``); unrolled, they are plain ops that every format and TFLM can hold.
 
 >>> from kerasmodels.exports.tflite import convert
 >>> data = convert(model, "tflite-int8", representative=x_train[:200])  # doctest: +SKIP
@@ -24,8 +27,14 @@ CALIBRATION_SAMPLES = 200
 MODES = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "tflite-int16x8")
 
 
+# the recurrent layers the converter cannot fuse (LSTM becomes UNIDIRECTIONAL_SEQUENCE_LSTM)
+UNROLLED_LAYERS = ("GRU", "SimpleRNN")
+MAX_UNROLLED_STEPS = 512  # longer sequences stay loops: an unrolled graph grows with each step
+
+
 def has_recurrent_layer(model) -> bool:
-    return any(isinstance(layer, keras.layers.RNN) for layer in _layers(model))
+    return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+               for layer in _layers(model))
 
 
 def _layers(model):
@@ -35,11 +44,69 @@ def _layers(model):
             yield from _layers(layer)
 
 
-def concrete_function(model, batch: int | None = None):
-    """``model(x, training=False)`` traced for a batch of ``batch`` (None: any batch), its
-    input named ``inputs`` and its output ``outputs`` (as in every format)."""
+def _rolled(layer) -> bool:
+    """A GRU or SimpleRNN loop (in a Bidirectional too) over a fixed number of steps."""
+    inner = [layer.forward_layer, layer.backward_layer] \
+        if isinstance(layer, keras.layers.Bidirectional) else [layer]
+    try:
+        steps = layer.input_shape[1]
+    except (AttributeError, RuntimeError, IndexError, TypeError):
+        return False
+    return isinstance(steps, int) and steps <= MAX_UNROLLED_STEPS and any(
+        type(cell).__name__ in UNROLLED_LAYERS and not cell.unroll for cell in inner)
+
+
+def unrolled(model):
+    """``model``, or a copy of it whose GRU and SimpleRNN layers are unrolled (the same
+    weights, the same function; every other layer is shared with ``model``, not copied).
+
+    >>> unrolled(build_model("rnn", "sequences", cell="gru")).get_layer("gru_0").unroll  # doctest: +SKIP
+    True
+    """
+    if not isinstance(model, keras.Model) or not any(_rolled(layer) for layer in _layers(model)):
+        return model
+    copies: list[tuple[Any, Any]] = []
+
+    def copy(layer):
+        if isinstance(layer, keras.Model):
+            return unrolled(layer)
+        if not _rolled(layer):
+            return layer  # shared
+        config = layer.get_config()
+        for key in ("layer", "backward_layer"):  # a Bidirectional wraps its two loops
+            if isinstance(config.get(key), dict):
+                config[key]["config"]["unroll"] = True
+        if not isinstance(layer, keras.layers.Bidirectional):
+            config["unroll"] = True
+        fresh = type(layer).from_config(config)
+        copies.append((fresh, layer))
+        return fresh
+
+    try:
+        clone = keras.models.clone_model(model, clone_function=copy)
+    except (ValueError, TypeError, NotImplementedError):  # a subclassed model: as it is
+        return model
+    for fresh, layer in copies:
+        fresh.set_weights(layer.get_weights())
+    return clone
+
+
+def input_signature(model, batch: int | None = None, example_shape=None) -> tf.TensorSpec:
+    """The input every format takes: named ``inputs``, a batch of ``batch`` (None: any), and
+    the model's example shape, where a size the model leaves open (a sequence of any length)
+    is fixed to ``example_shape``'s (the run's data), as a device needs."""
     spec = model.inputs[0]
-    signature = tf.TensorSpec((batch, *spec.shape[1:]), spec.dtype, name="inputs")
+    shape = list(spec.shape[1:])
+    if example_shape is not None and len(example_shape) == len(shape):
+        shape = [given if size is None else size for size, given in zip(shape, example_shape,
+                                                                         strict=True)]
+    return tf.TensorSpec((batch, *shape), spec.dtype, name="inputs")
+
+
+def concrete_function(model, batch: int | None = None, example_shape=None):
+    """``model(x, training=False)`` traced for :func:`input_signature`, its output named
+    ``outputs`` (as in every format)."""
+    signature = input_signature(model, batch, example_shape)
     function = tf.function(lambda x: {"outputs": model(x, training=False)})
     return function.get_concrete_function(signature)
 
@@ -65,7 +132,9 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
     if fmt not in MODES:
         raise ExportError(f"{fmt!r} is not a TFLite format: choose one of {', '.join(MODES)}")
     batch = 1 if has_recurrent_layer(model) else batch
-    function = concrete_function(model, batch)
+    model = unrolled(model)
+    function = concrete_function(model, batch, None if representative is None
+                                 else representative.shape[1:])
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function], variables_of(model))
     float_input = model.inputs[0].dtype.is_floating
     if fmt != "tflite-float32":

@@ -38,13 +38,18 @@ def is_saved_model(path: str | Path) -> bool:
     return Path(path).is_dir() and (Path(path) / "saved_model.pb").is_file()
 
 
-def check_graph(function, source: str | Path) -> None:
-    """Raise UnsafeModelError if ``function`` (a signature) runs an op of ``REFUSED_OPS``."""
+def graph_ops(function) -> set[str]:
+    """The op types ``function`` (a signature) runs, inside its library functions too."""
     graph = function.graph.as_graph_def()
     ops = {node.op for node in graph.node}
     for library_function in graph.library.function:
         ops |= {node.op for node in library_function.node_def}
-    refused = sorted(ops & REFUSED_OPS)
+    return ops
+
+
+def check_graph(function, source: str | Path) -> None:
+    """Raise UnsafeModelError if ``function`` (a signature) runs an op of ``REFUSED_OPS``."""
+    refused = sorted(graph_ops(function) & REFUSED_OPS)
     if refused:
         raise UnsafeModelError(f"{source}: its signature runs {', '.join(refused)} (file access "
                                "or Python calls), which no model needs: the SavedModel is refused")
@@ -124,4 +129,4 @@ class GraphModel(tf.Module):
                  f"{len(self.variables)} variables (no Keras layers)")
 
 
-__all__ = ["GraphModel", "check_graph", "is_saved_model"]
+__all__ = ["GraphModel", "check_graph", "graph_ops", "is_saved_model"]

@@ -66,8 +66,12 @@ def _read_path(path: Path, *, input_shape: tuple[int, ...], signature: str) -> S
     if not path.exists():
         raise RunError(f"{path} does not exist: give {SOURCES}")
     if path.is_dir():
+        from kerasmodels.runtime.keras import newest_version
+
+        path = newest_version(path)  # TF Serving's layout: <folder>/<version>/
         if not is_saved_model(path):
-            raise RunError(f"{path} is a folder without saved_model.pb: give {SOURCES}")
+            raise RunError(f"{path} is a folder without saved_model.pb (nor a numbered "
+                           f"version folder holding one): give {SOURCES}")
         links = [p for p in path.rglob("*") if p.is_symlink()]
         if links:  # the run keeps a copy of the folder: nothing from outside it
             raise UnsafeModelError(f"{path} holds a link ({links[0].relative_to(path)}): a "

@@ -28,9 +28,10 @@ class KerasPredictor:
         self._call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
 
     @property
-    def input_spec(self) -> tuple[tuple[int, ...], str]:
+    def input_spec(self) -> tuple[tuple[int | None, ...], str]:
+        """One example's shape (None where the model takes any size) and dtype."""
         spec = self.model.inputs[0]
-        return tuple(int(d) for d in spec.shape[1:]), spec.dtype.name
+        return tuple(None if d is None else int(d) for d in spec.shape[1:]), spec.dtype.name
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray:
         x = check_input(x, *self.input_spec)

@@ -40,9 +40,10 @@ class OnnxPredictor:
         self.num_threads = num_threads
 
     @property
-    def input_spec(self) -> tuple[tuple[int, ...], str]:
-        return tuple(int(d) for d in self._input.shape[1:]), ONNX_TYPES.get(self._input.type,
-                                                                            "float32")
+    def input_spec(self) -> tuple[tuple[int | None, ...], str]:
+        """One example's shape (None for a named, dynamic size) and dtype."""
+        return (tuple(d if isinstance(d, int) else None for d in self._input.shape[1:]),
+                ONNX_TYPES.get(self._input.type, "float32"))
 
     def predict(self, x) -> np.ndarray:
         x = check_input(x, *self.input_spec)

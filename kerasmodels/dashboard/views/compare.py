@@ -25,8 +25,9 @@ if not compared["rows"]:
     st.info("No benchmark for this family yet: press the button above, or run "
             f"`kerasmodels benchmark {run_id}`.")
     st.stop()
-ranked = pd.DataFrame(compared["rows"])
+table = pd.DataFrame(compared["rows"])
 metric, pick = compared["metric"], compared["pick"]
+ranked = table[table[metric].notna()] if metric in table else table  # what was measured
 if pick:
     st.success(f"Sweep pick: **{pick['recipe']} {pick['format']}**, {pick['x_smaller']}x smaller "
                f"than the parent's float32 TFLite, test accuracy {pick['test_accuracy']:.4f} "
@@ -34,9 +35,10 @@ if pick:
 if not compared["benchmarked"]:
     st.info("Only the sweep's artifacts so far: benchmark the family to time every runtime.")
 shown = ["label", "runtime", "threads", "params", metric, "gzip_bytes", "flash_bytes",
-         "ram_bytes", "sparsity", "p50_ms", "p90_ms", "run"]
-st.dataframe(ranked, hide_index=True, width="stretch",
-             column_order=[c for c in shown if c in ranked],
+         "ram_bytes", "sparsity", "p50_ms", "p90_ms", "error", "run"]
+st.dataframe(table, hide_index=True, width="stretch",
+             column_order=[c for c in shown if c in table and (c != "error" or
+                                                               table[c].notna().any())],
              column_config={"label": st.column_config.TextColumn("variant · format"),
                             "gzip_bytes": st.column_config.NumberColumn("gzip bytes"),
                             "flash_bytes": st.column_config.NumberColumn(
@@ -46,7 +48,10 @@ st.dataframe(ranked, hide_index=True, width="stretch",
                                 "ONNX Runtime: the peak memory a fresh process adds while it "
                                 "loads the file and runs one example"),
                             "p50_ms": st.column_config.NumberColumn("p50 ms", format="%.3f"),
-                            "p90_ms": st.column_config.NumberColumn("p90 ms", format="%.3f")})
+                            "p90_ms": st.column_config.NumberColumn("p90 ms", format="%.3f"),
+                            "error": st.column_config.TextColumn(
+                                "not measured", help="why a variant has no figures: its export "
+                                "failed or its file does not load")})
 st.caption("Click a column header to sort; scroll right for the run ids.")
 
 c1, c2 = st.columns(2)

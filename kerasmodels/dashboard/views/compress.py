@@ -8,13 +8,14 @@ import streamlit as st
 import kerasmodels as km
 from kerasmodels.compression import RECIPES
 from kerasmodels.dashboard import common
+from kerasmodels.errors import ExportError
 from kerasmodels.report import kilobytes
 
 st.title("Compress & export")
 run_id = common.pick_family("Run to compress", key="compress_run")
-recipes = st.multiselect("Recipes", RECIPES, default=["prune"],
+recipes = st.multiselect("Recipes", RECIPES,
                          help="each recipe makes a child run from a copy; the parent is never "
-                              "changed")
+                              "changed. None: export the run itself")
 with st.expander("What the chosen recipes take (`km.compress(run, recipe, option=value)`)"):
     for recipe in recipes:
         described = []
@@ -33,7 +34,7 @@ whole_sweep = st.checkbox("Run the whole sweep instead (every recipe × every TF
 budget = st.slider("Accuracy budget (points below the parent)", 0.0, 5.0, 1.0, 0.25,
                    disabled=not whole_sweep)
 
-if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
+if st.button("Start", type="primary", disabled=not (recipes or formats or whole_sweep)):
     try:
         if whole_sweep:
             with st.spinner("sweeping: compress, export, time every variant (minutes)"):
@@ -57,7 +58,12 @@ if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
                 done += 1
             for member in members if formats else []:
                 bar.progress(done / steps, text=f"exporting {member.id}")
-                for artifact in km.export(member, formats):
+                try:
+                    artifacts = km.export(member, formats)
+                except ExportError as exc:  # the formats that passed are published
+                    common.show_error(exc)
+                    artifacts = exc.artifacts
+                for artifact in artifacts:
                     rows.append({"run": member.id, "recipe": member.manifest.get("recipe")
                                  or "base", "format": artifact.format,
                                  "kB": kilobytes(artifact.bytes),
@@ -66,7 +72,8 @@ if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
                                     ("accuracy", "top1_agreement", "max_abs_diff")}})
                 done += 1
             bar.progress(1.0, text="done")
-            st.success(f"Made {len(members) - 1} child run(s) of {run_id}.")
+            if recipes:
+                st.success(f"Made {len(members) - 1} child run(s) of {run_id}.")
             for child in members[1:]:
                 report = child.manifest["compression"]
                 st.write(f"**{child.id}**: test accuracy "
@@ -74,6 +81,8 @@ if st.button("Start", type="primary", disabled=not (recipes or whole_sweep)):
                          (f"; skipped: {', '.join(report['skipped_layers'])}"
                           if report.get("skipped_layers") else ""))
             if rows:
+                st.success(f"Exported {len(rows)} file(s), each checked against its Keras "
+                           "model.")
                 st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.session_state["selected_run"] = run_id
         st.page_link("views/compare.py", label="Compare the family", icon=":material/monitoring:")
