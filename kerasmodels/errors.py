@@ -106,5 +106,10 @@ class UnsafeModelError(KerasModelsError):
     """A model file that would run code or build layers nobody vouched for: refused unopened."""
 
 
+class ForeignClassError(UnsafeModelError):
+    """A model that names a class from outside Keras and kerasmodels (a layer of your own):
+    refused from a file; a model object of yours goes through the graph import instead."""
+
+
 class UnsupportedLayerError(KerasModelsError):
     """A model with a layer (or an option of one) that kerasmodels cannot carry over."""

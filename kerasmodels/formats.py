@@ -53,6 +53,8 @@ class ExportFormat:
     marker: str = ""  # a folder format: the file that identifies one
     isolated: bool = False  # its converter runs native code that can kill a process: it runs
     # in a worker process (kerasmodels/exports/isolation.py), where a crash is an ExportError
+    repairs: str = ""  # the row whose misses this one answers: the sweep makes it for a run
+    # whose file in that format is below its floor
     note: str = ""
 
     @property
@@ -82,6 +84,13 @@ FORMATS: list[ExportFormat] = [
                  lossless=False, agreement_floor=0.95, difference_ceiling=0.15,
                  options=("int8_io", *_METADATA), quick=True, sweep=True, integer=True,
                  int8_kernels=True),
+    ExportFormat("tflite-mixed", "tflite-mixed.tflite", **_TFLITE, device="phone (CPU)",
+                 lossless=False, agreement_floor=0.95, difference_ceiling=0.15, options=_METADATA,
+                 default=False, int8_kernels=True, repairs="tflite-int8",
+                 note="int8 with the layers that lose most kept in float (TensorFlow's "
+                      "QuantizationDebugger ranks them) until it meets the int8 floor on "
+                      "validation; float in and out. The sweep makes it when tflite-int8 misses "
+                      "its floor"),
     ExportFormat("tflite-int16x8", "tflite-int16x8.tflite", **_TFLITE, device="accuracy studies",
                  lossless=False, agreement_floor=0.98, difference_ceiling=0.05, options=_METADATA,
                  default=False, playground=False,

@@ -23,10 +23,11 @@ import json
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from kerasmodels.errors import RunError, UnsafeModelError
+from kerasmodels.errors import ForeignClassError, RunError, UnsafeModelError
 
 CONFIG_ENTRY = "config.json"
 MAX_CONFIG_BYTES = 64 * 2**20
@@ -37,13 +38,19 @@ MODEL_CLASSES = {"Functional", "Sequential", "Model"}
 DATA_CLASSES = {"__keras_tensor__", "__tuple__", "__numpy__"}
 FUNCTION_MODULES = ("keras.activations", "tf_keras.activations", "keras.src.activations",
                     "builtins")
+# Keras' own layers that live with the application models that use them
+KERAS_APPLICATIONS = "keras.src.applications."
 # a compile config is never built: kerasmodels loads with compile=False
 SKIPPED_KEYS = {"compile_config"}
 
 
-def _keras_namespaces():
-    from kerasmodels.backend import keras
-
+def _keras_namespaces(module: str | None = None):
+    """Keras' layers, initializers, regularizers and constraints: Keras 3's for an object
+    whose module is Keras 3's (``keras.layers``, ``keras.src...``), tf_keras' otherwise."""
+    if isinstance(module, str) and module.split(".")[0] == "keras":
+        import keras
+    else:
+        from kerasmodels.backend import keras
     return (keras.layers, keras.initializers, keras.regularizers, keras.constraints)
 
 
@@ -74,8 +81,12 @@ def _describe(node: dict[str, Any]) -> str:
     return f"{node['class_name']!r}" + (f" (layer {name!r})" if name else "")
 
 
-def check_config(config: Any, source: str | Path) -> None:
-    """Raise UnsafeModelError unless every object in a Keras model config is safe to build."""
+def check_config(config: Any, source: str | Path, trusted: Iterable[str] = ()) -> None:
+    """Raise UnsafeModelError unless every object in a Keras model config is safe to build.
+
+    ``trusted``: class names of your own that you vouch for (``custom_objects`` of
+    ``km.import_model``): allowed, and nothing else from outside Keras."""
+    trusted = frozenset(trusted)
     stack = [config]
     while stack:
         node = stack.pop()
@@ -88,7 +99,8 @@ def check_config(config: Any, source: str | Path) -> None:
         class_name = node.get("class_name")
         if not isinstance(class_name, str):
             continue
-        check_object(node, class_name, source)
+        if class_name not in trusted:
+            check_object(node, class_name, source)
 
 
 def check_object(node: dict[str, Any], class_name: str, source: str | Path) -> None:
@@ -114,21 +126,28 @@ def check_object(node: dict[str, Any], class_name: str, source: str | Path) -> N
         return
     if isinstance(registered, str) and ">" in registered:
         if not _kerasmodels_registered(registered):
-            raise UnsafeModelError(
+            raise ForeignClassError(
                 f"{source} uses the custom class {registered!r} (module {module}), which "
                 "kerasmodels does not provide: its code would run on load, so the file is "
-                "refused. Export the model with Keras' own layers")
+                "refused. Export the model with Keras' own layers, or, if the class is yours "
+                f"and you trust it, import with custom_objects={{{class_name!r}: <a tf_keras "
+                "class>}")
         return
     if not _is_keras_module(module):
-        raise UnsafeModelError(
+        raise ForeignClassError(
             f"{source} asks to import {_describe(node)} from module {module!r}, which is not "
             "Keras: the file is refused")
     if class_name in MODEL_CLASSES or class_name in DATA_CLASSES or any(
-            isinstance(getattr(ns, class_name, None), type) for ns in _keras_namespaces()):
+            isinstance(getattr(ns, class_name, None), type) for ns in _keras_namespaces(module)):
         return
+    if isinstance(module, str) and module.startswith(KERAS_APPLICATIONS):
+        from kerasmodels.imports.keras3 import EQUIVALENT_LAYERS
+
+        if class_name in EQUIVALENT_LAYERS:  # ConvNeXt's LayerScale: Keras' own code
+            return
     if class_name in ("DTypePolicy", "Policy", "FloatDTypePolicy"):  # mixed precision policies
         return
-    raise UnsafeModelError(
+    raise ForeignClassError(
         f"{source} holds {_describe(node)}, which is not a Keras layer, initializer, "
         "regularizer or constraint: the file is refused. Use Keras' own layers")
 
@@ -156,10 +175,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
                        "re-train or restore the run") from None
 
 
-def load_keras_file(path: str | Path):
+def load_keras_file(path: str | Path, custom_objects: dict[str, Any] | None = None):
     """Load a ``.keras`` file after checking its config; every failure is a clear error.
 
     The checked bytes are the loaded bytes: the file is copied to a private folder first.
+    ``custom_objects`` (classes you vouch for, by name) are allowed and given to Keras.
     """
     from kerasmodels.backend import keras
 
@@ -173,9 +193,10 @@ def load_keras_file(path: str | Path):
             raise RunError(f"model file {path} does not exist") from None
         except IsADirectoryError:
             raise RunError(f"{path} is a folder, not a .keras file") from None
-        check_config(read_config(copy), path)
+        check_config(read_config(copy), path, trusted=custom_objects or {})
         try:
-            return keras.models.load_model(copy, safe_mode=True, compile=False)
+            return keras.models.load_model(copy, safe_mode=True, compile=False,
+                                           custom_objects=custom_objects)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() \
                 else type(exc).__name__

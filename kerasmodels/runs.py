@@ -219,7 +219,8 @@ class Run:
                                         signature=source.get("signature", "serving_default"),
                                         softmax=bool(source.get("added_softmax")))
             else:
-                model = load_model(self.path / MODEL)
+                model = load_model(self.path / MODEL,
+                                   self.manifest.get("source", {}).get("custom_objects"))
                 for loader in model_loaders():
                     model = loader(self, model)
             self._model = model
@@ -325,12 +326,27 @@ def _fits(shape: tuple[int, ...], input_shape: tuple[int | None, ...]) -> bool:
         for size, expected in zip(shape, input_shape, strict=True))
 
 
-def load_model(path: str | Path):
+def load_model(path: str | Path, trusted: dict[str, str] | None = None):
     """Load a ``.keras`` file, refusing files that would run code (see
-    :mod:`kerasmodels.model_files`), turning every failure into a clear error."""
+    :mod:`kerasmodels.model_files`), turning every failure into a clear error.
+
+    ``trusted``: ``{class name: registered name}`` of classes the user vouched for when the
+    run was imported (``custom_objects``); each must be registered in this process."""
     from kerasmodels.model_files import load_keras_file
 
-    return load_keras_file(path)
+    custom_objects = {}
+    if trusted:
+        from kerasmodels.backend import keras
+
+        for name, registered in trusted.items():
+            found = keras.saving.get_registered_object(registered)
+            if found is None:
+                raise RunError(f"{path} uses your class {registered!r} (custom_objects when it "
+                               "was imported): import the module that registers it "
+                               "(@keras.saving.register_keras_serializable) before opening "
+                               "the run")
+            custom_objects[name] = found
+    return load_keras_file(path, custom_objects)
 
 
 def load_run(path: Run | str | Path) -> Run:

@@ -429,6 +429,39 @@ def render_export_matrix(data: dict) -> str:
     return text + machine_line(data)
 
 
+@renderer("zoo")
+def render_zoo(data: dict) -> str:
+    rows, refused = [], []
+    for r in data["rows"]:
+        if "reason" in r:
+            refused.append(f"{r['model']}: {r['reason']}")
+            continue
+        int8 = (f"{100 * r['int8_agreement']:.1f}%" if r.get("int8_agreement") is not None
+                else "-") + ("" if "int8_kb" in r else " (below its floor)")
+        mixed = (f"{100 * r['mixed_agreement']:.1f}%, {r['mixed_kb']:,} kB, "
+                 f"{r['mixed_float_layers']} layers in float" if "mixed_agreement" in r
+                 else r.get("mixed_error", "")[:80] if "mixed_error" in r else "")
+        rows.append([r["model"], r["input"], f"{r['params']:,}", f"{r['import_s']:.1f}",
+                     f"{r['max_abs_difference']:.1g}", num(r["keras_test_accuracy"]),
+                     f"{100 * r['float32_agreement']:.1f}%", int8,
+                     f"{r['int8_kb']:,}" if "int8_kb" in r else "-", mixed])
+    text = table(["model", "input", "params", "import s", "rebuild max diff",
+                  "Keras test acc", "float32 = Keras", "int8 = Keras", "int8 kB",
+                  "tflite-mixed"], rows)
+    if refused:
+        text += "\n\nNot imported: " + "; ".join(refused) + "."
+    if data.get("real_sizes"):
+        text += "\n\nReal sizes (untrained, so times and sizes only):\n\n" + table(
+            ["model", "input", "params", "import s", "export s (float32 + int8)",
+             "benchmark s", "float32 kB", "int8 kB", "float32 p50 ms", "int8 p50 ms",
+             "peak memory"],
+            [[r["model"], r["input"], f"{r['params']:,}", r["import_s"], r["export_s"],
+              r["benchmark_s"], f"{r.get('float32_kb', 0):,}", f"{r.get('int8_kb', 0):,}",
+              ms(r.get("float32_p50_ms")), ms(r.get("int8_p50_ms")),
+              f"{r['peak_rss_mb']:,} MB"] for r in data["real_sizes"]])
+    return text + f"\n\n{data['epochs']} epochs each." + machine_line(data)
+
+
 @renderer("transfer")
 def render_transfer(data: dict) -> str:
     cells: dict[tuple, dict] = {}

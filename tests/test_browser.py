@@ -221,3 +221,37 @@ def test_exports_that_crash_underneath_are_messages_and_the_server_lives_on(
     page.get_by_role("button", name="Random test example").click()
     page.get_by_text(re.compile(r"Prediction for example #\d+: \w")).wait_for()
     assert healthy(url)
+
+
+def test_import_a_model_from_the_browser_and_refuse_a_hostile_file(server, page, tmp_path):
+    """The Import page makes a run of an uploaded .keras file through km.import_model; a
+    file whose Lambda names pydoc.pipepager (a shell command) is refused with the reason and
+    its command never runs."""
+    from kerasmodels.backend import keras
+    from tests.test_security import appears, append_lambda, rewrite_config
+
+    url, runs, _ = server
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    mine = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(
+        keras.layers.Flatten()(inputs)), name="mine")
+    mine.save(tmp_path / "mine.keras")
+    open_page(page, url, "importing", "Import your model")
+    page.locator("input[type=file]").set_input_files(str(tmp_path / "mine.keras"))
+    page.get_by_role("button", name="Import", exact=True).click()
+    imported = page.get_by_text(re.compile(r"Imported mine-digits-\d{8}-\d{6}-import"))
+    imported.wait_for()
+    run_id = re.search(r"mine-digits-\d{8}-\d{6}-import", imported.inner_text()).group(0)
+    assert (runs / run_id / "model.keras").is_file()
+    shoot(page, "import")
+
+    marker = tmp_path / "marker"
+    hostile = tmp_path / "evil.keras"
+    mine.save(hostile)
+    rewrite_config(hostile, append_lambda(marker))
+    open_page(page, url, "importing", "Import your model")
+    page.locator("input[type=file]").set_input_files(str(hostile))
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text(re.compile("holds a Lambda layer 'innocent'")).wait_for()
+    assert not appears(marker, seconds=2)
+    assert healthy(url)

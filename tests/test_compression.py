@@ -117,6 +117,28 @@ def test_clustering_keeps_that_many_values_per_kernel(parent):
         assert len(values) <= 8 and report["unique_values"][name] == len(values)
 
 
+def test_sparse_clustering_of_a_layer_with_fewer_weights_than_centroids():
+    """A small layer pruned hard has fewer positive (or negative) weights than the centroids
+    tfmot's k-means++ would give that side: it gets linear initialization, not tfmot's
+    "Expected num_to_sample <= points.rows()" (which ended the sweep of cnn_small)."""
+    from kerasmodels.backend import keras
+    from kerasmodels.compression.clustering import cluster, kmeans_fits
+
+    data = km.load_dataset("digits")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="tiny"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, name="head")])
+    kernel, bias = model.get_layer("tiny").get_weights()
+    kernel[np.abs(kernel) < np.quantile(np.abs(kernel), 0.8)] = 0  # 4 of 18 weights left
+    model.get_layer("tiny").set_weights([kernel, bias])
+    assert not kmeans_fits(model.get_layer("tiny"), 16, preserve_sparsity=True)
+    assert kmeans_fits(model.get_layer("head"), 16, preserve_sparsity=True)
+    clustered, report, _ = cluster(model, data, clusters=16, epochs=1, preserve_sparsity=True)
+    assert report["linear_init_layers"] == ["tiny"] and "head" in report["clustered_layers"]
+    left = clustered.get_layer("tiny").get_weights()[0]
+    assert ((left == 0) >= (kernel == 0)).all()  # the zeros stay zero
+
+
 def test_compressed_runs_export_and_agree_with_keras(pruned):
     child, _ = pruned
     (artifact,) = km.export(child, ["tflite-float32"])

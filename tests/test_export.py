@@ -261,3 +261,38 @@ def test_only_a_converters_known_limitation_counts_as_unsupported():
     assert is_converter_limitation(RuntimeError("Quantization not yet supported for op: X"))
     assert not is_converter_limitation(ValueError("a bug in our own code"))
     assert not is_converter_limitation(RuntimeError("out of memory"))
+
+
+def test_an_int8_file_below_its_floor_is_repaired_by_keeping_its_worst_layers_in_float(
+        tmp_path):
+    """One hidden unit 1000x louder than the rest (the same function in float): int8's
+    per-tensor activation scale spends its levels on that unit, the int8 file misses its floor,
+    and tflite-mixed keeps the layers the QuantizationDebugger ranks worst in float until it
+    meets the floor on validation."""
+    from kerasmodels.backend import keras
+    from kerasmodels.errors import ParityError
+
+    data = km.load_dataset("digits")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(32, activation="relu", name="hidden"),
+                              keras.layers.Dense(10, activation="softmax", name="head")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(*data.train, epochs=8, verbose=0)
+    kernel, bias = model.get_layer("hidden").get_weights()
+    head_kernel, head_bias = model.get_layer("head").get_weights()
+    kernel[:, 0], bias[0], head_kernel[0] = kernel[:, 0] * 1000, bias[0] * 1000, \
+        head_kernel[0] / 1000
+    model.get_layer("hidden").set_weights([kernel, bias])
+    model.get_layer("head").set_weights([head_kernel, head_bias])
+    run = km.import_model(model, data, out_dir=tmp_path)
+    with pytest.raises(ParityError, match=r"tflite-int8 agrees .* below its floor.*tflite-mixed, "
+                                          "which keeps the layers that lose most in float"):
+        km.export(run, ["tflite-int8"])
+    (repaired,) = km.export(run, ["tflite-mixed"])
+    device = repaired.device
+    print(device)
+    assert device["val_agreement_int8"] < 0.95 <= device["val_agreement"]
+    assert device["float_layers"] and device["quantized_layers"] >= 0
+    assert repaired.parity["top1_agreement"] >= 0.95
+    assert repaired.parity["accuracy"] >= run.metrics["test"]["accuracy"] - 0.02

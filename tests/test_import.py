@@ -3,6 +3,8 @@ what cannot be imported is one clear error and nothing is written."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -149,6 +151,28 @@ def test_a_saved_model_of_any_signature_imports_exports_and_runs(saved_model, di
     with pytest.raises(UnsupportedLayerError, match="no signature 'serving_default'.*classify"):
         km.import_model(folder, "digits", out_dir=tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+
+def test_a_zipped_saved_model_imports_and_an_unsafe_zip_is_refused(saved_model, tmp_path):
+    """What a browser uploads: a SavedModel folder in a zip (one top folder inside), unpacked
+    as data; a zip whose entry leaves the folder is refused and nothing is written."""
+    import shutil
+    import zipfile
+
+    folder, _ = saved_model
+    archive = Path(shutil.make_archive(str(tmp_path / "linear"), "zip", folder.parent,
+                                       folder.name))
+    run = km.import_model(archive, "digits", out_dir=tmp_path / "runs", signature="classify")
+    assert run.is_graph and run.manifest["source"]["path"] == str(archive)
+    assert km.load_run(run.path).metrics["test"]["accuracy"] > 0.9
+    unsafe = tmp_path / "unsafe.zip"
+    with zipfile.ZipFile(archive) as good, zipfile.ZipFile(unsafe, "w") as bad:
+        for info in good.infolist():
+            bad.writestr(info, good.read(info))
+        bad.writestr("../outside.txt", "escaped")
+    with pytest.raises(UnsafeModelError, match="unsafe path '../outside.txt'"):
+        km.import_model(unsafe, "digits", out_dir=tmp_path / "other", signature="classify")
+    assert not (tmp_path / "other").exists() and not (tmp_path / "outside.txt").exists()
 
 
 def test_a_dataset_that_does_not_fit_is_one_clear_error(own_models, digits, tmp_path):

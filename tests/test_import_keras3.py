@@ -134,17 +134,24 @@ def test_pruning_and_quantization_aware_training(imported):
         assert ("lstm" if name == "lstm" else "multi_head_attention") in skipped, skipped
 
 
-def test_a_layer_outside_the_set_is_named_and_nothing_is_written(tmp_path):
+def test_a_layer_tf_keras_lacks_is_named_with_what_to_do_and_nothing_is_written(tmp_path):
     inputs = keras.Input((8, 8, 1))
-    x = layers.UpSampling2D(name="bigger")(inputs)
+    x = layers.UpSampling2D(name="bigger")(inputs)  # tf_keras has it: rebuilt by rule
+    x = layers.RMSNormalization(name="rms")(x)  # Keras 3 only, no equivalent
     x = layers.GlobalAveragePooling2D()(x)
     model = keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
-    with pytest.raises(UnsupportedLayerError, match=r"UpSampling2D \(layer 'bigger'\)"):
-        km.import_model(model, "digits", out_dir=tmp_path / "runs")
-    model.save(tmp_path / "up.keras")
-    with pytest.raises(UnsupportedLayerError, match="UpSampling2D"):
-        km.import_model(tmp_path / "up.keras", "digits", out_dir=tmp_path / "runs")
+    model.save(tmp_path / "rms.keras")
+    with pytest.raises(UnsupportedLayerError, match=r"layer 'rms' \(RMSNormalization\) is a "
+                       r"Keras 3 layer tf_keras has no equivalent of: replace it, or export "
+                       r"it with Keras 3's model.export\(path, format='tf_saved_model'\)"):
+        km.import_model(tmp_path / "rms.keras", "digits", out_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+    # the object itself is yours: it becomes a graph through Keras 3's own SavedModel export
+    run = km.import_model(model, "digits", out_dir=tmp_path / "runs")
+    assert run.is_graph and "RMSNormalization" in run.manifest["source"]["as_graph"]
+    assert km.export(run, ["tflite-float32"])[0].parity["top1_agreement"] == 1.0
+    with pytest.raises(RunError, match="imported SavedModel, a graph without Keras layers"):
+        km.compress(run, "prune")
 
 
 def test_an_option_tf_keras_lacks_is_named():
@@ -256,3 +263,161 @@ def test_every_layer_of_the_set_rebuilds_to_the_same_function():
         assert type(rebuilt).__module__.startswith("tf_keras")
         np.testing.assert_allclose(rebuilt.predict(x, verbose=0), original.predict(x, verbose=0),
                                    atol=1e-5)
+
+
+def test_keras3_only_activations_rebuild_exactly():
+    """Every activation tf_keras lacks (or defines otherwise: Keras 3's hard_sigmoid is
+    relu6(x + 3) / 6, tf_keras' is 0.2x + 0.5) rebuilds to the same function, inside a layer
+    and as a layer of its own."""
+    from kerasmodels.backend import keras as tf_keras
+    from kerasmodels.imports.keras3 import ACTIVATIONS, rebuild
+
+    x = np.linspace(-6, 6, 8 * 8, dtype="float32").reshape(8, 8)
+    assert not np.allclose(keras.activations.hard_sigmoid(x),
+                           tf_keras.activations.hard_sigmoid(tf.constant(x)))
+    for name in ACTIVATIONS:
+        inputs = keras.Input((8,))
+        inside = layers.Dense(8, activation=name, name="inside")(inputs)
+        alone = layers.Activation(name, name="alone")(inputs)
+        model = keras.Model(inputs, layers.Concatenate()([inside, alone]))
+        rebuilt = rebuild(model)
+        np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0),
+                                   atol=2e-6, err_msg=name)
+
+
+def test_cropping_layer_scale_and_stochastic_depth_rebuild_from_a_file(tmp_path):
+    """Cropping2D (tf_keras has it: by rule) and ConvNeXt's LayerScale and StochasticDepth
+    (Keras' own application layers: equivalents), from a .keras file checked before opening."""
+    from keras.src.applications.convnext import LayerScale, StochasticDepth
+
+    inputs = keras.Input((12, 12, 3))
+    x = layers.Cropping2D(((1, 2), (2, 1)))(inputs)
+    x = layers.Conv2D(4, 3)(x)
+    x = StochasticDepth(0.1)(LayerScale(0.5, 4)(x))
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(
+        layers.GlobalAveragePooling2D()(x)))
+    model.get_layer(index=3).set_weights([np.array([0.5, -1.0, 2.0, 0.25], "float32")])
+    model.save(tmp_path / "bits.keras")
+    rs = np.random.RandomState(0)
+    data = km.Dataset.from_arrays(rs.rand(60, 12, 12, 3), np.arange(60) % 3, name="bits")
+    run = km.import_model(tmp_path / "bits.keras", data, out_dir=tmp_path / "runs")
+    assert run.manifest["source"]["max_abs_difference"] < 1e-5
+    kinds = [type(layer).__name__ for layer in km.load_run(run.path).model.layers]
+    assert "Cropping2D" in kinds and "LayerScale" in kinds
+
+
+@keras.saving.register_keras_serializable(package="mine")
+class Scale3(keras.layers.Layer):
+    """A layer of one's own, in Keras 3: one learned scale per channel."""
+
+    def build(self, shape):
+        self.scale = self.add_weight(shape=(shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return x * self.scale
+
+
+def _tf_keras_scale():
+    from kerasmodels.backend import keras as tf_keras
+
+    @tf_keras.saving.register_keras_serializable(package="mine")
+    class Scale2(tf_keras.layers.Layer):
+        """Its tf_keras twin, which its owner vouches for."""
+
+        def build(self, shape):
+            self.scale = self.add_weight(name="scale", shape=(shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.scale
+
+    return Scale2
+
+
+def test_a_custom_layer_is_rebuilt_only_when_you_vouch_for_it(tmp_path):
+    inputs = keras.Input((8, 8, 1))
+    x = Scale3(name="mine")(layers.Flatten()(inputs))
+    model = keras.Model(inputs, layers.Dense(10, activation="softmax")(x))
+    model.get_layer("mine").set_weights([np.linspace(0.5, 1.5, 64).astype("float32")])
+    model.save(tmp_path / "mine.keras")
+    with pytest.raises(UnsafeModelError, match=r"custom class 'mine>Scale3'.*custom_objects="
+                                                r"\{'Scale3': <a tf_keras class>\}"):
+        km.import_model(tmp_path / "mine.keras", "digits", out_dir=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+    scale2 = _tf_keras_scale()
+    run = km.import_model(tmp_path / "mine.keras", "digits", out_dir=tmp_path / "runs",
+                          custom_objects={"Scale3": scale2})
+    assert run.manifest["source"]["custom_objects"] == {"Scale2": "mine>Scale2"}
+    assert run.manifest["source"]["max_abs_difference"] < 1e-5
+    reopened = km.load_run(run.path).model  # Scale2 is registered in this process
+    assert type(reopened.get_layer("mine")).__name__ == "Scale2"
+    assert km.export(run, ["tflite-float32"])[0].parity["top1_agreement"] == 1.0
+
+
+def test_a_subclassed_model_becomes_a_graph_run(tmp_path):
+    """Keras 3's own SavedModel export, then the graph import: export and benchmark work,
+    recipes that change layers are refused by name."""
+
+    class Tiny(keras.Model):
+        def __init__(self):
+            super().__init__(name="tiny")
+            self.flatten, self.head = layers.Flatten(), layers.Dense(10, activation="softmax")
+
+        def call(self, x):
+            return self.head(self.flatten(x))
+
+    data = km.load_dataset("digits")
+    model = Tiny()
+    fitted(model, data, 2)
+    run = km.import_model(model, data, out_dir=tmp_path)
+    assert run.is_graph and "subclassed" in run.manifest["source"]["as_graph"]
+    assert run.metrics["test"]["accuracy"] > 0.5
+    (artifact,) = km.export(run, ["tflite-int8"])
+    assert artifact.parity["top1_agreement"] >= 0.95
+    with pytest.raises(RunError, match="imported SavedModel, a graph without Keras layers"):
+        km.compress(run, "qat")
+
+
+def test_a_collapsed_model_is_explained_at_import_and_at_export(tmp_path, caplog):
+    """A classifier that predicts one class for every example (its outputs nearly equal):
+    the import warns, and int8 that "disagrees" says the model is the cause."""
+    inputs = keras.Input((8, 8, 1))
+    head = layers.Dense(10, activation="softmax", name="head")
+    model = keras.Model(inputs, head(layers.Flatten()(inputs)))
+    rs = np.random.RandomState(0)
+    bias = np.zeros(10, "float32")
+    bias[3] = 1e-3  # class 3 by a margin far below int8's resolution
+    head.set_weights([rs.normal(0, 1e-6, (64, 10)).astype("float32"), bias])
+    with caplog.at_level("WARNING", logger="kerasmodels"):
+        run = km.import_model(model, "digits", out_dir=tmp_path)
+    assert "predicts '3' for 100% of digits's validation split" in caplog.text
+    assert "collapsed" in run.manifest["source"]["collapsed"]
+    from kerasmodels.errors import ParityError
+
+    with pytest.raises(ParityError, match=r"below its floor.*the model itself predicts '3' for "
+                                          r"100% of the test split \(accuracy 0\.\d+\): it has "
+                                          r"collapsed to one class.*BatchNormalization"):
+        km.export(run, ["tflite-int8"])
+
+
+# one family per kind of layer the rebuild needs beyond the plain ones: inverted residuals
+# (MobileNetV2), swish and in-model Rescaling/Normalization (EfficientNetB0), gelu and
+# LayerScale (ConvNeXtTiny); MobileNetV3Small (hard_silu, keras.ops nodes) is the zoo bench's
+# quick run, and every family, trained and exported, is in bench-results/zoo.json
+CATALOGUE = ("MobileNetV2", "EfficientNetB0", "ConvNeXtTiny")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CATALOGUE)
+def test_the_keras_applications_catalogue_rebuilds_exactly(name):
+    """Each family of keras.applications (random weights, a small input) rebuilt as tf_keras
+    computes what Keras 3 computes. Training, export and int8 agreement: scripts/bench_zoo.py
+    (its quick run in tests/test_scripts.py, its full run in bench-results/zoo.json)."""
+    from kerasmodels.imports.keras3 import rebuild
+
+    keras.utils.set_random_seed(0)
+    model = getattr(keras.applications, name)(weights=None, input_shape=(32, 32, 3),
+                                              classes=10)
+    x = np.random.RandomState(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    expected = model.predict(x, verbose=0)
+    got = rebuild(model).predict(x, verbose=0)
+    np.testing.assert_allclose(got, expected, atol=1e-4 * max(1.0, float(np.abs(expected).max())))

@@ -41,6 +41,9 @@ QUICK_CHECKS = {
     and Path(f["plot"]).stat().st_size > 10_000,
     "cli": lambda f: [r["command"] for r in f["rows"]][0] == "kerasmodels archs"
     and not any(r["imports_tensorflow"] for r in f["rows"]) and f["rows"][0]["median_s"] > 0,
+    "zoo": lambda f: [r["model"] for r in f["rows"]] == ["MobileNetV3Small"]
+    and f["rows"][0]["max_abs_difference"] <= 1e-4 and f["rows"][0]["float32_agreement"] == 1.0
+    and f["rows"][0]["int8_kb"] > 0 and not f["rows"][0]["collapsed"],
     "import": lambda f: f["max_abs_difference"] <= 1e-4 and f["import_s"] > 0
     and {r["recipe"] for r in f["rows"]} == {"import", "prune"} and f["pick"] is not None,
 }

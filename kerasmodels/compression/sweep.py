@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kerasmodels.errors import ExportError, HyperparameterError, KerasModelsError
+from kerasmodels.errors import ExportError, HyperparameterError
 from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, load_run, read_json, write_json
 
@@ -111,7 +111,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
             or not 0 <= accuracy_budget < 1:
         raise HyperparameterError(f"accuracy_budget must be in [0, 1), got {accuracy_budget!r}: "
                                   "0.01 accepts one percentage point less than the parent")
-    from kerasmodels.formats import format_names, get_format
+    from kerasmodels.formats import export_formats, format_names, get_format
 
     formats = list(format_names(sweep=True) if formats is None else formats)
     for name in formats:
@@ -145,27 +145,35 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     timed: dict[int, Any] = {}
 
     def measure(member: Run) -> None:
-        """The member's rows: each artifact measured, each failed format with its reason."""
+        """The member's rows: each artifact measured, each failed format with its reason; a
+        format below its floor brings the row that repairs it (``repairs`` in the table)."""
         wanted = integer if member.quantization_aware else formats  # QAT: made for int8 only
+        macs = multiply_adds(member.model)
+        while wanted:
+            wanted = measure_formats(member, wanted, macs)
+
+    def measure_formats(member: Run, wanted: list[str], macs: int) -> list[str]:
         recipe = member.manifest.get("recipe") or "none"
         options = member.manifest.get("compression", {}).get("options", {})
         described = {"run": member.id, "recipe": recipe,
                      "options": ", ".join(f"{k}={v}" for k, v in options.items())}
-        macs = multiply_adds(member.model)
         try:
-            artifacts = export(member, wanted, on_error="skip") if wanted else []
+            artifacts = export(member, wanted, on_error="skip")
         except ExportError as exc:  # no wanted format can hold it: each is named below
             LOG.info("%s: %s", member.id, exc)
             artifacts = []
         record = read_json(member.path / "exports" / EXPORTS_JSON) \
             if (member.path / "exports" / EXPORTS_JSON).exists() else {}
         made = {artifact.format for artifact in artifacts}
+        below = set()
         for fmt in wanted:
             if fmt in made:
                 continue
             failed = record.get("failed", {}).get(fmt)
             reason = failed["reason"] if failed else record.get("unsupported", {}).get(
                 fmt, "not exported")
+            if failed and failed["kind"] == "below floor":
+                below.add(fmt)
             rows.append({**described, "format": fmt, "status": failed["kind"] if failed
                          else "cannot hold", "reason": reason,
                          "top1_agreement": ((failed or {}).get("parity") or {}).get(
@@ -184,7 +192,10 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
                          "val_accuracy": round(val_accuracy, 6),
                          "test_accuracy": round(artifact.parity["accuracy"], 6),
                          "accuracy": round(artifact.parity["accuracy"], 6),
-                         "top1_agreement": artifact.parity.get("top1_agreement")})
+                         "top1_agreement": artifact.parity.get("top1_agreement"),
+                         **({"float_layers": artifact.device["float_layers"]}
+                            if artifact.device and "float_layers" in artifact.device else {})})
+        return [f.name for f in export_formats() if f.repairs in below and f.name not in wanted]
 
     def keep() -> None:  # what is measured so far, on disk
         result["seconds"] = round(time.perf_counter() - started, 1)
@@ -197,7 +208,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         recipe = options.pop("recipe")
         try:
             child = compress(parent, recipe, **options)
-        except (KerasModelsError, ValueError, TypeError, RuntimeError) as exc:
+        except Exception as exc:  # noqa: BLE001  (a recipe that fails is a row; Ctrl-C stops)
             LOG.warning("%s: %s failed: %s", parent.id, recipe, exc)
             LOG.debug("%s failed", recipe, exc_info=True)
             rows.append({"run": None, "recipe": recipe,

@@ -13,6 +13,7 @@ st.set_page_config(page_title="kerasmodels", page_icon=":material/memory:", layo
 PAGES = [
     st.Page("views/models.py", title="Models", icon=":material/table_view:", default=True),
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/importing.py", title="Import", icon=":material/upload_file:"),
     st.Page("views/lab.py", title="Optimizer lab", icon=":material/science:"),
     st.Page("views/compress.py", title="Compress & export", icon=":material/compress:"),
     st.Page("views/compare.py", title="Compare", icon=":material/monitoring:"),

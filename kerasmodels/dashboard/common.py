@@ -182,6 +182,24 @@ def save_upload(uploaded, limit_mb: int = 50) -> Path:
     return path
 
 
+MODEL_UPLOAD_MB = 200  # the largest model file the Import page takes (Streamlit's own limit)
+
+
+def private_upload(uploaded, folder: Path, limit_mb: int = MODEL_UPLOAD_MB) -> Path:
+    """An uploaded file written into ``folder`` (a private, temporary one) under its own base
+    name, never a path the uploader chose."""
+    content = uploaded.getvalue()
+    if len(content) > limit_mb * 2**20:
+        raise UploadError(f"{uploaded.name} is {len(content) / 2**20:.0f} MB; uploads up to "
+                          f"{limit_mb} MB are accepted")
+    name = Path(uploaded.name).name
+    if not name or name.startswith("."):
+        raise UploadError(f"{uploaded.name!r} is not a file name: rename the file")
+    path = folder / name
+    path.write_bytes(content)
+    return path
+
+
 def upload_path(uploaded) -> Path:
     """:func:`save_upload`, or the error shown on the page and the page stopped."""
     try:

@@ -166,10 +166,37 @@ MAX_ZIP_ENTRIES = 20_000
 MAX_SIDE = 1024  # the largest image side a dataset may ask for
 
 
+def extract_zip(archive: Path, target: Path, error: type[Exception] = DatasetError) -> None:
+    """Unpack the zip ``archive`` into ``target``, refusing (with ``error``) paths that leave
+    it, links, more than ``MAX_ZIP_ENTRIES`` entries and more than ``MAX_UNPACKED_BYTES``."""
+    import stat
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as z:
+            infos = z.infolist()
+            if len(infos) > MAX_ZIP_ENTRIES:
+                raise error(f"{archive.name} has {len(infos)} entries; up to "
+                            f"{MAX_ZIP_ENTRIES} are accepted: use a smaller set")
+            members = [m for m in infos if not m.is_dir()]
+            if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
+                raise error(f"{archive.name} unpacks to more than "
+                            f"{MAX_UNPACKED_BYTES // 2**20} MB: use a smaller set")
+            for member in members:
+                name = Path(member.filename)
+                if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
+                    raise error(f"{archive.name} has an unsafe path {member.filename!r}")
+                if stat.S_ISLNK(member.external_attr >> 16):
+                    raise error(f"{archive.name} holds a link {member.filename!r}: "
+                                "zip the files themselves")
+            z.extractall(target, members=members)
+    except zipfile.BadZipFile as exc:
+        raise error(f"{archive.name} is a damaged zip file ({exc})") from None
+
+
 def unpack_zip(archive: str | Path, target: Path) -> Path:
     """Unpack a zip of class folders into ``target`` and return the folder that holds the class
     folders. Paths leaving the folder, links, too many entries and zip bombs are refused."""
-    import stat
     import zipfile
 
     archive = Path(archive)
@@ -177,26 +204,7 @@ def unpack_zip(archive: str | Path, target: Path) -> Path:
         raise DatasetError(f"zip file {archive} does not exist: check the path after 'images:'")
     if not zipfile.is_zipfile(archive):
         raise DatasetError(f"{archive.name} is not a zip file: zip one sub-folder per class")
-    try:
-        with zipfile.ZipFile(archive) as z:
-            infos = z.infolist()
-            if len(infos) > MAX_ZIP_ENTRIES:
-                raise DatasetError(f"{archive.name} has {len(infos)} entries; up to "
-                                   f"{MAX_ZIP_ENTRIES} are accepted: use a smaller set")
-            members = [m for m in infos if not m.is_dir()]
-            if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-                raise DatasetError(f"{archive.name} unpacks to more than "
-                                   f"{MAX_UNPACKED_BYTES // 2**20} MB: use a smaller set")
-            for member in members:
-                name = Path(member.filename)
-                if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
-                    raise DatasetError(f"{archive.name} has an unsafe path {member.filename!r}")
-                if stat.S_ISLNK(member.external_attr >> 16):
-                    raise DatasetError(f"{archive.name} holds a link {member.filename!r}: "
-                                       "zip the files themselves")
-            z.extractall(target, members=members)
-    except zipfile.BadZipFile as exc:
-        raise DatasetError(f"{archive.name} is a damaged zip file ({exc})") from None
+    extract_zip(archive, target)
     children = [p for p in target.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
     if len(children) == 1 and not any(p.is_file() for p in children[0].iterdir()
                                       if p.suffix.lower() in IMAGE_SUFFIXES):

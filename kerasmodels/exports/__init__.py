@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasmodels.diagnosis import collapse_message
 from kerasmodels.errors import (
     ConverterCrashError,
     ExportError,
@@ -158,7 +159,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
                 except (ModelFileError, InputShapeError) as exc:
                     raise ConverterCrashError(f"{fmt.name}: the converter wrote a file that "
                                               f"{fmt.runtime} cannot run ({exc})") from exc
-                check_agreement(fmt.name, artifact.parity, reference, bounds)
+                check_agreement(fmt.name, artifact.parity, reference, bounds, y_test)
             except (ParityError, ConverterCrashError) as exc:
                 _remove(target)
                 record["failed"][fmt.name] = {"kind": failure_kind(exc), "reason": str(exc),
@@ -206,7 +207,10 @@ def _convert(fmt: ExportFormat, run: Run, model, target: Path, data, info: dict[
              options: dict[str, Any]) -> dict[str, Any]:
     """``fmt``'s converter on ``model``: in the worker process when its row is ``isolated``."""
     given = options_for(fmt, options)
-    if fmt.isolated and isolation.isolated():
+    # a run made with your own classes (custom_objects) loads only where they are registered:
+    # here, not in the worker
+    yours = run.manifest.get("source", {}).get("custom_objects")
+    if fmt.isolated and isolation.isolated() and not yours:
         return isolation.convert(fmt, run, target, data=data, info=info, options=given,
                                  parts=isolation.model_parts(model))
     try:
@@ -226,7 +230,7 @@ def integer_bounds() -> ExportFormat:
 
 
 def check_agreement(fmt: str, result: dict[str, Any], reference: np.ndarray,
-                    bounds: ExportFormat | None = None) -> None:
+                    bounds: ExportFormat | None = None, y: np.ndarray | None = None) -> None:
     """Raise ParityError when ``fmt``'s parity ``result`` is below the floor of ``bounds``
     (a row of the format table; ``fmt``'s own by default)."""
     bounds = bounds or get_format(fmt)
@@ -243,9 +247,16 @@ def check_agreement(fmt: str, result: dict[str, Any], reference: np.ndarray,
             return
         problem = (f"{fmt} differs from the Keras model by up to {relative:.3g} standard "
                    f"deviations of its outputs on the test split, above its ceiling of {ceiling}")
+    repair = next((f.name for f in export_formats() if f.repairs == fmt), None)
     fix = ("the conversion is wrong; report it with the run" if bounds.lossless else
-           "export a float format (tflite-float32, onnx), or train the run quantization-aware "
-           "(kerasmodels compress RUN qat) for integer formats")
+           "export a float format (tflite-float32, onnx)"
+           + (f", or {repair}, which keeps the layers that lose most in float" if repair else "")
+           + ", or train the run quantization-aware (kerasmodels compress RUN qat) for integer "
+           "formats")
+    collapsed = collapse_message(reference, y, split="the test split") \
+        if "top1_agreement" in result else None
+    if collapsed:  # the file is not the problem: the model is
+        fix = collapsed
     raise ParityError(f"{problem}: {fix}", result)
 
 

@@ -35,13 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.errors import ConverterCrashError, ExportError
+from kerasmodels.errors import ConverterCrashError, ExportError, KerasModelsError
 from kerasmodels.logs import NATIVE_ENV, get_logger, native_shown
 
 LOG = get_logger(__name__)
 TIMEOUT_SECONDS = 1800  # one conversion; a converter that hangs this long is stopped
 ISOLATE_ENV = "KERASMODELS_ISOLATE"  # "0": convert in this process (what the cost bench compares)
-CALIBRATION_SAMPLES = 200  # the training examples a converter sees (int8 calibration)
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,8 @@ def convert(fmt, run, target: Path, *, data, info: dict[str, Any],
             options: dict[str, Any], parts: set[str]) -> dict[str, Any]:
     """Write ``target`` with ``fmt``'s converter on ``run``'s saved model, in the worker.
 
-    ``data``: the run's dataset (its calibration sample and test split are handed over);
+    ``data``: the run's dataset (its calibration sample, validation and test splits are
+    handed over);
     ``parts``: the model's layer classes or ops (:func:`model_parts`), named in a crash's
     error. Returns what the converter returns; raises the converter's ExportError (a format
     that cannot hold the model), a ConverterCrashError, or an ExportError for any other
@@ -200,10 +200,12 @@ def convert(fmt, run, target: Path, *, data, info: dict[str, Any],
         worker = _worker
         with tempfile.TemporaryDirectory(prefix="convert-", dir=worker.scratch) as scratch:
             arrays = Path(scratch) / "data.npz"
+            from kerasmodels.exports.tflite import CALIBRATION_SAMPLES
+
             x_train, y_train = data.train
-            x_test, y_test = data.test
             np.savez(arrays, x_train=x_train[:CALIBRATION_SAMPLES],
-                     y_train=y_train[:CALIBRATION_SAMPLES], x_test=x_test, y_test=y_test)
+                     y_train=y_train[:CALIBRATION_SAMPLES], x_val=data.val[0],
+                     y_val=data.val[1], x_test=data.test[0], y_test=data.test[1])
             log = Path(scratch) / "convert.log"
             message = {"run": str(run.path), "format": fmt.to_json(), "target": str(target),
                        "info": info, "options": options, "arrays": str(arrays),
@@ -227,6 +229,8 @@ def convert(fmt, run, target: Path, *, data, info: dict[str, Any],
         return reply["extras"]
     if reply["kind"] == "ExportError":
         raise ExportError(reply["message"])
+    if reply["kind"] == "KerasModelsError":
+        raise ConverterCrashError(f"{fmt.name}: {reply['message']}")
     if reply.get("errno") is not None:  # the machine's (a full disk), not the converter's
         raise OSError(reply["errno"], reply["message"])
     LOG.debug("%s's converter failed in the worker:\n%s", fmt.name, reply.get("traceback", ""))
@@ -323,11 +327,10 @@ def _dataset(message: dict[str, Any]):
     from kerasmodels.data.dataset import Dataset
 
     with np.load(message["arrays"], allow_pickle=False) as arrays:
-        train = (arrays["x_train"], arrays["y_train"])
-        test = (arrays["x_test"], arrays["y_test"])
+        train, val, test = ((arrays[f"x_{split}"], arrays[f"y_{split}"])
+                            for split in ("train", "val", "test"))
     described = dict(message["dataset"])
-    return Dataset(described.pop("name"), train, (train[0][:0], train[1][:0]), test,
-                   **described)
+    return Dataset(described.pop("name"), train, val, test, **described)
 
 
 def serve(start_log: str) -> None:
@@ -356,6 +359,8 @@ def serve(start_log: str) -> None:
                 reply = {"ok": True, "extras": extras}
             except ExportError as exc:
                 reply = {"ok": False, "kind": "ExportError", "message": str(exc)}
+            except KerasModelsError as exc:  # the run itself (a file, a class): named as is
+                reply = {"ok": False, "kind": "KerasModelsError", "message": str(exc)}
             except OSError as exc:
                 reply = {"ok": False, "kind": type(exc).__name__, "errno": exc.errno,
                          "message": exc.strerror or str(exc)}

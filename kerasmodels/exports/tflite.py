@@ -13,6 +13,7 @@ in ``MinMax::Update``); unrolled, they are plain ops that every format and TFLM 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from kerasmodels.errors import ExportError
 from kerasmodels.logs import quiet_native
 
 CALIBRATION_SAMPLES = 200
+MIXED_CANDIDATES = 8  # tflite-mixed tries this many of the worst-ranked layers at each step
 # the formats this converter makes (rows of kerasmodels.formats), by what each quantizes
-MODES = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "tflite-int16x8")
+MODES = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "tflite-int16x8",
+         "tflite-mixed")
 
 
 # the recurrent layers the converter cannot fuse (LSTM becomes UNIDIRECTIONAL_SEQUENCE_LSTM)
@@ -176,9 +179,106 @@ def write(model, target: Path, *, fmt, data, info: dict[str, Any], int8_io: bool
     from kerasmodels.edge import LiteRTModel
     from kerasmodels.exports.metadata import embed
 
-    content = convert(model, fmt.name, data.train[0], int8_io=int8_io)
+    extras: dict[str, Any] = {}
+    if fmt.name == "tflite-mixed":
+        content, extras["device"] = mixed(model, data, fmt)
+    else:
+        content = convert(model, fmt.name, data.train[0], int8_io=int8_io)
     target.write_bytes(embed(content, info))
-    return {"quantization": LiteRTModel(target).quantization}
+    return {"quantization": LiteRTModel(target).quantization, **extras}
+
+
+def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
+    """int8, with the layers whose quantization loses most left in float: TensorFlow's
+    ``QuantizationDebugger`` measures each quantized layer's error against its float output
+    on the calibration sample and ranks them (root mean squared error over the tensor's
+    scale, as TensorFlow's guide does); then, one at a time, the layer among the
+    ``MIXED_CANDIDATES`` worst whose float copy raises the validation agreement most is kept
+    in float, until the file meets ``fmt``'s floor on the validation split.
+
+    Returns the file and what it kept in float (``float_layers``, ``quantized_layers``) with
+    the validation agreement before and after; an ExportError when even every ranked layer
+    in float does not meet the floor.
+    """
+    import csv
+    import io
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    representative = data.train[0][:CALIBRATION_SAMPLES]
+    model = unrolled(model)
+    batch = 1 if has_recurrent_layer(model) else None
+    function = concrete_function(model, batch, representative.shape[1:])
+    dtype = model.inputs[0].dtype.as_numpy_dtype
+
+    def calibration():
+        for row in representative:
+            yield [row[None].astype(dtype)]
+
+    def converter():  # one per conversion: a converter does not convert twice
+        made = tf.lite.TFLiteConverter.from_concrete_functions([function], variables_of(model))
+        made.optimizations = [tf.lite.Optimize.DEFAULT]
+        made.representative_dataset = calibration
+        return made
+
+    x_val, y_val = data.val
+    reference = np.asarray(model(x_val, training=False))
+
+    def quality(content: bytes) -> float:
+        interpreter = Interpreter(model_content=content)
+        index = interpreter.get_input_details()[0]["index"]
+        output = interpreter.get_output_details()[0]["index"]
+        outputs = []
+        for row in x_val:
+            interpreter.resize_tensor_input(index, [1, *row.shape])
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(index, row[None].astype(dtype))
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(output))
+        got = np.concatenate(outputs)
+        if data.task == "classification":
+            return float((got.argmax(-1) == reference.argmax(-1)).mean())
+        return -float(np.abs(got - reference).max() / max(float(np.std(reference)), 1e-12))
+
+    enough = fmt.agreement_floor if data.task == "classification" else -fmt.difference_ceiling
+    with quiet_native():
+        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter(),
+                                                             debug_dataset=calibration)
+        debugger.run()
+        dump = io.StringIO()
+        debugger.layer_statistics_dump(dump)
+    rows = list(csv.DictReader(io.StringIO(dump.getvalue())))
+    worst = [r["tensor_name"] for r in sorted(
+        rows, key=lambda r: -np.sqrt(float(r["mean_squared_error"])) / max(float(r["scale"]),
+                                                                          1e-12))]
+    def quantized(denylisted: list[str]) -> bytes:
+        # the setter rebuilds its debug model, which fails once no layer is quantized; the
+        # options are set before that, so the file below is right
+        with contextlib.suppress(ValueError):
+            debugger.options = tf.lite.experimental.QuantizationDebugOptions(
+                denylisted_nodes=denylisted or None)
+        with quiet_native():
+            return debugger.get_nondebug_quantized_model()
+
+    measured = before = quality(content := quantized([]))
+    kept: list[str] = []
+    while measured < enough:
+        if len(kept) >= len(worst) - 1:  # every layer in float is the float32 file
+            what = "agreement" if data.task == "classification" else "difference"
+            raise ExportError(
+                f"{fmt.name} cannot reach its floor: with {len(kept)} of the {len(worst)} "
+                f"quantized layers kept in float, its validation {what} is "
+                f"{abs(measured):.4f} (full int8: {abs(before):.4f}); export tflite-float16 "
+                "or tflite-float32")
+        # greedy: of the worst-ranked layers still quantized, the one whose float copy helps
+        # most (a layer whose output scale hides the others' values hurts the next layer)
+        trials = [(quality(candidate := quantized([*kept, name])), name, candidate)
+                  for name in [n for n in worst if n not in kept][:MIXED_CANDIDATES]]
+        measured, name, content = max(trials, key=lambda t: t[0])
+        kept.append(name)
+    key = "val_agreement" if data.task == "classification" else "val_relative_difference"
+    return content, {"float_layers": kept, "quantized_layers": len(worst) - len(kept),
+                     f"{key}_int8": round(abs(before), 6), key: round(abs(measured), 6)}
 
 
 def is_converter_limitation(exc: Exception) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,10 @@ from kerasmodels.data import Dataset, load_dataset
 from kerasmodels.data.dataset import content_sha256
 from kerasmodels.errors import HyperparameterError, InputShapeError, UnsupportedLayerError
 from kerasmodels.imports.saved_model import SIGNATURE
+from kerasmodels.logs import get_logger
 from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, new_manifest, new_run_id, save_run
+
+LOG = get_logger(__name__)
 
 # a rebuilt Keras 3 model may differ from the original by at most this, relative to the
 # largest output (float32 rounding of the same computation in another order)
@@ -36,23 +40,51 @@ PARITY_EXAMPLES = 1000
 
 def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = DEFAULT_RUNS_DIR,
                  name: str | None = None, signature: str = SIGNATURE,
-                 dataset_options: dict | None = None) -> Run:
+                 dataset_options: dict | None = None,
+                 custom_objects: dict[str, Any] | None = None) -> Run:
     """Import ``source`` as a run evaluated on ``dataset``; returns the Run.
 
-    ``source``: a tf_keras or Keras 3 model object, a ``.keras`` or ``.h5`` file of either, or
-    a SavedModel folder (its ``signature``, one input and one output). Keras 3 models are
-    rebuilt as tf_keras models (:mod:`kerasmodels.imports.keras3`) and checked against the
-    original. ``dataset`` is a name (with ``dataset_options``, as in :func:`km.train`) or a
-    :class:`km.Dataset`. A classifier that outputs logits gets a softmax. ``name`` names the
-    run (and its architecture); the model's own name by default. Nothing is written unless
-    every check passes: an unsupported layer, a file that is not a model, a dataset whose shape
-    does not fit the model or whose classes do not match its outputs are clear errors.
+    Args:
+        source: a tf_keras or Keras 3 model object, a ``.keras`` or ``.h5`` file of either,
+            or a SavedModel folder (its ``signature``, one input and one output; a TF
+            Serving folder: its newest version). Keras 3 models are rebuilt as tf_keras
+            models (:mod:`kerasmodels.imports.keras3`) and checked against the original. A
+            model object that is subclassed, or has a layer of your own, becomes a graph (a
+            SavedModel: it exports and benchmarks; recipes that change layers refuse it).
+        dataset: a name (with ``dataset_options``, as in ``km.train``) or a ``km.Dataset``.
+        out_dir: where the run is written.
+        name: the run's (and its architecture's) name; the model's own by default.
+        signature: a SavedModel's signature.
+        dataset_options: options of a dataset given by name.
+        custom_objects: ``{class name: tf_keras class}`` for layers of your own that you
+            vouch for: they are built from that class (nothing else from a file is trusted).
+            The run then loads where those classes are registered
+            (``keras.saving.register_keras_serializable``).
+
+    Returns:
+        The imported run (recipe ``import``); its manifest's ``source`` says where it came
+        from, and its ``max_abs_difference`` from a Keras 3 original.
+
+    Raises:
+        UnsupportedLayerError: a layer that cannot be rebuilt, named with what to do.
+        UnsafeModelError: a file that would run code (a Lambda, a foreign class).
+        InputShapeError: a dataset whose shape or classes do not fit the model.
+
+    Nothing is written unless every check passes. A classifier that outputs logits gets a
+    softmax; one that predicts a single class for most of the validation split is imported
+    with a warning saying why that usually happens.
+
+    Example:
+        >>> run = km.import_model("mobilenet_v3.keras", "digits")  # doctest: +SKIP
+        >>> run.manifest["source"]["max_abs_difference"]  # doctest: +SKIP
+        1.2e-06
     """
     if name is not None:
         run_name(name)  # before any work
     data = load_dataset(dataset, **(dataset_options or {}))
     started = time.perf_counter()
-    model, source_record = own_model(source, data, signature=signature)
+    model, source_record = own_model(source, data, signature=signature,
+                                     custom_objects=custom_objects)
     metrics = evaluate(model, data)
     arch = run_name(name or getattr(model, "name", None) or "imported")
     out_dir = Path(out_dir)
@@ -66,27 +98,48 @@ def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = DEFAUL
     return save_run(model, manifest, {}, out_dir, dataset=data)
 
 
-def own_model(source, data: Dataset, *, signature: str = SIGNATURE):
+def own_model(source, data: Dataset, *, signature: str = SIGNATURE,
+              custom_objects: dict[str, Any] | None = None):
     """The model ``source`` holds, ready for kerasmodels on ``data``, and the record of where
     it came from: read safely, rebuilt as tf_keras (Keras 3, checked against the original) or
     copied (a model object: the caller's stays theirs), checked to fit ``data``, with a softmax
     after logits. Shared by :func:`import_model` and ``km.train(model, ...)``."""
     from kerasmodels.imports.sources import read_source
 
-    read = read_source(source, input_shape=data.input_shape, signature=signature)
+    if custom_objects is not None and (not isinstance(custom_objects, dict) or not all(
+            isinstance(k, str) and isinstance(v, type) for k, v in custom_objects.items())):
+        raise HyperparameterError("custom_objects must map class names to tf_keras layer "
+                                  f"classes, got {custom_objects!r}")
+    read = read_source(source, input_shape=data.input_shape, signature=signature,
+                       custom_objects=custom_objects)
     model = read.model
     check_fits(model, data)
     record = {**read.describe(), "sha256": content_sha256(read.path) if read.path else None}
-    if read.framework == "keras3":
+    if custom_objects:  # what the run's model.keras names, for load_run to look up
+        from kerasmodels.backend import keras
+
+        record["custom_objects"] = {cls.__name__: keras.saving.get_registered_name(cls)
+                                    for cls in custom_objects.values()}
+    if read.framework == "keras3" and not read.details.get("as_graph"):
         from kerasmodels.imports.keras3 import rebuild
 
-        original, model = model, rebuild(model)
+        original, model = model, rebuild(model, custom_objects)
         record["max_abs_difference"] = check_rebuild(original, model, data)
-    elif read.kind == "object":
+    elif read.kind == "object" and not read.details.get("as_graph"):
         from kerasmodels.compression.common import clone
 
         model = clone(model)
     model, record["added_softmax"] = with_probabilities(model, data)
+    if data.task == "classification":
+        from kerasmodels.diagnosis import collapse_message
+        from kerasmodels.runtime.keras import KerasPredictor
+
+        x_val, y_val = data.val
+        collapsed = collapse_message(KerasPredictor(model).predict(x_val), y_val, data.labels,
+                                     f"{data.name}'s validation split")
+        if collapsed:
+            LOG.warning("importing %s: %s", getattr(model, "name", "the model"), collapsed)
+            record["collapsed"] = collapsed
     return model, record
 
 

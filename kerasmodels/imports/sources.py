@@ -17,13 +17,18 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.backend import keras as tf_keras
-from kerasmodels.errors import RunError, UnsafeModelError, UnsupportedLayerError
-from kerasmodels.imports.keras3 import check_supported, is_keras3, model_config
+from kerasmodels.errors import (
+    ForeignClassError,
+    RunError,
+    UnsafeModelError,
+    UnsupportedLayerError,
+)
+from kerasmodels.imports.keras3 import MODELS, check_supported, is_keras3, model_config
 from kerasmodels.imports.saved_model import SIGNATURE, GraphModel, is_saved_model
 from kerasmodels.model_files import check_config, load_keras_file, read_config
 
 SOURCES = ("a tf_keras or Keras 3 model object, a .keras or .h5 file of either, or a SavedModel "
-           "folder")
+           "folder (or a .zip of one)")
 
 
 @dataclass
@@ -42,63 +47,156 @@ class Source:
                 "version": self.version, **self.details}
 
 
-def read_source(source, *, input_shape: tuple[int, ...], signature: str = SIGNATURE) -> Source:
-    """The model ``source`` holds. Raises a clear error for anything else."""
+def read_source(source, *, input_shape: tuple[int, ...], signature: str = SIGNATURE,
+                custom_objects: dict[str, Any] | None = None) -> Source:
+    """The model ``source`` holds. Raises a clear error for anything else.
+
+    A model object that is subclassed, or holds a layer that cannot be rebuilt and that
+    ``custom_objects`` does not name, is saved as a SavedModel (Keras 3's own
+    ``model.export(format="tf_saved_model")``, ``tf.saved_model.save`` for tf_keras) and read
+    as a graph: it is your object, in your process, and the graph carries no code.
+    """
+    custom_objects = custom_objects or {}
     if isinstance(source, (str, Path)):
-        return _read_path(Path(source), input_shape=input_shape, signature=signature)
-    if isinstance(source, tf_keras.Model):
-        check_config(model_config(source), f"model {source.name!r}")
-        return Source(source, "object", "tf_keras", tf_keras.__version__)
-    if is_keras3(source):
+        return _read_path(Path(source), input_shape=input_shape, signature=signature,
+                          custom_objects=custom_objects)
+    framework = "tf_keras" if isinstance(source, tf_keras.Model) else \
+        "keras3" if is_keras3(source) else None
+    if framework is not None:
+        described = f"model {getattr(source, 'name', '')!r}"
+        if type(source).__name__ not in MODELS:  # subclassed: its graph is Python code
+            return _as_graph(source, framework, f"{described} is a subclassed model (class "
+                             f"{type(source).__name__})", input_shape)
+        try:
+            config = model_config(source)
+            if framework == "keras3":
+                _check_keras3(config, described, custom_objects)
+            else:
+                check_config(config, described, trusted=custom_objects)
+        except (UnsupportedLayerError, ForeignClassError) as exc:  # a layer of your own
+            return _as_graph(source, framework, str(exc), input_shape)
         import keras
 
-        _check_keras3(model_config(source), f"model {source.name!r}")
-        return Source(source, "object", "keras3", keras.__version__)
+        return Source(source, "object", framework,
+                      keras.__version__ if framework == "keras3" else tf_keras.__version__)
     raise UnsupportedLayerError(f"cannot import a {type(source).__name__}: give {SOURCES}")
 
 
-def _check_keras3(config: dict[str, Any], source: str) -> None:
-    check_config(config, source)  # refuses Lambda and classes from outside Keras first
-    check_supported(config, source)
+def _check_keras3(config: dict[str, Any], source: str,
+                  custom_objects: dict[str, Any] | None = None) -> None:
+    # refuses Lambda and classes from outside Keras (but those you vouch for) first
+    check_config(config, source, trusted=custom_objects or {})
+    check_supported(config, source, custom_objects)
 
 
-def _read_path(path: Path, *, input_shape: tuple[int, ...], signature: str) -> Source:
+def _as_graph(model, framework: str, reason: str, input_shape: tuple[int, ...]) -> Source:
+    """``model`` saved as a SavedModel (in a folder that lives as long as the graph) and read
+    back as a graph."""
+    import weakref
+
+    import tensorflow as tf
+
+    folder = Path(tempfile.mkdtemp(prefix="kerasmodels-graph-"))
+    target = folder / "saved_model"
+    try:
+        if framework == "keras3":
+            model.export(str(target), format="tf_saved_model", verbose=False)
+        else:
+            spec = tf.TensorSpec((None, *input_shape), model.inputs[0].dtype
+                                 if getattr(model, "inputs", None) else tf.float32)
+            serve = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+            tf.saved_model.save(model, str(target), signatures={SIGNATURE: serve})
+        graph = GraphModel.load(target, input_shape=input_shape, signature=SIGNATURE)
+    except (UnsafeModelError, UnsupportedLayerError):
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedLayerError(f"{reason}; saving it as a SavedModel failed too "
+                                    f"({type(exc).__name__}: {first})") from None
+    weakref.finalize(graph, shutil.rmtree, folder, True)
+    version = __import__("keras").__version__ if framework == "keras3" else tf_keras.__version__
+    return Source(graph, "object", framework, version,
+                  details={"as_graph": reason.splitlines()[0][:500], "signature": SIGNATURE})
+
+
+def _read_path(path: Path, *, input_shape: tuple[int, ...], signature: str,
+               custom_objects: dict[str, Any]) -> Source:
     if not path.exists():
         raise RunError(f"{path} does not exist: give {SOURCES}")
     if path.is_dir():
-        from kerasmodels.runtime.keras import newest_version
-
-        path = newest_version(path)  # TF Serving's layout: <folder>/<version>/
-        if not is_saved_model(path):
-            raise RunError(f"{path} is a folder without saved_model.pb (nor a numbered "
-                           f"version folder holding one): give {SOURCES}")
-        links = [p for p in path.rglob("*") if p.is_symlink()]
-        if links:  # the run keeps a copy of the folder: nothing from outside it
-            raise UnsafeModelError(f"{path} holds a link ({links[0].relative_to(path)}): a "
-                                   "SavedModel is imported as plain files; copy the target in")
-        model = GraphModel.load(path, input_shape=input_shape, signature=signature)
-        import tensorflow as tf
-
-        return Source(model, "saved_model", "tensorflow", tf.__version__, str(path),
-                      {"signature": signature})
+        return _read_saved_model(path, input_shape, signature)
     if zipfile.is_zipfile(path):
-        return _read_keras_file(path)
+        if _zipped_saved_model(path):
+            return _read_zipped_saved_model(path, input_shape, signature)
+        return _read_keras_file(path, custom_objects)
     if _is_hdf5(path):
-        return _read_h5_file(path)
+        return _read_h5_file(path, custom_objects)
     raise RunError(f"{path} is neither a .keras archive, an HDF5 (.h5) file nor a SavedModel "
                    f"folder (or it is truncated): give {SOURCES}")
 
 
-def _read_keras_file(path: Path) -> Source:
+def _read_saved_model(path: Path, input_shape: tuple[int, ...], signature: str,
+                      source: Path | None = None) -> Source:
+    from kerasmodels.runtime.keras import newest_version
+
+    path = newest_version(path)  # TF Serving's layout: <folder>/<version>/
+    if not is_saved_model(path):
+        raise RunError(f"{source or path} is a folder without saved_model.pb (nor a numbered "
+                       f"version folder holding one): give {SOURCES}")
+    links = [p for p in path.rglob("*") if p.is_symlink()]
+    if links:  # the run keeps a copy of the folder: nothing from outside it
+        raise UnsafeModelError(f"{path} holds a link ({links[0].relative_to(path)}): a "
+                               "SavedModel is imported as plain files; copy the target in")
+    model = GraphModel.load(path, input_shape=input_shape, signature=signature)
+    import tensorflow as tf
+
+    return Source(model, "saved_model", "tensorflow", tf.__version__, str(source or path),
+                  {"signature": signature})
+
+
+def _zipped_saved_model(path: Path) -> bool:
+    """A zip of a SavedModel folder (what a browser can upload), not a .keras archive."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return "metadata.json" not in names and any(Path(n).name == "saved_model.pb" for n in names)
+
+
+def _read_zipped_saved_model(path: Path, input_shape: tuple[int, ...], signature: str
+                             ) -> Source:
+    """A zipped SavedModel, unpacked (paths leaving the folder, links and zip bombs refused)
+    into a folder that lives as long as its graph."""
+    import weakref
+
+    from kerasmodels.data.files import extract_zip
+
+    folder = Path(tempfile.mkdtemp(prefix="kerasmodels-savedmodel-"))
+    try:
+        extract_zip(path, folder, error=UnsafeModelError)
+        found = sorted(p.parent for p in folder.rglob("saved_model.pb"))
+        read = _read_saved_model(found[0] if found else folder, input_shape, signature, path)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(read.model, shutil.rmtree, folder, True)
+    return read
+
+
+def _read_keras_file(path: Path, custom_objects: dict[str, Any]) -> Source:
     version = _archive_version(path)
     if not version.startswith("3."):
-        return Source(load_keras_file(path), "keras-file", "tf_keras", version, str(path))
+        return Source(load_keras_file(path, custom_objects), "keras-file", "tf_keras", version,
+                      str(path))
     import keras
 
     with tempfile.TemporaryDirectory(prefix="kerasmodels-import-") as private:
         copy = Path(private) / "model.keras"
         shutil.copyfile(path, copy)
-        _check_keras3(read_config(copy), str(path))
+        _check_keras3(read_config(copy), str(path), custom_objects)
         model = _open(path, lambda: keras.saving.load_model(copy, safe_mode=True, compile=False))
     return Source(model, "keras-file", "keras3", version, str(path))
 
@@ -117,7 +215,7 @@ def _is_hdf5(path: Path) -> bool:
         return f.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
-def _read_h5_file(path: Path) -> Source:
+def _read_h5_file(path: Path, custom_objects: dict[str, Any]) -> Source:
     import h5py
 
     with tempfile.TemporaryDirectory(prefix="kerasmodels-import-") as private:
@@ -139,11 +237,12 @@ def _read_h5_file(path: Path) -> Source:
         if version.startswith("3."):
             import keras
 
-            _check_keras3(config, str(path))
+            _check_keras3(config, str(path), custom_objects)
             model = _open(path, lambda: keras.models.load_model(copy, compile=False))
             return Source(model, "h5-file", "keras3", version, str(path))
-        check_config(config, path)
-        model = _open(path, lambda: tf_keras.models.load_model(copy, compile=False))
+        check_config(config, path, trusted=custom_objects)
+        model = _open(path, lambda: tf_keras.models.load_model(
+            copy, compile=False, custom_objects=custom_objects))
     return Source(model, "h5-file", "tf_keras", version, str(path))
 
 
