@@ -55,7 +55,7 @@ class KnownCrash:
 
 
 KNOWN_CRASHES: tuple[KnownCrash, ...] = (
-    KnownCrash(("tflite-int8", "tflite-int16x8", "tflite-micro"),
+    KnownCrash(("tflite-int8", "tflite-int16x8", "tflite-mixed", "tflite-micro"),
                ("GRU", "SimpleRNN", "While"),
                "the TFLite converter's int8 calibration of a recurrent loop (a segfault in "
                "MinMax::Update)", "tensorflow/tensorflow#62281",
@@ -74,10 +74,10 @@ def known_triggers(fmt: str, parts: set[str]) -> list[KnownCrash]:
 def model_parts(model) -> set[str]:
     """The layer classes of a Keras model (nested models and wrappers included), or the op
     types of an imported SavedModel's graph."""
-    from kerasmodels.exports.tflite import _layers
+    from kerasmodels.exports.tflite import nested_layers
 
     parts = set()
-    for layer in _layers(model) if hasattr(model, "layers") else ():
+    for layer in nested_layers(model) if hasattr(model, "layers") else ():
         parts.add(type(layer).__name__)
         for inner in ("layer", "forward_layer", "backward_layer"):  # wrappers
             if hasattr(layer, inner):

@@ -24,7 +24,6 @@ from kerasmodels.errors import ExportError
 from kerasmodels.logs import quiet_native
 
 CALIBRATION_SAMPLES = 200
-MIXED_CANDIDATES = 8  # tflite-mixed tries this many of the worst-ranked layers at each step
 # the formats this converter makes (rows of kerasmodels.formats), by what each quantizes
 MODES = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "tflite-int16x8",
          "tflite-mixed")
@@ -37,14 +36,15 @@ MAX_UNROLLED_STEPS = 512  # longer sequences stay loops: an unrolled graph grows
 
 def has_recurrent_layer(model) -> bool:
     return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
-               for layer in _layers(model))
+               for layer in nested_layers(model))
 
 
-def _layers(model):
+def nested_layers(model):
+    """Every layer of ``model``, those of nested models too."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):
-            yield from _layers(layer)
+            yield from nested_layers(layer)
 
 
 def _rolled(layer) -> bool:
@@ -66,7 +66,8 @@ def unrolled(model):
     >>> unrolled(build_model("rnn", "sequences", cell="gru")).get_layer("gru_0").unroll  # doctest: +SKIP
     True
     """
-    if not isinstance(model, keras.Model) or not any(_rolled(layer) for layer in _layers(model)):
+    if not isinstance(model, keras.Model) or not any(_rolled(layer)
+                                                     for layer in nested_layers(model)):
         return model
     copies: list[tuple[Any, Any]] = []
 
@@ -188,17 +189,30 @@ def write(model, target: Path, *, fmt, data, info: dict[str, Any], int8_io: bool
     return {"quantization": LiteRTModel(target).quantization, **extras}
 
 
+MIXED_FLOAT_SHARE = 0.5  # tflite-mixed keeps at most this share of its layers in float
+
+
+def relative_error(float_output, quantized, scale, zero_point) -> float:
+    """A quantized tensor's mean error relative to the mean magnitude of its float values:
+    near 1 where the tensor's scale, set by a few large values, rounds the others away.
+    Capped at 10 (a tensor of near-zero values), 0 where the debugger could not compare."""
+    restored = (quantized.astype("float64") - zero_point) * scale
+    reference = float_output.astype("float64")
+    error = float(np.mean(np.abs(restored - reference)) / (np.mean(np.abs(reference)) + 1e-9))
+    return min(error, 10.0) if np.isfinite(error) else 0.0
+
+
 def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
     """int8, with the layers whose quantization loses most left in float: TensorFlow's
-    ``QuantizationDebugger`` measures each quantized layer's error against its float output
-    on the calibration sample and ranks them (root mean squared error over the tensor's
-    scale, as TensorFlow's guide does); then, one at a time, the layer among the
-    ``MIXED_CANDIDATES`` worst whose float copy raises the validation agreement most is kept
-    in float, until the file meets ``fmt``'s floor on the validation split.
+    ``QuantizationDebugger`` compares each quantized layer's output with its float output on
+    the calibration sample and ranks the layers by :func:`relative_error`; the worst 1, 2, 4,
+    ... are kept in float until the file meets ``fmt``'s floor on the validation split (a
+    layer is rarely enough alone: the next layer quantizes its output again), then the fewest
+    that do are found by bisection.
 
     Returns the file and what it kept in float (``float_layers``, ``quantized_layers``) with
-    the validation agreement before and after; an ExportError when even every ranked layer
-    in float does not meet the floor.
+    the validation agreement before and after; an ExportError when keeping
+    ``MIXED_FLOAT_SHARE`` of the layers in float does not meet the floor.
     """
     import csv
     import io
@@ -221,61 +235,78 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
         made.representative_dataset = calibration
         return made
 
-    x_val, y_val = data.val
-    reference = np.asarray(model(x_val, training=False))
+    x_val = data.val[0]
+    reference = np.asarray(model.predict(x_val, batch_size=256, verbose=0)
+                           if hasattr(model, "predict") else model(x_val, training=False))
 
     def quality(content: bytes) -> float:
         interpreter = Interpreter(model_content=content)
         index = interpreter.get_input_details()[0]["index"]
         output = interpreter.get_output_details()[0]["index"]
+        interpreter.resize_tensor_input(index, [1, *x_val.shape[1:]])
+        interpreter.allocate_tensors()
         outputs = []
         for row in x_val:
-            interpreter.resize_tensor_input(index, [1, *row.shape])
-            interpreter.allocate_tensors()
             interpreter.set_tensor(index, row[None].astype(dtype))
             interpreter.invoke()
-            outputs.append(interpreter.get_tensor(output))
+            outputs.append(interpreter.get_tensor(output).copy())
         got = np.concatenate(outputs)
         if data.task == "classification":
             return float((got.argmax(-1) == reference.argmax(-1)).mean())
         return -float(np.abs(got - reference).max() / max(float(np.std(reference)), 1e-12))
 
     enough = fmt.agreement_floor if data.task == "classification" else -fmt.difference_ceiling
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        layer_direct_compare_metrics={"relative_error": relative_error})
     with quiet_native():
-        debugger = tf.lite.experimental.QuantizationDebugger(converter=converter(),
-                                                             debug_dataset=calibration)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter(), debug_dataset=calibration, debug_options=options)
         debugger.run()
         dump = io.StringIO()
         debugger.layer_statistics_dump(dump)
     rows = list(csv.DictReader(io.StringIO(dump.getvalue())))
-    worst = [r["tensor_name"] for r in sorted(
-        rows, key=lambda r: -np.sqrt(float(r["mean_squared_error"])) / max(float(r["scale"]),
-                                                                          1e-12))]
+    worst = [r["tensor_name"] for r in sorted(rows, key=lambda r: -float(r["relative_error"]))]
+
     def quantized(denylisted: list[str]) -> bytes:
         # the setter rebuilds its debug model, which fails once no layer is quantized; the
         # options are set before that, so the file below is right
         with contextlib.suppress(ValueError):
             debugger.options = tf.lite.experimental.QuantizationDebugOptions(
-                denylisted_nodes=denylisted or None)
+                denylisted_nodes=denylisted or None,
+                layer_direct_compare_metrics={"relative_error": relative_error})
         with quiet_native():
             return debugger.get_nondebug_quantized_model()
 
-    measured = before = quality(content := quantized([]))
-    kept: list[str] = []
-    while measured < enough:
-        if len(kept) >= len(worst) - 1:  # every layer in float is the float32 file
+    content = quantized([])
+    measured = before = quality(content)
+    most = int(len(worst) * MIXED_FLOAT_SHARE)
+    low, high = 0, 0  # the most layers in float that missed, the fewest that fit
+    while measured < enough:  # 1, 2, 4, ... worst layers in float, at most `most`
+        count = min(max(1, 2 * low), most)
+        if count <= low:  # beyond MIXED_FLOAT_SHARE in float: a float16 file is the answer
             what = "agreement" if data.task == "classification" else "difference"
             raise ExportError(
-                f"{fmt.name} cannot reach its floor: with {len(kept)} of the {len(worst)} "
-                f"quantized layers kept in float, its validation {what} is "
-                f"{abs(measured):.4f} (full int8: {abs(before):.4f}); export tflite-float16 "
-                "or tflite-float32")
-        # greedy: of the worst-ranked layers still quantized, the one whose float copy helps
-        # most (a layer whose output scale hides the others' values hurts the next layer)
-        trials = [(quality(candidate := quantized([*kept, name])), name, candidate)
-                  for name in [n for n in worst if n not in kept][:MIXED_CANDIDATES]]
-        measured, name, content = max(trials, key=lambda t: t[0])
-        kept.append(name)
+                f"{fmt.name} cannot reach its floor: with the {low} worst of its "
+                f"{len(worst)} quantized layers kept in float its validation {what} is "
+                f"{abs(measured):.4f} (full int8: {abs(before):.4f}), and more than "
+                f"{MIXED_FLOAT_SHARE:.0%} of them in float leaves little of int8: export "
+                "tflite-float16, or train the run quantization-aware (kerasmodels compress "
+                "RUN qat)")
+        trial = quantized(worst[:count])
+        reached = quality(trial)
+        if reached >= enough:
+            high, content, measured = count, trial, reached
+            break
+        low, measured = count, reached
+    while high - low > 1:  # the fewest that fit, by bisection
+        middle = (low + high) // 2
+        trial = quantized(worst[:middle])
+        reached = quality(trial)
+        if reached >= enough:
+            high, content, measured = middle, trial, reached
+        else:
+            low = middle
+    kept = worst[:high]
     key = "val_agreement" if data.task == "classification" else "val_relative_difference"
     return content, {"float_layers": kept, "quantized_layers": len(worst) - len(kept),
                      f"{key}_int8": round(abs(before), 6), key: round(abs(measured), 6)}
