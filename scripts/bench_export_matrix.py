@@ -108,12 +108,11 @@ def cell(case: str, row: dict) -> dict:
             "agreement": row.get("top1_agreement"), "reason": row.get("reason")}
 
 
-def reopened(case: str, path: str, recipes: list[dict], out: str) -> int:
+def reopened(case: str, path: str, recipes: list[dict], formats: list[str], out: str) -> int:
     """The child process: reopen the run, sweep it, export every member to every format."""
     import kerasmodels as km
     from kerasmodels.errors import ExportError
     from kerasmodels.exports import EXPORTS_JSON
-    from kerasmodels.formats import format_names
     from kerasmodels.runs import read_json
 
     run = km.load_run(path)
@@ -129,11 +128,11 @@ def reopened(case: str, path: str, recipes: list[dict], out: str) -> int:
                 members.append((km.load_run(run.path.parent / row["run"]), row["recipe"],
                                 row["options"]))
             if row["status"] == "compression failed":  # no member: every format says so
-                cells += [{**cell(case, row), "format": fmt} for fmt in format_names()
+                cells += [{**cell(case, row), "format": fmt} for fmt in formats
                           if fmt != row["format"]]
     for member, recipe, options in members:
         done = {c["format"] for c in cells if c["recipe"] == recipe and c["options"] == options}
-        wanted = [fmt for fmt in format_names() if fmt not in done]
+        wanted = [fmt for fmt in formats if fmt not in done]
         try:
             made = km.export(member, wanted, on_error="skip")
         except ExportError:  # none of them can hold it: each is named in the record
@@ -209,19 +208,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe-epochs", type=int, default=3)
     parser.add_argument("--case", action="append", help="only these cases (repeatable)")
-    parser.add_argument("--child", nargs=4, metavar=("CASE", "RUN", "RECIPES", "OUT"),
+    parser.add_argument("--child", nargs=5, metavar=("CASE", "RUN", "RECIPES", "FORMATS", "OUT"),
                         help=argparse.SUPPRESS)  # the reopening process
     bench_options(parser, ROOT / "bench-results" / "export_matrix.json",
                   f"cases {', '.join(QUICK_CASES)}, 1 epoch, no recipe, the console script on "
                   "two, no isolation cost")
     args = parser.parse_args(argv)
     if args.child:
-        return reopened(args.child[0], args.child[1], json.loads(args.child[2]), args.child[3])
+        return reopened(args.child[0], args.child[1], json.loads(args.child[2]),
+                        json.loads(args.child[3]), args.child[4])
 
     import kerasmodels as km
     from kerasmodels.architectures import get_architecture
     from kerasmodels.compression.sweep import DEFAULT_RECIPES
-    from kerasmodels.formats import format_names
+    from kerasmodels.formats import export_formats
 
     names = [c[0] for c in CASES] + list(IMPORTS)
     chosen = list(QUICK_CASES) if args.quick else (args.case or names)
@@ -230,6 +230,8 @@ def main(argv=None) -> int:
         parser.error(f"unknown case(s) {unknown}: choose among {names}")
     epochs = 1 if args.quick else args.recipe_epochs
     recipes = [] if args.quick else [{**spec, "epochs": epochs} for spec in DEFAULT_RECIPES]
+    # quick: not the rows the sweep makes only when another misses (tflite-mixed)
+    formats = [f.name for f in export_formats() if not (args.quick and f.repairs)]
     cells, cases, died, paths = [], [], [], {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="export-matrix-") as tmp:
@@ -251,7 +253,7 @@ def main(argv=None) -> int:
             trained = time.perf_counter() - t0
             result_file = out / f"cells-{len(cases)}.json"
             child = in_new_process(sys.executable, __file__, "--child", name, str(run.path),
-                                   json.dumps(recipes), str(result_file))
+                                   json.dumps(recipes), json.dumps(formats), str(result_file))
             cli = None
             if not args.quick or name in QUICK_CLI:
                 cli = in_new_process(sys.executable, "-m", "kerasmodels", "export",
@@ -279,7 +281,6 @@ def main(argv=None) -> int:
         cost = None if args.quick else isolation_cost(
             paths["cnn" if "cnn" in paths else chosen[0]],
             ["tflite-float32", "tflite-int8", "onnx"], 5)
-    formats = format_names()
     summary = []
     for entry in cases:
         mine = [c for c in cells if c["case"] == entry["case"]]

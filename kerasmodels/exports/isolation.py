@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.errors import ConverterCrashError, ExportError, KerasModelsError
+from kerasmodels.errors import ConverterCrashError, ExportError, KerasModelsError, ParityError
 from kerasmodels.logs import NATIVE_ENV, get_logger, native_shown
 
 LOG = get_logger(__name__)
@@ -227,6 +227,8 @@ def convert(fmt, run, target: Path, *, data, info: dict[str, Any],
         sys.stderr.write(output)
     if reply["ok"]:
         return reply["extras"]
+    if reply["kind"] == "ParityError":
+        raise ParityError(reply["message"], reply["parity"])
     if reply["kind"] == "ExportError":
         raise ExportError(reply["message"])
     if reply["kind"] == "KerasModelsError":
@@ -357,6 +359,9 @@ def serve(start_log: str) -> None:
                                                 data=_dataset(message), info=message["info"],
                                                 **message["options"])
                 reply = {"ok": True, "extras": extras}
+            except ParityError as exc:  # a converter that measured a miss (tflite-mixed)
+                reply = {"ok": False, "kind": "ParityError", "message": str(exc),
+                         "parity": exc.parity}
             except ExportError as exc:
                 reply = {"ok": False, "kind": "ExportError", "message": str(exc)}
             except KerasModelsError as exc:  # the run itself (a file, a class): named as is

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.backend import keras, tf
-from kerasmodels.errors import ExportError
+from kerasmodels.errors import ExportError, ParityError
 from kerasmodels.logs import quiet_native
 
 CALIBRATION_SAMPLES = 200
@@ -190,6 +190,7 @@ def write(model, target: Path, *, fmt, data, info: dict[str, Any], int8_io: bool
 
 
 MIXED_FLOAT_SHARE = 0.5  # tflite-mixed keeps at most this share of its layers in float
+MIXED_TRIALS = 12  # and converts at most this many selections
 
 
 def relative_error(float_output, quantized, scale, zero_point) -> float:
@@ -212,7 +213,8 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
 
     Returns the file and what it kept in float (``float_layers``, ``quantized_layers``) with
     the validation agreement before and after; an ExportError when keeping
-    ``MIXED_FLOAT_SHARE`` of the layers in float does not meet the floor.
+    ``MIXED_FLOAT_SHARE`` of the layers in float (or ``MIXED_TRIALS`` selections) does not
+    meet the floor.
     """
     import csv
     import io
@@ -243,11 +245,12 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
         interpreter = Interpreter(model_content=content)
         index = interpreter.get_input_details()[0]["index"]
         output = interpreter.get_output_details()[0]["index"]
-        interpreter.resize_tensor_input(index, [1, *x_val.shape[1:]])
+        rows = 1 if batch == 1 else len(x_val)  # recurrent models take one at a time
+        interpreter.resize_tensor_input(index, [rows, *x_val.shape[1:]])
         interpreter.allocate_tensors()
         outputs = []
-        for row in x_val:
-            interpreter.set_tensor(index, row[None].astype(dtype))
+        for start in range(0, len(x_val), rows):
+            interpreter.set_tensor(index, x_val[start:start + rows].astype(dtype))
             interpreter.invoke()
             outputs.append(interpreter.get_tensor(output).copy())
         got = np.concatenate(outputs)
@@ -280,28 +283,28 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
     content = quantized([])
     measured = before = quality(content)
     most = int(len(worst) * MIXED_FLOAT_SHARE)
-    low, high = 0, 0  # the most layers in float that missed, the fewest that fit
+    low, high, trials = 0, 0, 0  # the most layers in float that missed, the fewest that fit
     while measured < enough:  # 1, 2, 4, ... worst layers in float, at most `most`
         count = min(max(1, 2 * low), most)
-        if count <= low:  # beyond MIXED_FLOAT_SHARE in float: a float16 file is the answer
+        if count <= low or trials >= MIXED_TRIALS:  # a float16 file is the answer
             what = "agreement" if data.task == "classification" else "difference"
-            raise ExportError(
+            raise ParityError(
                 f"{fmt.name} cannot reach its floor: with the {low} worst of its "
                 f"{len(worst)} quantized layers kept in float its validation {what} is "
-                f"{abs(measured):.4f} (full int8: {abs(before):.4f}), and more than "
-                f"{MIXED_FLOAT_SHARE:.0%} of them in float leaves little of int8: export "
-                "tflite-float16, or train the run quantization-aware (kerasmodels compress "
-                "RUN qat)")
+                f"{abs(measured):.4f} (full int8: {abs(before):.4f}); more in float leaves "
+                "little of int8: export tflite-float16, or train the run quantization-aware "
+                "(kerasmodels compress RUN qat)",
+                {"top1_agreement": measured} if data.task == "classification" else {})
         trial = quantized(worst[:count])
-        reached = quality(trial)
+        reached, trials = quality(trial), trials + 1
         if reached >= enough:
             high, content, measured = count, trial, reached
             break
         low, measured = count, reached
-    while high - low > 1:  # the fewest that fit, by bisection
+    while high - low > 1 and trials < MIXED_TRIALS:  # the fewest that fit, by bisection
         middle = (low + high) // 2
         trial = quantized(worst[:middle])
-        reached = quality(trial)
+        reached, trials = quality(trial), trials + 1
         if reached >= enough:
             high, content, measured = middle, trial, reached
         else:
