@@ -344,6 +344,13 @@ def test_pareto_front_and_bad_budget(parent):
     assert pareto_front(rows) == [True, True, False, True, True]
     with pytest.raises(HyperparameterError, match="accuracy_budget"):
         km.sweep(parent, accuracy_budget=-0.1)
+    # a recipe's typo is an error before any work, not a failed row minutes later
+    before = set(parent.path.parent.iterdir())
+    with pytest.raises(UnknownNameError, match="unknown recipe 'prnue': did you mean 'prune'"):
+        km.sweep(parent, recipes=[{"recipe": "qat"}, {"recipe": "prnue"}])
+    with pytest.raises(HyperparameterError, match="recipe 'prune' has no option clusters"):
+        km.sweep(parent, recipes=[{"recipe": "prune", "clusters": 8}])
+    assert set(parent.path.parent.iterdir()) == before and not (parent.path / "sweep.json").exists()
 
 
 RELOADED = ("prune", "cluster", "qat", "distill", "prune+qat", "cluster+qat", "prune+cluster+qat",

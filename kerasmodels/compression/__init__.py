@@ -70,6 +70,19 @@ def recipe_options(recipe: str) -> dict[str, dict[str, Any]]:
     return described
 
 
+def check_recipe(recipe: str, options: dict[str, Any]) -> None:
+    """An UnknownNameError or HyperparameterError unless ``recipe`` exists and takes
+    ``options`` with values it accepts (before any work is done)."""
+    if recipe not in RECIPES:
+        raise UnknownNameError("recipe", recipe, RECIPES)
+    accepted = sorted({name for step in recipe.split("+") for name in _options(_step(step))})
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise HyperparameterError(f"recipe {recipe!r} has no option {', '.join(unknown)}; it "
+                                  f"takes: {', '.join(accepted)}")
+    check_all(COMPRESSION, options, "compression option")
+
+
 def compress(run: Run | str | Path, recipe: str, *, progress: bool = False,
              **options: Any) -> Run:
     """Apply ``recipe`` to a clone of ``run``'s model and save the result as a child run.
@@ -80,15 +93,8 @@ def compress(run: Run | str | Path, recipe: str, *, progress: bool = False,
     step's epochs go to TensorBoard (the child's ``logs/<step>/``); ``progress`` shows a bar
     per step.
     """
-    if recipe not in RECIPES:
-        raise UnknownNameError("recipe", recipe, RECIPES)
+    check_recipe(recipe, options)
     steps = recipe.split("+")
-    accepted = sorted({name for step in steps for name in _options(_step(step))})
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise HyperparameterError(f"recipe {recipe!r} has no option {', '.join(unknown)}; it "
-                                  f"takes: {', '.join(accepted)}")
-    check_all(COMPRESSION, options, "compression option")
     parent = load_run(run)
     data = parent.dataset()
     from kerasmodels.compression.common import compression_session, save_child
@@ -198,4 +204,4 @@ def distill_run(teacher, data, *, student=None, student_hparams: dict | None = N
     return student_model, report, history
 
 
-__all__ = ["RECIPES", "compress", "recipe_options"]
+__all__ = ["RECIPES", "check_recipe", "compress", "recipe_options"]

@@ -119,6 +119,13 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
             raise HyperparameterError(f"the sweep times every artifact in LiteRT: {name} is run "
                                       f"by {get_format(name).runtime}; choose among "
                                       f"{', '.join(format_names(runtime='litert'))}")
+    from kerasmodels.compression import check_recipe
+
+    for spec in recipes:  # a typo is an error now, not a failed row after minutes of work
+        if not isinstance(spec, dict) or "recipe" not in spec:
+            raise HyperparameterError(f"each recipe is {{'recipe': name, **options}}, got "
+                                      f"{spec!r}")
+        check_recipe(spec["recipe"], {k: v for k, v in spec.items() if k != "recipe"})
     integer = [name for name in formats if get_format(name).integer]
     baseline_format = next((name for name in formats if get_format(name).lossless), None)
     parent = load_run(run)
