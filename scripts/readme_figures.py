@@ -386,7 +386,7 @@ def render_micro(data: dict) -> str:
 @renderer("export_matrix")
 def render_export_matrix(data: dict) -> str:
     formats = data["formats"]
-    rows, notes = [], []
+    rows = []
     for case in data["cases"]:
         mine = [c for c in data["cells"] if c["case"] == case["case"]]
         members = len({(c["recipe"], c["options"]) for c in mine})
@@ -395,19 +395,29 @@ def render_export_matrix(data: dict) -> str:
             found = [c for c in mine if c["format"] == fmt]
             ok = sum(c["status"] == "ok" for c in found)
             line.append("all" if ok == len(found) else f"{ok} of {len(found)}")
-            failed: dict[str, list[str]] = {}
-            for c in found:
-                if c["status"] != "ok":
-                    failed.setdefault(c["status"], []).append(c["recipe"])
-            for status, recipes in failed.items():
-                example = next(c for c in found if c["status"] == status)
-                agreement = ", ".join(f"{100 * c['agreement']:.1f}%" for c in found
-                                      if c["status"] == status and c["agreement"] is not None)
-                reason = (f"top-1 agreement {agreement}" if status == "below floor" and agreement
-                          else (example["reason"] or "").split(": ", 1)[-1][:160])
-                notes.append(f"- {case['case']}, `{fmt}`, {status} ({', '.join(recipes)}): "
-                             f"{reason}")
         rows.append(line)
+    # the misses, grouped: one line per format, status and reason, with where it happened
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for c in data["cells"]:
+        if c["status"] == "ok":
+            continue
+        reason = (c["reason"] or "").split("cannot hold this model: ")[-1]
+        reason = re.sub(r"^\S+: ", "", reason)
+        if c["status"] == "converter failed":  # where it crashed, and the upstream issue
+            upstream = re.search(r"[\w-]+/[\w-]+#\d+", reason)
+            reason = reason.split(", in a worker process")[0] + (
+                f"; {upstream.group(0)}" if upstream else "")
+        if c["status"] == "below floor":
+            reason = ""
+        elif c["status"] == "compression failed":
+            reason = reason.split(":")[0]
+        where = f"{c['case']} ({c['recipe']}" + (
+            f", {100 * c['agreement']:.1f}%)" if c["status"] == "below floor"
+            and c["agreement"] is not None else ")")
+        groups.setdefault((c["format"] or "every format", c["status"], reason[:140]),
+                          []).append(where)
+    notes = [f"- `{fmt}` {status}" + (f" ({reason})" if reason else "") + ": "
+             + ", ".join(places) for (fmt, status, reason), places in sorted(groups.items())]
     cost = data["isolation"]
     died = ", ".join(data["died"]) or "none"
     recipes = ", ".join(r["recipe"] + "".join(f" {k}={v}" for k, v in r.items()
@@ -417,7 +427,8 @@ def render_export_matrix(data: dict) -> str:
             + f"\n\nEach case's run and its children (recipes: {recipes}; "
             f"{data['recipes'][0]['epochs'] if data['recipes'] else 0} epochs each) in every "
             "format: how many passed their floor. Processes that died: "
-            f"{died}. The others, each with its reason:\n\n" + "\n".join(notes))
+            f"{died}. Where a format missed, and why (case and recipe; the agreement measured "
+            "for a file below its floor):\n\n" + "\n".join(notes))
     if cost:
         text += (f"\n\nWhat the worker process costs (`{', '.join(cost['formats'])}` of the "
                  f"digits CNN, fresh processes, median of {cost['repeats']}): the first export "
