@@ -385,7 +385,8 @@ def render_micro(data: dict) -> str:
 
 @renderer("export_matrix")
 def render_export_matrix(data: dict) -> str:
-    formats = data["formats"]
+    formats = [*data["formats"], *sorted({c["format"] for c in data["cells"] if c["format"]}
+                                        - set(data["formats"]))]  # tflite-mixed: on a miss
     rows = []
     for case in data["cases"]:
         mine = [c for c in data["cells"] if c["case"] == case["case"]]
@@ -394,7 +395,8 @@ def render_export_matrix(data: dict) -> str:
         for fmt in formats:
             found = [c for c in mine if c["format"] == fmt]
             ok = sum(c["status"] == "ok" for c in found)
-            line.append("all" if ok == len(found) else f"{ok} of {len(found)}")
+            line.append("-" if not found else "all" if ok == len(found) else
+                        f"{ok} of {len(found)}")
         rows.append(line)
     # the misses, grouped: one line per format, status and reason, with where it happened
     groups: dict[tuple[str, str, str], list[str]] = {}

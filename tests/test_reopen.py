@@ -29,10 +29,11 @@ def cells(matrix: dict, case: str) -> dict[str, dict]:
 
 def test_no_process_dies_and_every_cell_is_a_file_or_a_reason(matrix):
     assert matrix["died"] == [] and all(c["child_exit"] == 0 for c in matrix["cases"])
-    every = {f.name for f in km.export_formats() if not f.repairs}  # quick: not tflite-mixed
+    every = {f.name for f in km.export_formats() if not f.repairs}
+    repairs = {f.name for f in km.export_formats() if f.repairs}  # made where int8 misses
     assert set(matrix["formats"]) == every
     for case in matrix["cases"]:
-        assert set(cells(matrix, case["case"])) == every, case["case"]
+        assert every <= set(cells(matrix, case["case"])) <= every | repairs, case["case"]
     for found in matrix["cells"]:
         assert found["status"] in ("ok", "below floor", "cannot hold", "converter failed",
                                    "compression failed"), found
