@@ -451,28 +451,39 @@ def render_zoo(data: dict) -> str:
             continue
         int8 = (f"{100 * r['int8_agreement']:.1f}%" if r.get("int8_agreement") is not None
                 else "-") + ("" if "int8_kb" in r else " (below its floor)")
-        mixed = (f"{100 * r['mixed_agreement']:.1f}%, {r['mixed_kb']:,} kB, "
+        missed = re.search(r"with the (\d+) worst of its (\d+).*?agreement is ([\d.]+)",
+                           r.get("mixed_error", ""))
+        mixed = (f"{100 * r['mixed_agreement']:.1f}%, {r['mixed_kb']:,.0f} kB, "
                  f"{r['mixed_float_layers']} layers in float" if "mixed_agreement" in r
-                 else r.get("mixed_error", "")[:80] if "mixed_error" in r else "")
+                 else f"refused: {100 * float(missed.group(3)):.1f}% on validation with "
+                      f"{missed.group(1)} of {missed.group(2)} layers in float" if missed
+                 else "")
         rows.append([r["model"], r["input"], f"{r['params']:,}", f"{r['import_s']:.1f}",
                      f"{r['max_abs_difference']:.1g}", num(r["keras_test_accuracy"]),
                      f"{100 * r['float32_agreement']:.1f}%", int8,
-                     f"{r['int8_kb']:,}" if "int8_kb" in r else "-", mixed])
+                     f"{r['int8_kb']:,.0f}" if "int8_kb" in r else "-", mixed])
     text = table(["model", "input", "params", "import s", "rebuild max diff",
                   "Keras test acc", "float32 = Keras", "int8 = Keras", "int8 kB",
                   "tflite-mixed"], rows)
     if refused:
         text += "\n\nNot imported: " + "; ".join(refused) + "."
     if data.get("real_sizes"):
-        text += "\n\nReal sizes (untrained, so times and sizes only):\n\n" + table(
-            ["model", "input", "params", "import s", "export s (float32 + int8)",
-             "benchmark s", "float32 kB", "int8 kB", "float32 p50 ms", "int8 p50 ms",
-             "peak memory"],
-            [[r["model"], r["input"], f"{r['params']:,}", r["import_s"], r["export_s"],
-              r["benchmark_s"], f"{r.get('float32_kb', 0):,}", f"{r.get('int8_kb', 0):,}",
-              ms(r.get("float32_p50_ms")), ms(r.get("int8_p50_ms")),
-              f"{r['peak_rss_mb']:,} MB"] for r in data["real_sizes"]])
-    return text + f"\n\n{data['epochs']} epochs each." + machine_line(data)
+        text += ("\n\nReal sizes (untrained: times and sizes, not accuracy), each step timed:"
+                 "\n\n" + table(
+                     ["model", "input", "params", "import s", "export s (float32 + int8)",
+                      "benchmark s", "float32 kB", "int8 kB", "float32 p50 ms", "int8 p50 ms"],
+                     [[r["model"], r["input"], f"{r['params']:,}", r["import_s"], r["export_s"],
+                       r["benchmark_s"], f"{r.get('float32_kb', 0):,}",
+                       f"{r.get('int8_kb', 0):,}", ms(r.get("float32_p50_ms")),
+                       ms(r.get("int8_p50_ms"))] for r in data["real_sizes"]])
+                 + f"\n\nThe bench process's peak resident memory over the whole run (every "
+                 f"catalogue model, then these): {max(r['peak_rss_mb'] for r in data['real_sizes']):,}"
+                 " MB.")
+    collapsed = [r["model"] for r in data["rows"] if r.get("collapsed")]
+    text += (f"\n\n{data['epochs']} epochs each, Adam 1e-3." + (
+        f" {', '.join(collapsed)} collapsed to one class in that budget: the import warned, and "
+        "the int8 export named the model as the cause of its agreement." if collapsed else ""))
+    return text + machine_line(data)
 
 
 @renderer("transfer")
