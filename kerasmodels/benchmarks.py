@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import ExportError, HyperparameterError, KerasModelsError, check_positive
+from kerasmodels.layout import BENCHMARK, BENCHMARK_CSV, EXPORTS, EXPORTS_RECORD
 from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, list_runs, load_run, read_json, write_json
 
@@ -175,7 +176,7 @@ def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
     yield "keras", KerasPredictor(run.model), {"path": run.model_path, "bytes": model_file.bytes,
                                                "gzip_bytes": model_file.gzip_bytes,
                                                "flash_bytes": model_file.bytes}
-    exports = run.path / "exports" / "exports.json"
+    exports = run.path / EXPORTS / EXPORTS_RECORD
     if not exports.exists():
         return
     from kerasmodels.formats import format_names, get_format
@@ -189,7 +190,7 @@ def predictors(run: Run, threads: tuple[int, ...], skip: tuple[str, ...] = ()):
             continue
         row = get_format(fmt)
         device = record.get("device") or {}
-        info = {"path": run.path / "exports" / record["path"], "bytes": record["bytes"],
+        info = {"path": run.path / EXPORTS / record["path"], "bytes": record["bytes"],
                 "gzip_bytes": record["gzip_bytes"],
                 "flash_bytes": device.get("flash_bytes", record["bytes"]),
                 "ram_bytes": device.get("arena_bytes") if row.ram == "arena" else None,
@@ -223,7 +224,7 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
         from kerasmodels.exports import export
 
         for member in members:
-            if not (member.path / "exports" / "exports.json").exists():
+            if not (member.path / EXPORTS / EXPORTS_RECORD).exists():
                 try:  # the formats that fail are recorded and become rows with their reason
                     export(member, on_error="skip")
                 except ExportError as exc:  # none of them can hold it
@@ -292,9 +293,9 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     rows = [{column: row.get(column) for column in COLUMNS} for row in rows]
     from kerasmodels.report import machine
 
-    write_json(root.path / "benchmark.json", {"root": root.id, "columns": list(COLUMNS),
+    write_json(root.path / BENCHMARK, {"root": root.id, "columns": list(COLUMNS),
                                               "machine": machine(), "rows": rows})
-    with open(root.path / "benchmark.csv", "w", newline="") as f:
+    with open(root.path / BENCHMARK_CSV, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
@@ -310,11 +311,12 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
 
     >>> km.compare_family("saved_models/cnn-digits-...")["pick"]  # doctest: +SKIP
     """
-    from kerasmodels.compression.sweep import SWEEP_JSON, pareto_front
+    from kerasmodels.compression.sweep import pareto_front
+    from kerasmodels.layout import SWEEP
     from kerasmodels.runs import read_json
 
     root = family(load_run(run))[0]
-    bench, sweep = root.path / "benchmark.json", root.path / SWEEP_JSON
+    bench, sweep = root.path / BENCHMARK, root.path / SWEEP
     rows = [dict(r) for r in read_json(bench)["rows"]] if bench.exists() else []
     swept = read_json(sweep) if sweep.exists() else {}
     seen = {(r["run"], r["format"]) for r in rows}

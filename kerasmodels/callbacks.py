@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasmodels._compat import learning_rate_schedule
 from kerasmodels.backend import keras, tf
 from kerasmodels.runs import read_json, write_json
 
 
 def current_learning_rate(optimizer) -> float:
     """The rate the optimizer's next step will use (a schedule evaluated at ``iterations``)."""
-    lr = getattr(optimizer, "_learning_rate", None)  # tf_keras' .learning_rate is the last step's
+    lr = learning_rate_schedule(optimizer)  # tf_keras' .learning_rate is the last step's
     if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
         return float(lr(optimizer.iterations))
     return float(keras.backend.get_value(optimizer.learning_rate))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels._version import __version__
+from kerasmodels.layout import BENCHMARK, BENCHMARK_CSV, EXPORTS, RUNS_DIR
 from kerasmodels.logs import configure, get_logger
 
 LOG = get_logger(__name__)
@@ -175,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--hparam", type=_key_value, action="append", default=[],
                        metavar="KEY=VALUE",
                        help="architecture hyperparameter, e.g. --hparam hidden_units=[64,32]")
-    train.add_argument("--out-dir", default="saved_models")
+    train.add_argument("--out-dir", default=RUNS_DIR)
     train.add_argument("--no-resume", action="store_true", help="start over instead of resuming")
     train.add_argument("--distribution", choices=["mirrored", "multiworker"],
                        help="mirrored: every local device (KERASMODELS_CPU_DEVICES=N splits the "
@@ -192,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--signature", help="a SavedModel's signature (default "
                                               "serving_default)")
     _dataset_arguments(imported)
-    imported.add_argument("--out-dir", default="saved_models")
+    imported.add_argument("--out-dir", default=RUNS_DIR)
 
     search = command("search", "hyperparameter search with Optuna (TPE, median pruner); every "
                                "trial is a run", json=True)
@@ -208,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                              '["adam", "sgd"]}\' (lists of two numbers are ranges; default: '
                              'the width and depth of the family and the training options\' '
                              'declared ranges)')
-    search.add_argument("--out-dir", default="saved_models")
+    search.add_argument("--out-dir", default=RUNS_DIR)
 
     pretrain = command("pretrain", "pretrain a transformer's encoder on unlabelled tokens "
                                    "(masked or next-token prediction)", json=True)
@@ -227,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--hparam", type=_key_value, action="append", default=[],
                           metavar="KEY=VALUE")
     _add_option(pretrain, TRAINING["seed"])
-    pretrain.add_argument("--out-dir", default="saved_models")
+    pretrain.add_argument("--out-dir", default=RUNS_DIR)
 
     finetune = command("finetune", "a new head on a pretrained (or any classifier) run's "
                                    "backbone, trained on a labelled dataset", json=True)
@@ -322,14 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"batch-1 calls timed per variant (default {benched['calls']})")
 
     runs = command("runs", "list the runs and their metrics", json=True)
-    runs.add_argument("--runs-dir", default="saved_models")
+    runs.add_argument("--runs-dir", default=RUNS_DIR)
 
     command("archs", "list the architectures and their hyperparameters", json=True)
     command("datasets", "list the datasets", json=True)
 
     demo = command("demo", "train the demo models on the built-in data and open the dashboard "
                            "on them")
-    demo.add_argument("--runs-dir", default="saved_models")
+    demo.add_argument("--runs-dir", default=RUNS_DIR)
     demo.add_argument("--force", action="store_true", help="train them even if runs exist")
     demo.add_argument("--no-dashboard", action="store_true", help="only build the demo models")
     demo.add_argument("--quick", action="store_true",
@@ -338,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
 
     dashboard = command("dashboard", "open the Streamlit dashboard in the browser")
-    dashboard.add_argument("--runs-dir", default="saved_models")
+    dashboard.add_argument("--runs-dir", default=RUNS_DIR)
     dashboard.add_argument("--port", type=int, default=8501)
     dashboard.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
     dashboard.add_argument("--headless", action="store_true", help="do not open a browser window")
@@ -518,15 +519,15 @@ def cmd_sweep(args) -> int:
 def cmd_export(args) -> int:
     import kerasmodels as km
     from kerasmodels.errors import ExportError
-    from kerasmodels.exports import EXPORTS_JSON
     from kerasmodels.formats import OPTIONS
+    from kerasmodels.layout import EXPORTS_RECORD
     from kerasmodels.report import format_table, kilobytes
     from kerasmodels.runs import read_json
 
     artifacts = km.export(args.run, args.formats, progress=_progress(args), on_error="skip",
                           **_given(args, *OPTIONS))
-    folder = km.load_run(args.run).path / "exports"
-    record = read_json(folder / EXPORTS_JSON)
+    folder = km.load_run(args.run).path / EXPORTS
+    record = read_json(folder / EXPORTS_RECORD)
     asked = args.formats or [a.format for a in artifacts] + list(record["failed"])
     unsupported = {f: r for f, r in record["unsupported"].items() if f in asked}
     failed = {f: entry for f, entry in record["failed"].items() if f in asked}
@@ -563,9 +564,9 @@ def cmd_benchmark(args) -> int:
     rows = km.benchmark(args.run, progress=_progress(args), **given)
     root = km.load_run(args.run).path.parent / rows[0]["run"]
     _emit(args, {"rows": rows, "machine": describe_machine(),
-                 "path": root / "benchmark.json"},
+                 "path": root / BENCHMARK},
           f"{format_table(rows)}\nlatency: the runtime alone, batch 1, interleaved; on "
-          f"{describe_machine()}\nwrote {root / 'benchmark.json'} and benchmark.csv")
+          f"{describe_machine()}\nwrote {root / BENCHMARK} and {BENCHMARK_CSV}")
     return 0
 
 

@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import ModelFileError
+from kerasmodels.layout import LABELS
 from kerasmodels.runs import check_input  # numpy only, like everything imported here
-
-LABELS_FILE = "labels.json"
 
 
 def read_model_bytes(path: str | Path, magic: bytes | None = None, kind: str = "model") -> bytes:
@@ -173,12 +172,12 @@ class EdgeModel(LiteRTModel):
     def __init__(self, path: str | Path, num_threads: int | None = None,
                  labels_path: str | Path | None = None):
         super().__init__(path, num_threads)
-        labels_path = Path(labels_path) if labels_path else self.path.parent / LABELS_FILE
+        labels_path = Path(labels_path) if labels_path else self.path.parent / LABELS
         try:
             if labels_path.is_file():
                 self.info = json.loads(labels_path.read_text())
             else:
-                embedded = self._embedded.get(LABELS_FILE)
+                embedded = self._embedded.get(LABELS)
                 labels_path = self.path  # for the error below
                 self.info = json.loads(embedded) if embedded else {}
             if not isinstance(self.info, dict):

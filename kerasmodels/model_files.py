@@ -27,7 +27,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kerasmodels._compat import keep_keras_v3_saving
 from kerasmodels.errors import ForeignClassError, RunError, UnsafeModelError
+from kerasmodels.layout import MODEL
 
 CONFIG_ENTRY = "config.json"
 MAX_CONFIG_BYTES = 64 * 2**20
@@ -186,7 +188,7 @@ def load_keras_file(path: str | Path, custom_objects: dict[str, Any] | None = No
     register_kerasmodels_classes()
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="kerasmodels-load-") as private:
-        copy = Path(private) / "model.keras"
+        copy = Path(private) / MODEL
         try:
             shutil.copyfile(path, copy)
         except FileNotFoundError:
@@ -204,7 +206,7 @@ def load_keras_file(path: str | Path, custom_objects: dict[str, Any] | None = No
                            "file is corrupt, truncated or from an incompatible version; "
                            "re-train the run") from exc
         finally:
-            _keep_keras_format()
+            keep_keras_v3_saving()
 
 
 def save_keras_file(model, path: str | Path) -> None:
@@ -213,15 +215,8 @@ def save_keras_file(model, path: str | Path) -> None:
     tf_keras keeps its ".keras format" switch per thread and loading a model on a thread that
     never saved turns it off, so the next ``save("x.keras")`` there would write HDF5.
     """
-    _keep_keras_format()
+    keep_keras_v3_saving()
     model.save(path)
-
-
-def _keep_keras_format() -> None:
-    # checked against tf_keras 2.21: saving_lib._SAVING_V3_ENABLED is a threading.local
-    from tf_keras.src.saving import saving_lib
-
-    saving_lib._SAVING_V3_ENABLED.value = True
 
 
 __all__ = ["check_config", "load_keras_file", "read_config", "register_kerasmodels_classes",

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import HyperparameterError, UnknownNameError, check_positive
-from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, load_run, new_run_id
+from kerasmodels.layout import RUNS_DIR
+from kerasmodels.runs import Run, load_run, new_run_id
 
 OBJECTIVES = ("masked", "next_token")
 FREEZE = ("encoder", "none")
@@ -81,7 +82,7 @@ def language_model(arch: str, data, *, causal: bool, **hparams):
 
 def pretrain(arch: str = "transformer", corpus="text", *, objective: str = "masked",
              epochs: int = 10, mask_rate: float = 0.15, learning_rate: float = 1e-3,
-             batch_size: int = 32, seed: int = 0, out_dir: str | Path = DEFAULT_RUNS_DIR,
+             batch_size: int = 32, seed: int = 0, out_dir: str | Path = RUNS_DIR,
              corpus_options: dict[str, Any] | None = None, verbose: int = 1,
              **hparams) -> Run:
     """Pretrain ``arch``'s encoder on ``corpus`` without labels; returns the saved run."""

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasmodels._compat import flatten_layers, random_generator
 from kerasmodels.backend import keras, tf
+from kerasmodels.layout import BEST_WEIGHTS, RESUME_STATE
 from kerasmodels.runs import read_json, write_json
 
-STATE_JSON = "state.json"
 # what a stateful Keras callback keeps between epochs
 CALLBACK_FIELDS = ("wait", "best", "cooldown_counter", "stopped_epoch", "best_epoch")
 
@@ -79,7 +80,7 @@ class TrainingState(keras.callbacks.Callback):
 
     def restore(self, model) -> int:
         """Load the last saved state into ``model`` (compiled); the number of epochs done."""
-        record_file = self.folder / STATE_JSON
+        record_file = self.folder / RESUME_STATE
         if not record_file.is_file():
             return 0
         record = read_json(record_file)
@@ -87,7 +88,7 @@ class TrainingState(keras.callbacks.Callback):
         model.optimizer.build(model.trainable_variables)  # its slots exist before the read
         self._checkpoint(model).read(str(prefix)).assert_existing_objects_matched()
         self._pending = record.get("callbacks", [])
-        weights = self.folder / record["checkpoint"].split("/")[0] / "best_weights.npz"
+        weights = self.folder / record["checkpoint"].split("/")[0] / BEST_WEIGHTS
         if weights.is_file():
             with np.load(weights, allow_pickle=False) as stored:
                 self._pending_best = [stored[f"arr_{i}"] for i in range(len(stored.files))]
@@ -114,8 +115,8 @@ class TrainingState(keras.callbacks.Callback):
             if getattr(cb, "best_weights", None) is not None:
                 buffer = io.BytesIO()
                 np.savez(buffer, *cb.best_weights)
-                (target / "best_weights.npz").write_bytes(buffer.getvalue())
-        write_json(self.folder / STATE_JSON, {
+                (target / BEST_WEIGHTS).write_bytes(buffer.getvalue())
+        write_json(self.folder / RESUME_STATE, {
             "epochs_done": epoch + 1, "checkpoint": f"{name}/ckpt",
             "callbacks": [_fields(cb) for cb in self.stateful]})
         for old in self.folder.glob("epoch-*"):  # only the published state is kept
@@ -131,8 +132,8 @@ def random_generators(model) -> list:
     ``enable_tf_random_generator``.)
     """
     found = []
-    for layer in model._flatten_layers(include_self=False):
-        generator = getattr(getattr(layer, "_random_generator", None), "_generator", None)
+    for layer in flatten_layers(model):
+        generator = random_generator(layer)
         if generator is not None:
             found.append(generator)
     return found

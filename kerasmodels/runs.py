@@ -27,12 +27,20 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import InputShapeError, RunError
+from kerasmodels.layout import (
+    EXPORTS,
+    EXPORTS_RECORD,
+    HISTORY,
+    LABELS,
+    LOGS,
+    MANIFEST,
+    MODEL,
+    RUNS_DIR,
+    SAVED_MODEL,
+)
 from kerasmodels.report import kilobytes
 
 SCHEMA_VERSION = 1
-MANIFEST, HISTORY, MODEL = "manifest.json", "history.json", "model.keras"
-SAVED_MODEL = "saved_model"  # an imported SavedModel's run holds it instead of model.keras
-DEFAULT_RUNS_DIR = "saved_models"
 # packages extend how a run's model loads (a QAT run: its float model plus its quantizer
 # state) by an entry point in this group: ``loader(run, model) -> model``
 MODEL_LOADERS = "kerasmodels.model_loaders"
@@ -192,12 +200,13 @@ class Run:
 
         info = self.manifest["dataset"]
         if info.get("stored") is not None:  # trained on arrays: kept in the run's folder
-            from kerasmodels.data.dataset import ARRAYS_FILE, Dataset
+            from kerasmodels.data.dataset import Dataset
+            from kerasmodels.layout import DATASET
 
-            if info["stored"] != ARRAYS_FILE:  # a manifest names no other file
+            if info["stored"] != DATASET:  # a manifest names no other file
                 raise RunError(f"{self.path / MANIFEST}: dataset.stored must be "
-                               f"{ARRAYS_FILE!r}, got {info['stored']!r}")
-            return Dataset.read_arrays(self.path / ARRAYS_FILE, info)
+                               f"{DATASET!r}, got {info['stored']!r}")
+            return Dataset.read_arrays(self.path / DATASET, info)
         return load_dataset(info["name"], **info.get("options", {})).check_unchanged(
             info.get("sha256"))
 
@@ -272,15 +281,15 @@ class Run:
     def exported_files(self) -> list[Path]:
         """The run's exported files that ``exports.json`` records (``.tflite``, ``.onnx``),
         with ``exports.json`` and ``labels.json``; nothing else in the folder is offered."""
-        folder = self.path / "exports"
+        folder = self.path / EXPORTS
         try:
-            record = read_json(folder / "exports.json")
+            record = read_json(folder / EXPORTS_RECORD)
         except RunError:
             return []
         artifacts = record.get("artifacts") if isinstance(record, dict) else None
         names = {entry.get("path") for entry in (artifacts or {}).values()
                  if isinstance(entry, dict)}
-        names |= {"exports.json", "labels.json"}
+        names |= {EXPORTS_RECORD, LABELS}
         return sorted(p for p in folder.iterdir()
                       if p.name in names and p.is_file() and p.parent == folder)
 
@@ -359,8 +368,8 @@ def load_run(path: Run | str | Path) -> Run:
     path = Path(path)
     if not path.is_dir():
         hint = ""
-        if not path.is_absolute() and (Path(DEFAULT_RUNS_DIR) / path).is_dir():
-            return load_run(Path(DEFAULT_RUNS_DIR) / path)
+        if not path.is_absolute() and (Path(RUNS_DIR) / path).is_dir():
+            return load_run(Path(RUNS_DIR) / path)
         if path.parent.is_dir():
             ids = sorted(p.name for p in path.parent.iterdir() if p.is_dir() and not p.name.startswith("."))
             hint = f"; runs there: {', '.join(ids[:8])}" if ids else ""
@@ -403,7 +412,7 @@ def check_manifest(manifest: Any, path: Path) -> None:
     need(isinstance(manifest.get("training", {}), dict), "'training' must be an object")
 
 
-def scan_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[Run], list[tuple[Path, str]]]:
+def scan_runs(runs_dir: str | Path = RUNS_DIR) -> tuple[list[Run], list[tuple[Path, str]]]:
     """All runs under ``runs_dir``, oldest first, and the broken ones with the reason."""
     root = Path(runs_dir)
     runs: list[Run] = []
@@ -424,7 +433,7 @@ def scan_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[Run], list[
     return runs, broken
 
 
-def runs_table(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[dict[str, Any]],
+def runs_table(runs_dir: str | Path = RUNS_DIR) -> tuple[list[dict[str, Any]],
                                                                  list[tuple[Path, str]]]:
     """One row per run (arch, dataset, parent, recipe, params, test metrics, size, epochs),
     and the broken runs with the reason: what ``kerasmodels runs`` and the dashboard show."""
@@ -443,7 +452,7 @@ def runs_table(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> tuple[list[dict[str, 
     return rows, broken
 
 
-def list_runs(runs_dir: str | Path = DEFAULT_RUNS_DIR, *,
+def list_runs(runs_dir: str | Path = RUNS_DIR, *,
               where: Callable[[Run], bool] | None = None) -> list[Run]:
     """The loadable runs under ``runs_dir`` (see :func:`scan_runs` for broken ones)."""
     runs, _ = scan_runs(runs_dir)
@@ -507,8 +516,11 @@ def new_manifest(run_id: str, *, arch: dict[str, Any], dataset, metrics: dict[st
 
 def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: str | Path, *,
              logs: Path | None = None, work: Path | None = None,
-             files: dict[str, bytes] | None = None, dataset=None) -> Run:
+             files: dict[str, bytes] | None = None, dataset=None, held=None) -> Run:
     """Write a run atomically (staging folder, then one rename) and return it.
+
+    The returned run holds ``held`` as its model (default: ``model``), not reloaded: a QAT
+    child saves its float model and keeps the quantize-wrapped one.
 
     ``files`` are extra files of the run (name -> content), e.g. a QAT run's quantizer state.
     A ``dataset`` made from arrays is kept in the run (``dataset.npz`` and its sha256); an
@@ -528,13 +540,13 @@ def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: 
             (staging / name).write_bytes(content)
         write_json(staging / HISTORY, history)
         if dataset is not None and dataset.in_memory:
-            from kerasmodels.data.dataset import ARRAYS_FILE
+            from kerasmodels.layout import DATASET
 
-            manifest = {**manifest, "dataset": {**manifest["dataset"], "stored": ARRAYS_FILE,
+            manifest = {**manifest, "dataset": {**manifest["dataset"], "stored": DATASET,
                                                 "sha256": dataset.write_arrays(
-                                                    staging / ARRAYS_FILE)}}
+                                                    staging / DATASET)}}
         if logs is not None and logs.exists():
-            shutil.copytree(logs, staging / "logs")
+            shutil.copytree(logs, staging / LOGS)
         write_json(staging / MANIFEST, manifest)
         run_id = commit_new_run(staging, out_dir, manifest)
     except BaseException:
@@ -543,7 +555,7 @@ def save_run(model, manifest: dict[str, Any], history: dict[str, Any], out_dir: 
     if work is not None:
         discard(work)
     run = load_run(out_dir / run_id)
-    run._model = model
+    run._model = model if held is None else held
     return run
 
 

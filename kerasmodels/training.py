@@ -35,6 +35,7 @@ from kerasmodels.errors import (
     TrainingDivergedError,
 )
 from kerasmodels.imports import run_name
+from kerasmodels.layout import LOGS, MODEL, PARTIAL, RESUME_DIR, WORK_CONFIG
 from kerasmodels.logs import get_logger
 from kerasmodels.model_files import save_keras_file
 from kerasmodels.optimizers import make_optimizer
@@ -42,8 +43,8 @@ from kerasmodels.options import TRAINING, check_all
 from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
 from kerasmodels.resume import TrainingState, epoch_batches
 from kerasmodels.runs import (
-    DEFAULT_RUNS_DIR,
     HISTORY,
+    RUNS_DIR,
     Run,
     discard,
     new_manifest,
@@ -114,7 +115,7 @@ def train(
     reg_strength: float = TRAINING["reg_strength"].default,
     reg_warmup_epochs: int | None = None,
     seed: int = TRAINING["seed"].default,
-    out_dir: str | Path = DEFAULT_RUNS_DIR,
+    out_dir: str | Path = RUNS_DIR,
     early_stopping: int | None = None,
     resume: bool = True,
     checkpoint_every: float = TRAINING["checkpoint_every"].default,
@@ -216,18 +217,18 @@ def train(
     out_dir = Path(out_dir)
     created_out_dir = not out_dir.exists()
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    work = out_dir / ".partial" / f"{arch}-{slug(data.name)}-{key}"
+    work = out_dir / PARTIAL / f"{arch}-{slug(data.name)}-{key}"
     if dist and not dist.is_chief:  # only the chief writes under out_dir
         work = Path(tempfile.mkdtemp(prefix=f"kerasmodels-worker{dist.task_index}-"))
     multiworker = bool(dist and dist.kind == "multiworker")
     if work.exists() and (not resume or multiworker):  # workers must start from one state
         remove_tree(work)
-    if (work / "config.json").exists():
-        run_id = read_json(work / "config.json")["run_id"]
+    if (work / WORK_CONFIG).exists():
+        run_id = read_json(work / WORK_CONFIG)["run_id"]
     else:
         work.mkdir(parents=True, exist_ok=True)
         run_id = new_run_id(arch, data.name, out_dir)
-        write_json(work / "config.json", {**config, "run_id": run_id})
+        write_json(work / WORK_CONFIG, {**config, "run_id": run_id})
 
     with scope():
         model = with_kernel_regularizer(model, reg)
@@ -242,7 +243,7 @@ def train(
         cbs.append(RegularizationSchedule(
             lambda epoch: reg_strength * min(1.0, (epoch + 1) / reg_warmup_epochs)))
     cbs += [WeightStatistics(), history_cb,
-            EpochSummaries(work / "logs"),
+            EpochSummaries(work / LOGS),
             *callbacks]
     if on_epoch_end is not None:
         cbs.append(keras.callbacks.LambdaCallback(
@@ -252,7 +253,7 @@ def train(
         cbs.append(keras.callbacks.EarlyStopping(patience=early_stopping, restore_best_weights=True))
     start_epoch = 0
     if not multiworker:  # a resume needs every worker's state: multi-worker runs start over
-        state = TrainingState(work / "state", stateful_callbacks=cbs,
+        state = TrainingState(work / RESUME_DIR, stateful_callbacks=cbs,
                               every_seconds=checkpoint_every)
         start_epoch = state.restore(model)
         history_cb.keep_epochs(start_epoch)
@@ -316,7 +317,7 @@ def train(
     if dist and not dist.is_chief:
         # saving reads the metrics' sync-on-read variables, an all-reduce every worker must
         # join: the others save to a scratch folder, in step with the chief
-        save_keras_file(model, work / "model.keras")
+        save_keras_file(model, work / MODEL)
         discard(work)
         return None
     manifest = new_manifest(
@@ -339,7 +340,7 @@ def train(
         },
         **({"source": source} if source else {}),
     )
-    return save_run(model, manifest, history, out_dir, logs=work / "logs", work=work,
+    return save_run(model, manifest, history, out_dir, logs=work / LOGS, work=work,
                     dataset=data)
 
 

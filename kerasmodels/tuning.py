@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import HyperparameterError, check_positive
+from kerasmodels.layout import RUNS_DIR
 from kerasmodels.options import TRAINING
-from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, load_run, write_json
+from kerasmodels.runs import Run, load_run, write_json
 
 # the training options' declared search ranges (batch size only when asked for)
 COMMON_SPACE: dict[str, Any] = {name: option.search for name, option in TRAINING.items()
@@ -113,7 +114,7 @@ def _suggest(trial, name: str, spec):
 
 
 def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: float | None = None,
-           space: dict[str, Any] | None = None, out_dir: str | Path = DEFAULT_RUNS_DIR,
+           space: dict[str, Any] | None = None, out_dir: str | Path = RUNS_DIR,
            epochs: int | None = None, seed: int = 0, progress: bool = True) -> SearchResult:
     """Search ``space`` (default: :func:`default_space`) with TPE and the median pruner.
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasmodels.layout import EXPORTS, EXPORTS_RECORD
 from kerasmodels.runs import Run, load_run
 
 
@@ -81,23 +82,23 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
         labels = member.manifest["dataset"].get("labels")
         add(member, recipe, labels, "keras", member.model_path.name,
             lambda m=member: KerasPredictor(m.model))
-        folder = member.path / "exports"
-        if not (folder / "exports.json").is_file():
+        folder = member.path / EXPORTS
+        if not (folder / EXPORTS_RECORD).is_file():
             continue
         try:
-            record = read_json(folder / "exports.json")
+            record = read_json(folder / EXPORTS_RECORD)
             artifacts = record["artifacts"]
             if not isinstance(artifacts, dict):
                 raise TypeError("artifacts is not a mapping")
         except (KerasModelsError, KeyError, TypeError) as exc:
-            found.broken.append((member.id, "exports/exports.json",
+            found.broken.append((member.id, f"{EXPORTS}/{EXPORTS_RECORD}",
                                  f"{type(exc).__name__}: {exc}; export the run again"))
             continue
         for fmt in artifacts:
             if fmt in format_names(playground=False):
                 continue
             if fmt not in format_names():
-                found.broken.append((member.id, "exports/exports.json",
+                found.broken.append((member.id, f"{EXPORTS}/{EXPORTS_RECORD}",
                                      f"unknown format {fmt!r}"))
                 continue
             path = folder / artifact_name(fmt)

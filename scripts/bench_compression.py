@@ -37,7 +37,7 @@ def through_litert(member, fmt: str) -> dict:
 
 def recipes(parent, cases) -> list[dict]:
     import kerasmodels as km
-    from kerasmodels.compression.quantization import QAT_STATE
+    from kerasmodels.layout import QAT_STATE
 
     rows = [{"recipe": "parent", "options": "", "seconds": None,
              **{f"float32_{k}": v for k, v in through_litert(parent, "tflite-float32").items()},

@@ -112,7 +112,7 @@ def reopened(case: str, path: str, recipes: list[dict], formats: list[str], out:
     """The child process: reopen the run, sweep it, export every member to every format."""
     import kerasmodels as km
     from kerasmodels.errors import ExportError
-    from kerasmodels.exports import EXPORTS_JSON
+    from kerasmodels.layout import EXPORTS_RECORD
     from kerasmodels.runs import read_json
 
     run = km.load_run(path)
@@ -137,7 +137,7 @@ def reopened(case: str, path: str, recipes: list[dict], formats: list[str], out:
             made = km.export(member, wanted, on_error="skip")
         except ExportError:  # none of them can hold it: each is named in the record
             made = []
-        record = read_json(member.path / "exports" / EXPORTS_JSON)
+        record = read_json(member.path / "exports" / EXPORTS_RECORD)
         for fmt in wanted:
             artifact = next((a for a in made if a.format == fmt), None)
             failed = record.get("failed", {}).get(fmt)

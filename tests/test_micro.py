@@ -47,7 +47,7 @@ def test_a_model_exports_for_a_microcontroller_with_a_measured_arena(which, cnn_
         run.dataset().test[0][:1], micro.interpreter(content, arena).get_input_details(0)))
     for size, works in ((arena, True), (arena - 16, False)):  # the smallest arena that runs it
         code = ("import numpy as np\n"
-                "from tflite_micro.python.tflite_micro import runtime\n"
+                "from tflite_micro import runtime\n"
                 f"it = runtime.Interpreter.from_bytes(open({str(folder / 'model.tflite')!r}, "
                 f"'rb').read(), arena_size={size})\n"
                 f"it.set_input(np.load({str(tmp_path / 'x.npy')!r}), 0)\n"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import kerasmodels as km
-from kerasmodels.runs import MODEL
+from kerasmodels.layout import MODEL
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import HyperparameterError, UnknownNameError
+from kerasmodels.layout import LOGS
 from kerasmodels.logs import get_logger
 from kerasmodels.options import COMPRESSION, TRAINING, check_all
 from kerasmodels.runs import Run, load_run
@@ -104,7 +105,7 @@ def compress(run: Run | str | Path, recipe: str, *, progress: bool = False,
     report: dict[str, Any] = {}
     history: dict[str, list] = {}
     with tempfile.TemporaryDirectory(prefix="kerasmodels-compress-") as scratch, \
-            compression_session(Path(scratch) / "logs", progress) as session:
+            compression_session(Path(scratch) / LOGS, progress) as session:
         for i, step in enumerate(steps):
             function = _step(step)
             given = {k: v for k, v in options.items() if k in _options(function)}

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kerasmodels._compat import producing_layer
 from kerasmodels.backend import keras
 from kerasmodels.errors import HyperparameterError
 
@@ -142,7 +143,7 @@ class ChannelGraph:
             self.input_space[layer.name] = inputs[0] if len(inputs) == 1 else None
             self.space[layer.name] = self._rule(layer, inputs)
         for tensor in self.model.outputs:
-            self.freeze(self.space.get(tensor._keras_history.layer.name), "they are an output")
+            self.freeze(self.space.get(producing_layer(tensor).name), "they are an output")
 
     def _rule(self, layer, inputs: list[Space | None]) -> Space | None:
         (space, *_) = inputs
@@ -333,7 +334,8 @@ def multiply_adds(model) -> int:
             # called as layer(query, value): Keras reports the query's shape alone
             query = inputs[0] if isinstance(inputs[0], (list, tuple)) else inputs
             steps, width = query[1] or 1, query[-1]
-            inner = layer._num_heads * layer._key_dim
+            config = layer.get_config()
+            inner = config["num_heads"] * config["key_dim"]
             total += int(4 * steps * width * inner + 2 * steps * steps * inner)
     return total
 

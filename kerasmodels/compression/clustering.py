@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kerasmodels._compat import tfmot_supports
 from kerasmodels.backend import keras
 from kerasmodels.compression.common import clone, fine_tune, kernel_weights, wrapper_limit
 from kerasmodels.options import COMPRESSION
@@ -41,9 +42,6 @@ def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: 
     used after ``prune`` in a chain).
     """
     import tensorflow_model_optimization as tfmot
-    from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import (
-        ClusteringRegistry,
-    )
 
     COMPRESSION["clusters"].check(clusters)
     clustered, skipped, linear = [], [], []
@@ -53,7 +51,7 @@ def cluster(model, data, *, clusters: int = 16, epochs: int = 3, learning_rate: 
             return layer
         limit = wrapper_limit(layer)
         if limit or isinstance(layer, keras.layers.Embedding) or \
-                not ClusteringRegistry.supports(layer):
+                not tfmot_supports("cluster", layer):
             skipped.append(f"{layer.name} ({type(layer).__name__}{': ' + limit if limit else ''})")
             return layer
         clustered.append(layer.name)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasmodels._compat import has_mask
 from kerasmodels.backend import keras
 from kerasmodels.runs import Run, new_run_id
 
@@ -38,7 +39,7 @@ def wrapper_limit(layer) -> str | None:
     except (AttributeError, ValueError):
         return None
     tensors = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    masked = any(getattr(t, "_keras_mask", None) is not None for t in tensors)
+    masked = any(has_mask(t) for t in tensors)
     if masked and "mask" not in inspect.signature(layer.call).parameters:
         return "it receives a padding mask, which tfmot's wrapper would pass to its call"
     return None
@@ -173,6 +174,5 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
                      "seconds": round(seconds, 3)},
         **{key: parent.manifest[key] for key in ("source",) if key in parent.manifest},
     )
-    run = save_run(saved, manifest, history, out_dir, files=files, dataset=data, logs=logs)
-    run._model = model
-    return run
+    return save_run(saved, manifest, history, out_dir, files=files, dataset=data, logs=logs,
+                    held=model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kerasmodels._compat import tfmot_supports
 from kerasmodels.backend import keras
 from kerasmodels.compression.common import clone, sparsity_by_kernel, wrapper_limit
 from kerasmodels.errors import HyperparameterError
@@ -26,15 +27,11 @@ def check_sparsity(name: str, value) -> float:
 
 def prunable(layer, prune_embeddings: bool) -> bool:
     """True when tfmot can prune ``layer`` and it has weights worth pruning."""
-    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import (
-        PruneRegistry,
-    )
-
     if not layer.trainable_weights:
         return False
     if isinstance(layer, keras.layers.Embedding):
         return prune_embeddings
-    return PruneRegistry.supports(layer)
+    return tfmot_supports("prune", layer)
 
 
 def prune(model, data, *, target_sparsity: float = 0.8, schedule: str = "polynomial",

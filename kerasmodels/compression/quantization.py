@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from kerasmodels._compat import tfmot_supports
 from kerasmodels.backend import keras
 from kerasmodels.compression.common import clone, fine_tune, wrapper_limit
 from kerasmodels.errors import RunError, UnknownNameError
+from kerasmodels.layout import QAT_STATE, QAT_TEMPLATE
 
-QAT_STATE = "qat.weights.npz"  # a QAT run's quantizer state beside its float model.keras
 # the float model QAT started from: rebuilding the QAT model from it gives the variables the
 # state was saved from (tfmot sizes cluster centroids from the weights it wraps)
-QAT_TEMPLATE = "qat.template.keras"
 
 SCHEMES = ("default", "prune", "cluster", "prune+cluster")
 
@@ -50,10 +50,6 @@ def scheme(name: str):
 
 def skip_reason(layer) -> str | None:
     """Why ``layer`` is left in float, or None when tfmot's 8-bit registry can quantize it."""
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as registry,
-    )
-
     if isinstance(layer, keras.layers.InputLayer):
         return "input"
     if isinstance(layer, keras.layers.RNN):
@@ -61,7 +57,7 @@ def skip_reason(layer) -> str | None:
     limit = wrapper_limit(layer)
     if limit:
         return limit
-    if not registry.Default8BitQuantizeRegistry().supports(layer) and not folded_batch_norm(layer):
+    if not tfmot_supports("quantize", layer) and not folded_batch_norm(layer):
         return "not in tfmot's 8-bit registry"
     return None
 

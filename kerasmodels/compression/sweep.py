@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import ExportError, HyperparameterError
+from kerasmodels.layout import EXPORTS, SWEEP
 from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, load_run, read_json, write_json
 
 LOG = get_logger(__name__)
-SWEEP_JSON = "sweep.json"
 
 DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
     {"recipe": "prune", "target_sparsity": 0.8},
@@ -105,7 +105,8 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     from kerasmodels.benchmarks import latencies
     from kerasmodels.compression import compress
     from kerasmodels.edge import LiteRTModel
-    from kerasmodels.exports import EXPORTS_JSON, export
+    from kerasmodels.exports import export
+    from kerasmodels.layout import EXPORTS_RECORD
 
     if isinstance(accuracy_budget, bool) or not isinstance(accuracy_budget, (int, float)) \
             or not 0 <= accuracy_budget < 1:
@@ -169,8 +170,8 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         except ExportError as exc:  # no wanted format can hold it: each is named below
             LOG.info("%s: %s", member.id, exc)
             artifacts = []
-        record = read_json(member.path / "exports" / EXPORTS_JSON) \
-            if (member.path / "exports" / EXPORTS_JSON).exists() else {}
+        record = read_json(member.path / EXPORTS / EXPORTS_RECORD) \
+            if (member.path / EXPORTS / EXPORTS_RECORD).exists() else {}
         made = {artifact.format for artifact in artifacts}
         below = set()
         for fmt in wanted:
@@ -206,7 +207,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
 
     def keep() -> None:  # what is measured so far, on disk
         result["seconds"] = round(time.perf_counter() - started, 1)
-        write_json(parent.path / SWEEP_JSON, result)
+        write_json(parent.path / SWEEP, result)
 
     measure(parent)
     keep()

@@ -11,7 +11,17 @@ from pathlib import Path
 import streamlit as st
 
 import kerasmodels as km
+from kerasmodels._compat import replace_streamlit_cleanup
 from kerasmodels.errors import KerasModelsError, UploadError
+from kerasmodels.layout import (
+    EXPORTS,
+    EXPORTS_RECORD,
+    HISTORY,
+    MANIFEST,
+    MODEL,
+    RUNS_DIR,
+    SAVED_MODEL,
+)
 
 RUNS_DIR_ENV = "KERASMODELS_RUNS_DIR"
 
@@ -27,20 +37,17 @@ def keep_tensorflow_state() -> None:
     ``scripts/bench_dashboard_load.py --sweep --interact``). kerasmodels uses tf_keras and has
     no Keras 3 state to clear. Checked against Streamlit 1.67 (``script_runner``).
     """
-    from streamlit.runtime.scriptrunner import script_runner
-
     def clean_matplotlib_only() -> None:
         if "matplotlib.pyplot" in sys.modules:
             with contextlib.suppress(Exception):
                 sys.modules["matplotlib.pyplot"].close("all")
 
-    if getattr(script_runner, "_clean_problem_modules", None) is not None:
-        script_runner._clean_problem_modules = clean_matplotlib_only
+    replace_streamlit_cleanup(clean_matplotlib_only)
 
 
 def runs_dir() -> Path:
     """The runs directory: ``kerasmodels dashboard --runs-dir`` sets it (default saved_models)."""
-    return Path(os.environ.get(RUNS_DIR_ENV, "saved_models"))
+    return Path(os.environ.get(RUNS_DIR_ENV, RUNS_DIR))
 
 
 def stamp() -> tuple:
@@ -75,8 +82,8 @@ def load_run(run_id: str):
 
 
 def run_stamp(path: Path) -> tuple:
-    files = ("manifest.json", "model.keras", "saved_model/saved_model.pb", "history.json",
-             "exports/exports.json")
+    files = (MANIFEST, MODEL, f"{SAVED_MODEL}/saved_model.pb", HISTORY,
+             f"{EXPORTS}/{EXPORTS_RECORD}")
     return tuple((name, (path / name).stat().st_mtime_ns if (path / name).exists() else None)
                  for name in files)
 

@@ -13,7 +13,6 @@ import numpy as np
 from kerasmodels.errors import DatasetError
 
 Split = tuple[np.ndarray, np.ndarray]
-ARRAYS_FILE = "dataset.npz"  # a run trained on arrays keeps them in its folder
 SPLITS = ("train", "val", "test")
 
 

@@ -43,12 +43,12 @@ from kerasmodels.formats import (
     options_for,
     resolve,
 )
+from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, LABELS
 from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, load_run, read_json, write_json
 
 LOG = get_logger(__name__)
 
-EXPORTS_JSON, LABELS_JSON = "exports.json", "labels.json"
 
 
 @dataclass
@@ -125,7 +125,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     model, data = run.model, run.dataset()
     bounds = integer_bounds() if run.quantization_aware else None
     info = model_info(run, options)
-    folder = run.path / "exports"
+    folder = run.path / EXPORTS
     for stray in run.path.glob(".exports-*"):  # left by an export that was killed
         _remove(stray)
     # the set is written in a staging folder and published in one swap: a kill or a full disk
@@ -175,8 +175,8 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         if not artifacts and not failures and rows:
             reasons = "; ".join(record["unsupported"][name] for name in names)
             raise ExportError(f"no requested format can hold {run.id}: {reasons}")
-        write_json(staging / EXPORTS_JSON, record)
-        write_json(staging / LABELS_JSON, labels_info(run, record["artifacts"], options))
+        write_json(staging / EXPORTS_RECORD, record)
+        write_json(staging / LABELS, labels_info(run, record["artifacts"], options))
         _publish(staging, folder)
     finally:
         _remove(staging)
@@ -262,7 +262,7 @@ def check_agreement(fmt: str, result: dict[str, Any], reference: np.ndarray,
 
 def _carry_over(folder: Path, staging: Path) -> dict[str, Any]:
     """The previous set's record, with its recorded files linked into ``staging``."""
-    record = read_json(folder / EXPORTS_JSON) if (folder / EXPORTS_JSON).is_file() else {}
+    record = read_json(folder / EXPORTS_RECORD) if (folder / EXPORTS_RECORD).is_file() else {}
     if not isinstance(record, dict):
         record = {}
     artifacts = record["artifacts"] if isinstance(record.get("artifacts"), dict) else {}

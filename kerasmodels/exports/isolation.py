@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import ConverterCrashError, ExportError, KerasModelsError, ParityError
+from kerasmodels.layout import MANIFEST
 from kerasmodels.logs import NATIVE_ENV, get_logger, native_shown
 
 LOG = get_logger(__name__)
@@ -82,7 +83,7 @@ def model_parts(model) -> set[str]:
         for inner in ("layer", "forward_layer", "backward_layer"):  # wrappers
             if hasattr(layer, inner):
                 parts.add(type(getattr(layer, inner)).__name__)
-    function = getattr(model, "_function", None)  # an imported SavedModel's signature
+    function = getattr(model, "concrete_function", None)  # an imported SavedModel's
     if function is not None:
         from kerasmodels.imports.saved_model import graph_ops
 
@@ -316,7 +317,7 @@ class _Models:
         from kerasmodels.runs import load_run
 
         run = load_run(path)
-        files = [run.path / "manifest.json", run.model_path]
+        files = [run.path / MANIFEST, run.model_path]
         key = (path, *(f.stat().st_mtime_ns for f in files if f.exists()))
         if key != self.key:
             self.model, self.key = None, None

@@ -28,10 +28,12 @@ from typing import Any
 
 import flatbuffers
 
+from kerasmodels.layout import LABELS
+
 METADATA_NAME = "TFLITE_METADATA"
 FILE_IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"  # every field written here is in the schema's first version
-LABEL_FILE, INFO_FILE = "labels.txt", "labels.json"
+LABEL_FILE = "labels.txt"  # inside the .tflite, as tflite-support writes it
 # enum values and union member indices of metadata_schema.fbs
 FILE_UNKNOWN, FILE_TENSOR_AXIS_LABELS = 0, 2
 COLOR_RGB, COLOR_GRAYSCALE = 1, 2
@@ -138,7 +140,7 @@ def model_metadata(info: dict[str, Any]) -> bytes:
                              w.content(None), [], ([0.0], [1.0]) if classifier else None, files)
     subgraph = w.table(5, {0: w.string(info["name"]), 1: w.string(info["description"]),
                            2: w.offsets([input_tensor]), 3: w.offsets([output_tensor])})
-    info_file = w.associated_file(INFO_FILE, "kerasmodels' description of the model: task, "
+    info_file = w.associated_file(LABELS, "kerasmodels' description of the model: task, "
                                   "input shape, labels, preprocessing.", FILE_UNKNOWN)
     root = w.table(8, {0: w.string(info["name"]), 1: w.string(info["description"]),
                        2: w.string(str(info["version"])), 3: w.offsets([subgraph]),
@@ -150,7 +152,7 @@ def model_metadata(info: dict[str, Any]) -> bytes:
 
 def associated_files(info: dict[str, Any]) -> dict[str, bytes]:
     """The files the metadata names: ``labels.txt`` (classifiers) and ``labels.json``."""
-    files = {INFO_FILE: json.dumps({k: v for k, v in info.items() if k != "quantization"},
+    files = {LABELS: json.dumps({k: v for k, v in info.items() if k != "quantization"},
                                    indent=1).encode()}
     if info.get("task") == "classification" and info.get("labels"):
         files[LABEL_FILE] = "".join(f"{label}\n" for label in info["labels"]).encode()
@@ -160,8 +162,11 @@ def associated_files(info: dict[str, Any]) -> dict[str, bytes]:
 def embed(content: bytes, info: dict[str, Any]) -> bytes:
     """``content`` (a ``.tflite``) with its metadata buffer and associated files."""
     import numpy as np
-    from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
+
+    from kerasmodels._compat import tflite_schema
+
+    schema = tflite_schema()
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
     model.metadata = [m for m in (model.metadata or []) if m.name.decode() != METADATA_NAME]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasmodels._compat import ops_details
 from kerasmodels.errors import ExportError, ModelFileError
 from kerasmodels.runs import check_input
 
@@ -63,7 +64,7 @@ def captured_stderr():
 
 def interpreter(content: bytes, arena_size: int):
     """TFLM's interpreter over ``content`` with an arena of ``arena_size`` bytes."""
-    from tflite_micro.python.tflite_micro import runtime
+    from tflite_micro import runtime
 
     return runtime.Interpreter.from_bytes(content, arena_size=arena_size)
 
@@ -73,7 +74,7 @@ def interpreter(content: bytes, arena_size: int):
 # with a model happens in one of these. argv: model file, input .npy, arena size; prints what
 # the recording allocator says the arena held.
 PROBE = ("import sys, numpy as np\n"
-         "from tflite_micro.python.tflite_micro import runtime\n"
+         "from tflite_micro import runtime\n"
          "micro = runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), "
          "arena_size=int(sys.argv[3]))\n"
          "micro.set_input(np.load(sys.argv[2]), 0)\n"
@@ -142,7 +143,7 @@ def op_names(content: bytes) -> list[str]:
     seen: dict[str, None] = {}
     with quiet_native():
         interpreter = Interpreter(model_content=content)
-    for op in interpreter._get_ops_details():
+    for op in ops_details(interpreter):
         seen.setdefault(op["op_name"], None)
     return list(seen)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasmodels._compat import converter_error
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import ExportError, ParityError
 from kerasmodels.logs import quiet_native
@@ -324,9 +325,7 @@ def is_converter_limitation(exc: Exception) -> bool:
     else is a bug and is raised as it is. (``ConverterError`` lives in a private module:
     checked against TensorFlow 2.21 by ``tests/test_export.py``.)
     """
-    from tensorflow.lite.python.convert_phase import ConverterError
-
-    if isinstance(exc, ConverterError):
+    if isinstance(exc, converter_error()):
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and any(

@@ -27,8 +27,9 @@ from kerasmodels.data import Dataset, load_dataset
 from kerasmodels.data.dataset import content_sha256
 from kerasmodels.errors import HyperparameterError, InputShapeError, UnsupportedLayerError
 from kerasmodels.imports.saved_model import SIGNATURE
+from kerasmodels.layout import RUNS_DIR
 from kerasmodels.logs import get_logger
-from kerasmodels.runs import DEFAULT_RUNS_DIR, Run, new_manifest, new_run_id, save_run
+from kerasmodels.runs import Run, new_manifest, new_run_id, save_run
 
 LOG = get_logger(__name__)
 
@@ -38,7 +39,7 @@ REBUILD_TOLERANCE = 1e-4
 PARITY_EXAMPLES = 1000
 
 
-def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = DEFAULT_RUNS_DIR,
+def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = RUNS_DIR,
                  name: str | None = None, signature: str = SIGNATURE,
                  dataset_options: dict | None = None,
                  custom_objects: dict[str, Any] | None = None) -> Run:

@@ -29,6 +29,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from kerasmodels._compat import producing_layer
 from kerasmodels.backend import keras as tf_keras
 from kerasmodels.errors import UnsupportedLayerError
 
@@ -287,7 +288,7 @@ def op_layer(entry: dict, args: list):
 
 
 def _input_name(model) -> str:
-    layer = getattr(model.inputs[0], "_keras_history", [None])[0]
+    layer = producing_layer(model.inputs[0])
     return getattr(layer, "name", None) or f"{model.name}_input"
 
 

@@ -86,7 +86,7 @@ class GraphModel(tf.Module):
         self.inputs = [tf.TensorSpec((None, *input_shape), spec.dtype, name="inputs")]
         self.outputs = [outputs[self._output_name]]
         self.layers: list = []
-        self._function = function
+        self.concrete_function = function
 
     @classmethod
     def load(cls, path: str | Path, *, input_shape: tuple[int, ...],
@@ -106,7 +106,7 @@ class GraphModel(tf.Module):
                    softmax=softmax)
 
     def __call__(self, x, training: bool = False):
-        outputs = self._function(**{self._input_name: x})[self._output_name]
+        outputs = self.concrete_function(**{self._input_name: x})[self._output_name]
         return tf.nn.softmax(outputs) if self.softmax else outputs
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
@@ -118,7 +118,7 @@ class GraphModel(tf.Module):
     @property
     def variables(self) -> tuple:
         """The variables the signature reads (what a converter must keep alive)."""
-        return tuple(self._function.variables)
+        return tuple(self.concrete_function.variables)
 
     def count_params(self) -> int:
         return int(sum(np.prod(v.shape) for v in self.variables))

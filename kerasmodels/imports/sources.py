@@ -25,6 +25,7 @@ from kerasmodels.errors import (
 )
 from kerasmodels.imports.keras3 import MODELS, check_supported, is_keras3, model_config
 from kerasmodels.imports.saved_model import SIGNATURE, GraphModel, is_saved_model
+from kerasmodels.layout import MODEL
 from kerasmodels.model_files import check_config, load_keras_file, read_config
 
 SOURCES = ("a tf_keras or Keras 3 model object, a .keras or .h5 file of either, or a SavedModel "
@@ -194,7 +195,7 @@ def _read_keras_file(path: Path, custom_objects: dict[str, Any]) -> Source:
     import keras
 
     with tempfile.TemporaryDirectory(prefix="kerasmodels-import-") as private:
-        copy = Path(private) / "model.keras"
+        copy = Path(private) / MODEL
         shutil.copyfile(path, copy)
         _check_keras3(read_config(copy), str(path), custom_objects)
         model = _open(path, lambda: keras.saving.load_model(copy, safe_mode=True, compile=False))
@@ -256,9 +257,9 @@ def _open(path: Path, load):
         raise RunError(f"{path} cannot be loaded ({type(exc).__name__}: {first}): the file is "
                        "corrupt, truncated or from an incompatible version") from None
     finally:
-        from kerasmodels.model_files import _keep_keras_format
+        from kerasmodels._compat import keep_keras_v3_saving
 
-        _keep_keras_format()
+        keep_keras_v3_saving()
 
 
 __all__ = ["SOURCES", "Source", "read_source"]

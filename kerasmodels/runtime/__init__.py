@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kerasmodels.errors import ModelFileError
+from kerasmodels.layout import MANIFEST, MODEL
 
 
 class Predictor(Protocol):
@@ -44,7 +45,7 @@ def load_predictor(path, *, num_threads: int | None = None) -> Predictor:
 
         return KerasPredictor(path.model)
     path = Path(path)
-    if path.is_dir() and (path / "manifest.json").is_file():  # a run directory
+    if path.is_dir() and (path / MANIFEST).is_file():  # a run directory
         from kerasmodels.runs import load_run
 
         return load_predictor(load_run(path))
@@ -54,11 +55,11 @@ def load_predictor(path, *, num_threads: int | None = None) -> Predictor:
     if fmt is not None and (path.exists() or not fmt.is_folder):
         loader = resolve(fmt.loader)
         return loader(path, num_threads=num_threads) if fmt.threads else loader(path)
-    if path.suffix == ".keras" or (path / "model.keras").is_file():
+    if path.suffix == ".keras" or (path / MODEL).is_file():
         from kerasmodels.runs import load_model
         from kerasmodels.runtime.keras import KerasPredictor
 
-        return KerasPredictor(load_model(path if path.suffix == ".keras" else path / "model.keras"))
+        return KerasPredictor(load_model(path if path.suffix == ".keras" else path / MODEL))
     from kerasmodels.formats import export_formats
 
     kinds = sorted({Path(f.file).suffix for f in export_formats() if not f.is_folder})

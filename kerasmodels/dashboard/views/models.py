@@ -9,6 +9,7 @@ import streamlit as st
 
 import kerasmodels as km
 from kerasmodels.dashboard import common
+from kerasmodels.layout import MANIFEST
 from kerasmodels.report import kilobytes
 
 st.title("Models")
@@ -108,5 +109,5 @@ with files:
         st.download_button(f"{path.name} ({kilobytes(path.stat().st_size)} kB)",
                            data=path.read_bytes(), file_name=f"{run.id}-{path.name}",
                            key=f"download-{path.name}")
-    st.download_button("manifest.json", data=json.dumps(manifest, indent=2),
+    st.download_button(MANIFEST, data=json.dumps(manifest, indent=2),
                        file_name=f"{run.id}-manifest.json", key="download-manifest")
