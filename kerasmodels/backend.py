@@ -43,9 +43,24 @@ tf, keras = _import_quietly()
 # checkpoints hold: a resumed run continues their streams instead of restarting them
 keras.backend.experimental.enable_tf_random_generator()
 
-if os.environ.get("KERASMODELS_CPU_DEVICES"):  # e.g. 2: MirroredStrategy over 2 logical CPUs
-    from kerasmodels.distribute import split_cpu
+CPU_DEVICES_ENV = "KERASMODELS_CPU_DEVICES"  # e.g. 2: MirroredStrategy over 2 logical CPUs
 
-    split_cpu(int(os.environ["KERASMODELS_CPU_DEVICES"]))
+
+def split_cpu(devices: int) -> None:
+    """Split the CPU into ``devices`` logical devices (before TensorFlow initialises them)."""
+    from kerasmodels.errors import DistributionError
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
+    except RuntimeError:
+        raise DistributionError(f"{CPU_DEVICES_ENV}={devices} came too late: TensorFlow had "
+                                "already set up its devices; set it before starting Python")\
+            from None
+
+
+if os.environ.get(CPU_DEVICES_ENV):
+    split_cpu(int(os.environ[CPU_DEVICES_ENV]))
 
 __all__ = ["keras", "tf"]

@@ -17,8 +17,6 @@ Written to ``<root run>/benchmark.json`` and ``benchmark.csv``.
 from __future__ import annotations
 
 import csv
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import numpy as np
 from kerasmodels.errors import ExportError, HyperparameterError, KerasModelsError, check_positive
 from kerasmodels.layout import BENCHMARK, BENCHMARK_CSV, EXPORTS, EXPORTS_RECORD
 from kerasmodels.logs import get_logger
+from kerasmodels.measure import THROUGHPUT_SECONDS_PER_CALL, latencies, throughput
 from kerasmodels.runs import Run, list_runs, load_run, read_json, write_json
 
 LOG = get_logger(__name__)
@@ -74,52 +73,6 @@ def family(run: Run) -> list[Run]:
     return sorted(members, key=lambda r: (r.id != root, r.id))
 
 
-def latencies(runners: dict[Any, Callable[[], Any]], *, calls: int = 200, per_round: int = 10,
-              warmup: int = 5) -> dict[Any, tuple[float, float]]:
-    """p50 and p90 wall time (ms) of ``calls`` calls of each zero-argument runner, interleaved.
-
-    Every round times ``per_round`` calls of each runner in turn (the order rotates between
-    rounds), so that a noisy neighbour or a frequency change hits all of them alike; the
-    figures are medians over all rounds. Pass each predictor's ``runtime_call(example)`` to
-    time the runtime alone, not the numpy around it.
-
-    >>> figures = latencies({"noop": lambda: None}, calls=6, per_round=3)
-    >>> sorted(figures)
-    ['noop']
-    """
-    check_positive("calls", calls, integer=True)
-    check_positive("per_round", per_round, integer=True)
-    keys = list(runners)
-    for key in keys:
-        for _ in range(warmup):
-            runners[key]()
-    samples: dict[Any, list[float]] = {key: [] for key in keys}
-    clock = time.perf_counter
-    for r in range(-(-calls // per_round)):
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
-            run, times = runners[key], samples[key]
-            for _ in range(per_round):
-                start = clock()
-                run()
-                times.append(clock() - start)
-    return {key: (float(np.percentile(times, 50) * 1000), float(np.percentile(times, 90) * 1000))
-            for key, times in samples.items()}
-
-
-THROUGHPUT_SECONDS_PER_CALL = 0.0025  # the throughput window per latency call: 0.5 s at 200
-
-
-def throughput(predict, x: np.ndarray, seconds: float = 0.5) -> float:
-    """Examples per second of ``predict`` over the whole batch ``x``, repeated for ``seconds``
-    (at least once)."""
-    predict(x)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        predict(x)
-        count += len(x)
-    return count / (time.perf_counter() - start)
-
-
 def quality(outputs: np.ndarray, y: np.ndarray, task: str) -> dict[str, float | None]:
     if task == "classification":
         return {"accuracy": float((outputs.argmax(-1) == y).mean()), "mae": None}
@@ -128,7 +81,7 @@ def quality(outputs: np.ndarray, y: np.ndarray, task: str) -> dict[str, float | 
 
 def sparsity(model) -> float:
     """Fraction of kernel weights that are exactly zero (pruning's effect)."""
-    from kerasmodels.callbacks import kernel_layers
+    from kerasmodels.modeling import kernel_layers
 
     kernels = [weight.numpy() for _, weight in kernel_layers(model)]
     total = sum(k.size for k in kernels)
@@ -311,8 +264,8 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
 
     >>> km.compare_family("saved_models/cnn-digits-...")["pick"]  # doctest: +SKIP
     """
-    from kerasmodels.compression.sweep import pareto_front
     from kerasmodels.layout import SWEEP
+    from kerasmodels.measure import pareto_front
     from kerasmodels.runs import read_json
 
     root = family(load_run(run))[0]
@@ -349,5 +302,4 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
     return {"rows": rows, "metric": metric, "pick": pick, "benchmarked": bench.exists()}
 
 
-__all__ = ["benchmark", "compare_family", "family", "latencies", "peak_memory", "sparsity",
-           "throughput"]
+__all__ = ["benchmark", "compare_family", "family", "peak_memory", "sparsity"]

@@ -8,6 +8,7 @@ import numpy as np
 
 from kerasmodels._compat import learning_rate_schedule
 from kerasmodels.backend import keras, tf
+from kerasmodels.modeling import kernel_layers
 from kerasmodels.runs import read_json, write_json
 
 
@@ -155,20 +156,6 @@ class EpochSummaries(keras.callbacks.Callback):
         for writer in self.writers.values():
             writer.close()
         self.writers = {}
-
-
-def kernel_layers(model):
-    """``(name, kernel)`` for every layer that has a kernel or embedding matrix."""
-    for layer in model.layers:
-        for attr in ("kernel", "embeddings"):
-            weight = getattr(layer, attr, None)
-            if weight is not None:
-                yield layer.name, weight
-                break
-        else:
-            cell = getattr(layer, "cell", None)
-            if cell is not None and getattr(cell, "kernel", None) is not None:
-                yield layer.name, cell.kernel
 
 
 class WeightStatistics(keras.callbacks.Callback):

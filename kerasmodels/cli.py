@@ -134,8 +134,8 @@ def _defaults(function) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     from kerasmodels import benchmarks, lab, pretraining, tuning
     from kerasmodels.architectures import architecture_names
-    from kerasmodels.compression import RECIPES
     from kerasmodels.compression import sweep as sweeping
+    from kerasmodels.compression.recipes import recipe_names
     from kerasmodels.formats import OPTIONS, export_formats, format_names
     from kerasmodels.options import COMPRESSION, TRAINING
 
@@ -276,8 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     compress = command("compress", "prune, quantize-aware train, cluster, distill or "
                                    "channel-prune a run into a child run", json=True)
     compress.add_argument("run", help="run directory (or its id under saved_models/)")
-    compress.add_argument("--recipe", required=True, choices=RECIPES, metavar="RECIPE",
-                          help=", ".join(RECIPES))
+    compress.add_argument("--recipe", required=True, choices=recipe_names(), metavar="RECIPE",
+                          help=", ".join(recipe_names()))
     compress.add_argument("--option", type=_key_value, action="append", default=[],
                           metavar="KEY=VALUE",
                           help="a recipe option: " + "; ".join(
@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                             f"(default {swept['accuracy_budget']}: 0.01 is one point)")
     sweep.add_argument("--calls", type=int,
                        help=f"batch-1 calls timed per artifact (default {swept['calls']})")
-    sweep.add_argument("--recipe", action="append", choices=RECIPES, metavar="RECIPE",
+    sweep.add_argument("--recipe", action="append", choices=recipe_names(), metavar="RECIPE",
                        dest="recipes", help="a recipe to try, with its default options "
                                             "(repeatable; default: the sweep's own list)")
 

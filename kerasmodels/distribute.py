@@ -32,16 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.errors import KerasModelsError, UnknownNameError
+from kerasmodels.errors import DistributionError, UnknownNameError
 
 DISTRIBUTIONS = ("mirrored", "multiworker")
-CPU_DEVICES_ENV = "KERASMODELS_CPU_DEVICES"
 COLLECTIVE_TIMEOUT_ENV = "KERASMODELS_COLLECTIVE_TIMEOUT"
 ADDRESS = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
-
-
-class DistributionError(KerasModelsError):
-    """A cluster spec or a distributed run that cannot work as asked."""
 
 
 def parse_tf_config(text: str | None) -> dict[str, Any]:
@@ -182,20 +177,6 @@ def weights_digest(model) -> str:
     for weight in model.get_weights():
         digest.update(np.ascontiguousarray(weight).tobytes())
     return digest.hexdigest()
-
-
-def split_cpu(devices: int) -> None:
-    """Split the CPU into ``devices`` logical devices (before TensorFlow initialises them)."""
-    from kerasmodels.backend import tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    try:
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(devices)])
-    except RuntimeError:
-        raise DistributionError(f"{CPU_DEVICES_ENV}={devices} came too late: TensorFlow had "
-                                "already set up its devices; set it before starting Python")\
-            from None
 
 
 # -- the local launcher ------------------------------------------------------------------------

@@ -111,5 +111,9 @@ class ForeignClassError(UnsafeModelError):
     refused from a file; a model object of yours goes through the graph import instead."""
 
 
+class DistributionError(KerasModelsError):
+    """A cluster spec or a distributed run that cannot work as asked."""
+
+
 class UnsupportedLayerError(KerasModelsError):
     """A model with a layer (or an option of one) that kerasmodels cannot carry over."""

@@ -30,8 +30,8 @@ def find_learning_rate(arch: str = "cnn", dataset="digits", *, optimizer: str = 
     """
     from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
+    from kerasmodels.modeling import compile_for, seed_everything
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import compile_for, seed_everything
 
     check_positive("start", start)
     check_positive("steps", steps, integer=True)
@@ -74,8 +74,8 @@ def compare_optimizers(arch: str = "mlp", dataset="digits", *, optimizers=("sgd"
     """
     from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
+    from kerasmodels.modeling import compile_for, seed_everything
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import compile_for, seed_everything
 
     check_positive("epochs", epochs, integer=True)
     if not optimizers:
@@ -155,11 +155,10 @@ def compare_regularizers(arch: str = "mlp", dataset="digits", *,
     shrinks them), ``l2_norm`` and the validation accuracy. Nothing is saved.
     """
     from kerasmodels.architectures import build_model
-    from kerasmodels.callbacks import kernel_layers
     from kerasmodels.data import load_dataset
+    from kerasmodels.modeling import compile_for, kernel_layers, seed_everything
     from kerasmodels.optimizers import make_optimizer
     from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
-    from kerasmodels.training import compile_for, seed_everything
 
     check_positive("epochs", epochs, integer=True)
     check_positive("strength", strength)

@@ -87,9 +87,9 @@ def pretrain(arch: str = "transformer", corpus="text", *, objective: str = "mask
              **hparams) -> Run:
     """Pretrain ``arch``'s encoder on ``corpus`` without labels; returns the saved run."""
     from kerasmodels.architectures import get_architecture
+    from kerasmodels.modeling import seed_everything
     from kerasmodels.optimizers import make_optimizer
     from kerasmodels.runs import new_manifest, save_run
-    from kerasmodels.training import seed_everything
 
     if objective not in OBJECTIVES:
         raise UnknownNameError("pretraining objective", objective, OBJECTIVES)
@@ -228,9 +228,9 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     """
     from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
+    from kerasmodels.modeling import compile_for, evaluate, seed_everything
     from kerasmodels.optimizers import make_optimizer
     from kerasmodels.runs import new_manifest, save_run
-    from kerasmodels.training import compile_for, evaluate, seed_everything
 
     if freeze not in FREEZE:
         raise UnknownNameError("freeze", freeze, FREEZE)

@@ -34,10 +34,10 @@ from kerasmodels.errors import (
     HyperparameterError,
     TrainingDivergedError,
 )
-from kerasmodels.imports import run_name
 from kerasmodels.layout import LOGS, MODEL, PARTIAL, RESUME_DIR, WORK_CONFIG
 from kerasmodels.logs import get_logger
 from kerasmodels.model_files import save_keras_file
+from kerasmodels.modeling import compile_for, evaluate, run_name, seed_everything
 from kerasmodels.optimizers import make_optimizer
 from kerasmodels.options import TRAINING, check_all
 from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
@@ -56,31 +56,6 @@ from kerasmodels.runs import (
     write_json,
 )
 from kerasmodels.schedules import make_schedule
-
-
-def seed_everything(seed: int) -> None:
-    """Python, numpy and TensorFlow seeds, and deterministic TensorFlow ops."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
-def compile_for(model, task: str, optimizer) -> None:
-    if task == "classification":
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-    else:
-        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
-
-
-def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[str, float]]:
-    """Loss and metrics of a compiled model on the train, val and test splits."""
-    out = {}
-    for split in ("train", "val", "test"):
-        x, y = getattr(dataset, split)
-        values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
-        out[split] = {k: float(v) for k, v in values.items()}
-    return out
-
 
 LOG = get_logger(__name__)
 STRATEGIES = TRAINING["strategy"].options
@@ -349,4 +324,4 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
 
 
-__all__ = ["STRATEGIES", "compile_for", "evaluate", "seed_everything", "train"]
+__all__ = ["STRATEGIES", "train"]

@@ -220,7 +220,7 @@ def main(argv=None) -> int:
 
     import kerasmodels as km
     from kerasmodels.architectures import get_architecture
-    from kerasmodels.compression.sweep import DEFAULT_RECIPES
+    from kerasmodels.compression.recipes import default_sweep
     from kerasmodels.formats import export_formats
 
     names = [c[0] for c in CASES] + list(IMPORTS)
@@ -229,7 +229,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown case(s) {unknown}: choose among {names}")
     epochs = 1 if args.quick else args.recipe_epochs
-    recipes = [] if args.quick else [{**spec, "epochs": epochs} for spec in DEFAULT_RECIPES]
+    recipes = [] if args.quick else [{**spec, "epochs": epochs} for spec in default_sweep()]
     # the rows made only where another misses (tflite-mixed) come from the sweep, as a user
     # meets them: where int8 is below its floor
     formats = [f.name for f in export_formats() if not f.repairs]

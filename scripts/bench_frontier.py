@@ -86,7 +86,7 @@ def delegate_check(result: dict, calls: int) -> list[dict]:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from kerasmodels.benchmarks import latencies
+    from kerasmodels.measure import latencies
 
     runners = {}
     for row in result["rows"]:

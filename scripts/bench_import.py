@@ -78,7 +78,7 @@ def main(argv=None) -> int:
 
     import kerasmodels as km
     from kerasmodels.backend import tf  # noqa: F401  (TensorFlow set up by kerasmodels first)
-    from kerasmodels.compression.sweep import DEFAULT_RECIPES
+    from kerasmodels.compression.recipes import default_sweep
 
     keras = importlib.import_module("keras")  # then Keras 3
 
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     model.fit(*data.train, validation_data=data.val, epochs=epochs, batch_size=32, verbose=0)
     train_s = time.perf_counter() - started
     recipes = ({"recipe": "prune", "target_sparsity": 0.5, "epochs": 1},) if args.quick \
-        else DEFAULT_RECIPES
+        else default_sweep()
     with tempfile.TemporaryDirectory() as tmp:
         model.save(Path(tmp) / "mobilenet3.keras")
         started = time.perf_counter()

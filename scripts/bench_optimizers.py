@@ -52,8 +52,8 @@ def train_steps(model, dataset, batch_size: int):
 
 def bench_pair(arch: str, dataset, name: str, rounds: int, steps: int, batch_size: int) -> dict:
     import kerasmodels as km
+    from kerasmodels.modeling import compile_for
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import compile_for
 
     lr = km.get_architecture(arch).training.get("learning_rate", 1e-3)
     runners = {}

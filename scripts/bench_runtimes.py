@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from tqdm.auto import tqdm
 
-    from kerasmodels.benchmarks import latencies
+    from kerasmodels.measure import latencies
     from kerasmodels.report import describe_machine, machine
 
     if args.quick:

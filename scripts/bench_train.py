@@ -57,8 +57,8 @@ def cli_wall_times(out: str, cases, epochs: int | None) -> list[dict]:
 def plain_fit_seconds(arch: str, dataset: str, epochs: int) -> float:
     """``model.fit`` of the model km.train builds, with its optimizer, batch and validation."""
     import kerasmodels as km
+    from kerasmodels.modeling import compile_for, seed_everything
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import compile_for, seed_everything
 
     spec = km.get_architecture(arch)
     data = km.load_dataset(dataset)

@@ -333,7 +333,7 @@ def test_sweep_picks_a_small_model_within_the_budget(full_cnn_run):
 
 
 def test_pareto_front_and_bad_budget(parent):
-    from kerasmodels.compression.sweep import pareto_front
+    from kerasmodels.measure import pareto_front
 
     rows = [{"val_accuracy": 0.98, "bytes": 120, "gzip_bytes": 100, "p50_ms": 1.0},
             {"val_accuracy": 0.97, "bytes": 60, "gzip_bytes": 50, "p50_ms": 1.0},

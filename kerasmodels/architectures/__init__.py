@@ -9,9 +9,25 @@ from __future__ import annotations
 
 from kerasmodels.architectures import cnn, dense, rnn, transformer  # noqa: F401  (registers)
 from kerasmodels.architectures.common import ProblemSpec
-from kerasmodels.architectures.registry import REGISTRY, get_architecture, small_variant
+from kerasmodels.architectures.registry import REGISTRY, Architecture
 from kerasmodels.data import Dataset, load_dataset
-from kerasmodels.errors import HyperparameterError
+from kerasmodels.errors import HyperparameterError, UnknownNameError
+
+
+def get_architecture(name: str) -> Architecture:
+    """Look an architecture up by name, with a clear error listing the choices."""
+    if name not in REGISTRY:
+        raise UnknownNameError("architecture", name, REGISTRY)
+    return REGISTRY[name]
+
+
+def small_variant(name: str) -> str:
+    """The small variant of an architecture's family (``cnn`` -> ``cnn_small``)."""
+    arch = get_architecture(name)
+    for other in REGISTRY.values():
+        if other.small_of == arch.name or (other.small_of and other.family == arch.family):
+            return other.name
+    return name
 
 
 def architecture_names() -> list[str]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kerasmodels.errors import HyperparameterError, UnknownNameError
+from kerasmodels.errors import HyperparameterError
 
 
 @dataclass(frozen=True)
@@ -62,21 +62,3 @@ def register(name: str, *, family: str, small_of: str | None = None, **training)
         return builder
 
     return wrap
-
-
-def get_architecture(name: str) -> Architecture:
-    """Look an architecture up by name, with a clear error listing the choices."""
-    from kerasmodels import architectures  # noqa: F401  (importing registers the builders)
-
-    if name not in REGISTRY:
-        raise UnknownNameError("architecture", name, REGISTRY)
-    return REGISTRY[name]
-
-
-def small_variant(name: str) -> str:
-    """The small variant of an architecture's family (``cnn`` -> ``cnn_small``)."""
-    arch = get_architecture(name)
-    for other in REGISTRY.values():
-        if other.small_of == arch.name or (other.small_of and other.family == arch.family):
-            return other.name
-    return name

@@ -361,5 +361,22 @@ def channel_prune(model, data, *, keep: float | dict[str, float] = 0.5, epochs: 
     return narrow, report, history
 
 
-__all__ = ["ChannelGraph", "channel_prune", "multiply_adds", "plan", "prune_channels"]
+def narrower_copy(model, width: float = 0.5):
+    """The same graph as ``model`` with ``width`` of the channels channel pruning can remove
+    (:mod:`kerasmodels.compression.channels`), with fresh weights: the default student of a
+    model the registry did not build.
+
+    >>> narrower_copy(km.build_model("mlp", km.load_dataset("digits"))).count_params()  # doctest: +SKIP
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width < 1:
+        raise HyperparameterError(f"width must be in (0, 1), got {width!r}")
+    graph, kept = plan(model, width)
+    if not kept:
+        raise HyperparameterError(f"{model.name} has no channels that can be narrowed: pass "
+                                  "student= an architecture name or a Keras model")
+    return narrower(model, graph, kept)
+
+
+__all__ = ["ChannelGraph", "channel_prune", "multiply_adds", "narrower_copy", "plan",
+           "prune_channels"]
 

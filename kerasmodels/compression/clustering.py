@@ -6,7 +6,8 @@ import numpy as np
 
 from kerasmodels._compat import tfmot_supports
 from kerasmodels.backend import keras
-from kerasmodels.compression.common import clone, fine_tune, kernel_weights, wrapper_limit
+from kerasmodels.compression.common import fine_tune, kernel_weights, wrapper_limit
+from kerasmodels.modeling import clone
 from kerasmodels.options import COMPRESSION
 
 

@@ -12,19 +12,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels._compat import has_mask
-from kerasmodels.backend import keras
 from kerasmodels.runs import Run, new_run_id
-
-
-def clone(model):
-    """A new model with new layer objects and the same weights.
-
-    tfmot's wrappers reuse the layer objects they wrap, so compressing the parent's own model
-    would silently train the parent. Every recipe starts from one of these.
-    """
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def wrapper_limit(layer) -> str | None:
@@ -100,8 +88,8 @@ def fit_history(history, learning_rate: float) -> dict[str, list[float]]:
 def fine_tune(model, data, *, epochs: int, learning_rate: float, batch_size: int = 32,
               callbacks: list | tuple = (), seed: int = 0) -> dict[str, list[float]]:
     """Compile and train ``model`` on the dataset's train split; returns the Keras history."""
+    from kerasmodels.modeling import compile_for, seed_everything
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import compile_for, seed_everything
 
     seed_everything(seed)
     compile_for(model, data.task, make_optimizer("adam", learning_rate))
@@ -113,7 +101,7 @@ def fine_tune(model, data, *, epochs: int, learning_rate: float, batch_size: int
 
 def kernel_weights(model) -> dict[str, np.ndarray]:
     """``layer name -> kernel values`` (or embedding matrix) for every layer that has one."""
-    from kerasmodels.callbacks import kernel_layers
+    from kerasmodels.modeling import kernel_layers
 
     return {name: weight.numpy() for name, weight in kernel_layers(model)}
 
@@ -125,37 +113,20 @@ def sparsity_by_kernel(model) -> dict[str, float]:
 
 def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any],
                report: dict[str, Any], history: dict[str, list], seconds: float,
-               float_template=None, logs: Path | None = None) -> Run:
+               saved=None, files: dict[str, bytes] | None = None,
+               logs: Path | None = None) -> Run:
     """Save ``model`` as a run whose manifest names ``parent`` and ``recipe``.
 
-    A QAT model (``float_template`` given: the float model it was made from) is saved as its
-    float model plus its quantizer state; sparsity and unique values per kernel are measured
-    on that float model.
+    Args:
+        saved: what the run folder holds as its model when that is not ``model`` itself (the
+            recipe's last step's ``saves``: a QAT model's float model), with ``files`` beside
+            it; the returned run holds ``model``.
     """
+    from kerasmodels.modeling import compile_for, evaluate
     from kerasmodels.runs import new_manifest, save_run
-    from kerasmodels.training import compile_for, evaluate
 
     out_dir = parent.path.parent
-    files, saved = {}, model
-    if float_template is not None:
-        import tempfile
-
-        from kerasmodels.compression.quantization import (
-            QAT_STATE,
-            QAT_TEMPLATE,
-            float_model,
-            state_bytes,
-        )
-        from kerasmodels.model_files import save_keras_file
-
-        saved = float_model(model, float_template)
-        files[QAT_STATE] = state_bytes(model)
-        with tempfile.TemporaryDirectory(prefix="kerasmodels-qat-") as scratch:
-            save_keras_file(float_template, Path(scratch) / QAT_TEMPLATE)
-            files[QAT_TEMPLATE] = (Path(scratch) / QAT_TEMPLATE).read_bytes()
-        report["sparsity"] = sparsity_by_kernel(saved)
-        report["unique_values"] = {name: int(np.unique(w).size)
-                                   for name, w in kernel_weights(saved).items()}
+    saved = model if saved is None else saved
     if getattr(model, "optimizer", None) is None:
         from kerasmodels.optimizers import make_optimizer
 
@@ -174,5 +145,5 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
                      "seconds": round(seconds, 3)},
         **{key: parent.manifest[key] for key in ("source",) if key in parent.manifest},
     )
-    return save_run(saved, manifest, history, out_dir, files=files, dataset=data, logs=logs,
-                    held=model)
+    return save_run(saved, manifest, history, out_dir, files=files or {}, dataset=data,
+                    logs=logs, held=model)

@@ -33,24 +33,6 @@ class LogProbabilities(keras.layers.Layer):
         return tf.math.log(tf.maximum(probabilities, 1e-30))
 
 
-def narrower_copy(model, width: float = 0.5):
-    """The same graph as ``model`` with ``width`` of the channels channel pruning can remove
-    (:mod:`kerasmodels.compression.channels`), with fresh weights: the default student of a
-    model the registry did not build.
-
-    >>> narrower_copy(km.build_model("mlp", km.load_dataset("digits"))).count_params()  # doctest: +SKIP
-    """
-    from kerasmodels.compression.channels import narrower, plan
-
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width < 1:
-        raise HyperparameterError(f"width must be in (0, 1), got {width!r}")
-    graph, kept = plan(model, width)
-    if not kept:
-        raise HyperparameterError(f"{model.name} has no channels that can be narrowed: pass "
-                                  "student= an architecture name or a Keras model")
-    return narrower(model, graph, kept)
-
-
 class Distiller(keras.Model):
     """Trains ``student`` (a logits model) against a frozen ``teacher`` (a logits model)."""
 
@@ -101,8 +83,8 @@ def distill(teacher_model, data, *, student, temperature: float = 4.0, alpha: fl
             epochs: int = 25, learning_rate: float = 2e-3, batch_size: int = 32, seed: int = 0):
     """Train the ``student`` model from ``teacher_model``; returns (student, report, history)."""
     from kerasmodels.errors import check_positive
+    from kerasmodels.modeling import seed_everything
     from kerasmodels.optimizers import make_optimizer
-    from kerasmodels.training import seed_everything
 
     if data.task != "classification":
         raise HyperparameterError("distillation needs a classification dataset")
@@ -110,7 +92,8 @@ def distill(teacher_model, data, *, student, temperature: float = 4.0, alpha: fl
     if not 0 <= alpha <= 1:
         raise HyperparameterError(f"alpha must be in [0, 1], got {alpha!r}")
     seed_everything(seed)
-    from kerasmodels.compression.common import clone, fit_callbacks, fit_history
+    from kerasmodels.compression.common import fit_callbacks, fit_history
+    from kerasmodels.modeling import clone
 
     # a clone: freezing the teacher would otherwise freeze the parent run's own layers
     distiller = Distiller(logits_of(student), logits_of(clone(teacher_model)), temperature, alpha)
@@ -121,3 +104,4 @@ def distill(teacher_model, data, *, student, temperature: float = 4.0, alpha: fl
               "teacher_params": int(teacher_model.count_params()),
               "temperature": temperature, "alpha": alpha, "epochs": epochs}
     return student, report, fit_history(history, learning_rate)
+

@@ -11,8 +11,9 @@ from typing import Any
 
 from kerasmodels._compat import tfmot_supports
 from kerasmodels.backend import keras
-from kerasmodels.compression.common import clone, sparsity_by_kernel, wrapper_limit
+from kerasmodels.compression.common import sparsity_by_kernel, wrapper_limit
 from kerasmodels.errors import HyperparameterError
+from kerasmodels.modeling import clone
 from kerasmodels.options import COMPRESSION
 
 SCHEDULES = COMPRESSION["schedule"].options

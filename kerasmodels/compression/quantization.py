@@ -22,9 +22,10 @@ import numpy as np
 
 from kerasmodels._compat import tfmot_supports
 from kerasmodels.backend import keras
-from kerasmodels.compression.common import clone, fine_tune, wrapper_limit
+from kerasmodels.compression.common import fine_tune, wrapper_limit
 from kerasmodels.errors import RunError, UnknownNameError
 from kerasmodels.layout import QAT_STATE, QAT_TEMPLATE
+from kerasmodels.modeling import clone
 
 # the float model QAT started from: rebuilding the QAT model from it gives the variables the
 # state was saved from (tfmot sizes cluster centroids from the weights it wraps)
@@ -158,6 +159,36 @@ def restore(float_version, report: dict[str, Any], state: Path):
     return quantized
 
 
+def saved_form(model, template, report: dict[str, Any]) -> tuple[Any, dict[str, bytes]]:
+    """What a QAT run's folder holds: its float model (``model.keras``, what every exporter
+    reads), plus its quantizer state and the float model its wrappers are rebuilt on
+    (restored by :func:`load_run_model`). Adds the float model's sparsity and unique values
+    per kernel to ``report``.
+
+    Args:
+        model: the quantization-aware-trained model.
+        template: the float model the QAT step started from.
+        report: the step's report, completed here.
+
+    Returns:
+        The model to save and ``{file name: bytes}`` beside it.
+    """
+    import tempfile
+
+    from kerasmodels.compression.common import kernel_weights, sparsity_by_kernel
+    from kerasmodels.model_files import save_keras_file
+
+    saved = float_model(model, template)
+    files = {QAT_STATE: state_bytes(model)}
+    with tempfile.TemporaryDirectory(prefix="kerasmodels-qat-") as scratch:
+        save_keras_file(template, Path(scratch) / QAT_TEMPLATE)
+        files[QAT_TEMPLATE] = (Path(scratch) / QAT_TEMPLATE).read_bytes()
+    report["sparsity"] = sparsity_by_kernel(saved)
+    report["unique_values"] = {name: int(np.unique(w).size)
+                               for name, w in kernel_weights(saved).items()}
+    return saved, files
+
+
 def load_run_model(run, model):
     """The model of ``run`` as it was trained: for a QAT run (a ``qat.weights.npz`` beside its
     float model), the QAT model rebuilt; any other model as it is. Plugged into
@@ -172,5 +203,5 @@ def load_run_model(run, model):
                    run.manifest["compression"], state)
 
 
-__all__ = ["QAT_STATE", "QAT_TEMPLATE", "SCHEMES", "float_model", "load_run_model", "qat",
-           "quantize_clone", "restore", "scheme", "state_bytes"]
+__all__ = ["SCHEMES", "float_model", "load_run_model", "qat", "quantize_clone", "restore",
+           "saved_form", "scheme", "state_bytes"]

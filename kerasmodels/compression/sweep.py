@@ -27,34 +27,11 @@ from typing import Any
 from kerasmodels.errors import ExportError, HyperparameterError
 from kerasmodels.layout import EXPORTS, SWEEP
 from kerasmodels.logs import get_logger
+from kerasmodels.measure import latencies, pareto_front
 from kerasmodels.runs import Run, load_run, read_json, write_json
 
 LOG = get_logger(__name__)
 
-DEFAULT_RECIPES: tuple[dict[str, Any], ...] = (
-    {"recipe": "prune", "target_sparsity": 0.8},
-    {"recipe": "prune", "structured_2_4": True},
-    {"recipe": "cluster", "clusters": 16},
-    {"recipe": "qat"},
-    {"recipe": "prune+cluster+qat"},
-    {"recipe": "distill"},
-    {"recipe": "channel_prune", "keep": 0.5},
-    {"recipe": "channel_prune+qat", "keep": 0.5},
-    {"recipe": "channel_prune+qat", "keep": 0.25},
-)
-COSTS = ("bytes", "gzip_bytes", "p50_ms")  # raw bytes (flash), gzip bytes (download), latency
-
-
-def pareto_front(rows: list[dict[str, Any]], score: str = "val_accuracy",
-                 costs: tuple[str, ...] = COSTS) -> list[bool]:
-    """For each row: is no other row at least as good on ``score`` (validation accuracy by
-    default) and every one of ``costs`` (raw bytes, gzip bytes, latency), and better on one?"""
-    def beats(a, b):
-        at_least = a[score] >= b[score] and all(a[c] <= b[c] for c in costs)
-        better = a[score] > b[score] or any(a[c] < b[c] for c in costs)
-        return at_least and better
-
-    return [not any(beats(other, row) for other in rows if other is not row) for row in rows]
 
 
 def choose(rows: list[dict[str, Any]], parent_val_accuracy: float,
@@ -67,7 +44,7 @@ def choose(rows: list[dict[str, Any]], parent_val_accuracy: float,
 
 
 def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
-          recipes: tuple[dict[str, Any], ...] | list[dict[str, Any]] = DEFAULT_RECIPES,
+          recipes: Sequence[dict[str, Any]] | None = None,
           formats: Sequence[str] | None = None, calls: int = 100,
           progress: bool = True) -> dict[str, Any]:
     """Run ``recipes`` on ``run``, export and time everything, mark the front, pick one.
@@ -76,7 +53,8 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         run: a classification run, or its folder.
         accuracy_budget: how far below the parent's validation accuracy the pick may be
             (0.01: one percentage point).
-        recipes: ``{"recipe": name, **options}`` each (default :data:`DEFAULT_RECIPES`).
+        recipes: ``{"recipe": name, **options}`` each (default: every recipe row's ``sweep``
+            option sets, :func:`kerasmodels.compression.recipes.default_sweep`).
         formats: rows of the format table timed in LiteRT (default: its ``sweep`` rows;
             quantization-aware children are exported to its integer ones only).
         calls: batch-1 latency calls per artifact.
@@ -102,7 +80,6 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
         ('distill', 'tflite-int8')
     """
-    from kerasmodels.benchmarks import latencies
     from kerasmodels.compression import compress
     from kerasmodels.edge import LiteRTModel
     from kerasmodels.exports import export
@@ -121,7 +98,9 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
                                       f"by {get_format(name).runtime}; choose among "
                                       f"{', '.join(format_names(runtime='litert'))}")
     from kerasmodels.compression import check_recipe
+    from kerasmodels.compression.recipes import default_sweep
 
+    recipes = default_sweep() if recipes is None else list(recipes)
     for spec in recipes:  # a typo is an error now, not a failed row after minutes of work
         if not isinstance(spec, dict) or "recipe" not in spec:
             raise HyperparameterError(f"each recipe is {{'recipe': name, **options}}, got "
@@ -248,4 +227,4 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     return result
 
 
-__all__ = ["COSTS", "DEFAULT_RECIPES", "choose", "pareto_front", "sweep"]
+__all__ = ["choose", "sweep"]

@@ -325,7 +325,7 @@ def model_info(run: Run, options: dict[str, Any] | None = None) -> dict[str, Any
     recipe = f", compressed with {run.manifest['recipe']}" if run.manifest.get("recipe") else ""
     description = (f"{run.manifest['arch']['name']} trained on {info['name']} by kerasmodels"
                    f"{recipe}" + (f"; {score}" if score else ""))
-    from kerasmodels import __version__
+    from kerasmodels._version import __version__
 
     return {"run": run.id, "name": run.id,
             "description": options.get("description") or description,

@@ -16,7 +16,6 @@ difference between the original and its tf_keras rebuild on the dataset.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from kerasmodels.errors import HyperparameterError, InputShapeError, Unsupported
 from kerasmodels.imports.saved_model import SIGNATURE
 from kerasmodels.layout import RUNS_DIR
 from kerasmodels.logs import get_logger
+from kerasmodels.modeling import run_name
 from kerasmodels.runs import Run, new_manifest, new_run_id, save_run
 
 LOG = get_logger(__name__)
@@ -127,7 +127,7 @@ def own_model(source, data: Dataset, *, signature: str = SIGNATURE,
         original, model = model, rebuild(model, custom_objects)
         record["max_abs_difference"] = check_rebuild(original, model, data)
     elif read.kind == "object" and not read.details.get("as_graph"):
-        from kerasmodels.compression.common import clone
+        from kerasmodels.modeling import clone
 
         model = clone(model)
     model, record["added_softmax"] = with_probabilities(model, data)
@@ -142,14 +142,6 @@ def own_model(source, data: Dataset, *, signature: str = SIGNATURE,
             LOG.warning("importing %s: %s", getattr(model, "name", "the model"), collapsed)
             record["collapsed"] = collapsed
     return model, record
-
-
-def run_name(name: str) -> str:
-    """``name`` if it can start a run id (1-64 letters, digits, ``_ . + -``), else an error."""
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}", name):
-        raise HyperparameterError(f"name must be 1-64 letters, digits, '_', '.', '+' or '-' "
-                                  f"(it starts the run's folder name), got {name!r}")
-    return name
 
 
 def check_fits(model, data: Dataset) -> None:
@@ -221,8 +213,8 @@ def evaluate(model, data: Dataset) -> dict[str, dict[str, float]]:
     """Loss and metric on every split: a Keras model compiled as kerasmodels trains, a
     SavedModel's graph from its outputs."""
     from kerasmodels.backend import keras
-    from kerasmodels.training import compile_for
-    from kerasmodels.training import evaluate as evaluate_compiled
+    from kerasmodels.modeling import compile_for
+    from kerasmodels.modeling import evaluate as evaluate_compiled
 
     if isinstance(model, keras.Model):
         from kerasmodels.optimizers import make_optimizer

@@ -6,14 +6,14 @@ import pandas as pd
 import streamlit as st
 
 import kerasmodels as km
-from kerasmodels.compression import RECIPES
+from kerasmodels.compression.recipes import recipe_names
 from kerasmodels.dashboard import common
 from kerasmodels.errors import ExportError
 from kerasmodels.report import kilobytes
 
 st.title("Compress & export")
 run_id = common.pick_family("Run to compress", key="compress_run")
-recipes = st.multiselect("Recipes", RECIPES,
+recipes = st.multiselect("Recipes", recipe_names(),
                          help="each recipe makes a child run from a copy; the parent is never "
                               "changed. None: export the run itself")
 with st.expander("What the chosen recipes take (`km.compress(run, recipe, option=value)`)"):

@@ -1,0 +1,81 @@
+"""What every stage does to a model: clone, compile, evaluate, seed, name a run, find kernels.
+
+The lowest layer above the backend: training, imports, compression, pretraining and the lab
+all use these, and this module imports none of them.
+
+Example:
+    >>> from kerasmodels.modeling import run_name
+    >>> run_name("my-cnn")
+    'my-cnn'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from kerasmodels.backend import keras, tf
+from kerasmodels.errors import HyperparameterError
+
+if TYPE_CHECKING:
+    from kerasmodels.data import Dataset
+
+
+def seed_everything(seed: int) -> None:
+    """Python, numpy and TensorFlow seeds, and deterministic TensorFlow ops."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def compile_for(model, task: str, optimizer) -> None:
+    if task == "classification":
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    else:
+        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
+
+
+def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[str, float]]:
+    """Loss and metrics of a compiled model on the train, val and test splits."""
+    out = {}
+    for split in ("train", "val", "test"):
+        x, y = getattr(dataset, split)
+        values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+        out[split] = {k: float(v) for k, v in values.items()}
+    return out
+
+
+def clone(model):
+    """A new model with new layer objects and the same weights.
+
+    tfmot's wrappers reuse the layer objects they wrap, so compressing the parent's own model
+    would silently train the parent. Every recipe starts from one of these.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def kernel_layers(model):
+    """``(name, kernel)`` for every layer that has a kernel or embedding matrix."""
+    for layer in model.layers:
+        for attr in ("kernel", "embeddings"):
+            weight = getattr(layer, attr, None)
+            if weight is not None:
+                yield layer.name, weight
+                break
+        else:
+            cell = getattr(layer, "cell", None)
+            if cell is not None and getattr(cell, "kernel", None) is not None:
+                yield layer.name, cell.kernel
+
+
+def run_name(name: str) -> str:
+    """``name`` if it can start a run id (1-64 letters, digits, ``_ . + -``), else an error."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}", name):
+        raise HyperparameterError(f"name must be 1-64 letters, digits, '_', '.', '+' or '-' "
+                                  f"(it starts the run's folder name), got {name!r}")
+    return name
+
+
+__all__ = ["clone", "compile_for", "evaluate", "kernel_layers", "run_name", "seed_everything"]
