@@ -26,7 +26,6 @@ LOOPBACK = "127.0.0.1"
 ADDRESS_HELP = ("interface to listen on (default 127.0.0.1: this machine only); 0.0.0.0 opens "
                 "the dashboard, which has no login, to the whole network")
 UPLOAD_LIMIT_MB = 50  # the largest file any dashboard page accepts
-DEMO = (("cnn", "digits"), ("mlp", "digits"), ("rnn", "sequences"), ("transformer", "text"))
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -132,7 +131,7 @@ def _defaults(function) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kerasmodels import benchmarks, lab, pretraining, tuning
+    from kerasmodels import benchmarks, lab, pretraining, training, tuning
     from kerasmodels.architectures import architecture_names
     from kerasmodels.compression import sweep as sweeping
     from kerasmodels.compression.recipes import recipe_names
@@ -158,8 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     arch_help = f"one of {', '.join(architecture_names())} (see 'kerasmodels archs')"
     train = command("train", "train an architecture on a dataset and save the run", json=True)
-    train.add_argument("--arch", default="cnn", help=arch_help)
-    train.add_argument("--dataset", default="digits",
+    trained = _defaults(training.train)
+    train.add_argument("--arch", default=trained["arch"], help=arch_help)
+    train.add_argument("--dataset", default=trained["dataset"],
                        help="a built-in or online dataset (see 'kerasmodels datasets'), "
                             "csv:<path> or images:<folder>")
     for name, option in TRAINING.items():
@@ -197,9 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = command("search", "hyperparameter search with Optuna (TPE, median pruner); every "
                                "trial is a run", json=True)
-    search.add_argument("--arch", default="mlp", help=arch_help)
-    search.add_argument("--dataset", default="digits")
     searched = _defaults(tuning.search)
+    search.add_argument("--arch", default=searched["arch"], help=arch_help)
+    search.add_argument("--dataset", default=searched["dataset"])
     search.add_argument("--trials", type=int,
                         help=f"trials to run (default {searched['trials']})")
     search.add_argument("--epochs", type=int, help="per trial (default: the architecture's)")
@@ -213,12 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     pretrain = command("pretrain", "pretrain a transformer's encoder on unlabelled tokens "
                                    "(masked or next-token prediction)", json=True)
-    pretrain.add_argument("--arch", default="transformer", help=arch_help)
-    pretrain.add_argument("--corpus", default="text",
+    pretrained = _defaults(pretraining.pretrain)
+    pretrain.add_argument("--arch", default=pretrained["arch"], help=arch_help)
+    pretrain.add_argument("--corpus", default=pretrained["corpus"],
                           help="a token dataset (default: generated text)")
     pretrain.add_argument("--corpus-option", type=_key_value, action="append", default=[],
                           metavar="KEY=VALUE", help="e.g. context=0.8, n=6000")
-    pretrained = _defaults(pretraining.pretrain)
     pretrain.add_argument("--objective", choices=pretraining.OBJECTIVES,
                           help=f"default {pretrained['objective']}")
     pretrain.add_argument("--epochs", type=int, help=f"default {pretrained['epochs']}")
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "backbone, trained on a labelled dataset", json=True)
     finetune.add_argument("run", help="the pretrained run's directory (or its id under "
                                       "saved_models/)")
-    finetune.add_argument("--dataset", default="text")
+    finetune.add_argument("--dataset", default=_defaults(pretraining.finetune)["dataset"])
     finetune.add_argument("--dataset-option", type=_key_value, action="append", default=[],
                           metavar="KEY=VALUE", help="e.g. classes=[5,6,7,8,9], context=0.8")
     tuned = _defaults(pretraining.finetune)
@@ -267,11 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     lr_find = command("lr-find", "LR range test: loss against a rising learning rate",
                       json=True)
-    lr_find.add_argument("--arch", default="cnn", help=arch_help)
-    lr_find.add_argument("--dataset", default="digits")
+    found = _defaults(lab.find_learning_rate)
+    lr_find.add_argument("--arch", default=found["arch"], help=arch_help)
+    lr_find.add_argument("--dataset", default=found["dataset"])
     _add_option(lr_find, TRAINING["optimizer"])
     lr_find.add_argument("--steps", type=int, help="learning rates tried (default "
-                                                   f"{_defaults(lab.find_learning_rate)['steps']})")
+                                                   f"{found['steps']})")
 
     compress = command("compress", "prune, quantize-aware train, cluster, distill or "
                                    "channel-prune a run into a child run", json=True)
@@ -614,31 +615,9 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    import kerasmodels as km
-    from kerasmodels.formats import format_names
+    from kerasmodels.demo import build_demo
 
-    existing = km.list_runs(args.runs_dir)
-    progress = _progress(args)
-    quick: dict[str, Any] = {"epochs": 1} if args.quick else {}
-    if existing and not args.force:
-        LOG.info("%d runs already in %s (use --force to train again)", len(existing),
-                 args.runs_dir)
-    else:
-        steps = len(DEMO) + 1
-        trained = {}
-        for number, (arch, dataset) in enumerate(DEMO, start=1):
-            LOG.info("== step %d of %d: %s on %s", number, steps, arch, dataset)
-            trained[arch] = km.train(arch, dataset, out_dir=args.runs_dir,
-                                     verbose=int(progress), **quick)
-        cnn = trained["cnn"]
-        assert cnn is not None  # not distributed: this process saves the run
-        LOG.info("== step %d of %d: the digits CNN's variants: distilled student, QAT, exports, "
-                 "benchmark", steps, steps)
-        children = [km.compress(cnn, recipe, progress=progress, **quick)
-                    for recipe in ("distill", "qat")]
-        for member in (cnn, *children):
-            km.export(member, format_names(quick=True), progress=progress)
-        km.benchmark(cnn, calls=10 if args.quick else 50, progress=progress)
+    build_demo(args.runs_dir, quick=args.quick, force=args.force, progress=_progress(args))
     cmd_runs(argparse.Namespace(runs_dir=args.runs_dir, json=False))
     if args.no_dashboard:
         return 0

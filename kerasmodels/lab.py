@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from kerasmodels import reference as ref
+from kerasmodels.architectures import DEFAULT_ARCH, QUICK_ARCH, build_model
 from kerasmodels.errors import HyperparameterError, check_positive
 
 
-def find_learning_rate(arch: str = "cnn", dataset="digits", *, optimizer: str = "adam",
+def find_learning_rate(arch: str = DEFAULT_ARCH, dataset="digits", *, optimizer: str = "adam",
                        start: float = 1e-6, end: float = 1.0, steps: int = 100,
                        batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, Any]:
     """LR range test (Smith, 2017): raise the learning rate exponentially from ``start`` to
@@ -28,7 +29,6 @@ def find_learning_rate(arch: str = "cnn", dataset="digits", *, optimizer: str = 
     Returns ``learning_rates``, ``losses``, ``smoothed`` (exponential moving average) and
     ``suggested``: a tenth of the learning rate at the smoothed loss' minimum.
     """
-    from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, seed_everything
     from kerasmodels.optimizers import make_optimizer
@@ -64,7 +64,7 @@ def find_learning_rate(arch: str = "cnn", dataset="digits", *, optimizer: str = 
             "suggested": lrs[best] / 10 if lrs else start, "min_loss_lr": lrs[best] if lrs else start}
 
 
-def compare_optimizers(arch: str = "mlp", dataset="digits", *, optimizers=("sgd", "momentum",
+def compare_optimizers(arch: str = QUICK_ARCH, dataset="digits", *, optimizers=("sgd", "momentum",
                        "rmsprop", "adam"), epochs: int = 10, learning_rates: dict | None = None,
                        batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, dict[str, Any]]:
     """Train the same initial model with each optimizer; return each one's per-epoch curves.
@@ -72,7 +72,6 @@ def compare_optimizers(arch: str = "mlp", dataset="digits", *, optimizers=("sgd"
     Nothing is saved: this is for looking. ``learning_rates`` maps an optimizer name to its
     rate (default 0.05 for gradient descent, 1e-3 otherwise).
     """
-    from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, seed_everything
     from kerasmodels.optimizers import make_optimizer
@@ -144,7 +143,7 @@ def loss_surface(X=None, y=None, *, optimizers=tuple(SURFACE_OPTIMIZERS), steps:
             "optimum": ref.least_squares(X, y)}
 
 
-def compare_regularizers(arch: str = "mlp", dataset="digits", *,
+def compare_regularizers(arch: str = QUICK_ARCH, dataset="digits", *,
                          regularizers=(None, "l1", "l2"), strength: float = 3e-3,
                          epochs: int = 8, learning_rate: float = 1e-3, batch_size: int = 32,
                          seed: int = 0, **hparams) -> dict[str, dict[str, Any]]:
@@ -154,7 +153,6 @@ def compare_regularizers(arch: str = "mlp", dataset="digits", *,
     ``near_zero`` (share with ``|w| < 1e-3``: L1 drives weights to exactly zero, L2 only
     shrinks them), ``l2_norm`` and the validation accuracy. Nothing is saved.
     """
-    from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, kernel_layers, seed_everything
     from kerasmodels.optimizers import make_optimizer

@@ -24,6 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from kerasmodels.architectures import (
+    FAMILIES,
+    PRETRAIN_ARCH,
+    build_model,
+    family_of,
+    get_architecture,
+)
 from kerasmodels.errors import HyperparameterError, UnknownNameError, check_positive
 from kerasmodels.layout import RUNS_DIR
 from kerasmodels.runs import Run, load_run, new_run_id
@@ -31,8 +38,6 @@ from kerasmodels.runs import Run, load_run, new_run_id
 OBJECTIVES = ("masked", "next_token")
 FREEZE = ("encoder", "none")
 HEAD_LAYERS = ("logits", "probabilities", "output", "pool")
-# per family, the layers that belong to the task rather than the features: a new head
-TASK_LAYERS = {"cnn": ("dense",), "mlp": ()}
 LM_HEAD = "lm_logits"
 
 
@@ -71,7 +76,6 @@ def next_token_batch(x: np.ndarray):
 
 def language_model(arch: str, data, *, causal: bool, **hparams):
     """The encoder of ``arch`` (up to its pooling) with a per-position vocabulary head."""
-    from kerasmodels.architectures import build_model
     from kerasmodels.backend import keras
 
     classifier = build_model(arch, data, causal=causal, **hparams)
@@ -80,13 +84,12 @@ def language_model(arch: str, data, *, causal: bool, **hparams):
     return keras.Model(classifier.inputs, logits, name=f"{arch}_{'causal_' if causal else ''}lm")
 
 
-def pretrain(arch: str = "transformer", corpus="text", *, objective: str = "masked",
+def pretrain(arch: str = PRETRAIN_ARCH, corpus="text", *, objective: str = "masked",
              epochs: int = 10, mask_rate: float = 0.15, learning_rate: float = 1e-3,
              batch_size: int = 32, seed: int = 0, out_dir: str | Path = RUNS_DIR,
              corpus_options: dict[str, Any] | None = None, verbose: int = 1,
              **hparams) -> Run:
     """Pretrain ``arch``'s encoder on ``corpus`` without labels; returns the saved run."""
-    from kerasmodels.architectures import get_architecture
     from kerasmodels.modeling import seed_everything
     from kerasmodels.optimizers import make_optimizer
     from kerasmodels.runs import new_manifest, save_run
@@ -94,8 +97,9 @@ def pretrain(arch: str = "transformer", corpus="text", *, objective: str = "mask
     if objective not in OBJECTIVES:
         raise UnknownNameError("pretraining objective", objective, OBJECTIVES)
     spec = get_architecture(arch)
-    if spec.family != "transformer":
-        raise HyperparameterError(f"pretrain takes a transformer (the encoder is what "
+    if not family_of(arch).pretrains:
+        able = sorted(f.name for f in FAMILIES.values() if f.pretrains)
+        raise HyperparameterError(f"pretrain takes a {' or '.join(able)} (the encoder is what "
                                   f"transfers); {arch} is a {spec.family}. For images, train a "
                                   "classifier and km.finetune it")
     check_positive("epochs", epochs, integer=True)
@@ -226,7 +230,6 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     ``backbone_factor`` times ``learning_rate``. The manifest's ``parent`` is the pretrained
     run and ``finetune`` records the chain (and the scratch baseline when asked).
     """
-    from kerasmodels.architectures import build_model
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, evaluate, seed_everything
     from kerasmodels.optimizers import make_optimizer
@@ -262,7 +265,8 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     model = build_model(parent.arch, model_data, **hparams)
     backbone = []
     for layer in model.layers:
-        task_layers = TASK_LAYERS.get(parent.manifest["arch"]["family"], ())
+        family = FAMILIES.get(parent.manifest["arch"]["family"])
+        task_layers = family.task_layers if family else ()
         if layer.name in HEAD_LAYERS or layer.name in task_layers or not layer.weights:
             continue
         try:

@@ -42,8 +42,9 @@ def make_schedule(name: str | None, learning_rate: float, *, steps_per_epoch: in
         _check_fraction("final_fraction", final)
         result = schedules.ExponentialDecay(learning_rate, decay_steps=total, decay_rate=final)
     elif name == "cosine":
-        warmup = int(check_positive("warmup_epochs", options.pop("warmup_epochs", 1),
-                                    allow_zero=True) * steps_per_epoch)
+        # one epoch of warmup by default, where there is more than one epoch to train
+        given = options.pop("warmup_epochs", 1 if epochs > 1 else 0)
+        warmup = int(check_positive("warmup_epochs", given, allow_zero=True) * steps_per_epoch)
         if warmup >= total:
             raise HyperparameterError(f"warmup_epochs must be shorter than the {epochs} epochs")
         result = schedules.CosineDecay(0.0 if warmup else learning_rate, decay_steps=total - warmup,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels.architectures import build_model, get_architecture
+from kerasmodels.architectures import DEFAULT_ARCH, build_model, get_architecture
 from kerasmodels.backend import keras, tf
 from kerasmodels.callbacks import (
     DivergenceGuard,
@@ -75,7 +75,7 @@ def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, defa
 
 
 def train(
-    arch: str | Any = "cnn",
+    arch: str | Any = DEFAULT_ARCH,
     dataset: str | Dataset = "digits",
     *,
     epochs: int | None = None,

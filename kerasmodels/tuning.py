@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kerasmodels.architectures import FAMILIES, QUICK_ARCH, family_of, get_architecture
 from kerasmodels.errors import HyperparameterError, check_positive
 from kerasmodels.layout import RUNS_DIR
 from kerasmodels.options import TRAINING
@@ -26,21 +27,14 @@ from kerasmodels.runs import Run, load_run, write_json
 # the training options' declared search ranges (batch size only when asked for)
 COMMON_SPACE: dict[str, Any] = {name: option.search for name, option in TRAINING.items()
                                 if option.search is not None and name != "batch_size"}
-FAMILY_SPACE: dict[str, dict[str, Any]] = {
-    "mlp": {"width": [32, 64, 128, 256], "depth": [1, 2, 3]},
-    "cnn": {"width": [8, 16, 32], "depth": [1, 2], "dense_units": [32, 64, 128]},
-    "rnn": {"hidden_size": [4, 8, 16, 32], "num_layers": [1, 2, 3]},
-    "transformer": {"d_model": [16, 32, 64], "num_layers": [1, 2, 3]},
-    "linear": {},
-}
 TRAIN_OPTIONS = tuple(name for name, option in TRAINING.items() if option.search is not None)
 
 
 def default_space(arch: str) -> dict[str, Any]:
-    """The search space for ``arch``: its family's width and depth, and the training options."""
-    from kerasmodels.architectures import get_architecture
+    """The search space for ``arch``: its family's (its row's ``search_space``: width and
+    depth, or its own hyperparameters) and the training options'."""
 
-    return {**FAMILY_SPACE.get(get_architecture(arch).family, {}), **COMMON_SPACE}
+    return {**family_of(arch).search_space, **COMMON_SPACE}
 
 
 @dataclass
@@ -55,25 +49,19 @@ class SearchResult:
 
 def to_train_options(arch: str, params: dict[str, Any]) -> dict[str, Any]:
     """Map sampled values to ``km.train`` keywords (``width`` and ``depth`` become the
-    family's layer sizes)."""
-    from kerasmodels.architectures import get_architecture
+    family's layer sizes: its row's ``width_of``)."""
 
-    family = get_architecture(arch).family
+    family = family_of(arch)
     options = {k: v for k, v in params.items() if k not in ("width", "depth")}
     if "width" in params or "depth" in params:
-        width, depth = params.get("width"), params.get("depth")
-        if family == "mlp":
-            defaults = get_architecture(arch).hparams["hidden_units"]
-            width = width or defaults[0]
-            options["hidden_units"] = [max(1, width // 2 ** i) for i in range(depth or
-                                                                            len(defaults))]
-        elif family == "cnn":
-            defaults = get_architecture(arch).hparams["filters"]
-            width = width or defaults[0]
-            options["filters"] = [width * 2 ** i for i in range(depth or len(defaults))]
-        else:
-            raise HyperparameterError(f"width and depth apply to mlp and cnn; for {arch} search "
-                                      "its own hyperparameters (e.g. d_model, num_layers)")
+        if not family.width_of:
+            having = sorted(f.name for f in FAMILIES.values() if f.width_of)
+            raise HyperparameterError(
+                f"width and depth apply to the {', '.join(having)} families; for {arch} search "
+                f"its own hyperparameters ({', '.join(get_architecture(arch).hparams)})")
+        defaults = get_architecture(arch).hparams[family.width_of]
+        options[family.width_of] = family.widths(params.get("width") or defaults[0],
+                                                 params.get("depth") or len(defaults))
     if options.get("regularizer") == "none":
         options["regularizer"] = None
         options.pop("reg_strength", None)
@@ -113,7 +101,7 @@ def _suggest(trial, name: str, spec):
     return trial.suggest_float(name, float(low), float(high), log=log)
 
 
-def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: float | None = None,
+def search(arch: str = QUICK_ARCH, dataset: str = "digits", *, trials: int = 20, timeout: float | None = None,
            space: dict[str, Any] | None = None, out_dir: str | Path = RUNS_DIR,
            epochs: int | None = None, seed: int = 0, progress: bool = True) -> SearchResult:
     """Search ``space`` (default: :func:`default_space`) with TPE and the median pruner.
@@ -124,7 +112,6 @@ def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: flo
     """
     import optuna
 
-    from kerasmodels.architectures import get_architecture
     from kerasmodels.backend import keras
     from kerasmodels.data import load_dataset
     from kerasmodels.training import train
@@ -222,16 +209,14 @@ def search(arch: str, dataset: str = "digits", *, trials: int = 20, timeout: flo
 
 def _default_params(arch: str) -> dict[str, Any]:
     """The architecture's defaults expressed in the default space's names."""
-    from kerasmodels.architectures import get_architecture
 
     spec = get_architecture(arch)
     params: dict[str, Any] = {name: TRAINING[name].default for name in TRAIN_OPTIONS}
     params.update({k: v for k, v in spec.training.items() if k in params})
     hparams = spec.hparams
-    if spec.family == "mlp":
-        params.update(width=hparams["hidden_units"][0], depth=len(hparams["hidden_units"]))
-    elif spec.family == "cnn":
-        params.update(width=hparams["filters"][0], depth=len(hparams["filters"]))
+    width_of = family_of(arch).width_of
+    if width_of:
+        params.update(width=hparams[width_of][0], depth=len(hparams[width_of]))
     params.update(hparams)
     return params
 

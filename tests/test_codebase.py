@@ -124,3 +124,87 @@ def test_a_new_recipe_reaches_every_consumer(cnn_run, tmp_path, monkeypatch):
     at.switch_page("views/compress.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "dummy" in at.multiselect[0].options and "prune+dummy" in at.multiselect[0].options
+
+
+def test_no_module_outside_architectures_names_an_architecture():
+    """Families and architectures are named in architectures/ alone: the rest reads their
+    rows (search space, width, default student, fine-tuning head, lab, example data)."""
+    from kerasmodels.architectures import FAMILIES, REGISTRY
+
+    names = set(REGISTRY) | set(FAMILIES)
+    homonyms = {("keras3.py", "linear")}  # the activation called linear
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "architectures" in path.parts:
+            continue
+        found += [f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
+                  for node in ast.walk(ast.parse(path.read_text()))
+                  if isinstance(node, ast.Constant) and node.value in names
+                  and (path.name, node.value) not in homonyms]
+    assert found == [], found
+
+
+def dummy_builder(spec, *, units=(12, 6)):
+    """A test's architecture: Dense layers of ``units``."""
+    from kerasmodels.architectures.common import check_units, model_input, output_head
+    from kerasmodels.backend import keras
+
+    inputs = model_input(spec)
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for i, size in enumerate(check_units("units", units)):
+        x = keras.layers.Dense(size, activation="relu", name=f"body_{i}")(x)
+    x = keras.layers.Dense(4, activation="relu", name="task")(x)
+    return keras.Model(inputs, output_head(x, spec), name="dummy")
+
+
+def dummy_small(spec, *, units=(4,)):
+    """The test architecture's small variant."""
+    return dummy_builder(spec, units=units)
+
+
+def test_a_new_architecture_reaches_every_stage(tmp_path, monkeypatch):
+    """Adding an architecture is its module's Family and register rows: train, search (its
+    width and depth), distill (its small variant), finetune (its task layers replaced), the
+    CLI and the dashboard all take it."""
+    from kerasmodels.architectures import registry
+
+    monkeypatch.setitem(registry.FAMILIES, "dummies", registry.Family(
+        "dummies", example="digits", search_space={"width": [12, 24], "depth": [1, 2]},
+        width_of="units", growth=0.5, task_layers=("task",)))
+    for name, builder, small_of in (("dummy", dummy_builder, None),
+                                    ("dummy_small", dummy_small, "dummy")):
+        monkeypatch.setitem(registry.REGISTRY, name, registry.Architecture(
+            name, "dummies", builder, builder.__doc__ or "", small_of, {"epochs": 1},
+            lab=True))
+    out = tmp_path / "runs"
+    run = km.train("dummy", "digits", epochs=1, out_dir=out, verbose=0)
+    assert run.manifest["arch"]["family"] == "dummies"
+
+    found = km.search("dummy", "digits", trials=2, epochs=1, out_dir=out, progress=False)
+    for trial in found.trials:
+        assert trial["state"] == "complete", trial
+        units = km.load_run(out / trial["run"]).manifest["arch"]["hparams"]["units"]
+        assert units == [max(1, trial["params"]["width"] // 2 ** i)
+                         for i in range(trial["params"]["depth"])], trial
+
+    student = km.compress(run, "distill", epochs=1)
+    assert student.manifest["compression"]["student_arch"] == "dummy_small"
+
+    tuned = km.finetune(run, "digits", epochs=1, out_dir=out)
+    assert tuned.manifest["finetune"]["backbone_layers"] == ["body_0", "body_1"]  # not task
+
+    assert "dummy" in cli("archs").stdout
+    result = cli("train", "--arch", "dummy", "--epochs", "1", "--out-dir", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(out))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("views/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "dummy" in at.selectbox[0].options
+    at.switch_page("views/lab.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "dummy" in at.selectbox[0].options

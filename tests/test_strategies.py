@@ -148,6 +148,14 @@ def test_cosine_warms_up_then_decays(tmp_path):
     assert decreasing(cosine[2:]) and cosine[-1] > 0
 
 
+def test_a_one_epoch_cosine_has_no_default_warmup(tmp_path):
+    """The default warmup (one epoch) applies only where there is more than one epoch: a
+    one-epoch cosine run (a search's quick trial) decays from the start."""
+    assert lr_curve(tmp_path, "cosine", epochs=1) == pytest.approx([0.1])
+    with pytest.raises(HyperparameterError, match="warmup_epochs must be shorter than the 1 "):
+        lr_curve(tmp_path, "cosine", epochs=1, warmup_epochs=1)
+
+
 def test_plateau_lowers_the_rate_when_validation_stalls(tmp_path):
     plateau = lr_curve(tmp_path, "plateau", epochs=40, patience=1, factor=0.5)
     assert plateau[0] == pytest.approx(0.1) and min(plateau) <= 0.05

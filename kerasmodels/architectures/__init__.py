@@ -1,5 +1,9 @@
 """Architectures: one registry, one module per family.
 
+Each family module registers its :class:`~kerasmodels.architectures.registry.Family` (what
+search, fine-tuning, pretraining and the lab ask of it) and its builders. No other part of
+kerasmodels names a family or an architecture: they read these tables, and the roles below.
+
 >>> import kerasmodels as km
 >>> km.build_model("cnn", input_shape=(24, 24, 3), num_classes=10).count_params()
 315722
@@ -9,9 +13,15 @@ from __future__ import annotations
 
 from kerasmodels.architectures import cnn, dense, rnn, transformer  # noqa: F401  (registers)
 from kerasmodels.architectures.common import ProblemSpec
-from kerasmodels.architectures.registry import REGISTRY, Architecture
+from kerasmodels.architectures.registry import FAMILIES, REGISTRY, Architecture, Family
 from kerasmodels.data import Dataset, load_dataset
 from kerasmodels.errors import HyperparameterError, UnknownNameError
+
+DEFAULT_ARCH = "cnn"  # km.train and km.find_learning_rate when not told
+QUICK_ARCH = "mlp"  # quick studies: km.search, the lab's comparisons, the dashboard's Train page
+PRETRAIN_ARCH = "transformer"  # km.pretrain when not told
+DEMO_ARCHS = ("cnn", "mlp", "rnn", "transformer")  # `kerasmodels demo`, each on its example
+# data; the first one is compressed, exported and benchmarked
 
 
 def get_architecture(name: str) -> Architecture:
@@ -32,6 +42,27 @@ def small_variant(name: str) -> str:
 
 def architecture_names() -> list[str]:
     return list(REGISTRY)
+
+
+def family_of(arch: str) -> Family:
+    """The :class:`Family` row of an architecture (or of a family name)."""
+    return FAMILIES[arch] if arch in FAMILIES else FAMILIES[get_architecture(arch).family]
+
+
+def default_student(arch: str) -> str | None:
+    """The architecture a run of ``arch`` is distilled into by default: its registered small
+    variant, or None (then a narrower copy of the teacher)."""
+    return next((a.name for a in REGISTRY.values() if a.small_of == arch), None)
+
+
+def lab_architectures() -> list[str]:
+    """The architectures the dashboard's lab offers (quick enough to train while one waits)."""
+    return [a.name for a in REGISTRY.values() if a.lab]
+
+
+def example_dataset(arch: str) -> str:
+    """The built-in dataset ``arch`` is shown on (its family's example)."""
+    return family_of(arch).example
 
 
 def problem_spec(dataset: Dataset | str | None = None, *, input_shape=None, num_classes=None,
@@ -76,5 +107,7 @@ def build_model(arch: str, dataset: Dataset | str | None = None, *, input_shape=
     return spec_of.builder(spec, **hparams)
 
 
-__all__ = ["REGISTRY", "ProblemSpec", "architecture_names", "build_model", "get_architecture",
+__all__ = ["DEFAULT_ARCH", "DEMO_ARCHS", "FAMILIES", "PRETRAIN_ARCH", "QUICK_ARCH", "REGISTRY",
+           "ProblemSpec", "architecture_names", "build_model", "default_student",
+           "example_dataset", "family_of", "get_architecture", "lab_architectures",
            "problem_spec", "small_variant"]

@@ -9,8 +9,13 @@ from kerasmodels.architectures.common import (
     model_input,
     output_head,
 )
-from kerasmodels.architectures.registry import register
+from kerasmodels.architectures.registry import Family, register, register_family
 from kerasmodels.errors import HyperparameterError
+
+register_family(Family(
+    "cnn", example="digits",
+    search_space={"width": [8, 16, 32], "depth": [1, 2], "dense_units": [32, 64, 128]},
+    width_of="filters", growth=2.0, task_layers=("dense",)))
 
 
 def _cnn(spec: ProblemSpec, filters, kernel_size: int, dense_units: int, dropout: float, name):
@@ -43,7 +48,7 @@ def _cnn(spec: ProblemSpec, filters, kernel_size: int, dense_units: int, dropout
     return keras.Model(inputs, output_head(x, spec), name=name)
 
 
-@register("cnn", family="cnn", epochs=25, batch_size=32, learning_rate=1e-3)
+@register("cnn", family="cnn", lab=True, epochs=25, batch_size=32, learning_rate=1e-3)
 def cnn(spec: ProblemSpec, *, filters=(32, 64), kernel_size: int = 3, dense_units: int = 128,
         dropout: float = 0.0):
     """CNN: [Conv2D(f, k, same) + ReLU + MaxPool(2)] per filter, Dense(dense_units), classifier.
@@ -53,7 +58,7 @@ def cnn(spec: ProblemSpec, *, filters=(32, 64), kernel_size: int = 3, dense_unit
     return _cnn(spec, filters, kernel_size, dense_units, dropout, "cnn")
 
 
-@register("cnn_small", family="cnn", small_of="cnn", epochs=25, batch_size=32,
+@register("cnn_small", family="cnn", small_of="cnn", lab=True, epochs=25, batch_size=32,
           learning_rate=2e-3)
 def cnn_small(spec: ProblemSpec, *, filters=(8, 16), kernel_size: int = 3, dense_units: int = 32,
               dropout: float = 0.0):

@@ -9,10 +9,15 @@ from kerasmodels.architectures.common import (
     model_input,
     output_head,
 )
-from kerasmodels.architectures.registry import register
+from kerasmodels.architectures.registry import Family, register, register_family
+
+register_family(Family("linear", example="regression"))
+register_family(Family("mlp", example="digits",
+                       search_space={"width": [32, 64, 128, 256], "depth": [1, 2, 3]},
+                       width_of="hidden_units", growth=0.5))
 
 
-@register("linear", family="linear", epochs=100, batch_size=32, learning_rate=0.05)
+@register("linear", family="linear", lab=True, epochs=100, batch_size=32, learning_rate=0.05)
 def linear(spec: ProblemSpec):
     """Linear regression, or multinomial logistic regression for classes: y = softmax(Wx + b)."""
     from kerasmodels.backend import keras
@@ -36,7 +41,7 @@ def _mlp(spec: ProblemSpec, hidden_units, dropout: float, name: str):
     return keras.Model(inputs, output_head(x, spec), name=name)
 
 
-@register("mlp", family="mlp", epochs=60, batch_size=32, learning_rate=1e-3)
+@register("mlp", family="mlp", lab=True, epochs=60, batch_size=32, learning_rate=1e-3)
 def mlp(spec: ProblemSpec, *, hidden_units=(128, 64), dropout: float = 0.1):
     """Multilayer perceptron: Flatten, then Dense+ReLU (+Dropout) per entry of hidden_units."""
     return _mlp(spec, hidden_units, dropout, "mlp")

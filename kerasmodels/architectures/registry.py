@@ -1,4 +1,5 @@
-"""The one registry of architectures."""
+"""The one registry of architectures, and what each family declares for the rest of
+kerasmodels (search space, width and depth, fine-tuning head, pretraining, example data)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,42 @@ from kerasmodels.errors import HyperparameterError
 
 
 @dataclass(frozen=True)
+class Family:
+    """What a family of architectures declares for the stages that are not about building it.
+
+    Attributes:
+        name: the family (``Architecture.family``).
+        example: the built-in dataset it is shown on (the lab, the demo, the docs).
+        search_space: what ``km.search`` samples for it by default, besides the training
+            options (``width`` and ``depth`` become ``width_of``).
+        width_of: the list hyperparameter that a search's ``width`` and ``depth`` set (its
+            first layer's size and its number of layers); empty: the family has none.
+        growth: each layer's size over the one before it in ``width_of``.
+        task_layers: layers that belong to the task rather than the features, replaced with
+            the head when a run of this family is fine-tuned (``km.finetune``).
+        pretrains: ``km.pretrain`` can pretrain its encoder on unlabelled tokens.
+    """
+
+    name: str
+    example: str
+    search_space: dict[str, list] = field(default_factory=dict)
+    width_of: str = ""
+    growth: float = 1.0
+    task_layers: tuple[str, ...] = ()
+    pretrains: bool = False
+
+    def widths(self, width: int, depth: int) -> list[int]:
+        """``depth`` layer sizes from ``width``, each ``growth`` times the one before."""
+        return [max(1, int(width * self.growth ** i)) for i in range(depth)]
+
+
+@dataclass(frozen=True)
 class Architecture:
-    """A registered builder with its hyperparameter defaults and training defaults."""
+    """A registered builder with its hyperparameter defaults and training defaults.
+
+    Attributes:
+        lab: quick enough for the dashboard's lab (trained several times while one waits).
+    """
 
     name: str
     family: str
@@ -20,6 +55,7 @@ class Architecture:
     description: str
     small_of: str | None = None
     training: dict[str, Any] = field(default_factory=dict)
+    lab: bool = False
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -50,15 +86,34 @@ class Architecture:
 
 MAX_SIZE = 65_536  # the largest width (units, filters, heads, length) a hyperparameter may ask
 REGISTRY: dict[str, Architecture] = {}
+FAMILIES: dict[str, Family] = {}
 
 
-def register(name: str, *, family: str, small_of: str | None = None, **training):
-    """Decorator: add a builder ``f(spec, **hparams) -> keras.Model`` to the registry."""
+def register_family(family: Family) -> Family:
+    """Add ``family`` to the families (each family module declares its own)."""
+    FAMILIES[family.name] = family
+    return family
+
+
+def register(name: str, *, family: str, small_of: str | None = None, lab: bool = False,
+             **training):
+    """Decorator: add a builder ``f(spec, **hparams) -> keras.Model`` to the registry.
+
+    Args:
+        name: the architecture's name.
+        family: its :class:`Family` (registered by its module first).
+        small_of: the architecture it is the small variant of (the default distillation
+            student of that one).
+        lab: offered by the dashboard's lab.
+        **training: its training defaults (``epochs``, ``batch_size``, ``learning_rate``).
+    """
 
     def wrap(builder):
+        if family not in FAMILIES:
+            raise ValueError(f"register the family {family!r} before its architecture {name!r}")
         doc = (builder.__doc__ or "").strip().splitlines()
         REGISTRY[name] = Architecture(name, family, builder, doc[0] if doc else "", small_of,
-                                      training)
+                                      training, lab)
         return builder
 
     return wrap

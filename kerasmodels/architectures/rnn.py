@@ -10,8 +10,11 @@ from kerasmodels.architectures.common import (
     model_input,
     output_head,
 )
-from kerasmodels.architectures.registry import register
+from kerasmodels.architectures.registry import Family, register, register_family
 from kerasmodels.errors import HyperparameterError
+
+register_family(Family("rnn", example="sequences",
+                       search_space={"hidden_size": [4, 8, 16, 32], "num_layers": [1, 2, 3]}))
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "simple": "SimpleRNN"}
 

@@ -16,8 +16,11 @@ from kerasmodels.architectures.common import (
     model_input,
     output_head,
 )
-from kerasmodels.architectures.registry import register
+from kerasmodels.architectures.registry import Family, register, register_family
 from kerasmodels.errors import HyperparameterError
+
+register_family(Family("transformer", example="text", pretrains=True,
+                       search_space={"d_model": [16, 32, 64], "num_layers": [1, 2, 3]}))
 
 
 def encoder_block(x, *, d_model: int, num_heads: int, ff_dim: int, dropout: float, name: str,

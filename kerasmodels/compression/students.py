@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import warnings
 
-from kerasmodels.architectures import architecture_names, build_model, get_architecture
-from kerasmodels.architectures import small_variant as small
+from kerasmodels.architectures import (
+    architecture_names,
+    build_model,
+    default_student,
+    get_architecture,
+)
 from kerasmodels.backend import keras
 from kerasmodels.compression.channels import narrower_copy
 from kerasmodels.compression.common import fine_tune, substep
@@ -37,8 +41,8 @@ def distill_run(teacher, data, *, student=None, student_hparams: dict | None = N
     teacher's family, and for any other model a narrower copy of the teacher (the same graph
     with ``width`` of its channels and units).
     """
-    if student is None and teacher.name in ("cnn", "mlp", "rnn", "transformer"):
-        student = small(teacher.name)
+    if student is None and teacher.name in architecture_names():
+        student = default_student(teacher.name)
     if is_keras3(student):
         student = rebuild(student)
     if isinstance(student, keras.Model):  # yours: it must fit the data and give probabilities

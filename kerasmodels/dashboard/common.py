@@ -45,6 +45,14 @@ def keep_tensorflow_state() -> None:
     replace_streamlit_cleanup(clean_matplotlib_only)
 
 
+def api_default(function, name: str):
+    """The default ``function`` (a kerasmodels API) gives its argument ``name``: the pages
+    hold no defaults of their own."""
+    import inspect
+
+    return inspect.signature(function).parameters[name].default
+
+
 def runs_dir() -> Path:
     """The runs directory: ``kerasmodels dashboard --runs-dir`` sets it (default saved_models)."""
     return Path(os.environ.get(RUNS_DIR_ENV, RUNS_DIR))

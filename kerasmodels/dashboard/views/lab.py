@@ -8,8 +8,11 @@ import pandas as pd
 import streamlit as st
 
 import kerasmodels as km
+from kerasmodels.architectures import example_dataset, lab_architectures
 from kerasmodels.dashboard import common
 from kerasmodels.options import TRAINING
+
+LAB = lab_architectures()
 
 st.title("Optimizer lab")
 surface_tab, curves_tab, lr_tab, reg_tab = st.tabs(
@@ -50,16 +53,16 @@ with surface_tab:
 
 with curves_tab:
     c1, c2, c3 = st.columns(3)
-    arch = c1.selectbox("Model", ["mlp", "linear", "cnn_small"], key="curves_arch")
+    arch = c1.selectbox("Model", LAB, key="curves_arch",
+                        index=LAB.index(common.api_default(km.compare_optimizers, "arch")))
     epochs = c2.number_input("Epochs", 1, 50, 5, key="curves_epochs")
     chosen = c3.multiselect("Optimizers", TRAINING["optimizer"].options,
                             default=TRAINING["optimizer"].search)
     if st.button("Compare optimizers", key="curves_go"):
         try:
             with st.spinner("training the same initial model once per optimizer"):
-                curves = km.compare_optimizers(arch, "digits" if arch != "linear" else
-                                               "regression", optimizers=tuple(chosen),
-                                               epochs=int(epochs))
+                curves = km.compare_optimizers(arch, example_dataset(arch),
+                                               optimizers=tuple(chosen), epochs=int(epochs))
         except Exception as exc:
             common.show_error(exc)
         else:
@@ -73,13 +76,14 @@ with curves_tab:
 
 with lr_tab:
     c1, c2 = st.columns(2)
-    arch = c1.selectbox("Model", ["cnn", "mlp", "cnn_small"], key="lr_arch")
+    arch = c1.selectbox("Model", LAB, key="lr_arch",
+                        index=LAB.index(common.api_default(km.find_learning_rate, "arch")))
     lr_steps = c2.number_input("Steps", 20, 500, 100, key="lr_steps")
     if st.button("Run the LR range test", key="lr_go"):
         try:
             with st.spinner("raising the learning rate every mini-batch"):
-                st.session_state["lr_found"] = km.find_learning_rate(arch, "digits",
-                                                                     steps=int(lr_steps))
+                st.session_state["lr_found"] = km.find_learning_rate(
+                    arch, example_dataset(arch), steps=int(lr_steps))
         except Exception as exc:
             common.show_error(exc)
     if "lr_found" in st.session_state:
@@ -100,9 +104,11 @@ with reg_tab:
     reg_epochs = c2.number_input("Epochs", 1, 50, 8, key="reg_epochs")
     if st.button("Compare L1 and L2", key="reg_go"):
         try:
-            with st.spinner("training the MLP with no regularizer, L1 and L2"):
+            regularized = common.api_default(km.compare_regularizers, "arch")
+            with st.spinner(f"training {regularized} with no regularizer, L1 and L2"):
                 st.session_state["regs"] = km.compare_regularizers(
-                    "mlp", "digits", strength=float(strength), epochs=int(reg_epochs))
+                    regularized, example_dataset(regularized), strength=float(strength),
+                    epochs=int(reg_epochs))
         except Exception as exc:
             common.show_error(exc)
     if "regs" in st.session_state:

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import kerasmodels as km
+from kerasmodels.architectures import QUICK_ARCH
 from kerasmodels.dashboard import common
 from kerasmodels.options import TRAINING
 
@@ -16,7 +17,7 @@ UPLOAD_CSV, UPLOAD_ZIP = "Upload a CSV…", "Upload a zip of class folders…"
 left, right = st.columns(2)
 with left:
     arch = st.selectbox("Architecture", km.architecture_names(), index=km.architecture_names()
-                        .index("mlp"), help="`kerasmodels archs` lists them with their "
+                        .index(QUICK_ARCH), help="`kerasmodels archs` lists them with their "
                         "hyperparameters")
     st.caption(km.get_architecture(arch).description)
     source = st.selectbox("Dataset", [*BUILTIN, UPLOAD_CSV, UPLOAD_ZIP])
