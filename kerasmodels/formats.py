@@ -66,7 +66,7 @@ class ExportFormat:
 
 
 _TFLITE: dict[str, Any] = dict(converter="kerasmodels.exports.tflite:write",
-                               loader="kerasmodels.edge:LiteRTModel", runtime="litert",
+                               loader="kerasmodels.runtime.litert:LiteRTModel", runtime="litert",
                                threads=True, isolated=True)
 _METADATA = METADATA_OPTIONS
 
@@ -97,7 +97,7 @@ FORMATS: list[ExportFormat] = [
                  note="no fast kernel in LiteRT here (scripts/bench_compression.py times it): "
                       "made when named, for accuracy studies"),
     ExportFormat("tflite-micro", "tflite-micro", converter="kerasmodels.exports.micro:write",
-                 loader="kerasmodels.exports.micro:MicroModel", runtime="tflm",
+                 loader="kerasmodels.runtime.micro:MicroModel", runtime="tflm",
                  device="microcontroller", lossless=False, agreement_floor=0.95,
                  difference_ceiling=0.15, default=False, integer=True, ram="arena",
                  marker="model_data.h", isolated=True,

@@ -42,10 +42,10 @@ def main(argv=None) -> int:
         args.calls = 20
 
     import kerasmodels as km
-    from kerasmodels.edge import LiteRTModel
     from kerasmodels.errors import ExportError
-    from kerasmodels.exports import micro
     from kerasmodels.measure import latencies
+    from kerasmodels.runtime import micro
+    from kerasmodels.runtime.litert import LiteRTModel
 
     families = (("mlp", "digits"),) if args.quick else FAMILIES
     recipes = () if args.quick else RECIPES

@@ -54,10 +54,10 @@ def runtimes(model, sample: np.ndarray, workdir: Path, threads: tuple[int, ...])
     calls them; every other runtime is timed alone (``runtime_call``: the input already in the
     tensor's dtype, no numpy around it)."""
     from kerasmodels.backend import tf
-    from kerasmodels.edge import LiteRTModel
     from kerasmodels.exports.onnx import convert as to_onnx
     from kerasmodels.exports.tflite import convert as to_tflite
     from kerasmodels.runtime.keras import KerasPredictor
+    from kerasmodels.runtime.litert import LiteRTModel
     from kerasmodels.runtime.onnx import OnnxPredictor
 
     example = sample[:1]

@@ -320,12 +320,12 @@ def test_sweep_picks_a_small_model_within_the_budget(full_cnn_run):
           f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}")
     assert ratio >= 1  # the parent's float32 TFLite is itself within the budget
     x_val, y_val = parent.dataset().val
-    from kerasmodels.edge import LiteRTModel
+    from kerasmodels.runtime.litert import LiteRTModel
 
     val = (LiteRTModel(pick["path"]).predict(x_val).argmax(1) == y_val).mean()
     assert val == pytest.approx(pick["val_accuracy"], abs=1e-6)
     # the pick's accuracy is what LiteRT gives on the test split
-    from kerasmodels.edge import LiteRTModel
+    from kerasmodels.runtime.litert import LiteRTModel
 
     x, y = parent.dataset().test
     measured = (LiteRTModel(pick["path"]).predict(x).argmax(1) == y).mean()

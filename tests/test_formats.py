@@ -61,7 +61,7 @@ def test_a_new_row_reaches_every_consumer(cnn_run, tmp_path, monkeypatch):
     load_predictor, the benchmark, load_variants, the sweep and the dashboard all offer it."""
     dummy = formats.ExportFormat(
         "dummy", "model.dummy", converter="tests.test_formats:write_dummy",
-        loader="kerasmodels.edge:LiteRTModel", runtime="litert", device="test bench",
+        loader="kerasmodels.runtime.litert:LiteRTModel", runtime="litert", device="test bench",
         lossless=True, agreement_floor=0.999, difference_ceiling=1e-4, quick=True, sweep=True,
         threads=True)
     table = [dataclasses.replace(f, sweep=False, default=False, quick=False)

@@ -16,6 +16,7 @@ import kerasmodels as km
 from kerasmodels.backend import keras
 from kerasmodels.errors import ExportError
 from kerasmodels.exports import micro
+from kerasmodels.runtime import micro as tflm
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +44,8 @@ def test_a_model_exports_for_a_microcontroller_with_a_measured_arena(which, cnn_
     assert artifact.parity["top1_agreement"] >= 0.95  # and the whole thing against Keras
     arena = device["arena_bytes"]
     assert arena % 16 == 0
-    np.save(tmp_path / "x.npy", micro.quantize(
-        run.dataset().test[0][:1], micro.interpreter(content, arena).get_input_details(0)))
+    np.save(tmp_path / "x.npy", tflm.quantize(
+        run.dataset().test[0][:1], tflm.interpreter(content, arena).get_input_details(0)))
     for size, works in ((arena, True), (arena - 16, False)):  # the smallest arena that runs it
         code = ("import numpy as np\n"
                 "from tflite_micro import runtime\n"
@@ -102,6 +103,6 @@ def test_resolver_calls_follow_tflm_names():
     assert micro.resolver_call("DEPTHWISE_CONV_2D") == "AddDepthwiseConv2D"
     assert micro.resolver_call("FULLY_CONNECTED") == "AddFullyConnected"
     assert micro.resolver_call("UNIDIRECTIONAL_SEQUENCE_LSTM") == "AddUnidirectionalSequenceLSTM"
-    assert np.array_equal(micro.quantize(np.array([0.0, 1.0]), {
+    assert np.array_equal(tflm.quantize(np.array([0.0, 1.0]), {
         "dtype": np.int8, "quantization_parameters": {"scales": [0.5], "zero_points": [-1]}}),
         np.array([-1, 1], np.int8))

@@ -81,9 +81,9 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         ('distill', 'tflite-int8')
     """
     from kerasmodels.compression import compress
-    from kerasmodels.edge import LiteRTModel
     from kerasmodels.exports import export
     from kerasmodels.layout import EXPORTS_RECORD
+    from kerasmodels.runtime.litert import LiteRTModel
 
     if isinstance(accuracy_budget, bool) or not isinstance(accuracy_budget, (int, float)) \
             or not 0 <= accuracy_budget < 1:

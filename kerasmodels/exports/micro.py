@@ -8,31 +8,26 @@ guessed: the smallest arena in which TFLM's own interpreter (the ``tflite-micro`
 reference kernels) runs the model, searched from what its recording allocator reports. A model
 with an op TFLM lacks is refused with the op's name.
 
->>> from kerasmodels.exports.micro import MicroModel
->>> model = MicroModel("saved_models/<run>/exports/tflite-micro")  # doctest: +SKIP
->>> model.arena_bytes, model.flash_bytes  # doctest: +SKIP
-(9344, 27496)
+Its predictor is :class:`kerasmodels.runtime.micro.MicroModel`.
+
+>>> from kerasmodels.exports.micro import resolver_call
+>>> resolver_call("CONV_2D")
+'AddConv2D'
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import tempfile
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from kerasmodels._compat import ops_details
-from kerasmodels.errors import ExportError, ModelFileError
-from kerasmodels.runs import check_input
+from kerasmodels.errors import ExportError
+from kerasmodels.runtime.micro import HEADER_FILE, MODEL_FILE, MicroModel, op_names, quantize
 
-MODEL_FILE, SOURCE_FILE, HEADER_FILE = "model.tflite", "model_data.cc", "model_data.h"
+SOURCE_FILE = "model_data.cc"
 ARENA_ALIGNMENT = 16
-STATEFUL_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
 MAX_ARENA_BYTES = 16 * 2**20  # what the interpreter measuring a model is given
 # op names whose MicroMutableOpResolver method is not their CamelCase
 RESOLVER_NAMES = {"UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTM",
@@ -44,29 +39,6 @@ def resolver_call(op: str) -> str:
     if op in RESOLVER_NAMES:
         return f"Add{RESOLVER_NAMES[op]}"
     return "Add" + "".join(w.upper() if w[0].isdigit() else w.capitalize() for w in op.split("_"))
-
-
-@contextlib.contextmanager
-def captured_stderr():
-    """What native code writes to file descriptor 2 (TFLM reports a missing op there)."""
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        text: list[str] = []
-        try:
-            yield text
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text.append(sink.read().decode(errors="replace"))
-
-
-def interpreter(content: bytes, arena_size: int):
-    """TFLM's interpreter over ``content`` with an arena of ``arena_size`` bytes."""
-    from tflite_micro import runtime
-
-    return runtime.Interpreter.from_bytes(content, arena_size=arena_size)
 
 
 # TFLM's interpreter on a model, in a fresh process: a model TFLM cannot prepare can leave its
@@ -134,20 +106,6 @@ class Probe:
         return high
 
 
-def op_names(content: bytes) -> list[str]:
-    """The builtin ops the model uses, in first-use order (read by LiteRT's interpreter)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from kerasmodels.logs import quiet_native
-
-    seen: dict[str, None] = {}
-    with quiet_native():
-        interpreter = Interpreter(model_content=content)
-    for op in ops_details(interpreter):
-        seen.setdefault(op["op_name"], None)
-    return list(seen)
-
-
 def c_files(content: bytes, ops: list[str], arena: int, name: str = "g_model") -> tuple[str, str]:
     """``(model_data.cc, model_data.h)`` for ``content``."""
     rows = [", ".join(f"0x{b:02x}" for b in content[i:i + 12]) for i in range(0, len(content), 12)]
@@ -177,7 +135,7 @@ def write_folder(folder: Path, content: bytes, example: np.ndarray) -> dict:
     """Write the ``tflite-micro`` folder for the int8 model ``content`` (``example``: one float
     input, to measure the arena with); returns what firmware needs to know (flash bytes,
     arena bytes, ops), or an ExportError naming the ops TFLM lacks."""
-    from kerasmodels.edge import LiteRTModel
+    from kerasmodels.runtime.litert import LiteRTModel
 
     with tempfile.TemporaryDirectory(prefix="kerasmodels-tflm-") as scratch:
         (Path(scratch) / "litert.tflite").write_bytes(content)
@@ -200,8 +158,8 @@ def write_folder(folder: Path, content: bytes, example: np.ndarray) -> dict:
 def write(model, target: Path, *, fmt, data, info: dict) -> dict:
     """The converter of the ``tflite-micro`` row: full int8 at a batch of one, its C files,
     the measured arena, and its top-1 agreement with the same file run by LiteRT."""
-    from kerasmodels.edge import LiteRTModel
     from kerasmodels.exports.tflite import convert
+    from kerasmodels.runtime.litert import LiteRTModel
 
     content = convert(model, "tflite-int8", data.train[0], int8_io=True, batch=1)
     device = write_folder(target, content, data.test[0][:1])
@@ -213,89 +171,4 @@ def write(model, target: Path, *, fmt, data, info: dict) -> dict:
     return {"quantization": litert.quantization, "device": device}
 
 
-def quantize(x: np.ndarray, details: dict) -> np.ndarray:
-    """``x`` in the input tensor's integer type, with its scale and zero-point."""
-    params, dtype = details["quantization_parameters"], np.dtype(details["dtype"])
-    scales = list(params["scales"])
-    if not scales or not scales[0]:  # not quantized (token ids stay int32)
-        return np.asarray(x).astype(dtype)
-    scale, zero_point = float(scales[0]), int(params["zero_points"][0])
-    info = np.iinfo(dtype)
-    return np.clip(np.round(np.asarray(x) / scale + zero_point), info.min, info.max).astype(dtype)
-
-
-class MicroModel:
-    """A ``tflite-micro`` folder run by TFLM's interpreter: float in, float out (quantized with
-    the model's own scale and zero-point), one example per invoke."""
-
-    name = "tflm"
-    num_threads = 1  # TFLM runs on one core
-
-    def __init__(self, folder: str | Path):
-        from kerasmodels.edge import read_model_bytes
-
-        self.path = Path(folder)
-        self.content = read_model_bytes(self.path / MODEL_FILE, b"TFL3", "TFLite model")
-        header = (self.path / HEADER_FILE).read_text() if (self.path / HEADER_FILE).is_file() \
-            else ""
-        found = re.search(r"kTensorArenaSize = (\d+);", header)
-        if not found:
-            raise ModelFileError(f"{self.path} has no {HEADER_FILE} with kTensorArenaSize: "
-                                 "export tflite-micro again")
-        self.arena_bytes, self.flash_bytes = int(found.group(1)), len(self.content)
-        with captured_stderr():
-            try:
-                self.interpreter = interpreter(self.content, self.arena_bytes)
-            except RuntimeError:
-                raise ModelFileError(f"{self.path}: TFLM cannot run it in its "
-                                     f"{self.arena_bytes}-byte arena: export it again") from None
-        self._input = self.interpreter.get_input_details(0)
-        self._output = self.interpreter.get_output_details(0)
-        # an LSTM keeps its state in variable tensors between invokes: each example starts
-        # afresh, as on LiteRT
-        self._stateful = any(op in STATEFUL_OPS for op in op_names(self.content))
-        self._turn = threading.Lock()  # one caller at a time: the arena holds one input
-
-    @property
-    def input_spec(self) -> tuple[tuple[int, ...], str]:
-        """One example's shape, and the dtype callers pass (floats, unless token ids)."""
-        quantized = bool(list(self._input["quantization_parameters"]["scales"]))
-        dtype = "float32" if quantized else np.dtype(self._input["dtype"]).name
-        return tuple(int(d) for d in self._input["shape"][1:]), dtype
-
-    def _quantize(self, x: np.ndarray) -> np.ndarray:
-        return quantize(x, self._input)
-
-    def _dequantize(self, out: np.ndarray) -> np.ndarray:
-        params = self._output["quantization_parameters"]
-        scale, zero_point = float(params["scales"][0]), int(params["zero_points"][0])
-        return ((out.astype("float32") - zero_point) * scale).astype("float32")
-
-    def predict(self, x) -> np.ndarray:
-        x = check_input(x, *self.input_spec)
-        outputs = []
-        with self._turn:
-            for row in x:
-                if self._stateful:
-                    self.interpreter.reset()
-                self.interpreter.set_input(self._quantize(row[None]), 0)
-                self.interpreter.invoke()
-                outputs.append(self._dequantize(self.interpreter.get_output(0)))
-        return np.concatenate(outputs)
-
-    def runtime_call(self, example) -> Callable[[], np.ndarray]:
-        """``set_input``, ``invoke``, ``get_output`` on one example quantized beforehand."""
-        tensor = self._quantize(check_input(example, *self.input_spec)[:1])
-        micro, stateful = self.interpreter, self._stateful
-
-        def call() -> np.ndarray:
-            if stateful:
-                micro.reset()
-            micro.set_input(tensor, 0)
-            micro.invoke()
-            return micro.get_output(0)
-
-        return call
-
-
-__all__ = ["MicroModel", "Probe", "c_files", "quantize", "resolver_call", "write"]
+__all__ = ["Probe", "c_files", "resolver_call", "write"]

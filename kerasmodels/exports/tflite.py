@@ -178,8 +178,8 @@ def write(model, target: Path, *, fmt, data, info: dict[str, Any], int8_io: bool
           ) -> dict[str, Any]:
     """The converter of the TFLite rows: ``target`` with the standard metadata (labels,
     normalization, name, description, version, author) embedded."""
-    from kerasmodels.edge import LiteRTModel
     from kerasmodels.exports.metadata import embed
+    from kerasmodels.runtime.litert import LiteRTModel
 
     extras: dict[str, Any] = {}
     if fmt.name == "tflite-mixed":

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasmodels.edge import read_model_bytes
 from kerasmodels.errors import ModelFileError
 from kerasmodels.runs import check_input
+from kerasmodels.runtime.litert import read_model_bytes
 
 ONNX_TYPES = {"tensor(float)": "float32", "tensor(int32)": "int32", "tensor(int64)": "int64"}
 
