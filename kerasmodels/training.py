@@ -14,6 +14,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,165 @@ def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, defa
     return implied
 
 
+@dataclass(frozen=True)
+class TrainingPlan:
+    """One call of :func:`train`, resolved: every option checked and every default filled in
+    (the architecture's training defaults, then :data:`kerasmodels.options.TRAINING`'s), the
+    dataset loaded, before anything is written."""
+
+    arch: str  # the run's architecture: a registry name, or your model's name
+    family: str
+    hparams: dict[str, Any]
+    arch_hparams: dict[str, Any]
+    own_model: Any  # your model (None for a registry architecture)
+    model_config: str | None
+    data: Dataset
+    epochs: int
+    batch_size: int
+    steps_per_epoch: int
+    strategy: str
+    optimizer: str
+    optimizer_options: dict[str, Any]
+    learning_rate: float
+    schedule: str | None
+    schedule_options: dict[str, Any] | None  # as given (part of the call's key)
+    regularizer: str | None
+    reg_strength: float
+    reg_warmup_epochs: int | None
+    seed: int
+    early_stopping: int | None
+    checkpoint_every: float
+    dist: Any  # a kerasmodels.distribute.Distribution, or None
+
+    @classmethod
+    def resolve(cls, arch, dataset, hparams: dict[str, Any], *, epochs, batch_size, strategy,
+                optimizer, learning_rate, optimizer_options, schedule, schedule_options,
+                regularizer, reg_strength, reg_warmup_epochs, seed, early_stopping,
+                checkpoint_every, dataset_options, distribution) -> TrainingPlan:
+        """The plan of a call, or the error its options deserve (before any work)."""
+        from kerasmodels.distribute import make_distribution
+
+        own = None if isinstance(arch, str) else arch
+        if own is not None:
+            if hparams:
+                raise HyperparameterError(f"hyperparameters ({', '.join(hparams)}) go with an "
+                                          "architecture name; set them in your model instead")
+            from kerasmodels.imports.keras3 import model_config as config_of
+
+            family, arch_hparams, defaults = "custom", {}, {}
+            model_config = json.dumps(config_of(own), sort_keys=True, default=str)
+            arch = run_name(getattr(own, "name", "") or "model")
+        else:
+            spec = get_architecture(arch)
+            spec.check_hparams(hparams)
+            family, arch_hparams, defaults, model_config = (spec.family, spec.hparams,
+                                                            spec.training, None)
+        dist = make_distribution(distribution)  # first: MultiWorkerMirroredStrategy must lead
+        epochs = defaults.get("epochs", TRAINING["epochs"].default) if epochs is None else epochs
+        learning_rate = (defaults.get("learning_rate", TRAINING["learning_rate"].default)
+                         if learning_rate is None else learning_rate)
+        check_all(TRAINING, {
+            "epochs": epochs, "learning_rate": learning_rate, "strategy": strategy,
+            "optimizer": optimizer, "schedule": schedule or "constant",
+            "regularizer": regularizer or "none", "reg_strength": reg_strength,
+            "reg_warmup_epochs": reg_warmup_epochs, "seed": seed,
+            "early_stopping": early_stopping, "checkpoint_every": checkpoint_every},
+            "training option")
+        optimizer_options = dict(optimizer_options or {})
+        make_optimizer(optimizer, learning_rate, **optimizer_options)  # validate before work
+        make_regularizer(regularizer, reg_strength)
+        data = load_dataset(dataset, **(dataset_options or {}))
+        n_train = len(data.train[0])
+        batch_size = resolve_batch_size(strategy, batch_size, n_train,
+                                        defaults.get("batch_size", 32))
+        plan = cls(arch, family, hparams, arch_hparams, own, model_config, data, epochs,
+                   batch_size, -(-n_train // (batch_size * (dist.replicas if dist else 1))),
+                   strategy, optimizer, optimizer_options, learning_rate, schedule,
+                   schedule_options, regularizer, reg_strength, reg_warmup_epochs,
+                   seed, early_stopping, checkpoint_every, dist)
+        plan.learning_rate_schedule()  # its options checked before any work
+        return plan
+
+    def learning_rate_schedule(self) -> tuple[Any, list]:
+        """The optimizer's learning rate (a number or a schedule) and the schedule's callbacks."""
+        return make_schedule(self.schedule, self.learning_rate,
+                             steps_per_epoch=self.steps_per_epoch, epochs=self.epochs,
+                             **(self.schedule_options or {}))
+
+    def key(self) -> str:
+        """What identifies the call: an interrupted one is resumed by a call with this key."""
+        config = {
+            "arch": self.arch, "hparams": self.hparams, "dataset": self.data.name,
+            "dataset_options": self.data.options, "epochs": self.epochs,
+            "batch_size": self.batch_size, "strategy": self.strategy,
+            "optimizer": self.optimizer, "optimizer_options": self.optimizer_options,
+            "learning_rate": self.learning_rate, "schedule": self.schedule,
+            "schedule_options": self.schedule_options,
+            "regularizer": self.regularizer,
+            "reg_strength": self.reg_strength if self.regularizer else None,
+            "reg_warmup_epochs": self.reg_warmup_epochs, "seed": self.seed,
+            "early_stopping": self.early_stopping,
+            **({"model_config": self.model_config} if self.own_model is not None else {}),
+        }
+        return json.dumps(config, sort_keys=True, default=str)
+
+    def scope(self):
+        return self.dist.strategy.scope() if self.dist else contextlib.nullcontext()
+
+    @property
+    def multiworker(self) -> bool:
+        return bool(self.dist and self.dist.kind == "multiworker")
+
+    def build(self) -> tuple[Any, dict[str, Any] | None]:
+        """The model, seeded (and where it came from, for one of yours)."""
+        seed_everything(self.seed)
+        with self.scope():  # clear errors before anything is written
+            if self.own_model is not None:
+                from kerasmodels.imports import own_model
+
+                return own_model(self.own_model, self.data)
+            return build_model(self.arch, self.data, **self.hparams), None
+
+    def compile(self, model) -> tuple[Any, Any, list]:
+        """``model`` regularized and compiled; its optimizer and the schedule's callbacks."""
+        lr_or_schedule, schedule_callbacks = self.learning_rate_schedule()
+        with self.scope():
+            model = with_kernel_regularizer(
+                model, make_regularizer(self.regularizer, self.reg_strength))
+            opt = make_optimizer(self.optimizer, lr_or_schedule, **self.optimizer_options)
+            compile_for(model, self.data.task, opt)
+        return model, opt, schedule_callbacks
+
+
+@dataclass(frozen=True)
+class WorkFolder:
+    """Where a run grows until it is complete (``<out_dir>/.partial/<key>/``)."""
+
+    path: Path
+    run_id: str
+    out_dir: Path
+    created_out_dir: bool
+
+    @classmethod
+    def open(cls, plan: TrainingPlan, out_dir: str | Path, resume: bool) -> WorkFolder:
+        """The call's folder: the one an interrupted call left (``resume``), or a new one."""
+        out_dir = Path(out_dir)
+        created_out_dir = not out_dir.exists()
+        key = hashlib.sha256(plan.key().encode()).hexdigest()[:12]
+        work = out_dir / PARTIAL / f"{plan.arch}-{slug(plan.data.name)}-{key}"
+        if plan.dist and not plan.dist.is_chief:  # only the chief writes under out_dir
+            work = Path(tempfile.mkdtemp(prefix=f"kerasmodels-worker{plan.dist.task_index}-"))
+        if work.exists() and (not resume or plan.multiworker):  # workers start from one state
+            remove_tree(work)
+        if (work / WORK_CONFIG).exists():
+            run_id = read_json(work / WORK_CONFIG)["run_id"]
+        else:
+            work.mkdir(parents=True, exist_ok=True)
+            run_id = new_run_id(plan.arch, plan.data.name, out_dir)
+            write_json(work / WORK_CONFIG, {**json.loads(plan.key()), "run_id": run_id})
+        return cls(work, run_id, out_dir, created_out_dir)
+
+
 def train(
     arch: str | Any = DEFAULT_ARCH,
     dataset: str | Dataset = "digits",
@@ -104,155 +264,99 @@ def train(
     """Train ``arch`` on ``dataset`` and save the run; returns the Run.
 
     Every option is declared (default, accepted values, meaning) in
-    :data:`kerasmodels.options.TRAINING`, which the CLI, the dashboard and the search read too.
-
-    ``arch`` is a registry name (``km.architecture_names()``) or your own uncompiled Keras
-    model (tf_keras or Keras 3, Sequential or functional): it is copied (rebuilt as tf_keras
-    from Keras 3), checked to fit the dataset, and trained like any architecture; the run
-    records where it came from (``source``).
-
-    Unset ``epochs``, ``batch_size`` and ``learning_rate`` take the architecture's defaults
-    (``km.get_architecture(arch).training``). ``strategy``: ``minibatch`` (``batch_size``
-    examples per step), ``batch`` (full-batch gradient descent: one step per epoch) or
-    ``sgd`` (one example per step). ``optimizer``: a name from
-    :func:`kerasmodels.optimizers.optimizer_names` with ``optimizer_options`` (``beta_1``,
-    ``momentum``, ...). ``schedule``: ``constant``, ``step``, ``exponential``, ``cosine`` or
-    ``plateau``. ``regularizer``: ``l1``, ``l2`` or ``l1l2`` on every kernel at
-    ``reg_strength``, ramped up linearly over ``reg_warmup_epochs``. ``early_stopping=N``
-    stops after N epochs without a better validation loss and keeps the best weights.
-    ``resume``: an interrupted run started again continues from its last saved state, which
-    is saved at an epoch's end at most every ``checkpoint_every`` seconds (0: every epoch).
-    ``on_epoch_end(epoch, logs)`` is called after each epoch (the dashboard's live charts).
-    ``distribution``: ``"mirrored"`` (local devices) or ``"multiworker"`` (the cluster in
-    ``TF_CONFIG``); ``batch_size`` is then per replica, and only the chief saves the run (the
-    other workers return None). See :mod:`kerasmodels.distribute`.
+    :data:`kerasmodels.options.TRAINING`, which the CLI, the dashboard and the search read too;
+    unset ``epochs``, ``batch_size`` and ``learning_rate`` take the architecture's defaults.
+    ``arch`` is a registry name or your own uncompiled Keras model (tf_keras or Keras 3): it is
+    copied, checked to fit the dataset, and trained like any architecture. ``resume``: an
+    interrupted call made again continues from its last saved state (saved at an epoch's end
+    at most every ``checkpoint_every`` seconds). ``on_epoch_end(epoch, logs)`` runs after each
+    epoch. ``distribution``: ``"mirrored"`` or ``"multiworker"`` (:mod:`kerasmodels.distribute`);
+    only the chief saves the run, the other workers return None.
 
     >>> import kerasmodels as km
     >>> run = km.train("mlp", "digits", epochs=2, out_dir="/tmp/km-doc", verbose=0)
     >>> sorted(run.metrics)
     ['test', 'train', 'val']
     """
-    from kerasmodels.distribute import make_distribution
+    plan = TrainingPlan.resolve(
+        arch, dataset, hparams, epochs=epochs, batch_size=batch_size, strategy=strategy,
+        optimizer=optimizer, learning_rate=learning_rate, optimizer_options=optimizer_options,
+        schedule=schedule, schedule_options=schedule_options, regularizer=regularizer,
+        reg_strength=reg_strength, reg_warmup_epochs=reg_warmup_epochs, seed=seed,
+        early_stopping=early_stopping, checkpoint_every=checkpoint_every,
+        dataset_options=dataset_options, distribution=distribution)
+    model, source = plan.build()
+    work = WorkFolder.open(plan, out_dir, resume)
+    model, opt, schedule_callbacks = plan.compile(model)
+    guard, cbs, start_epoch = _callbacks(plan, work, model, schedule_callbacks, callbacks,
+                                         on_epoch_end, verbose)
+    seconds = _fit(plan, model, cbs, guard, start_epoch)
+    if guard.diverged_at is not None:
+        discard(work.path, work.out_dir if work.created_out_dir else None)
+        epoch, batch = guard.diverged_at
+        where = f"epoch {epoch}" + (f", batch {batch}" if batch > 0 else "")
+        raise TrainingDivergedError(
+            f"training diverged: the loss or weights became NaN/inf at {where} with "
+            f"learning_rate={plan.learning_rate}; the run is marked failed and nothing was "
+            "saved. Lower the learning rate (try 1e-3) or add a regularizer")
+    return _save(plan, work, model, opt, seconds=seconds, start_epoch=start_epoch,
+                 source=source)
 
-    own = not isinstance(arch, str)
-    if own:
-        if hparams:
-            raise HyperparameterError(f"hyperparameters ({', '.join(hparams)}) go with an "
-                                      "architecture name; set them in your model instead")
-        family, arch_hparams, defaults = "custom", {}, {}
-        from kerasmodels.imports.keras3 import model_config as config_of
 
-        model_config = json.dumps(config_of(arch), sort_keys=True, default=str)
-        model_object, arch = arch, run_name(getattr(arch, "name", "") or "model")
-    else:
-        spec = get_architecture(arch)
-        spec.check_hparams(hparams)
-        family, arch_hparams, defaults, model_config = spec.family, spec.hparams, spec.training, None
-    dist = make_distribution(distribution)  # first: MultiWorkerMirroredStrategy must lead
-    epochs = defaults.get("epochs", TRAINING["epochs"].default) if epochs is None else epochs
-    learning_rate = (defaults.get("learning_rate", TRAINING["learning_rate"].default)
-                     if learning_rate is None else learning_rate)
-    check_all(TRAINING, {
-        "epochs": epochs, "learning_rate": learning_rate, "strategy": strategy,
-        "optimizer": optimizer, "schedule": schedule or "constant",
-        "regularizer": regularizer or "none", "reg_strength": reg_strength,
-        "reg_warmup_epochs": reg_warmup_epochs, "seed": seed, "early_stopping": early_stopping,
-        "checkpoint_every": checkpoint_every}, "training option")
-    optimizer_options = dict(optimizer_options or {})
-    make_optimizer(optimizer, learning_rate, **optimizer_options)  # validate before any work
-    reg = make_regularizer(regularizer, reg_strength)
-    data = load_dataset(dataset, **(dataset_options or {}))
-    n_train = len(data.train[0])
-    batch_size = resolve_batch_size(strategy, batch_size, n_train, defaults.get("batch_size", 32))
-    steps_per_epoch = -(-n_train // (batch_size * (dist.replicas if dist else 1)))
-    lr_or_schedule, schedule_callbacks = make_schedule(
-        schedule, learning_rate, steps_per_epoch=steps_per_epoch, epochs=epochs,
-        **(schedule_options or {}))
-    config = {
-        "arch": arch, "hparams": hparams, "dataset": data.name, "dataset_options": data.options,
-        "epochs": epochs, "batch_size": batch_size, "strategy": strategy, "optimizer": optimizer,
-        "optimizer_options": optimizer_options, "learning_rate": learning_rate,
-        "schedule": schedule, "schedule_options": schedule_options, "regularizer": regularizer,
-        "reg_strength": reg_strength if regularizer else None,
-        "reg_warmup_epochs": reg_warmup_epochs, "seed": seed, "early_stopping": early_stopping,
-        **({"model_config": model_config} if own else {}),
-    }
-    seed_everything(seed)
-    def scope():
-        return dist.strategy.scope() if dist else contextlib.nullcontext()
-
-    source = None
-    with scope():  # clear errors before anything is written
-        if own:
-            from kerasmodels.imports import own_model
-
-            model, source = own_model(model_object, data)
-        else:
-            model = build_model(arch, data, **hparams)
-    out_dir = Path(out_dir)
-    created_out_dir = not out_dir.exists()
-    key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    work = out_dir / PARTIAL / f"{arch}-{slug(data.name)}-{key}"
-    if dist and not dist.is_chief:  # only the chief writes under out_dir
-        work = Path(tempfile.mkdtemp(prefix=f"kerasmodels-worker{dist.task_index}-"))
-    multiworker = bool(dist and dist.kind == "multiworker")
-    if work.exists() and (not resume or multiworker):  # workers must start from one state
-        remove_tree(work)
-    if (work / WORK_CONFIG).exists():
-        run_id = read_json(work / WORK_CONFIG)["run_id"]
-    else:
-        work.mkdir(parents=True, exist_ok=True)
-        run_id = new_run_id(arch, data.name, out_dir)
-        write_json(work / WORK_CONFIG, {**config, "run_id": run_id})
-
-    with scope():
-        model = with_kernel_regularizer(model, reg)
-        opt = make_optimizer(optimizer, lr_or_schedule, **optimizer_options)
-        compile_for(model, data.task, opt)
-
-    history_cb = EpochHistory(work / HISTORY)
-    guard = DivergenceGuard(steps_per_epoch)
+def _callbacks(plan: TrainingPlan, work: WorkFolder, model, schedule_callbacks: list,
+               callbacks, on_epoch_end, verbose: int) -> tuple[DivergenceGuard, list, int]:
+    """The divergence guard, every callback of the fit in order, and the epoch the fit starts
+    from (where an interrupted call stopped)."""
+    history_cb = EpochHistory(work.path / HISTORY)
+    guard = DivergenceGuard(plan.steps_per_epoch)
     guard.watch(model)
     cbs = [guard, *schedule_callbacks]
-    if reg is not None and reg_warmup_epochs:
+    if plan.regularizer is not None and plan.reg_warmup_epochs:
+        strength, warmup = plan.reg_strength, plan.reg_warmup_epochs
         cbs.append(RegularizationSchedule(
-            lambda epoch: reg_strength * min(1.0, (epoch + 1) / reg_warmup_epochs)))
-    cbs += [WeightStatistics(), history_cb,
-            EpochSummaries(work / LOGS),
-            *callbacks]
+            lambda epoch: strength * min(1.0, (epoch + 1) / warmup)))
+    cbs += [WeightStatistics(), history_cb, EpochSummaries(work.path / LOGS), *callbacks]
     if on_epoch_end is not None:
         cbs.append(keras.callbacks.LambdaCallback(
             on_epoch_end=lambda epoch, logs: on_epoch_end(
                 epoch, {k: float(v) for k, v in (logs or {}).items()})))
-    if early_stopping:
-        cbs.append(keras.callbacks.EarlyStopping(patience=early_stopping, restore_best_weights=True))
+    if plan.early_stopping:
+        cbs.append(keras.callbacks.EarlyStopping(patience=plan.early_stopping,
+                                                 restore_best_weights=True))
     start_epoch = 0
-    if not multiworker:  # a resume needs every worker's state: multi-worker runs start over
-        state = TrainingState(work / RESUME_DIR, stateful_callbacks=cbs,
-                              every_seconds=checkpoint_every)
+    if not plan.multiworker:  # a resume needs every worker's state: multi-worker runs restart
+        state = TrainingState(work.path / RESUME_DIR, stateful_callbacks=cbs,
+                              every_seconds=plan.checkpoint_every)
         start_epoch = state.restore(model)
         history_cb.keep_epochs(start_epoch)
         cbs.append(state)
     if start_epoch:
-        LOG.info("Resuming %s from epoch %d of %d", run_id, start_epoch, epochs)
+        LOG.info("Resuming %s from epoch %d of %d", work.run_id, start_epoch, plan.epochs)
     if verbose:
-        cbs.append(ProgressBar(epochs, description=run_id, initial=start_epoch))
-    (x, y), val = data.train, data.val
+        cbs.append(ProgressBar(plan.epochs, description=work.run_id, initial=start_epoch))
+    return guard, cbs, start_epoch
+
+
+def _fit(plan: TrainingPlan, model, cbs: list, guard: DivergenceGuard,
+         start_epoch: int) -> float:
+    """Fit from ``start_epoch``; the seconds it took. A diverged loss stops it (the guard
+    knows where); a lost worker of a multi-worker run is one clear error."""
+    (x, y), val = plan.data.train, plan.data.val
     started = time.perf_counter()
     try:
-        if dist:
+        if plan.dist:
             from kerasmodels.distribute import distributed_dataset
 
-            global_batch = batch_size * dist.replicas
-            model.fit(distributed_dataset(x, y, global_batch, shuffle=True, seed=seed),
+            global_batch = plan.batch_size * plan.dist.replicas
+            model.fit(distributed_dataset(x, y, global_batch, shuffle=True, seed=plan.seed),
                       validation_data=distributed_dataset(*val, global_batch, shuffle=False,
-                                                          seed=seed),
-                      epochs=epochs, initial_epoch=start_epoch, callbacks=cbs, verbose=0)
-        elif start_epoch < epochs:
-            batches = epoch_batches(x, y, batch_size, seed=seed, first_epoch=start_epoch,
-                                    epochs=epochs)
-            model.fit(batches, steps_per_epoch=steps_per_epoch, validation_data=val,
-                      validation_batch_size=batch_size, epochs=epochs,
+                                                          seed=plan.seed),
+                      epochs=plan.epochs, initial_epoch=start_epoch, callbacks=cbs, verbose=0)
+        elif start_epoch < plan.epochs:
+            batches = epoch_batches(x, y, plan.batch_size, seed=plan.seed,
+                                    first_epoch=start_epoch, epochs=plan.epochs)
+            model.fit(batches, steps_per_epoch=plan.steps_per_epoch, validation_data=val,
+                      validation_batch_size=plan.batch_size, epochs=plan.epochs,
                       initial_epoch=start_epoch, callbacks=cbs, verbose=0)
     except tf.errors.InvalidArgumentError as exc:
         if not guard.caught(exc):
@@ -261,62 +365,60 @@ def train(
             callback.on_train_end()
     except (tf.errors.UnavailableError, tf.errors.InternalError,
             tf.errors.DeadlineExceededError, tf.errors.CancelledError) as exc:
-        if not multiworker:
+        if not plan.multiworker:
             raise
         from kerasmodels.distribute import lost_worker
 
         raise lost_worker(exc) from None
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started
 
-    if guard.diverged_at is not None:
-        discard(work, out_dir if created_out_dir else None)
-        epoch, batch = guard.diverged_at
-        where = f"epoch {epoch}" + (f", batch {batch}" if batch > 0 else "")
-        raise TrainingDivergedError(
-            f"training diverged: the loss or weights became NaN/inf at {where} with "
-            f"learning_rate={learning_rate}; the run is marked failed and nothing was saved. "
-            "Lower the learning rate (try 1e-3) or add a regularizer"
-        )
 
-    history = read_json(work / HISTORY) if (work / HISTORY).exists() else {}
-    distributed = None
+def _save(plan: TrainingPlan, work: WorkFolder, model, opt, *, seconds: float,
+          start_epoch: int, source: dict[str, Any] | None) -> Run | None:
+    """Evaluate and save the run (the chief of a distributed run; the others return None)."""
+    history = read_json(work.path / HISTORY) if (work.path / HISTORY).exists() else {}
+    distributed, dist = None, plan.dist
     if dist:
         from kerasmodels.distribute import allreduce_ms, weights_digest
 
-        distributed = {**dist.describe(batch_size), "weights_sha256": weights_digest(model),
+        distributed = {**dist.describe(plan.batch_size), "weights_sha256": weights_digest(model),
                        "allreduce_ms_per_step": round(allreduce_ms(dist, model), 3)}
         LOG.info("worker %d of %d: %d replicas, global batch %d, weights sha256 %s",
                  dist.task_index, dist.workers, dist.replicas, distributed["global_batch"],
                  distributed["weights_sha256"])
-    metrics = evaluate(model, data)  # every worker takes part in the collective evaluation
+    metrics = evaluate(model, plan.data)  # every worker takes part in the collective evaluation
     if dist and not dist.is_chief:
         # saving reads the metrics' sync-on-read variables, an all-reduce every worker must
         # join: the others save to a scratch folder, in step with the chief
-        save_keras_file(model, work / MODEL)
-        discard(work)
+        save_keras_file(model, work.path / MODEL)
+        discard(work.path)
         return None
+    regularizer = plan.regularizer
+    sections: dict[str, Any] = {"source": source} if source else {}
     manifest = new_manifest(
-        run_id,
-        arch={"name": arch, "family": family, "hparams": {**arch_hparams, **hparams},
+        work.run_id,
+        arch={"name": plan.arch, "family": plan.family,
+              "hparams": {**plan.arch_hparams, **plan.hparams},
               "params": int(model.count_params())},
-        dataset=data,
+        dataset=plan.data,
         metrics=metrics,
         training={
-            "optimizer": {"name": optimizer, "config": _plain(keras.optimizers.serialize(opt))},
-            "learning_rate": learning_rate,
-            "schedule": {"name": schedule or "constant", **(schedule_options or {})},
-            "regularizer": ({"name": regularizer, "strength": reg_strength,
-                             "warmup_epochs": reg_warmup_epochs} if regularizer else None),
-            "strategy": strategy, "epochs": epochs,
-            "epochs_run": len(history.get("epoch", [])), "batch_size": batch_size,
-            "steps_per_epoch": steps_per_epoch, "seed": seed, "early_stopping": early_stopping,
-            "distribution": distributed, "seconds": round(seconds, 3),
-            "resumed_from_epoch": start_epoch or None,
+            "optimizer": {"name": plan.optimizer,
+                          "config": _plain(keras.optimizers.serialize(opt))},
+            "learning_rate": plan.learning_rate,
+            "schedule": {"name": plan.schedule or "constant", **(plan.schedule_options or {})},
+            "regularizer": ({"name": regularizer, "strength": plan.reg_strength,
+                             "warmup_epochs": plan.reg_warmup_epochs} if regularizer else None),
+            "strategy": plan.strategy, "epochs": plan.epochs,
+            "epochs_run": len(history.get("epoch", [])), "batch_size": plan.batch_size,
+            "steps_per_epoch": plan.steps_per_epoch, "seed": plan.seed,
+            "early_stopping": plan.early_stopping, "distribution": distributed,
+            "seconds": round(seconds, 3), "resumed_from_epoch": start_epoch or None,
         },
-        **({"source": source} if source else {}),
+        **sections,
     )
-    return save_run(model, manifest, history, out_dir, logs=work / LOGS, work=work,
-                    dataset=data)
+    return save_run(model, manifest, history, work.out_dir, logs=work.path / LOGS,
+                    work=work.path, dataset=plan.data)
 
 
 def _plain(value: Any) -> Any:
@@ -324,4 +426,4 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)))
 
 
-__all__ = ["STRATEGIES", "train"]
+__all__ = ["STRATEGIES", "TrainingPlan", "WorkFolder", "train"]
