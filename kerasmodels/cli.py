@@ -13,16 +13,18 @@ import ast
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kerasmodels._version import __version__
+from kerasmodels.dashboard import LOOPBACK, PORT
 from kerasmodels.layout import BENCHMARK, BENCHMARK_CSV, EXPORTS, RUNS_DIR
 from kerasmodels.logs import configure, get_logger
 
 LOG = get_logger(__name__)
 
-LOOPBACK = "127.0.0.1"
 ADDRESS_HELP = ("interface to listen on (default 127.0.0.1: this machine only); 0.0.0.0 opens "
                 "the dashboard, which has no login, to the whole network")
 UPLOAD_LIMIT_MB = 50  # the largest file any dashboard page accepts
@@ -130,35 +132,19 @@ def _defaults(function) -> dict[str, Any]:
             if p.default is not p.empty}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from kerasmodels import benchmarks, lab, pretraining, training, tuning
+def _arch_help() -> str:
     from kerasmodels.architectures import architecture_names
-    from kerasmodels.compression import sweep as sweeping
-    from kerasmodels.compression.recipes import recipe_names
-    from kerasmodels.formats import OPTIONS, export_formats, format_names
-    from kerasmodels.options import COMPRESSION, TRAINING
 
-    parser = Parser(
-        prog="kerasmodels",
-        description="Train, compress, export and compare Keras models for the edge.",
-        epilog="Exit codes: 0 done, 1 the work failed, 2 a usage error (a bad option or "
-               "value), 130 interrupted.",
-    )
-    parser.add_argument("--version", action="version", version=f"kerasmodels {__version__}")
-    _verbosity_flags(parser, default=0)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    return f"one of {', '.join(architecture_names())} (see 'kerasmodels archs')"
 
-    def command(name: str, help: str, *, json: bool = False, **kwargs) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help, **kwargs)
-        _verbosity_flags(sub, default=argparse.SUPPRESS)  # -v/-q after the command too
-        if json:
-            _json_flag(sub)
-        return sub
 
-    arch_help = f"one of {', '.join(architecture_names())} (see 'kerasmodels archs')"
-    train = command("train", "train an architecture on a dataset and save the run", json=True)
+def _train_arguments(train: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels train``."""
+    from kerasmodels import training
+    from kerasmodels.options import TRAINING
+
     trained = _defaults(training.train)
-    train.add_argument("--arch", default=trained["arch"], help=arch_help)
+    train.add_argument("--arch", default=trained["arch"], help=_arch_help())
     train.add_argument("--dataset", default=trained["dataset"],
                        help="a built-in or online dataset (see 'kerasmodels datasets'), "
                             "csv:<path> or images:<folder>")
@@ -183,8 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "CPU); multiworker: the cluster in TF_CONFIG. --batch-size is then "
                             "per replica")
 
-    imported = command("import", "make a run of your own model (tf_keras or Keras 3 .keras/.h5 "
-                                 "file, or a SavedModel folder) on a dataset", json=True)
+
+def _import_arguments(imported: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels import``."""
     imported.add_argument("path", help="a .keras or .h5 file, or a SavedModel folder")
     imported.add_argument("--dataset", required=True,
                           help="the data to evaluate it on: digits, ..., csv:<path>, "
@@ -195,10 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_arguments(imported)
     imported.add_argument("--out-dir", default=RUNS_DIR)
 
-    search = command("search", "hyperparameter search with Optuna (TPE, median pruner); every "
-                               "trial is a run", json=True)
+
+def _search_arguments(search: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels search``."""
+    from kerasmodels import tuning
+
     searched = _defaults(tuning.search)
-    search.add_argument("--arch", default=searched["arch"], help=arch_help)
+    search.add_argument("--arch", default=searched["arch"], help=_arch_help())
     search.add_argument("--dataset", default=searched["dataset"])
     search.add_argument("--trials", type=int,
                         help=f"trials to run (default {searched['trials']})")
@@ -211,10 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
                              'declared ranges)')
     search.add_argument("--out-dir", default=RUNS_DIR)
 
-    pretrain = command("pretrain", "pretrain a transformer's encoder on unlabelled tokens "
-                                   "(masked or next-token prediction)", json=True)
+
+def _pretrain_arguments(pretrain: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels pretrain``."""
+    from kerasmodels import pretraining
+    from kerasmodels.options import TRAINING
+
     pretrained = _defaults(pretraining.pretrain)
-    pretrain.add_argument("--arch", default=pretrained["arch"], help=arch_help)
+    pretrain.add_argument("--arch", default=pretrained["arch"], help=_arch_help())
     pretrain.add_argument("--corpus", default=pretrained["corpus"],
                           help="a token dataset (default: generated text)")
     pretrain.add_argument("--corpus-option", type=_key_value, action="append", default=[],
@@ -230,8 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(pretrain, TRAINING["seed"])
     pretrain.add_argument("--out-dir", default=RUNS_DIR)
 
-    finetune = command("finetune", "a new head on a pretrained (or any classifier) run's "
-                                   "backbone, trained on a labelled dataset", json=True)
+
+def _finetune_arguments(finetune: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels finetune``."""
+    from kerasmodels import pretraining
+    from kerasmodels.options import TRAINING
+
     finetune.add_argument("run", help="the pretrained run's directory (or its id under "
                                       "saved_models/)")
     finetune.add_argument("--dataset", default=_defaults(pretraining.finetune)["dataset"])
@@ -255,27 +253,38 @@ def build_parser() -> argparse.ArgumentParser:
     _add_option(finetune, TRAINING["seed"])
     finetune.add_argument("--out-dir", help="default: next to the pretrained run")
 
-    launch = command("launch", "run a command as N local workers over loopback "
-                               "(MultiWorkerMirroredStrategy)",
-                     usage="kerasmodels launch [--workers N] [--grace S] -- train ARGS...")
-    launch.add_argument("--workers", type=int, default=2)
-    launch.add_argument("--grace", type=float, default=30.0,
+
+def _launch_arguments(launch: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels launch``."""
+    from kerasmodels import distribute
+
+    launched = _defaults(distribute.launch)
+    launch.add_argument("--workers", type=int, default=launched["workers"])
+    launch.add_argument("--grace", type=float, default=launched["grace"],
                         help="seconds the others get to stop after a worker fails")
     launch.add_argument("worker_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
                         help="the kerasmodels command each worker runs, e.g. -- train --arch "
                              "mlp")
 
-    lr_find = command("lr-find", "LR range test: loss against a rising learning rate",
-                      json=True)
+
+def _lr_find_arguments(lr_find: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels lr-find``."""
+    from kerasmodels import lab
+    from kerasmodels.options import TRAINING
+
     found = _defaults(lab.find_learning_rate)
-    lr_find.add_argument("--arch", default=found["arch"], help=arch_help)
+    lr_find.add_argument("--arch", default=found["arch"], help=_arch_help())
     lr_find.add_argument("--dataset", default=found["dataset"])
     _add_option(lr_find, TRAINING["optimizer"])
     lr_find.add_argument("--steps", type=int, help="learning rates tried (default "
                                                    f"{found['steps']})")
 
-    compress = command("compress", "prune, quantize-aware train, cluster, distill or "
-                                   "channel-prune a run into a child run", json=True)
+
+def _compress_arguments(compress: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels compress``."""
+    from kerasmodels.compression.recipes import recipe_names
+    from kerasmodels.options import COMPRESSION
+
     compress.add_argument("run", help="run directory (or its id under saved_models/)")
     compress.add_argument("--recipe", required=True, choices=recipe_names(), metavar="RECIPE",
                           help=", ".join(recipe_names()))
@@ -285,8 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
                               f"{name} ({option.expected})" for name, option in
                               COMPRESSION.items() if option.kind is not object))
 
-    sweep = command("sweep", "compress every way, export, time, and pick the best edge model",
-                    json=True)
+
+def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels sweep``."""
+    from kerasmodels.compression import sweep as sweeping
+    from kerasmodels.compression.recipes import recipe_names
+
     sweep.add_argument("run", help="run directory (or its id under saved_models/)")
     swept = _defaults(sweeping.sweep)
     sweep.add_argument("--budget", type=float, dest="accuracy_budget",
@@ -298,8 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
                        dest="recipes", help="a recipe to try, with its default options "
                                             "(repeatable; default: the sweep's own list)")
 
-    export = command("export", "export a run to TFLite, ONNX and SavedModel, checked against "
-                               "Keras", json=True)
+
+def _export_arguments(export: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels export``."""
+    from kerasmodels.formats import OPTIONS, export_formats, format_names
+
     export.add_argument("run", help="run directory (or its id under saved_models/)")
     export.add_argument("--formats", nargs="+", metavar="FORMAT", choices=format_names(),
                         help="; ".join(f"{f.name}: {f.device}" + (" (made when named)"
@@ -313,8 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
         _add_option(export, OPTIONS[name], "--model-version" if name == "version" else None,
                     metavar="TEXT", help=OPTIONS[name].help)
 
-    bench = command("benchmark", "size, accuracy and latency of every variant x runtime",
-                    json=True)
+
+def _benchmark_arguments(bench: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels benchmark``."""
+    from kerasmodels import benchmarks
+
     bench.add_argument("run", help="any run of the family (the root and its compressed "
                                    "children)")
     benched = _defaults(benchmarks.benchmark)
@@ -323,27 +342,51 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--calls", type=int,
                        help=f"batch-1 calls timed per variant (default {benched['calls']})")
 
-    runs = command("runs", "list the runs and their metrics", json=True)
+
+def _runs_arguments(runs: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels runs``."""
     runs.add_argument("--runs-dir", default=RUNS_DIR)
 
-    command("archs", "list the architectures and their hyperparameters", json=True)
-    command("datasets", "list the datasets", json=True)
 
-    demo = command("demo", "train the demo models on the built-in data and open the dashboard "
-                           "on them")
+def _demo_arguments(demo: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels demo``."""
     demo.add_argument("--runs-dir", default=RUNS_DIR)
     demo.add_argument("--force", action="store_true", help="train them even if runs exist")
     demo.add_argument("--no-dashboard", action="store_true", help="only build the demo models")
     demo.add_argument("--quick", action="store_true",
                       help="one epoch everywhere: checks that every step works, in a minute")
-    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--port", type=int, default=PORT)
     demo.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
 
-    dashboard = command("dashboard", "open the Streamlit dashboard in the browser")
+
+def _dashboard_arguments(dashboard: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels dashboard``."""
     dashboard.add_argument("--runs-dir", default=RUNS_DIR)
-    dashboard.add_argument("--port", type=int, default=8501)
+    dashboard.add_argument("--port", type=int, default=PORT)
     dashboard.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
     dashboard.add_argument("--headless", action="store_true", help="do not open a browser window")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command of :data:`COMMANDS` (each with ``-v``/``-q``, and ``--json``
+    where it has a result to print)."""
+    parser = Parser(
+        prog="kerasmodels",
+        description="Train, compress, export and compare Keras models for the edge.",
+        epilog="Exit codes: 0 done, 1 the work failed, 2 a usage error (a bad option or "
+               "value), 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"kerasmodels {__version__}")
+    _verbosity_flags(parser, default=0)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help,
+                                  usage=command.usage)
+        _verbosity_flags(sub, default=argparse.SUPPRESS)  # -v/-q after the command too
+        if command.json:
+            _json_flag(sub)
+        if command.arguments is not None:
+            command.arguments(sub)
     return parser
 
 
@@ -695,11 +738,53 @@ def _open_when_up(url: str) -> None:
     threading.Thread(target=wait_then_open, daemon=True).start()
 
 
-COMMANDS = {"train": cmd_train, "import": cmd_import, "pretrain": cmd_pretrain, "finetune": cmd_finetune,
-            "launch": cmd_launch, "search": cmd_search, "lr-find": cmd_lr_find, "compress": cmd_compress,
-            "sweep": cmd_sweep, "export": cmd_export,
-            "benchmark": cmd_benchmark, "runs": cmd_runs, "archs": cmd_archs,
-            "datasets": cmd_datasets, "demo": cmd_demo, "dashboard": cmd_dashboard}
+@dataclass(frozen=True)
+class Command:
+    """A row of the command table: its name, its help, the function it runs and the one that
+    adds its arguments (whose defaults are the API's)."""
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    json: bool = False  # it has a --json result
+    usage: str | None = None
+
+
+COMMANDS = [
+    Command("train", "train an architecture on a dataset and save the run", cmd_train,
+            _train_arguments, json=True),
+    Command("import", "make a run of your own model (tf_keras or Keras 3 .keras/.h5 file, or "
+                      "a SavedModel folder) on a dataset", cmd_import, _import_arguments,
+            json=True),
+    Command("search", "hyperparameter search with Optuna (TPE, median pruner); every trial is "
+                      "a run", cmd_search, _search_arguments, json=True),
+    Command("pretrain", "pretrain a transformer's encoder on unlabelled tokens (masked or "
+                        "next-token prediction)", cmd_pretrain, _pretrain_arguments, json=True),
+    Command("finetune", "a new head on a pretrained (or any classifier) run's backbone, "
+                        "trained on a labelled dataset", cmd_finetune, _finetune_arguments,
+            json=True),
+    Command("launch", "run a command as N local workers over loopback "
+                      "(MultiWorkerMirroredStrategy)", cmd_launch, _launch_arguments,
+            usage="kerasmodels launch [--workers N] [--grace S] -- train ARGS..."),
+    Command("lr-find", "LR range test: loss against a rising learning rate", cmd_lr_find,
+            _lr_find_arguments, json=True),
+    Command("compress", "prune, quantize-aware train, cluster, distill or channel-prune a run "
+                        "into a child run", cmd_compress, _compress_arguments, json=True),
+    Command("sweep", "compress every way, export, time, and pick the best edge model",
+            cmd_sweep, _sweep_arguments, json=True),
+    Command("export", "export a run to TFLite, ONNX and SavedModel, checked against Keras",
+            cmd_export, _export_arguments, json=True),
+    Command("benchmark", "size, accuracy and latency of every variant x runtime",
+            cmd_benchmark, _benchmark_arguments, json=True),
+    Command("runs", "list the runs and their metrics", cmd_runs, _runs_arguments, json=True),
+    Command("archs", "list the architectures and their hyperparameters", cmd_archs, json=True),
+    Command("datasets", "list the datasets", cmd_datasets, json=True),
+    Command("demo", "train the demo models on the built-in data and open the dashboard on them",
+            cmd_demo, _demo_arguments),
+    Command("dashboard", "open the Streamlit dashboard in the browser", cmd_dashboard,
+            _dashboard_arguments),
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -710,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return COMMANDS[args.command](args)
+        return next(c for c in COMMANDS if c.name == args.command).run(args)
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume where it stopped",
               file=sys.stderr)

@@ -15,3 +15,5 @@ from __future__ import annotations
 from pathlib import Path
 
 APP = Path(__file__).resolve().parent / "app.py"
+PORT = 8501  # Streamlit's own default
+LOOPBACK = "127.0.0.1"  # the dashboard listens on this machine alone unless told otherwise
