@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.errors import ExportError, HyperparameterError
-from kerasmodels.layout import EXPORTS, SWEEP
+from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, SWEEP
 from kerasmodels.logs import get_logger
 from kerasmodels.measure import latencies, pareto_front
 from kerasmodels.runs import Run, load_run, read_json, write_json
@@ -80,66 +80,115 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
         ('distill', 'tflite-int8')
     """
-    from kerasmodels.compression import compress
-    from kerasmodels.exports import export
-    from kerasmodels.layout import EXPORTS_RECORD
-    from kerasmodels.runtime.litert import LiteRTModel
+    recipes, formats = _checked(accuracy_budget, recipes, formats)
+    parent = load_run(run)
+    if parent.manifest["dataset"].get("task") != "classification":
+        raise HyperparameterError("the sweep ranks by accuracy: it needs a classification run")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(recipes) + 1, desc=f"sweep {parent.id}", unit="variant")
+    state = SweepState(parent, formats, accuracy_budget)
+    state.measure(parent)
+    for spec in recipes:
+        state.compress_and_measure(dict(spec))
+        if bar is not None:
+            bar.update()
+    result = state.finish(calls)
+    if bar is not None:
+        bar.update()
+        bar.close()
+    return result
+
+
+def _checked(accuracy_budget, recipes, formats) -> tuple[list[dict[str, Any]], list[str]]:
+    """The recipes and formats to sweep, or the error the arguments deserve (before any
+    work: a typo is an error now, not a failed row after minutes of work)."""
+    from kerasmodels.compression import check_recipe
+    from kerasmodels.compression.recipes import default_sweep
+    from kerasmodels.formats import format_names, get_format
 
     if isinstance(accuracy_budget, bool) or not isinstance(accuracy_budget, (int, float)) \
             or not 0 <= accuracy_budget < 1:
         raise HyperparameterError(f"accuracy_budget must be in [0, 1), got {accuracy_budget!r}: "
                                   "0.01 accepts one percentage point less than the parent")
-    from kerasmodels.formats import export_formats, format_names, get_format
-
     formats = list(format_names(sweep=True) if formats is None else formats)
     for name in formats:
         if get_format(name).runtime != "litert":
             raise HyperparameterError(f"the sweep times every artifact in LiteRT: {name} is run "
                                       f"by {get_format(name).runtime}; choose among "
                                       f"{', '.join(format_names(runtime='litert'))}")
-    from kerasmodels.compression import check_recipe
-    from kerasmodels.compression.recipes import default_sweep
-
     recipes = default_sweep() if recipes is None else list(recipes)
-    for spec in recipes:  # a typo is an error now, not a failed row after minutes of work
+    for spec in recipes:
         if not isinstance(spec, dict) or "recipe" not in spec:
             raise HyperparameterError(f"each recipe is {{'recipe': name, **options}}, got "
                                       f"{spec!r}")
         check_recipe(spec["recipe"], {k: v for k, v in spec.items() if k != "recipe"})
-    integer = [name for name in formats if get_format(name).integer]
-    baseline_format = next((name for name in formats if get_format(name).lossless), None)
-    parent = load_run(run)
-    if parent.manifest["dataset"].get("task") != "classification":
-        raise HyperparameterError("the sweep ranks by accuracy: it needs a classification run")
-    started = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    return recipes, formats
 
-        bar = tqdm(total=len(recipes) + 1, desc=f"sweep {parent.id}", unit="variant")
-    data = parent.dataset()
-    x = data.test[0][:1]
-    x_val, y_val = data.val
-    from kerasmodels.compression.channels import multiply_adds
-    from kerasmodels.report import latency_floor_ms, machine
 
-    info = machine()
-    result: dict[str, Any] = {
-        "parent": parent.id, "parent_accuracy": parent.metrics["test"]["accuracy"],
-        "parent_val_accuracy": parent.metrics["val"]["accuracy"], "chosen_on": "val",
-        "accuracy_budget": accuracy_budget, "rows": [], "pick": None, "complete": False}
-    rows: list[dict[str, Any]] = result["rows"]
-    timed: dict[int, Any] = {}
+class SweepState:
+    """What a sweep has measured so far, written to ``<run>/sweep.json`` after each variant."""
 
-    def measure(member: Run) -> None:
+    def __init__(self, parent: Run, formats: list[str], accuracy_budget: float):
+        from kerasmodels.formats import get_format
+        from kerasmodels.report import machine
+
+        self.parent, self.formats = parent, formats
+        self.integer = [name for name in formats if get_format(name).integer]
+        self.baseline_format = next((n for n in formats if get_format(n).lossless), None)
+        data = parent.dataset()
+        self.example, (self.x_val, self.y_val) = data.test[0][:1], data.val
+        self.machine = machine()
+        self.started = time.perf_counter()
+        self.result: dict[str, Any] = {
+            "parent": parent.id, "parent_accuracy": parent.metrics["test"]["accuracy"],
+            "parent_val_accuracy": parent.metrics["val"]["accuracy"], "chosen_on": "val",
+            "accuracy_budget": accuracy_budget, "rows": [], "pick": None, "complete": False}
+        self.rows: list[dict[str, Any]] = self.result["rows"]
+        self.timed: dict[int, Any] = {}
+
+    def keep(self) -> None:
+        """What is measured so far, on disk."""
+        self.result["seconds"] = round(time.perf_counter() - self.started, 1)
+        write_json(self.parent.path / SWEEP, self.result)
+
+    def measure(self, member: Run) -> None:
         """The member's rows: each artifact measured, each failed format with its reason; a
         format below its floor brings the row that repairs it (``repairs`` in the table)."""
-        wanted = integer if member.quantization_aware else formats  # QAT: made for int8 only
+        from kerasmodels.compression.channels import multiply_adds
+
+        wanted = self.integer if member.quantization_aware else self.formats  # QAT: int8 only
         macs = multiply_adds(member.model)
         while wanted:
-            wanted = measure_formats(member, wanted, macs)
+            wanted = self.measure_formats(member, wanted, macs)
+        self.keep()
 
-    def measure_formats(member: Run, wanted: list[str], macs: int) -> list[str]:
+    def compress_and_measure(self, options: dict[str, Any]) -> None:
+        """The child a recipe makes, measured; a recipe that fails is a row (Ctrl-C stops)."""
+        from kerasmodels.compression import compress
+
+        recipe = options.pop("recipe")
+        try:
+            child = compress(self.parent, recipe, **options)
+        except Exception as exc:  # noqa: BLE001
+            LOG.warning("%s: %s failed: %s", self.parent.id, recipe, exc)
+            LOG.debug("%s failed", recipe, exc_info=True)
+            self.rows.append({"run": None, "recipe": recipe,
+                              "options": ", ".join(f"{k}={v}" for k, v in options.items()),
+                              "format": None, "status": "compression failed",
+                              "reason": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
+            self.keep()
+        else:
+            self.measure(child)
+
+    def measure_formats(self, member: Run, wanted: list[str], macs: int) -> list[str]:
+        """Export ``member`` to ``wanted`` and add a row per format; returns the rows to make
+        next (those repairing a file below its floor)."""
+        from kerasmodels.exports import export
+        from kerasmodels.formats import export_formats
+
         recipe = member.manifest.get("recipe") or "none"
         options = member.manifest.get("compression", {}).get("options", {})
         described = {"run": member.id, "recipe": recipe,
@@ -149,82 +198,64 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         except ExportError as exc:  # no wanted format can hold it: each is named below
             LOG.info("%s: %s", member.id, exc)
             artifacts = []
-        record = read_json(member.path / EXPORTS / EXPORTS_RECORD) \
-            if (member.path / EXPORTS / EXPORTS_RECORD).exists() else {}
+        record_path = member.path / EXPORTS / EXPORTS_RECORD
+        record = read_json(record_path) if record_path.exists() else {}
         made = {artifact.format for artifact in artifacts}
         below = set()
-        for fmt in wanted:
-            if fmt in made:
-                continue
+        for fmt in (f for f in wanted if f not in made):
             failed = record.get("failed", {}).get(fmt)
             reason = failed["reason"] if failed else record.get("unsupported", {}).get(
                 fmt, "not exported")
             if failed and failed["kind"] == "below floor":
                 below.add(fmt)
-            rows.append({**described, "format": fmt, "status": failed["kind"] if failed
-                         else "cannot hold", "reason": reason,
-                         "top1_agreement": ((failed or {}).get("parity") or {}).get(
-                             "top1_agreement")})
+            self.rows.append({**described, "format": fmt, "status": failed["kind"] if failed
+                              else "cannot hold", "reason": reason,
+                              "top1_agreement": ((failed or {}).get("parity") or {}).get(
+                                  "top1_agreement")})
         for artifact in artifacts:
-            model = LiteRTModel(artifact.path, num_threads=1)
-            val_accuracy = float((model.predict(x_val).argmax(-1) == y_val).mean())
-            timed[len(rows)] = model.runtime_call(x)
-            rows.append({**described, "format": artifact.format, "status": "ok",
-                         "path": str(artifact.path), "bytes": artifact.bytes,
-                         "gzip_bytes": artifact.gzip_bytes,
-                         "multiply_adds": macs,
-                         "latency_floor_ms": round(latency_floor_ms(
-                             macs, get_format(artifact.format).int8_kernels, info) or 0, 6)
-                         or None,
-                         "val_accuracy": round(val_accuracy, 6),
-                         "test_accuracy": round(artifact.parity["accuracy"], 6),
-                         "accuracy": round(artifact.parity["accuracy"], 6),
-                         "top1_agreement": artifact.parity.get("top1_agreement"),
-                         **({"float_layers": artifact.device["float_layers"]}
-                            if artifact.device and "float_layers" in artifact.device else {})})
+            self.rows.append({**described, **self.measured(artifact, macs)})
         return [f.name for f in export_formats() if f.repairs in below and f.name not in wanted]
 
-    def keep() -> None:  # what is measured so far, on disk
-        result["seconds"] = round(time.perf_counter() - started, 1)
-        write_json(parent.path / SWEEP, result)
+    def measured(self, artifact, macs: int) -> dict[str, Any]:
+        """An artifact's row: its sizes, accuracies, multiply-adds and latency floor (its
+        latency is timed at the end, every artifact interleaved)."""
+        from kerasmodels.formats import get_format
+        from kerasmodels.report import latency_floor_ms
+        from kerasmodels.runtime.litert import LiteRTModel
 
-    measure(parent)
-    keep()
-    for spec in recipes:
-        options = dict(spec)
-        recipe = options.pop("recipe")
-        try:
-            child = compress(parent, recipe, **options)
-        except Exception as exc:  # noqa: BLE001  (a recipe that fails is a row; Ctrl-C stops)
-            LOG.warning("%s: %s failed: %s", parent.id, recipe, exc)
-            LOG.debug("%s failed", recipe, exc_info=True)
-            rows.append({"run": None, "recipe": recipe,
-                         "options": ", ".join(f"{k}={v}" for k, v in options.items()),
-                         "format": None, "status": "compression failed",
-                         "reason": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
-        else:
-            measure(child)
-        keep()
-        if bar is not None:
-            bar.update()
-    for index, (p50, _) in latencies(timed, calls=calls).items() if timed else ():
-        rows[index]["p50_ms"] = round(p50, 4)  # the runtime alone, every artifact interleaved
-    if bar is not None:
-        bar.update()
-        bar.close()
-    measured = [r for r in rows if r["status"] == "ok"]
-    baseline = next((r["gzip_bytes"] for r in measured if r["run"] == parent.id
-                     and r["format"] == baseline_format), None)
-    for row in rows:
-        row["pareto"] = False
-    for row, on_front in zip(measured, pareto_front(measured), strict=True):
-        row["pareto"] = on_front
-        row["x_smaller"] = round(baseline / row["gzip_bytes"], 2) if baseline else None
-    result["pick"] = choose(measured, result["parent_val_accuracy"], accuracy_budget)
-    result["failed"] = len(rows) - len(measured)
-    result["complete"] = True
-    keep()
-    return result
+        model = LiteRTModel(artifact.path, num_threads=1)
+        val_accuracy = float((model.predict(self.x_val).argmax(-1) == self.y_val).mean())
+        self.timed[len(self.rows)] = model.runtime_call(self.example)
+        floor = latency_floor_ms(macs, get_format(artifact.format).int8_kernels, self.machine)
+        return {"format": artifact.format, "status": "ok", "path": str(artifact.path),
+                "bytes": artifact.bytes, "gzip_bytes": artifact.gzip_bytes,
+                "multiply_adds": macs, "latency_floor_ms": round(floor or 0, 6) or None,
+                "val_accuracy": round(val_accuracy, 6),
+                "test_accuracy": round(artifact.parity["accuracy"], 6),
+                "accuracy": round(artifact.parity["accuracy"], 6),
+                "top1_agreement": artifact.parity.get("top1_agreement"),
+                **({"float_layers": artifact.device["float_layers"]}
+                   if artifact.device and "float_layers" in artifact.device else {})}
+
+    def finish(self, calls: int) -> dict[str, Any]:
+        """Time every artifact (interleaved), mark the Pareto front, pick, and keep it."""
+        rows = self.rows
+        for index, (p50, _) in latencies(self.timed, calls=calls).items() if self.timed else ():
+            rows[index]["p50_ms"] = round(p50, 4)  # the runtime alone
+        measured = [r for r in rows if r["status"] == "ok"]
+        baseline = next((r["gzip_bytes"] for r in measured if r["run"] == self.parent.id
+                         and r["format"] == self.baseline_format), None)
+        for row in rows:
+            row["pareto"] = False
+        for row, on_front in zip(measured, pareto_front(measured), strict=True):
+            row["pareto"] = on_front
+            row["x_smaller"] = round(baseline / row["gzip_bytes"], 2) if baseline else None
+        self.result["pick"] = choose(measured, self.result["parent_val_accuracy"],
+                                     self.result["accuracy_budget"])
+        self.result["failed"] = len(rows) - len(measured)
+        self.result["complete"] = True
+        self.keep()
+        return self.result
 
 
 __all__ = ["choose", "sweep"]

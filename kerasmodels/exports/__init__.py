@@ -111,20 +111,11 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         >>> artifacts[0].parity["top1_agreement"]  # doctest: +SKIP
         0.9972
     """
-    if isinstance(formats, str):
-        formats = [formats]
-    if on_error not in ON_ERROR:
-        raise HyperparameterError(f"on_error must be one of {', '.join(ON_ERROR)}, got "
-                                  f"{on_error!r}")
-    names = list(format_names(default=True) if formats is None else formats)
-    rows = [get_format(name) for name in names]
-    check_options(rows, options)
+    names, rows = _requested(formats, on_error, options)
     run = load_run(run)
     if any(fmt.isolated for fmt in rows):
         isolation.start()  # TensorFlow starts there while this process computes the reference
     model, data = run.model, run.dataset()
-    bounds = integer_bounds() if run.quantization_aware else None
-    info = model_info(run, options)
     folder = run.path / EXPORTS
     for stray in run.path.glob(".exports-*"):  # left by an export that was killed
         _remove(stray)
@@ -134,44 +125,17 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     failures: list[ExportError] = []
     try:
         record = _carry_over(folder, staging)
-        x_test, y_test = data.test
         from kerasmodels.runtime.keras import KerasPredictor
 
-        reference = KerasPredictor(model).predict(x_test)
-        artifacts = []
+        job = _Job(run, model, data, staging, record, model_info(run, options), options,
+                   KerasPredictor(model).predict(data.test[0]),
+                   integer_bounds() if run.quantization_aware else None)
         iterator = rows
         if progress:
             from tqdm.auto import tqdm
 
             iterator = tqdm(rows, desc=f"export {run.id}", unit="format")
-        for fmt in iterator:
-            target = staging / fmt.file
-            _remove(target)  # a link to the previous set's file: never written through
-            for entries in (record["artifacts"], record["unsupported"], record["failed"]):
-                entries.pop(fmt.name, None)
-            try:
-                extras = _convert(fmt, run, model, target, data, info, options)
-                artifact = describe(fmt.name, target)
-                artifact.quantization = extras.get("quantization")
-                artifact.device = extras.get("device")
-                try:
-                    artifact.parity = parity(artifact, x_test, y_test, reference, data.task)
-                except (ModelFileError, InputShapeError) as exc:
-                    raise ConverterCrashError(f"{fmt.name}: the converter wrote a file that "
-                                              f"{fmt.runtime} cannot run ({exc})") from exc
-                check_agreement(fmt.name, artifact.parity, reference, bounds, y_test)
-            except (ParityError, ConverterCrashError) as exc:
-                _remove(target)
-                record["failed"][fmt.name] = {"kind": failure_kind(exc), "reason": str(exc),
-                                              "parity": getattr(exc, "parity", None)}
-                failures.append(exc)
-                continue
-            except ExportError as exc:  # a format that cannot hold the model
-                _remove(target)
-                record["unsupported"][fmt.name] = str(exc)
-                continue
-            record["artifacts"][fmt.name] = artifact.to_json()
-            artifacts.append(artifact)
+        artifacts = [a for a in (job.make(fmt, failures) for fmt in iterator) if a is not None]
         if not artifacts and not failures and rows:
             reasons = "; ".join(record["unsupported"][name] for name in names)
             raise ExportError(f"no requested format can hold {run.id}: {reasons}")
@@ -188,6 +152,69 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         error.artifacts = artifacts  # what passed, published: a caller can show it
         raise error
     return artifacts
+
+
+def _requested(formats, on_error: str, options: dict[str, Any]) -> tuple[list[str], list]:
+    """The names and rows of the formats asked for, their options checked."""
+    if isinstance(formats, str):
+        formats = [formats]
+    if on_error not in ON_ERROR:
+        raise HyperparameterError(f"on_error must be one of {', '.join(ON_ERROR)}, got "
+                                  f"{on_error!r}")
+    names = list(format_names(default=True) if formats is None else formats)
+    rows = [get_format(name) for name in names]
+    check_options(rows, options)
+    return names, rows
+
+
+@dataclass
+class _Job:
+    """One export call: what every format is converted from and checked against."""
+
+    run: Run
+    model: Any
+    data: Any
+    staging: Path
+    record: dict[str, Any]
+    info: dict[str, Any]
+    options: dict[str, Any]
+    reference: Any  # the Keras model's outputs on the test split
+    bounds: Any  # a quantization-aware run's integer bounds, or None
+
+    def make(self, fmt, failures: list[ExportError]) -> Artifact | None:
+        """``fmt``'s file, checked; None when it cannot hold the model (recorded in
+        ``unsupported``) or failed (recorded in ``failed``, appended to ``failures``)."""
+        target = self.staging / fmt.file
+        _remove(target)  # a link to the previous set's file: never written through
+        for entries in (self.record["artifacts"], self.record["unsupported"],
+                        self.record["failed"]):
+            entries.pop(fmt.name, None)
+        x_test, y_test = self.data.test
+        try:
+            extras = _convert(fmt, self.run, self.model, target, self.data, self.info,
+                              self.options)
+            artifact = describe(fmt.name, target)
+            artifact.quantization = extras.get("quantization")
+            artifact.device = extras.get("device")
+            try:
+                artifact.parity = parity(artifact, x_test, y_test, self.reference,
+                                         self.data.task)
+            except (ModelFileError, InputShapeError) as exc:
+                raise ConverterCrashError(f"{fmt.name}: the converter wrote a file that "
+                                          f"{fmt.runtime} cannot run ({exc})") from exc
+            check_agreement(fmt.name, artifact.parity, self.reference, self.bounds, y_test)
+        except (ParityError, ConverterCrashError) as exc:
+            _remove(target)
+            self.record["failed"][fmt.name] = {"kind": failure_kind(exc), "reason": str(exc),
+                                               "parity": getattr(exc, "parity", None)}
+            failures.append(exc)
+            return None
+        except ExportError as exc:  # a format that cannot hold the model
+            _remove(target)
+            self.record["unsupported"][fmt.name] = str(exc)
+            return None
+        self.record["artifacts"][fmt.name] = artifact.to_json()
+        return artifact
 
 
 ON_ERROR = ("raise", "skip")

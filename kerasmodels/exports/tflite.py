@@ -217,72 +217,11 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
     ``MIXED_FLOAT_SHARE`` of the layers in float (or ``MIXED_TRIALS`` selections) does not
     meet the floor.
     """
-    import csv
-    import io
-
-    from ai_edge_litert.interpreter import Interpreter
-
-    representative = data.train[0][:CALIBRATION_SAMPLES]
-    model = unrolled(model)
-    batch = 1 if has_recurrent_layer(model) else None
-    function = concrete_function(model, batch, representative.shape[1:])
-    dtype = model.inputs[0].dtype.as_numpy_dtype
-
-    def calibration():
-        for row in representative:
-            yield [row[None].astype(dtype)]
-
-    def converter():  # one per conversion: a converter does not convert twice
-        made = tf.lite.TFLiteConverter.from_concrete_functions([function], variables_of(model))
-        made.optimizations = [tf.lite.Optimize.DEFAULT]
-        made.representative_dataset = calibration
-        return made
-
-    x_val = data.val[0]
-    reference = np.asarray(model.predict(x_val, batch_size=256, verbose=0)
-                           if hasattr(model, "predict") else model(x_val, training=False))
-
-    def quality(content: bytes) -> float:
-        interpreter = Interpreter(model_content=content)
-        index = interpreter.get_input_details()[0]["index"]
-        output = interpreter.get_output_details()[0]["index"]
-        rows = 1 if batch == 1 else len(x_val)  # recurrent models take one at a time
-        interpreter.resize_tensor_input(index, [rows, *x_val.shape[1:]])
-        interpreter.allocate_tensors()
-        outputs = []
-        for start in range(0, len(x_val), rows):
-            interpreter.set_tensor(index, x_val[start:start + rows].astype(dtype))
-            interpreter.invoke()
-            outputs.append(interpreter.get_tensor(output).copy())
-        got = np.concatenate(outputs)
-        if data.task == "classification":
-            return float((got.argmax(-1) == reference.argmax(-1)).mean())
-        return -float(np.abs(got - reference).max() / max(float(np.std(reference)), 1e-12))
-
+    search = MixedPrecision(model, data)
+    worst = search.ranked()
     enough = fmt.agreement_floor if data.task == "classification" else -fmt.difference_ceiling
-    options = tf.lite.experimental.QuantizationDebugOptions(
-        layer_direct_compare_metrics={"relative_error": relative_error})
-    with quiet_native():
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter(), debug_dataset=calibration, debug_options=options)
-        debugger.run()
-        dump = io.StringIO()
-        debugger.layer_statistics_dump(dump)
-    rows = list(csv.DictReader(io.StringIO(dump.getvalue())))
-    worst = [r["tensor_name"] for r in sorted(rows, key=lambda r: -float(r["relative_error"]))]
-
-    def quantized(denylisted: list[str]) -> bytes:
-        # the setter rebuilds its debug model, which fails once no layer is quantized; the
-        # options are set before that, so the file below is right
-        with contextlib.suppress(ValueError):
-            debugger.options = tf.lite.experimental.QuantizationDebugOptions(
-                denylisted_nodes=denylisted or None,
-                layer_direct_compare_metrics={"relative_error": relative_error})
-        with quiet_native():
-            return debugger.get_nondebug_quantized_model()
-
-    content = quantized([])
-    measured = before = quality(content)
+    content = search.quantized([])
+    measured = before = search.quality(content)
     most = int(len(worst) * MIXED_FLOAT_SHARE)
     low, high, trials = 0, 0, 0  # the most layers in float that missed, the fewest that fit
     while measured < enough:  # 1, 2, 4, ... worst layers in float, at most `most`
@@ -296,16 +235,16 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
                 "little of int8: export tflite-float16, or train the run quantization-aware "
                 "(kerasmodels compress RUN qat)",
                 {"top1_agreement": measured} if data.task == "classification" else {})
-        trial = quantized(worst[:count])
-        reached, trials = quality(trial), trials + 1
+        trial = search.quantized(worst[:count])
+        reached, trials = search.quality(trial), trials + 1
         if reached >= enough:
             high, content, measured = count, trial, reached
             break
         low, measured = count, reached
     while high - low > 1 and trials < MIXED_TRIALS:  # the fewest that fit, by bisection
         middle = (low + high) // 2
-        trial = quantized(worst[:middle])
-        reached, trials = quality(trial), trials + 1
+        trial = search.quantized(worst[:middle])
+        reached, trials = search.quality(trial), trials + 1
         if reached >= enough:
             high, content, measured = middle, trial, reached
         else:
@@ -314,6 +253,86 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
     key = "val_agreement" if data.task == "classification" else "val_relative_difference"
     return content, {"float_layers": kept, "quantized_layers": len(worst) - len(kept),
                      f"{key}_int8": round(abs(before), 6), key: round(abs(measured), 6)}
+
+
+class MixedPrecision:
+    """int8 files of one model with chosen layers left in float, and how each does on the
+    validation split (what :func:`mixed` searches over)."""
+
+    def __init__(self, model, data):
+        self.representative = data.train[0][:CALIBRATION_SAMPLES]
+        self.model = unrolled(model)
+        self.batch = 1 if has_recurrent_layer(self.model) else None
+        self.function = concrete_function(self.model, self.batch,
+                                          self.representative.shape[1:])
+        self.dtype = self.model.inputs[0].dtype.as_numpy_dtype
+        self.task, self.x_val = data.task, data.val[0]
+        self.reference = np.asarray(
+            self.model.predict(self.x_val, batch_size=256, verbose=0)
+            if hasattr(self.model, "predict") else self.model(self.x_val, training=False))
+        self.debugger: Any = None
+
+    def calibration(self):
+        for row in self.representative:
+            yield [row[None].astype(self.dtype)]
+
+    def converter(self):  # one per conversion: a converter does not convert twice
+        made = tf.lite.TFLiteConverter.from_concrete_functions([self.function],
+                                                               variables_of(self.model))
+        made.optimizations = [tf.lite.Optimize.DEFAULT]
+        made.representative_dataset = self.calibration
+        return made
+
+    def ranked(self) -> list[str]:
+        """The quantized layers' tensors, the worst (largest :func:`relative_error`) first."""
+        import csv
+        import io
+
+        options = tf.lite.experimental.QuantizationDebugOptions(
+            layer_direct_compare_metrics={"relative_error": relative_error})
+        with quiet_native():
+            self.debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=self.converter(), debug_dataset=self.calibration,
+                debug_options=options)
+            self.debugger.run()
+            dump = io.StringIO()
+            self.debugger.layer_statistics_dump(dump)
+        rows = list(csv.DictReader(io.StringIO(dump.getvalue())))
+        return [r["tensor_name"] for r in sorted(rows, key=lambda r: -float(r["relative_error"]))]
+
+    def quantized(self, denylisted: list[str]) -> bytes:
+        """The int8 file with ``denylisted`` tensors' layers in float (after :meth:`ranked`)."""
+        # the setter rebuilds its debug model, which fails once no layer is quantized; the
+        # options are set before that, so the file below is right
+        with contextlib.suppress(ValueError):
+            self.debugger.options = tf.lite.experimental.QuantizationDebugOptions(
+                denylisted_nodes=denylisted or None,
+                layer_direct_compare_metrics={"relative_error": relative_error})
+        with quiet_native():
+            return self.debugger.get_nondebug_quantized_model()
+
+    def quality(self, content: bytes) -> float:
+        """Top-1 agreement with the model on validation (minus the largest relative
+        difference for a regression): higher is better."""
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_content=content)
+        index = interpreter.get_input_details()[0]["index"]
+        output = interpreter.get_output_details()[0]["index"]
+        x_val = self.x_val
+        rows = 1 if self.batch == 1 else len(x_val)  # recurrent models take one at a time
+        interpreter.resize_tensor_input(index, [rows, *x_val.shape[1:]])
+        interpreter.allocate_tensors()
+        outputs = []
+        for start in range(0, len(x_val), rows):
+            interpreter.set_tensor(index, x_val[start:start + rows].astype(self.dtype))
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(output).copy())
+        got = np.concatenate(outputs)
+        if self.task == "classification":
+            return float((got.argmax(-1) == self.reference.argmax(-1)).mean())
+        return -float(np.abs(got - self.reference).max() /
+                      max(float(np.std(self.reference)), 1e-12))
 
 
 def is_converter_limitation(exc: Exception) -> bool:
