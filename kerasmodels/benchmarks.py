@@ -170,89 +170,107 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
     check_positive("calls", calls, integer=True)
     if not threads or any(not isinstance(n, int) or n < 1 for n in threads):
         raise HyperparameterError(f"threads must be positive integers, got {threads!r}")
-    root = load_run(run)
-    members = family(root)
+    members = family(load_run(run))
     root = members[0]
     if export_missing:
-        from kerasmodels.exports import export
-
-        for member in members:
-            if not (member.path / EXPORTS / EXPORTS_RECORD).exists():
-                try:  # the formats that fail are recorded and become rows with their reason
-                    export(member, on_error="skip")
-                except ExportError as exc:  # none of them can hold it
-                    LOG.warning("%s: %s", member.id, exc)
+        _export_missing(members)
     jobs = [(member, *p) for member in members for p in predictors(member, threads)]
-    rows: list[dict[str, Any]] = []
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), desc=f"benchmark {root.id}", unit="variant")
-    data_of: dict[str, Any] = {}
-    sparsity_of: dict[str, float] = {}
-    examples = {}  # row index -> (predictor, one test example)
-    probed: dict[Path, str] = {}  # files whose peak memory is measured -> their dataset
-    for member, fmt, predictor, info in jobs:
-        described = {"run": member.id, "variant": member.manifest.get("recipe") or "base",
-                     "format": fmt, "params": member.manifest["arch"].get("params")}
-        if predictor is None:
-            rows.append({**described, "error": info["error"]})
-            if bar is not None:
-                bar.update()
-            continue
-        key = repr(member.manifest["dataset"])
-        data = data_of.setdefault(key, member.dataset())
-        x, y = data.test
-        try:
-            outputs = predictor.predict(x)
-        except Exception as exc:  # noqa: BLE001  (one runtime's failure is a row, not the end)
-            rows.append({**described, "runtime": predictor.name,
-                         "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
-            if bar is not None:
-                bar.update()
-            continue
-        examples[len(rows)] = (predictor, x[:1])
-        if member.id not in sparsity_of:  # one model per run, however many formats
-            sparsity_of[member.id] = round(sparsity(member.model), 4)
-        if info.get("ram") == "peak_rss":
-            probed.setdefault(info["path"], key)
-        rows.append({
-            **described, "runtime": predictor.name,
-            "threads": getattr(predictor, "num_threads", None), "bytes": info["bytes"],
-            "gzip_bytes": info["gzip_bytes"], "flash_bytes": info["flash_bytes"],
-            "ram_bytes": info.get("ram_bytes"), "path": info["path"],
-            "sparsity": sparsity_of[member.id],
-            **quality(outputs, y, data.task),
-            "throughput": round(throughput(predictor.predict, x,
-                                           seconds=calls * THROUGHPUT_SECONDS_PER_CALL), 1),
-        })
+    table = _Measurements(calls)
+    for job in jobs:
+        table.measure(*job)
         if bar is not None:
             bar.update()
     if bar is not None:
         bar.close()
-    # after throughput: a LiteRT interpreter is resized back to a batch of one here
-    runners = {index: predictor.runtime_call(example) for index, (predictor, example)
-               in examples.items()}
-    for index, (p50, p90) in latencies(runners, calls=calls).items():
-        rows[index].update(p50_ms=round(p50, 4), p90_ms=round(p90, 4))
-    memory: dict[Path, int | None] = {}
-    for key in set(probed.values()):  # the files of one dataset, with one of its examples
-        paths = [path for path, of in probed.items() if of == key]
-        memory.update(peak_memory(paths, data_of[key].test[0][:1]))
-    for row in rows:
-        if row.get("path") in memory:
-            row["ram_bytes"] = memory[row["path"]]
-    rows = [{column: row.get(column) for column in COLUMNS} for row in rows]
+    rows = table.finish()
     from kerasmodels.report import machine
 
     write_json(root.path / BENCHMARK, {"root": root.id, "columns": list(COLUMNS),
-                                              "machine": machine(), "rows": rows})
+                                       "machine": machine(), "rows": rows})
     with open(root.path / BENCHMARK_CSV, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+def _export_missing(members: list[Run]) -> None:
+    """Export the members without exports (every format; the ones that fail are recorded and
+    become rows with their reason)."""
+    from kerasmodels.exports import export
+
+    for member in members:
+        if not (member.path / EXPORTS / EXPORTS_RECORD).exists():
+            try:
+                export(member, on_error="skip")
+            except ExportError as exc:  # none of them can hold it
+                LOG.warning("%s: %s", member.id, exc)
+
+
+class _Measurements:
+    """A benchmark's rows: each variant's accuracy and throughput as it is measured, then
+    every latency (interleaved) and peak memory at the end."""
+
+    def __init__(self, calls: int):
+        self.calls = calls
+        self.rows: list[dict[str, Any]] = []
+        self.data_of: dict[str, Any] = {}
+        self.sparsity_of: dict[str, float] = {}
+        self.examples: dict[int, tuple] = {}  # row index -> (predictor, one test example)
+        self.probed: dict[Path, str] = {}  # files whose peak memory is measured -> dataset
+
+    def measure(self, member: Run, fmt: str, predictor, info: dict[str, Any]) -> None:
+        described = {"run": member.id, "variant": member.manifest.get("recipe") or "base",
+                     "format": fmt, "params": member.manifest["arch"].get("params")}
+        if predictor is None:
+            self.rows.append({**described, "error": info["error"]})
+            return
+        key = repr(member.manifest["dataset"])
+        data = self.data_of.setdefault(key, member.dataset())
+        x, y = data.test
+        try:
+            outputs = predictor.predict(x)
+        except Exception as exc:  # noqa: BLE001  (one runtime's failure is a row, not the end)
+            self.rows.append({**described, "runtime": predictor.name,
+                              "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
+            return
+        self.examples[len(self.rows)] = (predictor, x[:1])
+        if member.id not in self.sparsity_of:  # one model per run, however many formats
+            self.sparsity_of[member.id] = round(sparsity(member.model), 4)
+        if info.get("ram") == "peak_rss":
+            self.probed.setdefault(info["path"], key)
+        self.rows.append({
+            **described, "runtime": predictor.name,
+            "threads": getattr(predictor, "num_threads", None), "bytes": info["bytes"],
+            "gzip_bytes": info["gzip_bytes"], "flash_bytes": info["flash_bytes"],
+            "ram_bytes": info.get("ram_bytes"), "path": info["path"],
+            "sparsity": self.sparsity_of[member.id],
+            **quality(outputs, y, data.task),
+            "throughput": round(throughput(predictor.predict, x,
+                                           seconds=self.calls * THROUGHPUT_SECONDS_PER_CALL), 1),
+        })
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Latencies (after throughput: a LiteRT interpreter is resized back to a batch of one
+        here) and peak memory; each row with the benchmark's columns."""
+        rows = self.rows
+        runners = {index: predictor.runtime_call(example) for index, (predictor, example)
+                   in self.examples.items()}
+        for index, (p50, p90) in latencies(runners, calls=self.calls).items():
+            rows[index].update(p50_ms=round(p50, 4), p90_ms=round(p90, 4))
+        memory: dict[Path, int | None] = {}
+        for key in set(self.probed.values()):  # one dataset's files, with one of its examples
+            paths = [path for path, of in self.probed.items() if of == key]
+            memory.update(peak_memory(paths, self.data_of[key].test[0][:1]))
+        for row in rows:
+            if row.get("path") in memory:
+                row["ram_bytes"] = memory[row["path"]]
+        return [{column: row.get(column) for column in COLUMNS} for row in rows]
 
 
 def compare_family(run: Run | str | Path) -> dict[str, Any]:

@@ -219,6 +219,50 @@ def labelled_subset(data, fraction: float, seed: int):
     return dataclasses.replace(data, train=(keep_x, keep_y))
 
 
+def _with_backbone(parent: Run, data, seed: int):
+    """A new model of ``parent``'s architecture for ``data`` with ``parent``'s backbone: every
+    layer but the head and its family's task layers, where the shapes match. Returns the
+    model, the backbone's layer names, the dataset the model is built for (the pretrained
+    vocabulary) and its hyperparameters."""
+    from kerasmodels.modeling import seed_everything
+
+    source = parent.keras_model("fine-tuning")
+    hparams = {k: v for k, v in parent.hparams.items() if k != "causal"}
+    if "causal" in parent.hparams:
+        hparams["causal"] = False  # the fine-tuned encoder reads both ways
+    vocab = None
+    if data.vocab_size:
+        embedding = next((layer for layer in source.layers if layer.name == "embedding"), None)
+        vocab = int(embedding.input_dim) if embedding is not None else data.vocab_size
+        if vocab < data.vocab_size:
+            raise HyperparameterError(f"the pretrained vocabulary ({vocab}) is smaller than "
+                                      f"{data.name}'s ({data.vocab_size})")
+    model_data = dataclasses.replace(data, vocab_size=vocab) if vocab else data
+    seed_everything(seed)
+    model = build_model(parent.arch, model_data, **hparams)
+    backbone = []
+    for layer in model.layers:
+        family = FAMILIES.get(parent.manifest["arch"]["family"])
+        task_layers = family.task_layers if family else ()
+        if layer.name in HEAD_LAYERS or layer.name in task_layers or not layer.weights:
+            continue
+        try:
+            donor = source.get_layer(layer.name)
+        except ValueError:
+            continue
+        if [w.shape for w in donor.get_weights()] == [w.shape for w in layer.get_weights()]:
+            layer.set_weights(donor.get_weights())
+            backbone.append(layer.name)
+    if not backbone:
+        raise HyperparameterError(f"{parent.id} shares no layer with a {parent.arch} for "
+                                  f"{data.name}: nothing to transfer")
+    for name in ("logits", "output"):  # the new head starts at zero: no confident wrong
+        if any(layer.name == name for layer in model.layers):  # answers on large features
+            head = model.get_layer(name)
+            head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    return model, backbone, model_data, hparams
+
+
 def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "encoder",
              epochs: int = 10, learning_rate: float = 1e-3, backbone_factor: float = 0.5,
              labelled_fraction: float = 1.0, batch_size: int = 32, seed: int = 0,
@@ -248,41 +292,8 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     if trained_on and kind and trained_on != kind:
         raise HyperparameterError(f"{parent.id} learned from {trained_on} inputs and {data.name} "
                                   f"is {kind}: fine-tune on a dataset of the same kind")
-    source = parent.keras_model("fine-tuning")
-    hparams = {k: v for k, v in parent.hparams.items() if k != "causal"}
-    if "causal" in parent.hparams:
-        hparams["causal"] = False  # the fine-tuned encoder reads both ways
-    vocab = None
-    if data.vocab_size:
-        embedding = next((layer for layer in source.layers if layer.name == "embedding"), None)
-        vocab = int(embedding.input_dim) if embedding is not None else data.vocab_size
-        if vocab < data.vocab_size:
-            raise HyperparameterError(f"the pretrained vocabulary ({vocab}) is smaller than "
-                                      f"{data.name}'s ({data.vocab_size})")
-    model_data = dataclasses.replace(data, vocab_size=vocab) if vocab else data
+    model, backbone, model_data, hparams = _with_backbone(parent, data, seed)
     subset = labelled_subset(data, labelled_fraction, seed)
-    seed_everything(seed)
-    model = build_model(parent.arch, model_data, **hparams)
-    backbone = []
-    for layer in model.layers:
-        family = FAMILIES.get(parent.manifest["arch"]["family"])
-        task_layers = family.task_layers if family else ()
-        if layer.name in HEAD_LAYERS or layer.name in task_layers or not layer.weights:
-            continue
-        try:
-            donor = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        if [w.shape for w in donor.get_weights()] == [w.shape for w in layer.get_weights()]:
-            layer.set_weights(donor.get_weights())
-            backbone.append(layer.name)
-    if not backbone:
-        raise HyperparameterError(f"{parent.id} shares no layer with a {parent.arch} for "
-                                  f"{data.name}: nothing to transfer")
-    for name in ("logits", "output"):  # the new head starts at zero: no confident wrong
-        if any(layer.name == name for layer in model.layers):  # answers on large features
-            head = model.get_layer(name)
-            head.set_weights([np.zeros_like(w) for w in head.get_weights()])
     started = time.perf_counter()
     x, y = subset.train
     if freeze == "encoder":

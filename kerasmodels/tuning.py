@@ -101,7 +101,8 @@ def _suggest(trial, name: str, spec):
     return trial.suggest_float(name, float(low), float(high), log=log)
 
 
-def search(arch: str = QUICK_ARCH, dataset: str = "digits", *, trials: int = 20, timeout: float | None = None,
+def search(arch: str = QUICK_ARCH, dataset: str = "digits", *, trials: int = 20,
+           timeout: float | None = None,
            space: dict[str, Any] | None = None, out_dir: str | Path = RUNS_DIR,
            epochs: int | None = None, seed: int = 0, progress: bool = True) -> SearchResult:
     """Search ``space`` (default: :func:`default_space`) with TPE and the median pruner.
@@ -112,72 +113,22 @@ def search(arch: str = QUICK_ARCH, dataset: str = "digits", *, trials: int = 20,
     """
     import optuna
 
-    from kerasmodels.backend import keras
     from kerasmodels.data import load_dataset
-    from kerasmodels.training import train
 
     spec = get_architecture(arch)
     check_positive("trials", trials, integer=True)
     if timeout is not None:
         check_positive("timeout", timeout)
-    space = default_space(arch) if space is None else dict(space)
-    if not space:
-        raise HyperparameterError("the search space is empty: give at least one entry, e.g. "
-                                  "{'learning_rate': (1e-4, 1e-2, 'log')}")
-    unknown = set(space) - set(TRAIN_OPTIONS) - set(spec.hparams) - {"width", "depth"}
-    if unknown:
-        raise HyperparameterError(f"search space entries {sorted(unknown)} are neither train "
-                                  f"options ({', '.join(TRAIN_OPTIONS)}) nor {arch} "
-                                  f"hyperparameters ({', '.join(spec.hparams)})")
-    for name, entry in space.items():  # every entry checked before any trial trains
-        _check_entry(name, entry)
+    space = _checked_space(arch, space)
     data = load_dataset(dataset)
     epochs = epochs or spec.training.get("epochs", TRAINING["epochs"].default)
-    classification = data.task == "classification"
-    monitor = "val_accuracy" if classification else "val_loss"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
     defaults = {name: value for name, value in _default_params(arch).items() if name in space}
     study.enqueue_trial(defaults)  # trial 0: the defaults, the bar to beat
-    records: list[dict[str, Any]] = []
-
-    class Report(keras.callbacks.Callback):
-        def __init__(self, trial):
-            super().__init__()
-            self.trial, self.best, self.pruned = trial, None, False
-
-        def on_epoch_end(self, epoch, logs=None):
-            value = float((logs or {}).get(monitor, float("nan")))
-            value = value if classification else -value
-            self.best = value if self.best is None else max(self.best, value)
-            self.trial.report(self.best, epoch)
-            if self.trial.should_prune():
-                self.pruned = True
-                self.model.stop_training = True
-
-    def objective(trial):
-        params = {name: _suggest(trial, name, entry) for name, entry in space.items()}
-        options = to_train_options(arch, params)
-        report = Report(trial)
-        record = {"number": trial.number, "params": params, "run": None, "state": "failed"}
-        records.append(record)
-        run = train(arch, data, epochs=epochs, seed=seed, out_dir=out_dir, verbose=0,
-                    callbacks=[report], **options)
-        # the objective is what the saved run scores (its last epoch's weights), not the best
-        # epoch seen while training: otherwise best_run need not score the best value
-        value = run.metrics["val"]["accuracy"] if classification else -run.metrics["val"]["loss"]
-        record.update(run=run.id, value=value,
-                      val=run.metrics["val"], test=run.metrics["test"],
-                      epochs_run=run.manifest["training"]["epochs_run"])
-        trial.set_user_attr("run", str(run.path))
-        if report.pruned:
-            record["state"] = "pruned"
-            raise optuna.TrialPruned()
-        record["state"] = "complete"
-        return value
-
+    objective = Objective(arch, data, space, epochs=epochs, seed=seed, out_dir=out_dir)
     callbacks = []
     bar = None
     if progress:
@@ -198,13 +149,94 @@ def search(arch: str = QUICK_ARCH, dataset: str = "digits", *, trials: int = 20,
     best_run = load_run(best.user_attrs["run"])
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(out_dir) / ".searches" / f"{arch}-{data.name}-{stamp}.json"
-    summary = {"arch": arch, "dataset": data.name, "epochs": epochs, "space":
-               {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
-               "objective": monitor, "best": {"number": best.number, "value": best.value,
-                                              "params": best.params, "run": best_run.id},
-               "defaults": records[0] if records else None, "trials": records}
-    write_json(path, summary)
+    records = objective.records
+    write_json(path, {
+        "arch": arch, "dataset": data.name, "epochs": epochs,
+        "space": {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
+        "objective": objective.monitor, "best": {"number": best.number, "value": best.value,
+                                                 "params": best.params, "run": best_run.id},
+        "defaults": records[0] if records else None, "trials": records})
     return SearchResult(best_run, best.params, records, path)
+
+
+def _checked_space(arch: str, space: dict[str, Any] | None) -> dict[str, Any]:
+    """The space to search (default: :func:`default_space`), every entry checked before any
+    trial trains."""
+    hparams = get_architecture(arch).hparams
+    space = default_space(arch) if space is None else dict(space)
+    if not space:
+        raise HyperparameterError("the search space is empty: give at least one entry, e.g. "
+                                  "{'learning_rate': (1e-4, 1e-2, 'log')}")
+    unknown = set(space) - set(TRAIN_OPTIONS) - set(hparams) - {"width", "depth"}
+    if unknown:
+        raise HyperparameterError(f"search space entries {sorted(unknown)} are neither train "
+                                  f"options ({', '.join(TRAIN_OPTIONS)}) nor {arch} "
+                                  f"hyperparameters ({', '.join(hparams)})")
+    for name, entry in space.items():
+        _check_entry(name, entry)
+    return space
+
+
+class Objective:
+    """A search's objective: each trial trains and saves a run; its value is the saved run's
+    validation accuracy (minus its validation loss for a regression). ``records`` holds one
+    entry per trial."""
+
+    def __init__(self, arch: str, data, space: dict[str, Any], *, epochs: int, seed: int,
+                 out_dir: str | Path):
+        self.arch, self.data, self.space = arch, data, space
+        self.epochs, self.seed, self.out_dir = epochs, seed, out_dir
+        self.classification = data.task == "classification"
+        self.monitor = "val_accuracy" if self.classification else "val_loss"
+        self.records: list[dict[str, Any]] = []
+
+    def __call__(self, trial):
+        import optuna
+
+        from kerasmodels.training import train
+
+        params = {name: _suggest(trial, name, entry) for name, entry in self.space.items()}
+        options = to_train_options(self.arch, params)
+        report = self.reporter(trial)
+        record = {"number": trial.number, "params": params, "run": None, "state": "failed"}
+        self.records.append(record)
+        run = train(self.arch, self.data, epochs=self.epochs, seed=self.seed,
+                    out_dir=self.out_dir, verbose=0, callbacks=[report], **options)
+        # the objective is what the saved run scores (its last epoch's weights), not the best
+        # epoch seen while training: otherwise best_run need not score the best value
+        value = (run.metrics["val"]["accuracy"] if self.classification
+                 else -run.metrics["val"]["loss"])
+        record.update(run=run.id, value=value, val=run.metrics["val"], test=run.metrics["test"],
+                      epochs_run=run.manifest["training"]["epochs_run"])
+        trial.set_user_attr("run", str(run.path))
+        if report.pruned:
+            record["state"] = "pruned"
+            raise optuna.TrialPruned()
+        record["state"] = "complete"
+        return value
+
+    def reporter(self, trial):
+        """A callback reporting the best value so far each epoch; it stops a trial the median
+        pruner prunes."""
+        from kerasmodels.backend import keras
+
+        monitor, classification = self.monitor, self.classification
+
+        class Report(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.best, self.pruned = None, False
+
+            def on_epoch_end(self, epoch, logs=None):
+                value = float((logs or {}).get(monitor, float("nan")))
+                value = value if classification else -value
+                self.best = value if self.best is None else max(self.best, value)
+                trial.report(self.best, epoch)
+                if trial.should_prune():
+                    self.pruned = True
+                    self.model.stop_training = True
+
+        return Report()
 
 
 def _default_params(arch: str) -> dict[str, Any]:

@@ -208,3 +208,14 @@ def test_a_new_architecture_reaches_every_stage(tmp_path, monkeypatch):
     at.switch_page("views/lab.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert "dummy" in at.selectbox[0].options
+
+
+def test_no_function_is_longer_than_80_lines():
+    """Long work is a few named stages (docstrings count: a function says what it does)."""
+    long = [f"{path.relative_to(ROOT)}:{node.lineno} {node.name} "
+            f"({node.end_lineno - node.lineno + 1} lines)"
+            for path in sorted(PACKAGE.rglob("*.py"))
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > 80]
+    assert long == [], long
