@@ -225,12 +225,12 @@ class _Measurements:
         self.probed: dict[Path, str] = {}  # files whose peak memory is measured -> dataset
 
     def measure(self, member: Run, fmt: str, predictor, info: dict[str, Any]) -> None:
-        described = {"run": member.id, "variant": member.manifest.get("recipe") or "base",
-                     "format": fmt, "params": member.manifest["arch"].get("params")}
+        described = {"run": member.id, "variant": member.record.recipe or "base",
+                     "format": fmt, "params": member.record.arch.params}
         if predictor is None:
             self.rows.append({**described, "error": info["error"]})
             return
-        key = repr(member.manifest["dataset"])
+        key = repr(member.record.dataset)
         data = self.data_of.setdefault(key, member.dataset())
         x, y = data.test
         try:

@@ -412,8 +412,8 @@ def _progress(args) -> bool:
 def run_summary(run) -> dict:
     """What a command that makes a run reports about it."""
     return {"id": run.id, "path": str(run.path), "arch": run.arch,
-            "dataset": run.manifest["dataset"]["name"], "parent": run.parent,
-            "recipe": run.manifest.get("recipe"), "metrics": run.metrics}
+            "dataset": run.record.dataset.name, "parent": run.parent,
+            "recipe": run.record.recipe, "metrics": run.metrics}
 
 
 def _scores(run) -> str:
@@ -444,7 +444,7 @@ def cmd_import(args) -> int:
     run = km.import_model(args.path, args.dataset, out_dir=args.out_dir,
                           dataset_options=_dataset_options(args),
                           **_given(args, "name", "signature"))
-    source = run.manifest["source"]
+    source = run.record.source
     rebuilt = (f"; rebuilt from Keras {source['version']}, max abs difference "
                f"{source['max_abs_difference']:.2g}" if "max_abs_difference" in source else "")
     _emit(args, {**run_summary(run), "source": source},
@@ -528,7 +528,7 @@ def cmd_compress(args) -> int:
 
     parent = km.load_run(args.run)
     child = km.compress(parent, args.recipe, progress=_progress(args), **dict(args.option))
-    _emit(args, {**run_summary(child), "compression": child.manifest["compression"],
+    _emit(args, {**run_summary(child), "compression": child.record.compression,
                  "parent_metrics": parent.metrics},
           f"saved {child.path}  (test: {_scores(child)}; parent: {_scores(parent)})")
     return 0

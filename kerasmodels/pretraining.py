@@ -242,7 +242,7 @@ def _with_backbone(parent: Run, data, seed: int):
     model = build_model(parent.arch, model_data, **hparams)
     backbone = []
     for layer in model.layers:
-        family = FAMILIES.get(parent.manifest["arch"]["family"])
+        family = FAMILIES.get(parent.record.arch.family)
         task_layers = family.task_layers if family else ()
         if layer.name in HEAD_LAYERS or layer.name in task_layers or not layer.weights:
             continue
@@ -287,7 +287,7 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     data = load_dataset(dataset, **(dataset_options or {}))
     if data.task != "classification":
         raise HyperparameterError("finetune trains a classifier: give a classification dataset")
-    trained_on = parent.manifest["dataset"].get("preprocessing", {}).get("kind")
+    trained_on = parent.record.dataset.preprocessing.get("kind")
     kind = data.preprocessing.get("kind")
     if trained_on and kind and trained_on != kind:
         raise HyperparameterError(f"{parent.id} learned from {trained_on} inputs and {data.name} "
@@ -326,7 +326,7 @@ def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "enc
     out_dir = Path(out_dir) if out_dir is not None else parent.path.parent
     manifest = new_manifest(
         new_run_id(parent.arch, data.name, out_dir, "finetune"),
-        arch={"name": parent.arch, "family": parent.manifest["arch"]["family"],
+        arch={"name": parent.arch, "family": parent.record.arch.family,
               "hparams": hparams, "params": int(model.count_params())},
         dataset=model_data,
         training={"optimizer": {"name": "adam"}, "learning_rate": learning_rate,

@@ -38,9 +38,9 @@ from kerasmodels.layout import (
     RUNS_DIR,
     SAVED_MODEL,
 )
+from kerasmodels.manifest import SCHEMA_VERSION, Manifest
 from kerasmodels.report import kilobytes
 
-SCHEMA_VERSION = 1
 # packages extend how a run's model loads (a QAT run: its float model plus its quantizer
 # state) by an entry point in this group: ``loader(run, model) -> model``
 MODEL_LOADERS = "kerasmodels.model_loaders"
@@ -149,36 +149,38 @@ class Run:
     (5, 10)
     """
 
-    def __init__(self, path: str | Path, manifest: dict[str, Any]):
+    def __init__(self, path: str | Path, manifest: dict[str, Any],
+                 record: Manifest | None = None):
         self.path = Path(path)
-        self.manifest = manifest
+        self.manifest = manifest  # manifest.json as written
+        self.record = record or Manifest.from_json(manifest, str(self.path / MANIFEST))
         self._model = None
         self._history: dict[str, list] | None = None
 
     # -- what the manifest says -------------------------------------------------------------
     @property
     def id(self) -> str:
-        return self.manifest["id"]
+        return self.record.id
 
     @property
     def arch(self) -> str:
-        return self.manifest["arch"]["name"]
+        return self.record.arch.name
 
     @property
     def hparams(self) -> dict[str, Any]:
-        return self.manifest["arch"].get("hparams", {})
+        return self.record.arch.hparams
 
     @property
     def metrics(self) -> dict[str, dict[str, float]]:
-        return self.manifest.get("metrics", {})
+        return self.record.metrics
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.manifest["dataset"]["input_shape"])
+        return self.record.dataset.input_shape
 
     @property
     def parent(self) -> str | None:
-        return self.manifest.get("parent")
+        return self.record.parent
 
     @property
     def history(self) -> dict[str, list]:
@@ -198,17 +200,16 @@ class Run:
         """Reload the run's dataset with the options it was trained on."""
         from kerasmodels.data import load_dataset
 
-        info = self.manifest["dataset"]
-        if info.get("stored") is not None:  # trained on arrays: kept in the run's folder
+        info = self.record.dataset
+        if info.stored is not None:  # trained on arrays: kept in the run's folder
             from kerasmodels.data.dataset import Dataset
             from kerasmodels.layout import DATASET
 
-            if info["stored"] != DATASET:  # a manifest names no other file
+            if info.stored != DATASET:  # a manifest names no other file
                 raise RunError(f"{self.path / MANIFEST}: dataset.stored must be "
-                               f"{DATASET!r}, got {info['stored']!r}")
-            return Dataset.read_arrays(self.path / DATASET, info)
-        return load_dataset(info["name"], **info.get("options", {})).check_unchanged(
-            info.get("sha256"))
+                               f"{DATASET!r}, got {info.stored!r}")
+            return Dataset.read_arrays(self.path / DATASET, self.manifest["dataset"])
+        return load_dataset(info.name, **info.options).check_unchanged(info.sha256)
 
     # -- the model ---------------------------------------------------------------------------
     @property
@@ -223,13 +224,13 @@ class Run:
             if self.is_graph:
                 from kerasmodels.imports.saved_model import GraphModel
 
-                source = self.manifest.get("source", {})
+                source = self.record.source
                 model = GraphModel.load(self.path / SAVED_MODEL, input_shape=self.input_shape,
                                         signature=source.get("signature", "serving_default"),
                                         softmax=bool(source.get("added_softmax")))
             else:
                 model = load_model(self.path / MODEL,
-                                   self.manifest.get("source", {}).get("custom_objects"))
+                                   self.record.source.get("custom_objects"))
                 for loader in model_loaders():
                     model = loader(self, model)
             self._model = model
@@ -244,7 +245,7 @@ class Run:
     @property
     def quantization_aware(self) -> bool:
         """Made by a recipe that ends in quantization-aware training."""
-        return "qat" in str(self.manifest.get("recipe") or "").split("+")
+        return "qat" in str(self.record.recipe or "").split("+")
 
     def keras_model(self, purpose: str):
         """The Keras model, or a clear error saying ``purpose`` needs Keras layers."""
@@ -268,7 +269,7 @@ class Run:
 
     def predict(self, x, batch_size: int = 256) -> np.ndarray:
         """Predict on a batch (or one example) after checking its shape and dtype."""
-        x = check_input(x, self.input_shape, self.manifest["dataset"].get("dtype", "float32"))
+        x = check_input(x, self.input_shape, self.record.dataset.dtype)
         return self.model.predict(x, batch_size=batch_size, verbose=0)
 
     def summary(self) -> str:
@@ -375,41 +376,18 @@ def load_run(path: Run | str | Path) -> Run:
             hint = f"; runs there: {', '.join(ids[:8])}" if ids else ""
         raise RunError(f"run directory {path} does not exist{hint}")
     manifest = read_json(path / MANIFEST)
-    check_manifest(manifest, path)
-    return Run(path, manifest)
+    return Run(path, manifest, check_manifest(manifest, path))
 
 
-def check_manifest(manifest: Any, path: Path) -> None:
-    """Raise RunError unless the manifest has the fields every reader relies on, with their
-    types, and names the folder it is in."""
-    where = path / MANIFEST
-
-    def need(ok: bool, what: str) -> None:
-        if not ok:
-            raise RunError(f"{where} is not a valid kerasmodels manifest: {what}; restore it or "
-                           "delete the run")
-
-    need(isinstance(manifest, dict), "it is not a JSON object")
-    need(isinstance(manifest.get("id"), str), "'id' must be a string")
-    need(manifest["id"] == path.name, f"it is the manifest of {manifest['id']!r}, but the "
-         f"folder is named {path.name!r} (rename the folder back)")
-    arch, dataset = manifest.get("arch"), manifest.get("dataset")
-    need(isinstance(arch, dict) and isinstance(arch.get("name"), str),
-         "'arch.name' must be a string")
-    need(isinstance(arch.get("hparams", {}), dict), "'arch.hparams' must be an object")
-    need(isinstance(dataset, dict) and isinstance(dataset.get("name"), str),
-         "'dataset.name' must be a string")
-    shape = dataset.get("input_shape")
-    need(isinstance(shape, list) and all(isinstance(d, int) and d > 0 for d in shape),
-         "'dataset.input_shape' must be a list of positive integers")
-    need(isinstance(dataset.get("options", {}), dict), "'dataset.options' must be an object")
-    metrics = manifest.get("metrics", {})
-    need(isinstance(metrics, dict) and all(isinstance(v, dict) for v in metrics.values()),
-         "'metrics' must map splits to objects")
-    for key in ("parent", "recipe"):
-        need(manifest.get(key) is None or isinstance(manifest.get(key), str),
-             f"'{key}' must be a string or null")
-    need(isinstance(manifest.get("training", {}), dict), "'training' must be an object")
+def check_manifest(manifest: Any, path: Path) -> Manifest:
+    """The typed manifest of the run in ``path``, or a RunError naming what is wrong (a field
+    every reader relies on, a folder renamed, a newer kerasmodels)."""
+    record = Manifest.from_json(manifest, str(path / MANIFEST))
+    if record.id != path.name:
+        raise RunError(f"{path / MANIFEST} is not a valid kerasmodels manifest: it is the "
+                       f"manifest of {record.id!r}, but the folder is named {path.name!r} "
+                       "(rename the folder back); restore it or delete the run")
+    return record
 
 
 def scan_runs(runs_dir: str | Path = RUNS_DIR) -> tuple[list[Run], list[tuple[Path, str]]]:
@@ -429,7 +407,7 @@ def scan_runs(runs_dir: str | Path = RUNS_DIR) -> tuple[list[Run], list[tuple[Pa
             runs.append(run)
         except RunError as exc:
             broken.append((sub, str(exc)))
-    runs.sort(key=lambda r: (r.manifest.get("created_at", ""), r.id))
+    runs.sort(key=lambda r: (r.record.created_at, r.id))
     return runs, broken
 
 
@@ -442,12 +420,12 @@ def runs_table(runs_dir: str | Path = RUNS_DIR) -> tuple[list[dict[str, Any]],
     for run in runs:
         test = run.metrics.get("test", {})
         rows.append({
-            "run": run.id, "arch": run.arch, "dataset": run.manifest["dataset"]["name"],
-            "parent": run.parent, "recipe": run.manifest.get("recipe"),
-            "params": run.manifest["arch"].get("params"),
+            "run": run.id, "arch": run.arch, "dataset": run.record.dataset.name,
+            "parent": run.parent, "recipe": run.record.recipe,
+            "params": run.record.arch.params,
             "test_acc": test.get("accuracy"), "test_mae": test.get("mae"),
             "kB": kilobytes(run.model_bytes),
-            "epochs": run.manifest.get("training", {}).get("epochs_run"),
+            "epochs": run.record.training.get("epochs_run"),
         })
     return rows, broken
 

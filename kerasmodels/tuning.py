@@ -207,7 +207,7 @@ class Objective:
         value = (run.metrics["val"]["accuracy"] if self.classification
                  else -run.metrics["val"]["loss"])
         record.update(run=run.id, value=value, val=run.metrics["val"], test=run.metrics["test"],
-                      epochs_run=run.manifest["training"]["epochs_run"])
+                      epochs_run=run.record.training["epochs_run"])
         trial.set_user_attr("run", str(run.path))
         if report.pruned:
             record["state"] = "pruned"

@@ -78,8 +78,8 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
         found.append(Variant(member.id, recipe, fmt, predictor.name, predictor, labels))
 
     for member in members:
-        recipe = member.manifest.get("recipe") or "base"
-        labels = member.manifest["dataset"].get("labels")
+        recipe = member.record.recipe or "base"
+        labels = member.record.dataset.labels
         add(member, recipe, labels, "keras", member.model_path.name,
             lambda m=member: KerasPredictor(m.model))
         folder = member.path / EXPORTS

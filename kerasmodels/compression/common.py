@@ -139,7 +139,7 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
         new_run_id(arch["name"], data.name, out_dir, recipe),
         arch=arch, dataset=data, metrics=evaluate(model, data),
         training={"epochs_run": len(history.get("loss", [])), "recipe": recipe,
-                  "parent_training": parent.manifest.get("training", {})},
+                  "parent_training": parent.record.training},
         parent=parent.id, recipe=recipe,
         compression={"recipe": recipe, "options": options, **report,
                      "seconds": round(seconds, 3)},

@@ -200,7 +200,7 @@ def load_run_model(run, model):
 
     template = run.path / QAT_TEMPLATE
     return restore(load_model(template) if template.is_file() else model,
-                   run.manifest["compression"], state)
+                   run.record.compression, state)
 
 
 __all__ = ["SCHEMES", "float_model", "load_run_model", "qat", "quantize_clone", "restore",

@@ -82,7 +82,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     """
     recipes, formats = _checked(accuracy_budget, recipes, formats)
     parent = load_run(run)
-    if parent.manifest["dataset"].get("task") != "classification":
+    if parent.record.dataset.task != "classification":
         raise HyperparameterError("the sweep ranks by accuracy: it needs a classification run")
     bar = None
     if progress:
@@ -189,8 +189,8 @@ class SweepState:
         from kerasmodels.exports import export
         from kerasmodels.formats import export_formats
 
-        recipe = member.manifest.get("recipe") or "none"
-        options = member.manifest.get("compression", {}).get("options", {})
+        recipe = member.record.recipe or "none"
+        options = member.record.compression.get("options", {})
         described = {"run": member.id, "recipe": recipe,
                      "options": ", ".join(f"{k}={v}" for k, v in options.items())}
         try:

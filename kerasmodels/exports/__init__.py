@@ -236,7 +236,7 @@ def _convert(fmt: ExportFormat, run: Run, model, target: Path, data, info: dict[
     given = options_for(fmt, options)
     # a run made with your own classes (custom_objects) loads only where they are registered:
     # here, not in the worker
-    yours = run.manifest.get("source", {}).get("custom_objects")
+    yours = run.record.source.get("custom_objects")
     if fmt.isolated and isolation.isolated() and not yours:
         return isolation.convert(fmt, run, target, data=data, info=info, options=given,
                                  parts=isolation.model_parts(model))
@@ -345,12 +345,12 @@ def model_info(run: Run, options: dict[str, Any] | None = None) -> dict[str, Any
     """What a device needs besides the model file, and the metadata written into it: name,
     description, version, author (``options`` override the last three)."""
     options = options or {}
-    info = run.manifest["dataset"]
+    info = run.record.dataset
     test = run.metrics.get("test", {})
     score = (f"test accuracy {test['accuracy']:.4f}" if "accuracy" in test else
              f"test MAE {test['mae']:.4g}" if "mae" in test else "")
-    recipe = f", compressed with {run.manifest['recipe']}" if run.manifest.get("recipe") else ""
-    description = (f"{run.manifest['arch']['name']} trained on {info['name']} by kerasmodels"
+    recipe = f", compressed with {run.record.recipe}" if run.record.recipe else ""
+    description = (f"{run.arch} trained on {info.name} by kerasmodels"
                    f"{recipe}" + (f"; {score}" if score else ""))
     from kerasmodels._version import __version__
 
@@ -358,9 +358,8 @@ def model_info(run: Run, options: dict[str, Any] | None = None) -> dict[str, Any
             "description": options.get("description") or description,
             "version": options.get("version") or run.id,
             "author": options.get("author") or f"kerasmodels {__version__}",
-            "task": info.get("task"), "input_shape": info["input_shape"],
-            "dtype": info.get("dtype", "float32"), "labels": info.get("labels"),
-            "preprocessing": info.get("preprocessing", {})}
+            "task": info.task, "input_shape": list(info.input_shape), "dtype": info.dtype,
+            "labels": info.labels, "preprocessing": info.preprocessing}
 
 
 def labels_info(run: Run, artifacts: dict[str, Any],

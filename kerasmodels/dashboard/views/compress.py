@@ -64,7 +64,7 @@ if st.button("Start", type="primary", disabled=not (recipes or formats or whole_
                     common.show_error(exc)
                     artifacts = exc.artifacts
                 for artifact in artifacts:
-                    rows.append({"run": member.id, "recipe": member.manifest.get("recipe")
+                    rows.append({"run": member.id, "recipe": member.record.recipe
                                  or "base", "format": artifact.format,
                                  "kB": kilobytes(artifact.bytes),
                                  "gzip kB": kilobytes(artifact.gzip_bytes),
@@ -75,7 +75,7 @@ if st.button("Start", type="primary", disabled=not (recipes or formats or whole_
             if recipes:
                 st.success(f"Made {len(members) - 1} child run(s) of {run_id}.")
             for child in members[1:]:
-                report = child.manifest["compression"]
+                report = child.record.compression
                 st.write(f"**{child.id}**: test accuracy "
                          f"{child.metrics['test'].get('accuracy', float('nan')):.4f}" +
                          (f"; skipped: {', '.join(report['skipped_layers'])}"

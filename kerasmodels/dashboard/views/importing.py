@@ -42,7 +42,7 @@ if st.button("Import", type="primary", disabled=uploaded is None):
     except Exception as exc:
         common.show_error(exc)
     else:
-        source = run.manifest["source"]
+        source = run.record.source
         st.success(f"Imported **{run.id}**: test "
                    + ", ".join(f"{k} {v:.4f}" for k, v in run.metrics["test"].items())
                    + (f"; rebuilt from Keras 3 (largest difference "

@@ -53,9 +53,9 @@ shown_metric = next((k for k in ("accuracy", "mae", "token_accuracy", "loss") if
                     None)
 cols[0].metric(f"test {shown_metric or 'metric'}".replace("_", " "),
                f"{metrics[shown_metric]:.4f}" if shown_metric else "-")
-cols[1].metric("parameters", f"{manifest['arch'].get('params', 0):,}")
-cols[2].metric("epochs", manifest.get("training", {}).get("epochs_run", "-"))
-cols[3].metric("parent", run.parent or "-", manifest.get("recipe") or None)
+cols[1].metric("parameters", f"{run.record.arch.params or 0:,}")
+cols[2].metric("epochs", run.record.training.get("epochs_run", "-"))
+cols[3].metric("parent", run.parent or "-", run.record.recipe)
 
 overview, curves, weights, layers, files = st.tabs(
     ["Hyperparameters", "Training curves", "Weight statistics", "Architecture", "Downloads"])

@@ -12,8 +12,8 @@ from kerasmodels.dashboard import common
 st.title("Playground")
 run_id = common.pick_family(key="playground_run")
 run = common.load_run(run_id)
-info = run.manifest["dataset"]
-prep = info.get("preprocessing", {})
+info = run.record.dataset
+prep = info.preprocessing
 
 
 @st.cache_resource(show_spinner="loading every variant of the family")
@@ -61,7 +61,7 @@ try:
                 f"{int(np.prod(run.input_shape))} numbers")
         text = st.text_input(f"Input: {hint}, separated by spaces")
         if text:
-            x = km.token_input(text, prep, run.input_shape, info.get("dtype", "int32"))
+            x = km.token_input(text, prep, run.input_shape, info.dtype)
     else:
         xs, ys = test_split(str(run.path))
         if st.button("Random test example"):
@@ -69,8 +69,8 @@ try:
         index = st.number_input("Test example", 0, len(xs) - 1,
                                 st.session_state.get("example", 0), key=None)
         x = xs[int(index)]
-        labels = info.get("labels")
-        truth = labels[int(ys[int(index)])] if labels and info.get("task") == \
+        labels = info.labels
+        truth = labels[int(ys[int(index)])] if labels and info.task == \
             "classification" else ys[int(index)]
 except Exception as exc:
     common.show_error(exc)
@@ -107,6 +107,6 @@ if x is not None:
         probabilities = {r["variant"] + " · " + r["run"][-6:]: r["probabilities"] for r in rows
                          if r.get("probabilities")}
         if probabilities:
-            labels = info.get("labels") or [str(i) for i in range(len(rows[0]["probabilities"]))]
+            labels = info.labels or [str(i) for i in range(len(rows[0]["probabilities"]))]
             st.caption("probabilities per class")
             st.bar_chart(pd.DataFrame(probabilities, index=labels), stack=False, height=260)
