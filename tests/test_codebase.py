@@ -219,3 +219,32 @@ def test_no_function_is_longer_than_80_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.end_lineno - node.lineno + 1 > 80]
     assert long == [], long
+
+
+def test_the_cli_is_its_command_table_with_the_apis_defaults():
+    """Every row of COMMANDS is a command; no argument has a default of the CLI's own (a
+    literal), and the defaults it shows are the API's."""
+    import argparse
+    import inspect
+
+    from kerasmodels import cli as command_line
+
+    parser = command_line.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(commands.choices) == [c.name for c in command_line.COMMANDS]
+    literal = [f"cli.py:{node.lineno} default={ast.unparse(keyword.value)}"
+               for node in ast.walk(ast.parse((PACKAGE / "cli.py").read_text()))
+               if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument"
+               for keyword in node.keywords if keyword.arg == "default"
+               and isinstance(keyword.value, ast.Constant)
+               and keyword.value.value not in (None, False, 0)]
+    assert literal == [], literal
+    for name, function, arguments in (("train", km.train, ("arch", "dataset")),
+                                      ("search", km.search, ("arch", "dataset")),
+                                      ("pretrain", km.pretrain, ("arch", "corpus")),
+                                      ("lr-find", km.find_learning_rate, ("arch", "dataset")),
+                                      ("finetune", km.finetune, ("dataset",))):
+        sub = commands.choices[name]
+        for argument in arguments:
+            assert sub.get_default(argument) == \
+                inspect.signature(function).parameters[argument].default, (name, argument)
