@@ -140,12 +140,13 @@ def _arch_help() -> str:
 
 def _train_arguments(train: argparse.ArgumentParser) -> None:
     """The arguments of ``kerasmodels train``."""
-    from kerasmodels import training
+    from kerasmodels.architectures import DEFAULT_ARCH
+    from kerasmodels.data import DEFAULT_DATASET
     from kerasmodels.options import TRAINING
 
-    trained = _defaults(training.train)
-    train.add_argument("--arch", default=trained["arch"], help=_arch_help())
-    train.add_argument("--dataset", default=trained["dataset"],
+    # km.train's own defaults, read where it reads them (importing training loads TensorFlow)
+    train.add_argument("--arch", default=DEFAULT_ARCH, help=_arch_help())
+    train.add_argument("--dataset", default=DEFAULT_DATASET,
                        help="a built-in or online dataset (see 'kerasmodels datasets'), "
                             "csv:<path> or images:<folder>")
     for name, option in TRAINING.items():

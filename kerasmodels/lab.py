@@ -17,10 +17,11 @@ import numpy as np
 
 from kerasmodels import reference as ref
 from kerasmodels.architectures import DEFAULT_ARCH, QUICK_ARCH, build_model
+from kerasmodels.data import DEFAULT_DATASET
 from kerasmodels.errors import HyperparameterError, check_positive
 
 
-def find_learning_rate(arch: str = DEFAULT_ARCH, dataset="digits", *, optimizer: str = "adam",
+def find_learning_rate(arch: str = DEFAULT_ARCH, dataset=DEFAULT_DATASET, *, optimizer: str = "adam",
                        start: float = 1e-6, end: float = 1.0, steps: int = 100,
                        batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, Any]:
     """LR range test (Smith, 2017): raise the learning rate exponentially from ``start`` to
@@ -64,7 +65,7 @@ def find_learning_rate(arch: str = DEFAULT_ARCH, dataset="digits", *, optimizer:
             "suggested": lrs[best] / 10 if lrs else start, "min_loss_lr": lrs[best] if lrs else start}
 
 
-def compare_optimizers(arch: str = QUICK_ARCH, dataset="digits", *, optimizers=("sgd", "momentum",
+def compare_optimizers(arch: str = QUICK_ARCH, dataset=DEFAULT_DATASET, *, optimizers=("sgd", "momentum",
                        "rmsprop", "adam"), epochs: int = 10, learning_rates: dict | None = None,
                        batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, dict[str, Any]]:
     """Train the same initial model with each optimizer; return each one's per-epoch curves.
@@ -143,7 +144,7 @@ def loss_surface(X=None, y=None, *, optimizers=tuple(SURFACE_OPTIMIZERS), steps:
             "optimum": ref.least_squares(X, y)}
 
 
-def compare_regularizers(arch: str = QUICK_ARCH, dataset="digits", *,
+def compare_regularizers(arch: str = QUICK_ARCH, dataset=DEFAULT_DATASET, *,
                          regularizers=(None, "l1", "l2"), strength: float = 3e-3,
                          epochs: int = 8, learning_rate: float = 1e-3, batch_size: int = 32,
                          seed: int = 0, **hparams) -> dict[str, dict[str, Any]]:

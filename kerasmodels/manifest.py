@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerasmodels.errors import RunError
+from kerasmodels.layout import MANIFEST
 
 SCHEMA_VERSION = 1
 # schema version -> the function that takes a manifest of that version to the next one
@@ -84,7 +85,7 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
-    def from_json(cls, data: Any, where: str = "manifest.json") -> Manifest:
+    def from_json(cls, data: Any, where: str = MANIFEST) -> Manifest:
         """The manifest ``data`` (as read from ``where``), brought to :data:`SCHEMA_VERSION`.
 
         Raises:
@@ -134,7 +135,7 @@ class Manifest:
         return self.sections.get("compression") or {}
 
 
-def upgrade(data: Any, where: str = "manifest.json") -> dict[str, Any]:
+def upgrade(data: Any, where: str = MANIFEST) -> dict[str, Any]:
     """``data`` migrated, version by version, to :data:`SCHEMA_VERSION`.
 
     Raises:

@@ -30,7 +30,7 @@ from kerasmodels.callbacks import (
     RegularizationSchedule,
     WeightStatistics,
 )
-from kerasmodels.data import Dataset, load_dataset
+from kerasmodels.data import DEFAULT_DATASET, Dataset, load_dataset
 from kerasmodels.errors import (
     HyperparameterError,
     TrainingDivergedError,
@@ -236,7 +236,7 @@ class WorkFolder:
 
 def train(
     arch: str | Any = DEFAULT_ARCH,
-    dataset: str | Dataset = "digits",
+    dataset: str | Dataset = DEFAULT_DATASET,
     *,
     epochs: int | None = None,
     batch_size: int | None = None,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kerasmodels.architectures import FAMILIES, QUICK_ARCH, family_of, get_architecture
+from kerasmodels.data import DEFAULT_DATASET
 from kerasmodels.errors import HyperparameterError, check_positive
 from kerasmodels.layout import RUNS_DIR
 from kerasmodels.options import TRAINING
@@ -101,7 +102,7 @@ def _suggest(trial, name: str, spec):
     return trial.suggest_float(name, float(low), float(high), log=log)
 
 
-def search(arch: str = QUICK_ARCH, dataset: str = "digits", *, trials: int = 20,
+def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: int = 20,
            timeout: float | None = None,
            space: dict[str, Any] | None = None, out_dir: str | Path = RUNS_DIR,
            epochs: int | None = None, seed: int = 0, progress: bool = True) -> SearchResult:

@@ -7,5 +7,7 @@ bash scripts/setup.sh
 echo "== mypy (the package's types, the public API among them)"
 .venv/bin/mypy
 # two workers, a test file each at a time: TensorFlow leaves cores idle between small ops,
-# conversions and browser waits (12 min against 19 on a 2-core machine); -n 0 runs serially
-exec .venv/bin/python -m pytest --timeout=900 --durations=30 -n 2 --dist loadfile "$@"
+# conversions and browser waits (12 min against 19 on a 2-core machine); -n 0 runs serially.
+# The longest files go first (tests/conftest.py: LONGEST_FIRST), in that order
+exec .venv/bin/python -m pytest --timeout=900 --durations=30 -n 2 --dist loadfile \
+    --no-loadscope-reorder "$@"
