@@ -21,6 +21,8 @@ bench-results/export_matrix.json (the README's table of what each format holds).
 
     .venv/bin/python scripts/bench_export_matrix.py           # about an hour on 2 cores
     .venv/bin/python scripts/bench_export_matrix.py --quick   # CI: three cases, no recipe
+    .venv/bin/python scripts/bench_export_matrix.py --case "transformer on images" \
+        --merge-into bench-results/export_matrix.json          # one case again, after a fix
 """
 
 from __future__ import annotations
@@ -208,6 +210,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe-epochs", type=int, default=3)
     parser.add_argument("--case", action="append", help="only these cases (repeatable)")
+    parser.add_argument("--merge-into", type=Path, metavar="JSON",
+                        help="re-run --case cases and replace them in this full run's results "
+                             "(the others, and its isolation cost, are kept); written to --out")
     parser.add_argument("--child", nargs=5, metavar=("CASE", "RUN", "RECIPES", "FORMATS", "OUT"),
                         help=argparse.SUPPRESS)  # the reopening process
     bench_options(parser, ROOT / "bench-results" / "export_matrix.json",
@@ -279,7 +284,7 @@ def main(argv=None) -> int:
             total = sum(1 for c in cells if c["case"] == name)
             print(f"{name}: {ok}/{total} cells ok, child exit {child.returncode}, CLI int8 exit "
                   f"{cli and cli.returncode}, {time.perf_counter() - t0:.0f} s", flush=True)
-        cost = None if args.quick else isolation_cost(
+        cost = None if args.quick or args.merge_into else isolation_cost(
             paths["cnn" if "cnn" in paths else chosen[0]],
             ["tflite-float32", "tflite-int8", "onnx"], 5)
     summary = []
@@ -294,9 +299,20 @@ def main(argv=None) -> int:
         print(f"isolation: first export {cost['isolated']['first_export_s']} s isolated against "
               f"{cost['in_process']['first_export_s']} s in process "
               f"({cost['first_export_ratio']}x); again {cost['second_export_ratio']}x")
+    wall_s = round(time.perf_counter() - started, 1)
+    merged = None
+    if args.merge_into:  # the other cases as that run measured them
+        previous = json.loads(args.merge_into.read_text())
+        kept = [c["case"] for c in previous["cases"] if c["case"] not in chosen]
+        cases = [c for c in previous["cases"] if c["case"] in kept] + cases
+        cells = [c for c in previous["cells"] if c["case"] in kept] + cells
+        summary = [s for s in previous["summary"] if s["case"] in kept] + summary
+        died = [d for d in previous["died"] if d in kept] + died
+        cost, merged = previous["isolation"], {"cases": chosen, "wall_s": wall_s}
+        wall_s = previous["wall_s"]
     write_results(args.out, quick=args.quick, recipes=recipes, formats=formats, cases=cases,
-                  cells=cells, summary=summary, isolation=cost, died=died,
-                  wall_s=round(time.perf_counter() - started, 1))
+                  cells=cells, summary=summary, isolation=cost, died=died, wall_s=wall_s,
+                  rerun=merged)
     return 1 if died else 0
 
 

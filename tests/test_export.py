@@ -296,3 +296,16 @@ def test_an_int8_file_below_its_floor_is_repaired_by_keeping_its_worst_layers_in
     assert device["float_layers"] and device["quantized_layers"] >= 0
     assert repaired.parity["top1_agreement"] >= 0.95
     assert repaired.parity["accuracy"] >= run.metrics["test"]["accuracy"] - 0.02
+
+
+def test_a_file_the_runtime_has_no_kernel_for_is_a_format_that_cannot_hold_it(tmp_path):
+    """LiteRT has no int16 kernel for the SQUARED_DIFFERENCE a transformer's layer norm gives
+    in 16x8 quantization: that format cannot hold the model (a reason in exports.json), the
+    export goes on to the others; it used to raise the runtime's RuntimeError out of export."""
+    run = km.train("transformer", "digits", epochs=1, out_dir=tmp_path, verbose=0)
+    made = km.export(run, ["tflite-int16x8", "tflite-float32"], on_error="skip")
+    assert [a.format for a in made] == ["tflite-float32"]
+    record = json.loads((run.path / "exports" / "exports.json").read_text())
+    assert record["unsupported"]["tflite-int16x8"].startswith(
+        "tflite-int16x8 cannot hold this model: litert has no kernel for what its converter "
+        "wrote (SquaredDifference only supports FLOAT32 and INT32")

@@ -202,6 +202,12 @@ class _Job:
             except (ModelFileError, InputShapeError) as exc:
                 raise ConverterCrashError(f"{fmt.name}: the converter wrote a file that "
                                           f"{fmt.runtime} cannot run ({exc})") from exc
+            except RuntimeError as exc:  # the runtime has no kernel for an op of the file
+                first = (str(exc).strip().splitlines() or [""])[0][:240]
+                if "failed to invoke" not in first and "only supports" not in first:
+                    raise
+                raise ExportError(f"{fmt.name} cannot hold this model: {fmt.runtime} has no "
+                                  f"kernel for what its converter wrote ({first})") from exc
             check_agreement(fmt.name, artifact.parity, self.reference, self.bounds, y_test)
         except (ParityError, ConverterCrashError) as exc:
             _remove(target)
