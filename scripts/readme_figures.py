@@ -439,6 +439,10 @@ def render_export_matrix(data: dict) -> str:
                  f"({cost['first_export_ratio']}x: TensorFlow starts in the worker), the next "
                  f"{cost['isolated']['second_export_s']} s against "
                  f"{cost['in_process']['second_export_s']} s ({cost['second_export_ratio']}x).")
+    if data.get("rerun"):
+        text += (f"\n\n{', '.join(data['rerun']['cases'])}: measured again after a fix (its "
+                 "first run's reopening process died on a runtime error that export did not "
+                 "catch) and merged into this run (`--merge-into`).")
     return text + machine_line(data)
 
 

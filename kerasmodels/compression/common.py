@@ -122,8 +122,10 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
             recipe's last step's ``saves``: a QAT model's float model), with ``files`` beside
             it; the returned run holds ``model``.
     """
+    from kerasmodels.errors import RunError
+    from kerasmodels.layout import MODEL
     from kerasmodels.modeling import compile_for, evaluate
-    from kerasmodels.runs import new_manifest, save_run
+    from kerasmodels.runs import load_model, new_manifest, remove_tree, save_run
 
     out_dir = parent.path.parent
     saved = model if saved is None else saved
@@ -145,5 +147,12 @@ def save_child(parent: Run, model, recipe: str, data, *, options: dict[str, Any]
                      "seconds": round(seconds, 3)},
         **{key: parent.manifest[key] for key in ("source",) if key in parent.manifest},
     )
-    return save_run(saved, manifest, history, out_dir, files=files or {}, dataset=data,
-                    logs=logs, held=model)
+    child = save_run(saved, manifest, history, out_dir, files=files or {}, dataset=data,
+                     logs=logs, held=model)
+    try:  # a child that cannot be opened again is not kept: it would be a lost run
+        load_model(child.path / MODEL, child.record.source.get("custom_objects"))
+    except RunError as exc:
+        remove_tree(child.path)
+        raise RunError(f"{recipe} made {child.id}, which does not open again once saved "
+                       f"({exc}); it was not kept: report it with the parent run") from None
+    return child
