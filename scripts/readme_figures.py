@@ -399,7 +399,7 @@ def render_export_matrix(data: dict) -> str:
                         f"{ok} of {len(found)}")
         rows.append(line)
     # the misses, grouped: one line per format, status and reason, with where it happened
-    groups: dict[tuple[str, str, str], list[str]] = {}
+    groups: dict[tuple[str, str, str], dict[str, list[str]]] = {}
     for c in data["cells"]:
         if c["status"] == "ok":
             continue
@@ -413,13 +413,16 @@ def render_export_matrix(data: dict) -> str:
             reason = ""
         elif c["status"] == "compression failed":
             reason = reason.split(":")[0]
-        where = f"{c['case']} ({c['recipe']}" + (
-            f", {100 * c['agreement']:.1f}%)" if c["status"] == "below floor"
-            and c["agreement"] is not None else ")")
-        groups.setdefault((c["format"] or "every format", c["status"], reason[:140]),
-                          []).append(where)
-    notes = [f"- `{fmt}` {status}" + (f" ({reason})" if reason else "") + ": "
-             + ", ".join(places) for (fmt, status, reason), places in sorted(groups.items())]
+        where = c["recipe"] + (f" {100 * c['agreement']:.1f}%" if c["status"] == "below floor"
+                               and c["agreement"] is not None else "")
+        fmt = "every format" if c["status"] == "compression failed" else c["format"]
+        places = groups.setdefault((fmt, c["status"], reason[:140]), {})
+        places.setdefault(c["case"], [])
+        if where not in places[c["case"]]:
+            places[c["case"]].append(where)
+    notes = [f"- `{fmt}` {status}" + (f" ({reason})" if reason else "") + ": " + "; ".join(
+        f"{case} ({', '.join(recipes)})" for case, recipes in places.items())
+        for (fmt, status, reason), places in sorted(groups.items())]
     cost = data["isolation"]
     died = ", ".join(data["died"]) or "none"
     recipes = ", ".join(r["recipe"] + "".join(f" {k}={v}" for k, v in r.items()
