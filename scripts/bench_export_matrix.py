@@ -20,7 +20,7 @@ the worker and in the process itself (``KERASMODELS_ISOLATE=0``). Writes
 bench-results/export_matrix.json (the README's table of what each format holds).
 
     .venv/bin/python scripts/bench_export_matrix.py           # about an hour on 2 cores
-    .venv/bin/python scripts/bench_export_matrix.py --quick   # CI: three cases, no recipe
+    .venv/bin/python scripts/bench_export_matrix.py --quick   # CI: two cases, no recipe
     .venv/bin/python scripts/bench_export_matrix.py --case "transformer on images" \
         --merge-into bench-results/export_matrix.json          # one case again, after a fix
 """
@@ -61,7 +61,7 @@ CASES = [
     ("transformer on images", "transformer", "digits", {}),
 ]
 IMPORTS = ("import: Keras 3 CNN", "import: SavedModel", "import: GRU over any length")
-QUICK_CASES = ("rnn gru", "linear (regression)", "import: GRU over any length")
+QUICK_CASES = ("rnn gru", "import: GRU over any length")
 QUICK_CLI = ("rnn gru", "import: GRU over any length")  # the console script, in quick mode
 MAX_EPOCHS = 15  # each case trains for its architecture's default epochs, at most this
 STATUSES = ("ok", "below floor", "cannot hold", "converter failed", "compression failed")
@@ -217,7 +217,7 @@ def main(argv=None) -> int:
                         help=argparse.SUPPRESS)  # the reopening process
     bench_options(parser, ROOT / "bench-results" / "export_matrix.json",
                   f"cases {', '.join(QUICK_CASES)}, 1 epoch, no recipe, the console script on "
-                  "two, no isolation cost")
+                  "both, no isolation cost")
     args = parser.parse_args(argv)
     if args.child:
         return reopened(args.child[0], args.child[1], json.loads(args.child[2]),
