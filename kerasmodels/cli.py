@@ -148,7 +148,7 @@ def _train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--arch", default=DEFAULT_ARCH, help=_arch_help())
     train.add_argument("--dataset", default=DEFAULT_DATASET,
                        help="a built-in or online dataset (see 'kerasmodels datasets'), "
-                            "csv:<path> or images:<folder>")
+                            "csv:<path>, images:<folder> or audio:<folder>")
     for name, option in TRAINING.items():
         extra = {"metavar": {"early_stopping": "PATIENCE", "checkpoint_every": "SECONDS",
                              "reg_warmup_epochs": "N"}[name]} \
@@ -653,7 +653,10 @@ def cmd_datasets(args) -> int:
     rows += [{"name": "csv:<path>", "kind": "your file",
               "description": "numeric features, --target <column>"},
              {"name": "images:<dir>", "kind": "your files",
-              "description": "one sub-folder per class, --image-size HxW"}]
+              "description": "one sub-folder per class, --image-size HxW"},
+             {"name": "audio:<dir>", "kind": "your files",
+              "description": "WAV clips in Speech Commands' layout, "
+                             "--dataset-option keywords=[yes,no]"}]
     _emit(args, rows, format_table(rows))
     return 0
 

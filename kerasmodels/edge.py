@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.errors import ModelFileError
-from kerasmodels.layout import LABELS
+from kerasmodels.layout import EXPORTS, FEATURES, LABELS
 from kerasmodels.runtime.litert import LiteRTModel  # numpy and ai-edge-litert only
 
 
@@ -29,14 +29,16 @@ class EdgeModel(LiteRTModel):
 
     ``predict(x)`` takes what the dataset's arrays hold, as every predictor does;
     ``predict_raw(raw)`` and ``classify(raw)`` take raw input (pixels 0..16 for digits, CSV
-    rows as written), apply the recorded preprocessing, and accept grayscale images without
-    their channel axis (``(n, 8, 8)``).
+    rows as written, sound for a keyword spotter: WAV paths or bytes, or samples at the
+    recorded rate), apply the recorded preprocessing, and accept grayscale images without
+    their channel axis (``(n, 8, 8)``). A keyword spotter's features are computed by
+    ``features.tflite`` (written beside every export) in LiteRT.
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None,
                  labels_path: str | Path | None = None):
         super().__init__(path, num_threads)
-        labels_path = Path(labels_path) if labels_path else self.path.parent / LABELS
+        labels_path = Path(labels_path) if labels_path else self._beside(LABELS)
         try:
             if labels_path.is_file():
                 self.info = json.loads(labels_path.read_text())
@@ -51,10 +53,39 @@ class EdgeModel(LiteRTModel):
                                  "again") from None
         self.labels: list[str] | None = self.info.get("labels")
         self.preprocessing: dict[str, Any] = self.info.get("preprocessing") or {}
+        self._features: LiteRTModel | None = None
+
+    def _beside(self, name: str) -> Path:
+        """``name`` next to the model, or in the exports folder around a format's own folder
+        (``exports/tflite-micro/model.tflite`` reads ``exports/labels.json``)."""
+        here = self.path.parent / name
+        around = self.path.parent.parent / name
+        return around if not here.is_file() and self.path.parent.parent.name == EXPORTS \
+            and around.is_file() else here
+
+    def features(self, sound) -> np.ndarray:
+        """A keyword spotter's input computed from ``sound`` (WAV paths or bytes, samples, or
+        clips) by the ``features.tflite`` next to the model, as training computed it."""
+        from kerasmodels.audio import FeatureParams, as_clips
+
+        if self.preprocessing.get("kind") != "audio":
+            raise ModelFileError(f"{self.path.name} does not take sound (its input is "
+                                 f"{self.preprocessing.get('kind') or 'arrays'})")
+        if self._features is None:
+            found = self._beside(FEATURES)
+            if not found.is_file():
+                raise ModelFileError(f"{FEATURES} is missing beside {self.path.name}: copy it "
+                                     "from the run's exports folder (it turns sound into the "
+                                     "model's input)")
+            self._features = LiteRTModel(found)
+        return self._features.predict(as_clips(sound, FeatureParams.from_preprocessing(
+            self.preprocessing)))
 
     def preprocess(self, raw) -> np.ndarray:
         """The dataset's preprocessing on raw input (what the training data went through)."""
         prep = self.preprocessing
+        if prep.get("kind") == "audio":
+            return self.features(raw)
         x = np.asarray(raw)
         shape, _ = self.input_spec
         if x.ndim == len(shape) and shape[-1] == 1 and x.shape[1:] == shape[:-1]:

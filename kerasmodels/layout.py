@@ -13,6 +13,7 @@ A run is a folder of its own under the runs directory::
             exports/                   EXPORTS: the files of kerasmodels.formats' rows
                 exports.json           EXPORTS_RECORD: each file, its parity and its failures
                 labels.json            LABELS: the class names a phone app reads
+                features.tflite        FEATURES: an audio model's features (sound in)
             sweep.json                 SWEEP: a sweep's rows (on its root run)
             benchmark.json             BENCHMARK and BENCHMARK_CSV: the comparison's rows
         .partial/<key>/                PARTIAL: interrupted training, resumed from here
@@ -42,6 +43,7 @@ QAT_TEMPLATE = "qat.template.keras"  # and the float model its wrappers are rebu
 EXPORTS = "exports"
 EXPORTS_RECORD = "exports.json"
 LABELS = "labels.json"
+FEATURES = "features.tflite"  # an audio model's front end: sound in, the model's input out
 SWEEP = "sweep.json"
 BENCHMARK = "benchmark.json"
 BENCHMARK_CSV = "benchmark.csv"
@@ -55,7 +57,7 @@ NAMES = {name: value for name, value in dict(globals()).items()
          if name.isupper() and isinstance(value, str)}
 """Every name above: constant -> file or folder name."""
 
-__all__ = ["BENCHMARK", "BENCHMARK_CSV", "BEST_WEIGHTS", "DATASET", "EXPORTS", "EXPORTS_RECORD",
+__all__ = ["BENCHMARK", "BENCHMARK_CSV", "BEST_WEIGHTS", "DATASET", "EXPORTS", "EXPORTS_RECORD", "FEATURES",
            "HISTORY", "LABELS", "LOGS", "MANIFEST", "MODEL", "NAMES", "PARTIAL", "QAT_STATE",
            "QAT_TEMPLATE", "RESUME_DIR", "RESUME_STATE", "RUNS_DIR", "SAVED_MODEL", "SWEEP",
            "WORK_CONFIG"]

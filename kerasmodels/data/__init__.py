@@ -14,20 +14,30 @@ from kerasmodels.data import builtin
 from kerasmodels.data.dataset import Dataset, holdout, split
 from kerasmodels.errors import DatasetError, UnknownNameError
 
+
+def _speech(**options) -> Dataset:
+    """Ten command words spoken by espeak-ng, 49x10 MFCCs (Speech Commands' 12-class task)."""
+    from kerasmodels.data.speech import speech
+
+    return speech(**options)
+
+
 BUILTIN: dict[str, Callable[..., Dataset]] = {
     "digits": builtin.digits,
     "regression": builtin.regression,
     "sequences": builtin.sequences,
     "text": builtin.text,
     "diabetes": builtin.diabetes,
+    "speech": _speech,
 }
 ONLINE = ("mnist", "fashion_mnist", "cifar10", "imdb")
-FILE_PREFIXES = ("csv:", "images:")
+FILE_PREFIXES = ("csv:", "images:", "audio:")
 DEFAULT_DATASET = "digits"
 
 
 def dataset_names() -> list[str]:
-    """Every dataset name ``load_dataset`` accepts (plus ``csv:<path>`` and ``images:<folder>``)."""
+    """Every dataset name ``load_dataset`` accepts (plus ``csv:<path>``, ``images:<folder>``
+    and ``audio:<folder>``)."""
     return [*BUILTIN, *ONLINE]
 
 
@@ -37,7 +47,9 @@ def load_dataset(name: str | Dataset = DEFAULT_DATASET, **options) -> Dataset:
     Names: ``digits`` (default), ``regression``, ``sequences``, ``text``, ``diabetes``;
     ``mnist``, ``fashion_mnist``, ``cifar10``, ``imdb`` (download, or ``path=`` a local copy);
     ``csv:<path>`` with ``target=<column>``; ``images:<folder>`` with ``image_size=(h, w)``
-    and ``color="rgb"|"grayscale"``. ``classes=[...]`` keeps only those classes of any
+    and ``color="rgb"|"grayscale"``; ``speech`` (command words synthesized with espeak-ng)
+    and ``audio:<folder>`` (WAV clips in Speech Commands' layout, ``keywords=[...]``; see
+    :func:`kerasmodels.data.audio.load_audio_folder`). ``classes=[...]`` keeps only those classes of any
     classification dataset (see :meth:`Dataset.select_classes`). A Dataset passes through.
     """
     if isinstance(name, Dataset):
@@ -66,11 +78,16 @@ def _load(name: str, options: dict) -> Dataset:
             from kerasmodels.data.files import load_image_folder
 
             return load_image_folder(name[7:], **options)
+        if name.startswith("audio:"):
+            from kerasmodels.data.audio import load_audio_folder
+
+            return load_audio_folder(name[6:], **options)
     except TypeError as exc:
         if "unexpected keyword" in str(exc):
             raise DatasetError(f"dataset {name!r} does not take that option: {exc}") from None
         raise
-    raise UnknownNameError("dataset", name, [*dataset_names(), "csv:<path>", "images:<folder>"])
+    raise UnknownNameError("dataset", name, [*dataset_names(), "csv:<path>", "images:<folder>",
+                                                "audio:<folder>"])
 
 
 __all__ = ["Dataset", "DatasetError", "dataset_names", "holdout", "load_dataset", "split"]

@@ -14,6 +14,17 @@ from kerasmodels.errors import DatasetError
 
 Split = tuple[np.ndarray, np.ndarray]
 SPLITS = ("train", "val", "test")
+DATA_DIR_ENV = "KERASMODELS_DATA_DIR"
+
+
+def data_dir() -> Path:
+    """Where generated datasets and computed features are kept: ``$KERASMODELS_DATA_DIR``, or
+    ``kerasmodels`` in the user's cache folder (``$XDG_CACHE_HOME`` or ``~/.cache``)."""
+    import os
+
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kerasmodels"
 
 
 @dataclass

@@ -43,7 +43,7 @@ from kerasmodels.formats import (
     options_for,
     resolve,
 )
-from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, LABELS
+from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, FEATURES, LABELS
 from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, load_run, read_json, write_json
 
@@ -139,6 +139,8 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         if not artifacts and not failures and rows:
             reasons = "; ".join(record["unsupported"][name] for name in names)
             raise ExportError(f"no requested format can hold {run.id}: {reasons}")
+        if data.preprocessing.get("kind") == "audio":
+            record["features"] = write_feature_model(data.preprocessing, staging / FEATURES)
         write_json(staging / EXPORTS_RECORD, record)
         write_json(staging / LABELS, labels_info(run, record["artifacts"], options))
         _publish(staging, folder)
@@ -366,6 +368,30 @@ def model_info(run: Run, options: dict[str, Any] | None = None) -> dict[str, Any
             "author": options.get("author") or f"kerasmodels {__version__}",
             "task": info.task, "input_shape": list(info.input_shape), "dtype": info.dtype,
             "labels": info.labels, "preprocessing": info.preprocessing}
+
+
+def write_feature_model(preprocessing: dict[str, Any], path: Path) -> dict[str, Any]:
+    """An audio model's features as a ``.tflite`` of their own (``features.tflite``), checked
+    in LiteRT against the features training computed, on seeded noise and tones."""
+    from kerasmodels.audio import FeatureParams
+    from kerasmodels.data.audio import compute_features, feature_model
+    from kerasmodels.runtime.litert import LiteRTModel
+
+    params = FeatureParams.from_preprocessing(preprocessing)
+    path.write_bytes(feature_model(params))
+    rs = np.random.RandomState(0)
+    t = np.arange(params.clip_samples) / params.sample_rate
+    clips = np.stack([*rs.uniform(-1, 1, (4, params.clip_samples)),
+                      *(np.sin(2 * np.pi * f * t) for f in (300, 1000, 3000))]).astype("float32")
+    got, expected = LiteRTModel(path).predict(clips), compute_features(clips, params)
+    difference = float(np.abs(got - expected).max())
+    # float32 FFTs differ in their last bits, which the log of a near-silent band magnifies
+    if difference > 1e-3 * max(1.0, float(np.abs(expected).max())):
+        raise ExportError(f"{FEATURES} computes features {difference:.3g} away from training's "
+                          f"(of {float(np.abs(expected).max()):.3g}): report it with the run's "
+                          "feature parameters")
+    return {"path": FEATURES, "bytes": path.stat().st_size, "max_abs_diff": difference,
+            "params": preprocessing}
 
 
 def labels_info(run: Run, artifacts: dict[str, Any],
