@@ -37,6 +37,7 @@ _LAZY = {
     "compare_regularizers": "kerasmodels.lab",
     "image_input": "kerasmodels.inputs",
     "token_input": "kerasmodels.inputs",
+    "sound_input": "kerasmodels.inputs",
     "load_variants": "kerasmodels.variants",
     "predict_variants": "kerasmodels.variants",
     "compress": "kerasmodels.compression",
@@ -76,7 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from kerasmodels.exports import export  # noqa: F401
     from kerasmodels.formats import export_formats  # noqa: F401
     from kerasmodels.imports import import_model  # noqa: F401
-    from kerasmodels.inputs import image_input, token_input  # noqa: F401
+    from kerasmodels.inputs import image_input, sound_input, token_input  # noqa: F401
     from kerasmodels.lab import (  # noqa: F401
         compare_optimizers,
         compare_regularizers,

@@ -188,6 +188,18 @@ def fit_length(samples: np.ndarray, length: int, offset: int = 0) -> np.ndarray:
     return out
 
 
+def loudest(samples: np.ndarray, length: int) -> np.ndarray:
+    """The ``length`` samples of ``samples`` with the most energy (a word in a longer
+    recording); shorter sound is padded with silence."""
+    samples = np.asarray(samples, "float32")
+    if len(samples) <= length:
+        return fit_length(samples, length)
+    energy = np.concatenate([[0.0], np.cumsum(samples.astype("float64") ** 2)])
+    window = energy[length:] - energy[:-length]
+    start = int(np.argmax(window))
+    return samples[start:start + length]
+
+
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write float samples in [-1, 1] as a mono 16-bit PCM WAV file."""
     pcm = (np.clip(np.asarray(samples, "float32"), -1, 1) * 32767).astype("<i2")
@@ -200,7 +212,8 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_R
 
 def as_clips(raw, params: FeatureParams) -> np.ndarray:
     """Raw sound as a batch of clips ``(n, clip_samples)``: a WAV path, a list of paths, WAV
-    bytes, one clip of samples, or a batch of clips (each cut or padded to the clip length)."""
+    bytes, one clip of samples, or a batch of clips. Each is padded to the clip length, or cut
+    to its loudest clip when longer (:func:`loudest`)."""
     import io
 
     if isinstance(raw, (str, Path)):
@@ -209,7 +222,7 @@ def as_clips(raw, params: FeatureParams) -> np.ndarray:
         return as_clips([io.BytesIO(raw)], params)
     if isinstance(raw, (list, tuple)) and raw and (isinstance(raw[0], (str, Path))
                                                    or hasattr(raw[0], "read")):
-        return np.stack([fit_length(read_wav(r, params.sample_rate), params.clip_samples)
+        return np.stack([loudest(read_wav(r, params.sample_rate), params.clip_samples)
                          for r in raw])
     x = np.asarray(raw, "float32")
     if x.ndim == 1:
@@ -217,8 +230,8 @@ def as_clips(raw, params: FeatureParams) -> np.ndarray:
     if x.ndim != 2:
         raise DatasetError(f"sound must be a WAV file, samples (n,) or clips (batch, n); got "
                            f"shape {x.shape}")
-    return np.stack([fit_length(c, params.clip_samples) for c in x])
+    return np.stack([loudest(c, params.clip_samples) for c in x])
 
 
-__all__ = ["FEATURE_KINDS", "SAMPLE_RATE", "FeatureParams", "as_clips", "fit_length",
+__all__ = ["FEATURE_KINDS", "SAMPLE_RATE", "FeatureParams", "as_clips", "fit_length", "loudest",
            "read_wav", "resample", "write_wav"]

@@ -1,4 +1,5 @@
-"""Turn what a person gives (an image file, a drawing, typed tokens) into one model input.
+"""Turn what a person gives (an image file, a drawing, typed tokens, a recorded word) into one
+model input.
 
 The run's manifest says how its dataset was preprocessed; these functions apply the same
 steps, so a photo of a digit or a canvas drawing reaches the model like a test example.
@@ -147,3 +148,46 @@ def token_input(text: str, preprocessing: dict[str, Any], input_shape: tuple[int
 
 
 __all__ = ["MAX_UPLOAD_BYTES", "image_input", "read_image", "token_input"]
+
+
+def sound_input(source, preprocessing: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """One keyword spotter's input from sound: WAV bytes, a WAV path, or samples at the
+    recorded rate; a recording longer than the clip is cut to its loudest clip.
+
+    Args:
+        source: WAV bytes (an upload, a microphone recording), a path, or float samples.
+        preprocessing: the run's dataset ``preprocessing`` (``kind`` ``"audio"``: the
+            feature parameters, :class:`kerasmodels.audio.FeatureParams`).
+
+    Returns:
+        ``(features, clip)``: the model's input ``(frames, coefficients, 1)``, computed as
+        training computed it, and the clip of samples it was computed from.
+
+    Raises:
+        UploadError: not a model that takes sound, or not a mono 16-bit PCM WAV (the reason).
+
+    Example:
+        >>> import numpy as np
+        >>> from kerasmodels.audio import FeatureParams
+        >>> prep = FeatureParams().to_preprocessing()
+        >>> tone = np.sin(np.arange(16_000) * 2 * np.pi * 440 / 16_000)
+        >>> features, clip = sound_input(tone, prep)  # doctest: +SKIP
+        >>> features.shape  # doctest: +SKIP
+        (49, 10, 1)
+    """
+    from kerasmodels.audio import FeatureParams, as_clips
+    from kerasmodels.errors import DatasetError
+
+    if preprocessing.get("kind") != "audio":
+        raise UploadError(f"this model takes {preprocessing.get('kind') or 'arrays'}, not sound")
+    if isinstance(source, (bytes, bytearray)) and len(source) > MAX_UPLOAD_BYTES:
+        raise UploadError(f"the sound is {len(source) / 2**20:.1f} MB; up to "
+                          f"{MAX_UPLOAD_BYTES // 2**20} MB are accepted: cut it first")
+    params = FeatureParams.from_preprocessing(preprocessing)
+    try:
+        clips = as_clips(source, params)
+    except DatasetError as exc:
+        raise UploadError(str(exc)) from None
+    from kerasmodels.data.audio import compute_features
+
+    return compute_features(clips[:1], params)[0], clips[0]

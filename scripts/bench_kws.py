@@ -38,6 +38,9 @@ QUICK_EPOCHS = 4
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--runs-dir", type=Path,
+                        help="keep the trained and exported run there (default: a temporary "
+                             "folder, removed)")
     bench_options(parser, ROOT / "bench-results" / "kws.json",
                   f"{QUICK_EPOCHS} epochs, 20 calls")
     args = parser.parse_args(argv)
@@ -56,7 +59,7 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        run = km.train("ds_cnn", "speech", out_dir=tmp, verbose=0,
+        run = km.train("ds_cnn", "speech", out_dir=args.runs_dir or tmp, verbose=0,
                        **({"epochs": QUICK_EPOCHS} if args.quick else {}))
         trained = time.perf_counter() - started
         artifacts = {a.format: a for a in km.export(run, list(FORMATS), on_error="skip")}
@@ -96,6 +99,7 @@ def main(argv=None) -> int:
         "tflm_litert_agreement": round(device["litert_agreement"], 4),
         "wav_keywords": len(kept), "wav_int8_accuracy": round(wav_accuracy, 4),
         "formats": formats, "p50_ms": p50, "calls": args.calls,
+        **({"run": str(run.path)} if args.runs_dir else {}),
     }
     print(format_table(formats))
     print(format_table([{"runtime": k, "p50_ms": v} for k, v in p50.items()]))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: .venv with kerasmodels and its dev extras, .venv-readers with the
 # reference TFLite metadata reader, .venv-device with what a device installs (no TensorFlow),
-# and Debian's chromium for the browser tests. Idempotent: re-running only installs what changed.
+# Debian's chromium for the browser tests and espeak-ng for the built-in speech dataset (made
+# here). Idempotent: re-running only installs what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,10 +50,20 @@ if [ ! -f "$device_stamp" ]; then
   fi
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "== installing Debian's chromium (browser tests; about a minute, apt lists its steps)"
+# Debian packages: chromium (the browser tests) and espeak-ng (the built-in speech dataset)
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+[ -x /usr/bin/espeak-ng ] || missing="$missing espeak-ng"
+if [ -n "$missing" ]; then
+  echo "== installing Debian's$missing (about a minute, apt lists its steps)"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium | sed -nE "/^(Get|Setting up)/p"; }; then
-    echo "warning: could not install chromium; browser tests need /usr/bin/chromium" >&2
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing | sed -nE "/^(Get|Setting up)/p"; }; then
+    echo "warning: could not install$missing; browser tests need chromium, the speech dataset espeak-ng" >&2
   fi
+fi
+
+# the built-in speech dataset: command words spoken by espeak-ng, once (about 30 s; kept in
+# ~/.cache/kerasmodels, or $KERASMODELS_DATA_DIR)
+if [ -x /usr/bin/espeak-ng ]; then
+  .venv/bin/python -c "from kerasmodels.data.speech import speech_folder; print('== built-in speech dataset:', speech_folder())"
 fi

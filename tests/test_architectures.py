@@ -8,7 +8,7 @@ from kerasmodels.errors import HyperparameterError, UnknownNameError
 COMPATIBLE = {
     "linear": "regression", "mlp": "digits", "mlp_small": "digits", "cnn": "digits",
     "cnn_small": "digits", "rnn": "sequences", "rnn_small": "text", "transformer": "text",
-    "transformer_small": "digits",
+    "transformer_small": "digits", "ds_cnn": "speech",
 }
 
 

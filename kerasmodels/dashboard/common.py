@@ -230,3 +230,25 @@ def pick_family(label: str = "Family (its root run)", *, key: str) -> str:
     if run_id is None:
         st.stop()
     return run_id
+
+
+def show_sound(clip, features, preprocessing: dict, truth=None) -> None:
+    """The clip a keyword spotter hears (waveform, and a player) and the features it sees."""
+    import numpy as np
+    import pandas as pd
+
+    rate = preprocessing["sample_rate"]
+    left, right = st.columns(2)
+    if clip is not None:
+        step = max(1, len(clip) // 800)
+        left.caption("the clip the model hears (1 s, its loudest second)")
+        left.line_chart(pd.DataFrame({"amplitude": clip[::step]},
+                                     index=np.arange(0, len(clip), step) / rate),
+                        height=160, x_label="seconds")
+        left.audio(clip, sample_rate=rate)
+    image = np.asarray(features, "float32").squeeze(-1).T[::-1]  # low coefficients at the bottom
+    image = (image - image.min()) / max(float(np.ptp(image)), 1e-6)
+    right.image(np.kron(image, np.ones((16, 6))), clamp=True,
+                caption=f"what the model sees: {preprocessing['features']} "
+                        f"({features.shape[0]} frames x {features.shape[1]})"
+                        + (f", label {truth}" if truth is not None else ""))

@@ -264,16 +264,15 @@ def _split(root: Path, words: dict[str, list[Path]], seed: int) -> dict[str, lis
         chosen: dict[str, set[Path]] = {}
         for part, path in lists.items():
             names = path.read_text().split() if path.is_file() else []
-            files = {(root / n).resolve() for n in names}
-            outside = [n for n, f in zip(names, files, strict=False)
-                       if not f.is_relative_to(root.resolve())]
-            if outside:
-                raise DatasetError(f"{path.name} names {outside[0]!r}, outside {root}")
-            missing = [n for n in names if not (root / n).is_file()]
-            if missing:
-                raise DatasetError(f"{path.name} lists {missing[0]!r}, which is not in {root}: "
-                                   "fix the list or restore the file")
-            chosen[part] = files
+            inside = root.resolve()
+            for n in names:
+                if not (root / n).resolve().is_relative_to(inside):
+                    raise DatasetError(f"{path.name} names {n!r}, outside {root}: list paths "
+                                       "relative to the folder, as word/file.wav")
+                if not (root / n).is_file():
+                    raise DatasetError(f"{path.name} lists {n!r}, which is not in {root}: fix "
+                                       "the list or restore the file")
+            chosen[part] = {(root / n).resolve() for n in names}
         resolved = {f: f.resolve() for f in every}
         return {"val": [f for f in every if resolved[f] in chosen["val"]],
                 "test": [f for f in every if resolved[f] in chosen["test"]],
@@ -312,7 +311,8 @@ def _features(files: list[Path], labels: list[int], silent: int, classes: list[s
     n = params.clip_samples
     xs, ys = [], []
     jobs: list[tuple[Path | None, int]] = list(zip(files, labels, strict=True))
-    jobs += [(None, classes.index(SILENCE))] * silent
+    if silent:
+        jobs += [(None, classes.index(SILENCE))] * silent
     bar = tqdm(total=len(jobs), desc="reading sound", unit="clip", disable=len(jobs) < 2000)
     for start in range(0, len(jobs), CHUNK):
         chunk = jobs[start:start + CHUNK]

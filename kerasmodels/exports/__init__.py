@@ -139,10 +139,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         if not artifacts and not failures and rows:
             reasons = "; ".join(record["unsupported"][name] for name in names)
             raise ExportError(f"no requested format can hold {run.id}: {reasons}")
-        if data.preprocessing.get("kind") == "audio":
-            record["features"] = write_feature_model(data.preprocessing, staging / FEATURES)
-        write_json(staging / EXPORTS_RECORD, record)
-        write_json(staging / LABELS, labels_info(run, record["artifacts"], options))
+        _write_records(staging, run, record, data.preprocessing, options)
         _publish(staging, folder)
     finally:
         _remove(staging)
@@ -368,6 +365,15 @@ def model_info(run: Run, options: dict[str, Any] | None = None) -> dict[str, Any
             "author": options.get("author") or f"kerasmodels {__version__}",
             "task": info.task, "input_shape": list(info.input_shape), "dtype": info.dtype,
             "labels": info.labels, "preprocessing": info.preprocessing}
+
+
+def _write_records(staging: Path, run: Run, record: dict[str, Any],
+                   preprocessing: dict[str, Any], options: dict[str, Any]) -> None:
+    """``exports.json``, ``labels.json`` and, for a model that hears, ``features.tflite``."""
+    if preprocessing.get("kind") == "audio":
+        record["features"] = write_feature_model(preprocessing, staging / FEATURES)
+    write_json(staging / EXPORTS_RECORD, record)
+    write_json(staging / LABELS, labels_info(run, record["artifacts"], options))
 
 
 def write_feature_model(preprocessing: dict[str, Any], path: Path) -> dict[str, Any]:

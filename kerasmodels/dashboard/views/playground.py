@@ -35,10 +35,12 @@ st.caption(f"{len(loaded)} variants: " + ", ".join(sorted({v.name for v in loade
 for member, file, reason in loaded.broken:
     st.warning(f"**{member}/{file}** is left out: {reason}")
 
-x, truth = None, None
+x, truth, clip = None, None, None
 methods = ["Test example"]
 if prep.get("kind") == "image":
     methods = ["Draw", "Upload an image", *methods]
+elif prep.get("kind") == "audio":
+    methods = ["Record a word", "Upload a WAV", *methods]
 else:
     methods = ["Type tokens" if prep.get("kind") == "tokens" else "Type numbers", *methods]
 method = st.radio("Input", methods, horizontal=True)
@@ -55,6 +57,12 @@ try:
         uploaded = st.file_uploader("An image (PNG, JPEG, BMP, GIF; up to 10 MB)")
         if uploaded is not None:
             x = km.image_input(uploaded.getvalue(), prep, run.input_shape)
+    elif method in ("Record a word", "Upload a WAV"):
+        sound = (st.audio_input("Say one word", sample_rate=prep["sample_rate"])
+                 if method == "Record a word" else
+                 st.file_uploader("A WAV file (mono, 16-bit PCM; up to 10 MB)", type=["wav"]))
+        if sound is not None:
+            x, clip = km.sound_input(sound.getvalue(), prep)
     elif method.startswith("Type"):
         vocab = prep.get("vocab")
         hint = (f"words of the vocabulary ({', '.join(vocab[:6])} …) or ids" if vocab else
@@ -82,6 +90,8 @@ if x is not None:
         st.image(np.clip(shown / max(float(shown.max()), 1e-6), 0, 1), width=112,
                  caption="what the model sees" + (f" (label {truth})" if truth is not None
                                                   else ""), clamp=True)
+    elif prep.get("kind") == "audio":
+        common.show_sound(clip, x, prep, truth)
     elif truth is not None:
         st.caption(f"true label: {truth}")
     try:
