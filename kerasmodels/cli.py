@@ -656,7 +656,7 @@ def cmd_datasets(args) -> int:
               "description": "one sub-folder per class, --image-size HxW"},
              {"name": "audio:<dir>", "kind": "your files",
               "description": "WAV clips in Speech Commands' layout, "
-                             "--dataset-option keywords=[yes,no]"}]
+                             "--dataset-option keywords=yes,no"}]
     _emit(args, rows, format_table(rows))
     return 0
 

@@ -87,6 +87,7 @@ def main(argv=None) -> int:
         wav_accuracy = float(np.mean([s == n.split("/")[0] for s, n in zip(said, kept,
                                                                           strict=True)]))
         metrics = run.metrics["test"]
+        features_bytes = (exports / FEATURES).stat().st_size
     int8 = artifacts["tflite-int8"]
     result = {
         "arch": "ds_cnn", "dataset": "speech", "epochs": run.record.training["epochs_run"],
@@ -97,7 +98,7 @@ def main(argv=None) -> int:
         "int8_bytes": int8.bytes, "micro_flash_bytes": device["flash_bytes"],
         "micro_arena_bytes": device["arena_bytes"],
         "tflm_litert_agreement": round(device["litert_agreement"], 4),
-        "wav_keywords": len(kept), "wav_int8_accuracy": round(wav_accuracy, 4),
+        "features_bytes": features_bytes, "wav_keywords": len(kept), "wav_int8_accuracy": round(wav_accuracy, 4),
         "formats": formats, "p50_ms": p50, "calls": args.calls,
         **({"run": str(run.path)} if args.runs_dir else {}),
     }

@@ -1,7 +1,7 @@
 """Microcontrollers: flash, tensor arena, agreement and latency of every model in TFLM.
 
 Each built-in family is trained with its defaults (linear on the regression data, mlp and cnn on
-digits, rnn on sequences, transformer on text), and the digits CNN is compressed by every recipe
+digits, rnn on sequences, transformer on text, MLPerf Tiny's DS-CNN on the built-in speech), and the digits CNN is compressed by every recipe
 the sweep makes int8 files from (prune, cluster, qat, prune+cluster+qat, distill). Each is
 exported as ``tflite-micro``: flash bytes (the model), the arena TFLM needs (measured by
 bisection with TFLM's own interpreter), TFLM's top-1 agreement with LiteRT on the same file,
@@ -9,7 +9,7 @@ the test accuracy TFLM gives, and TFLM's time per example (reference kernels, th
 alone, interleaved with LiteRT's on the same file, medians). Families TFLM cannot run are listed
 with the op it lacks. Writes bench-results/micro.json.
 
-    .venv/bin/python scripts/bench_micro.py           # ~6 minutes on 2 cores
+    .venv/bin/python scripts/bench_micro.py           # ~10 minutes on 2 cores
     .venv/bin/python scripts/bench_micro.py --quick   # CI: checks the script works
 """
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 FAMILIES = (("linear", "regression"), ("mlp", "digits"), ("cnn", "digits"),
-            ("rnn", "sequences"), ("transformer", "text"))
+            ("rnn", "sequences"), ("transformer", "text"), ("ds_cnn", "speech"))
 RECIPES = ("prune", "cluster", "qat", "prune+cluster+qat", "distill")
 # a typical small microcontroller (Cortex-M4/M7 class)
 RAM_BYTES, FLASH_BYTES = 256 * 1024, 1024 * 1024

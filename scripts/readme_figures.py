@@ -383,6 +383,32 @@ def render_micro(data: dict) -> str:
             f"{data['calls']} calls each." + machine_line(data))
 
 
+@renderer("kws")
+def render_kws(data: dict) -> str:
+    ref = data["reference"]
+    rows = [[f["format"], f"{f['bytes']:,}", num(f["accuracy"]), num(f["agreement"])]
+            for f in data["formats"]]
+    p50 = data["p50_ms"]
+    return (table(["format", "bytes", "test accuracy", "top-1 = Keras"], rows)
+            + "\n\n" + table(["", "kerasmodels", "MLPerf Tiny reference"], [
+                ["parameters", f"{data['params']:,}", f"{ref['params']:,}"],
+                ["Keras test accuracy", num(data["keras_test_accuracy"]),
+                 f"target {ref['target_top1']:.2f} (Speech Commands)"],
+                ["int8 against Keras", f"{data['int8_minus_keras_pp']:+.2f} pp", ""],
+                ["int8 file / TFLM flash", f"{kilobytes(data['int8_bytes'])} kB / "
+                 f"{kilobytes(data['micro_flash_bytes'])} kB", f"~{ref['int8_kb']} kB"],
+                ["TFLM arena (measured)", f"{kilobytes(data['micro_arena_bytes'])} kB", ""],
+                ["features.tflite (LiteRT)", f"{kilobytes(data['features_bytes'])} kB", ""],
+                ["TFLM = LiteRT top-1", num(data["tflm_litert_agreement"]), ""],
+                ["int8 from the test speakers' WAV files (EdgeModel)",
+                 f"{num(data['wav_int8_accuracy'])} on {data['wav_keywords']} clips", ""]])
+            + "\n\n" + table(["runtime, one inference", "p50 ms"],
+                              [[k, ms(v)] for k, v in p50.items()])
+            + f"\n\n{data['epochs']} epochs ({data['train_s']:.0f} s). p50: the runtime alone, "
+            f"interleaved, {data['calls']} calls each; TFLM runs its reference kernels on this CPU, "
+            "not on a microcontroller." + machine_line(data))
+
+
 @renderer("export_matrix")
 def render_export_matrix(data: dict) -> str:
     formats = [*data["formats"], *sorted({c["format"] for c in data["cells"] if c["format"]}

@@ -99,6 +99,14 @@ def test_keywords_make_unknown_and_silence_and_training_is_augmented(tmp_path, d
     assert len(ds.test[0]) == len(plain.test[0])  # only training is augmented
     assert not np.allclose(ds.train[0][:len(plain.train[0])], ds.train[0][len(plain.train[0]):
                                                                          2 * len(plain.train[0])])
+    # the command line's way of saying it
+    trained = cli("train", "--arch", "ds_cnn", "--dataset", f"audio:{root}", "--dataset-option",
+                  "keywords=high,low", "--epochs", "1", "--out-dir", str(tmp_path / "runs"),
+                  "--json")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    run = km.load_run(json.loads(trained.stdout)["path"])
+    assert run.record.dataset.labels == ["high", "low", SILENCE, UNKNOWN]
+    assert run.record.dataset.preprocessing["kind"] == "audio"
 
 
 def test_other_rates_are_resampled_to_16_khz(tmp_path):

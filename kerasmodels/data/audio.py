@@ -98,9 +98,9 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
 
     Args:
         folder: the folder of word folders (Speech Commands' layout, module docstring).
-        keywords: the words to tell apart; the others become ``_unknown_`` and background
-            noise ``_silence_``. ``"speech_commands"``: Speech Commands' ten. None: every
-            word folder is a class.
+        keywords: the words to tell apart (a list, or ``"yes,no"``); the others become
+            ``_unknown_`` and background noise ``_silence_``. ``"speech_commands"``: Speech
+            Commands' ten. None: every word folder is a class.
         features: ``"mfcc"`` (MLPerf Tiny's 49x10) or ``"log_mel"`` (49x40).
         augment: training copies of every training clip shifted in time and mixed with
             background noise (0: the clips as recorded only).
@@ -241,7 +241,9 @@ def _classes(root: Path, words: dict[str, list[Path]], keywords) -> tuple[list[s
         return list(words), {w: w for w in words}
     if keywords == "speech_commands":
         keywords = list(SPEECH_COMMANDS)
-    if isinstance(keywords, str) or not keywords:
+    elif isinstance(keywords, str):  # the CLI's keywords=yes,no
+        keywords = [k.strip() for k in keywords.strip("[]").split(",") if k.strip()]
+    if not keywords or not all(isinstance(k, str) for k in keywords):
         raise DatasetError(f"keywords must be a list of words or 'speech_commands', got "
                            f"{keywords!r}")
     missing = [k for k in keywords if k not in words]
