@@ -62,8 +62,10 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-# the built-in speech dataset: command words spoken by espeak-ng, once (about 30 s; kept in
-# ~/.cache/kerasmodels, or $KERASMODELS_DATA_DIR)
-if [ -x /usr/bin/espeak-ng ]; then
-  .venv/bin/python -c "from kerasmodels.data.speech import speech_folder; print('== built-in speech dataset:', speech_folder())"
+# the built-in speech dataset: command words spoken by espeak-ng and their features, once
+# (about 40 s; kept in ~/.cache/kerasmodels, or $KERASMODELS_DATA_DIR)
+if [ -x /usr/bin/espeak-ng ] && ! .venv/bin/python -c "from kerasmodels.data.speech import speech_folder; speech_folder(make=False)" 2>/dev/null; then
+  echo "== making the built-in speech dataset with espeak-ng"
+  .venv/bin/python -c "import kerasmodels as km; print(km.load_dataset('speech'))" 2>&1 \
+    | grep -vE "^(WARNING|I0000|E0000|W0000)|oneDNN|cuda|rebuild TensorFlow|AVX" || true
 fi

@@ -20,12 +20,14 @@ KERASMODELS = [sys.executable, "-m", "kerasmodels"]
 SESSION_MARK = "KERASMODELS_TEST_SESSION"
 os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{time.time_ns()}")
 # The files that take longest, longest first (seconds summed from `scripts/test.sh
-# --durations=0` on the 2-core machine, 2026-12-05: 283, 221, 216, 137, 119, 113, 94, 58, 52,
-# 50, 48, 44). xdist hands a whole file to whichever worker is free, in collection order
+# --durations=0` on the 2-core machine, 2026-12-05: 283, 221, 216, 137, 119, 94, 80 (audio,
+# estimated from its slowest tests), 58, 52, 50, 48, 44, 40 (cli, after its error cases moved
+# in process)). xdist hands a whole file to whichever worker is free, in collection order
 # (--no-loadscope-reorder), so the long ones start first and the short ones fill in at the end.
 LONGEST_FIRST = ("test_scripts.py", "test_reopen.py", "test_compression.py", "test_scale.py",
-                 "test_import_keras3.py", "test_cli.py", "test_browser.py", "test_dashboard.py",
-                 "test_packaging.py", "test_quality.py", "test_training.py", "test_processes.py")
+                 "test_import_keras3.py", "test_browser.py", "test_audio.py", "test_dashboard.py",
+                 "test_packaging.py", "test_quality.py", "test_training.py", "test_processes.py",
+                 "test_cli.py")
 
 
 def pytest_collection_modifyitems(session, config, items):

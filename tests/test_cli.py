@@ -3,7 +3,7 @@ import json
 import pytest
 
 import kerasmodels
-from tests.conftest import run_cli
+from tests.conftest import cli, run_cli
 
 
 def test_version_and_help():
@@ -41,8 +41,8 @@ def test_csv_dataset_with_target(tmp_path):
     csv = tmp_path / "points.csv"
     csv.write_text("x1,x2,kind\n" + "".join(f"{i},{-i},{'odd' if i % 2 else 'even'}\n"
                                              for i in range(40)))
-    result = run_cli("train", "--arch", "linear", "--dataset", f"csv:{csv}", "--target", "kind",
-                     "--epochs", "2", "--out-dir", str(tmp_path / "runs"), "--quiet")
+    result = cli("train", "--arch", "linear", "--dataset", f"csv:{csv}", "--target", "kind",
+                 "--epochs", "2", "--out-dir", str(tmp_path / "runs"), "--quiet")
     assert result.returncode == 0, result.stderr
 
 
@@ -60,7 +60,10 @@ def test_csv_dataset_with_target(tmp_path):
     ],
 )
 def test_errors_are_one_line_without_traceback(tmp_path, args, message):
-    result = run_cli(*args, "--out-dir", str(tmp_path / "runs"))
+    # the console script itself for two (an option's value, and a dataset the architecture
+    # cannot take, found after TensorFlow started); main() in this process for the rest
+    real = args[1:3] in (["--epochs", "-3"], ["--arch", "cnn"])
+    result = (run_cli if real else cli)(*args, "--out-dir", str(tmp_path / "runs"))
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -69,8 +72,8 @@ def test_errors_are_one_line_without_traceback(tmp_path, args, message):
 
 
 def test_diverging_run_from_the_cli(tmp_path):
-    result = run_cli("train", "--learning-rate", "1e6", "--epochs", "3", "--quiet",
-                     "--out-dir", str(tmp_path / "runs"))
+    result = cli("train", "--learning-rate", "1e6", "--epochs", "3", "--quiet",
+                 "--out-dir", str(tmp_path / "runs"))
     assert result.returncode == 1  # the work failed (2 is for usage errors)
     assert "diverged" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists()

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli
 
 import kerasmodels as km
 from kerasmodels.dashboard import APP
 from kerasmodels.errors import DatasetError, UnsafeModelError
+from tests.conftest import cli, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +148,10 @@ def test_the_cli_and_the_dashboard_refuse_it_too(hostile_run):
     from streamlit.testing.v1 import AppTest
 
     folder, marker = hostile_run
-    for command in (["export", str(folder)], ["compress", str(folder), "--recipe", "prune"]):
-        done = run_cli(*command)
+    # the console script in a new process, then main() in this one
+    for run, command in ((run_cli, ["export", str(folder)]),
+                         (cli, ["compress", str(folder), "--recipe", "prune"])):
+        done = run(*command)
         assert done.returncode != 0 and "refused" in done.stderr, done.stderr
     import os
 

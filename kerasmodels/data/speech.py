@@ -42,15 +42,22 @@ TAKES = {"keyword": 2, "auxiliary": 1}  # clips per speaker and word
 NOISE_SECONDS = 30
 
 
-def speech_folder(progress: bool = True) -> Path:
+def speech_folder(progress: bool = True, make: bool = True) -> Path:
     """The built-in speech folder, synthesized with espeak-ng the first time.
 
+    Args:
+        progress: show a bar while synthesizing.
+        make: synthesize it when it is missing (False: raise instead).
+
     Raises:
-        DatasetError: espeak-ng is not installed (the message says how to install it).
+        DatasetError: espeak-ng is not installed (the message says how to install it), or
+            the folder is missing and ``make`` is False.
     """
     folder = data_dir() / VERSION
     if (folder / TESTING_LIST).is_file():
         return folder
+    if not make:
+        raise DatasetError(f"the built-in speech dataset is not made yet ({folder})")
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         raise DatasetError("the built-in speech dataset is synthesized with espeak-ng, which is "
