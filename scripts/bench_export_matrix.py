@@ -111,8 +111,17 @@ def cell(case: str, row: dict) -> dict:
             "agreement": row.get("top1_agreement"), "reason": row.get("reason")}
 
 
+def reopened_all(cases: list[list[str]], recipes: list[dict], formats: list[str],
+                 out: str) -> int:
+    """The child process: :func:`reopened` for each ``[case, run path]``, each case's result
+    in ``out`` with the case's index (``out.0``, ``out.1``, ...)."""
+    for i, (case, path) in enumerate(cases):
+        reopened(case, path, recipes, formats, f"{out}.{i}")
+    return 0
+
+
 def reopened(case: str, path: str, recipes: list[dict], formats: list[str], out: str) -> int:
-    """The child process: reopen the run, sweep it, export every member to every format."""
+    """Reopen the run, sweep it, export every member to every format."""
     import kerasmodels as km
     from kerasmodels.errors import ExportError
     from kerasmodels.layout import EXPORTS_RECORD
@@ -159,6 +168,17 @@ def reopened(case: str, path: str, recipes: list[dict], formats: list[str], out:
             "complete": swept["complete"], "failed": swept["failed"],
             "pick": swept["pick"] and {k: swept["pick"][k] for k in ("recipe", "format")}}}))
     return 0
+
+
+def console_int8(run) -> dict:
+    """``kerasmodels export RUN --formats tflite-int8`` as a user runs it: its exit code, the
+    lines it wrote to stderr (progress bars aside), and whether one was a traceback."""
+    cli = in_new_process(sys.executable, "-m", "kerasmodels", "export", str(run.path),
+                         "--formats", "tflite-int8", "--json")
+    errors = [line for line in cli.stderr.split("\n") if line.strip() and "%|" not in line]
+    return {"exit": cli.returncode, "stderr_lines": len(errors),
+            "traceback": "Traceback" in cli.stderr,
+            "error": errors[-1][:400] if cli.returncode else None}
 
 
 def in_new_process(*command: str, env: dict | None = None, timeout: float = 3600):
@@ -214,15 +234,15 @@ def main(argv=None) -> int:
     parser.add_argument("--merge-into", type=Path, metavar="JSON",
                         help="re-run --case cases and replace them in this full run's results "
                              "(the others, and its isolation cost, are kept); written to --out")
-    parser.add_argument("--child", nargs=5, metavar=("CASE", "RUN", "RECIPES", "FORMATS", "OUT"),
+    parser.add_argument("--child", nargs=4, metavar=("CASES", "RECIPES", "FORMATS", "OUT"),
                         help=argparse.SUPPRESS)  # the reopening process
     bench_options(parser, ROOT / "bench-results" / "export_matrix.json",
                   f"cases {', '.join(QUICK_CASES)}, 1 epoch, no recipe, the console script on "
                   f"{', '.join(QUICK_CLI)}, no isolation cost")
     args = parser.parse_args(argv)
     if args.child:
-        return reopened(args.child[0], args.child[1], json.loads(args.child[2]),
-                        json.loads(args.child[3]), args.child[4])
+        return reopened_all(json.loads(args.child[0]), json.loads(args.child[1]),
+                            json.loads(args.child[2]), args.child[3])
 
     import kerasmodels as km
     from kerasmodels.architectures import get_architecture
@@ -243,6 +263,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="export-matrix-") as tmp:
         out = Path(tmp)
+        trained = []  # (name, run, described, seconds)
         for name in chosen:
             t0 = time.perf_counter()
             spec = next((c for c in CASES if c[0] == name), None)
@@ -257,34 +278,36 @@ def main(argv=None) -> int:
                                verbose=0, **hparams)
                 described = {"arch": arch, "dataset": dataset, "hparams": hparams}
             paths[name] = run.path
-            trained = time.perf_counter() - t0
-            result_file = out / f"cells-{len(cases)}.json"
-            child = in_new_process(sys.executable, __file__, "--child", name, str(run.path),
-                                   json.dumps(recipes), json.dumps(formats), str(result_file))
-            cli = None
-            if not args.quick or name in QUICK_CLI:
-                cli = in_new_process(sys.executable, "-m", "kerasmodels", "export",
-                                     str(run.path), "--formats", "tflite-int8", "--json")
-                errors = [line for line in cli.stderr.split("\n")  # progress bars aside
-                          if line.strip() and "%|" not in line]
-            entry = {"case": name, **described, "params": run.manifest["arch"].get("params"),
-                     "test": run.metrics.get("test"), "train_s": round(trained, 1),
-                     "child_exit": child.returncode,
-                     "cli_int8": cli and {"exit": cli.returncode, "stderr_lines": len(errors),
-                                          "traceback": "Traceback" in cli.stderr,
-                                          "error": errors[-1][:400] if cli.returncode else None}}
-            if child.returncode != 0:
-                died.append(name)
-                entry["child_stderr"] = child.stderr[-2000:]
-            else:
-                found = json.loads(result_file.read_text())
-                cells += found["cells"]
-                entry.update(reopen_s=found["seconds"], sweep=found["sweep"])
-            cases.append(entry)
-            ok = sum(c["status"] == "ok" for c in cells if c["case"] == name)
-            total = sum(1 for c in cells if c["case"] == name)
-            print(f"{name}: {ok}/{total} cells ok, child exit {child.returncode}, CLI int8 exit "
-                  f"{cli and cli.returncode}, {time.perf_counter() - t0:.0f} s", flush=True)
+            trained.append((name, run, described, round(time.perf_counter() - t0, 1)))
+        # a reopening process per case (one case's crash cannot hide another's); in quick
+        # mode one for all, TensorFlow and its converter worker started once
+        batches = [trained] if args.quick else [[t] for t in trained]
+        for batch in batches:
+            t0 = time.perf_counter()
+            result = out / f"cells-{len(cases)}.json"
+            child = in_new_process(sys.executable, __file__, "--child",
+                                   json.dumps([[name, str(run.path)] for name, run, _, _ in batch]),
+                                   json.dumps(recipes), json.dumps(formats), str(result))
+            for i, (name, run, described, seconds) in enumerate(batch):
+                entry = {"case": name, **described, "params": run.manifest["arch"].get("params"),
+                         "test": run.metrics.get("test"), "train_s": seconds,
+                         "child_exit": child.returncode,
+                         "cli_int8": console_int8(run) if not args.quick or name in QUICK_CLI
+                         else None}
+                found = Path(f"{result}.{i}")
+                if child.returncode != 0 or not found.is_file():
+                    died.append(name)
+                    entry["child_stderr"] = child.stderr[-2000:]
+                else:
+                    found = json.loads(found.read_text())
+                    cells += found["cells"]
+                    entry.update(reopen_s=found["seconds"], sweep=found["sweep"])
+                cases.append(entry)
+                ok = sum(c["status"] == "ok" for c in cells if c["case"] == name)
+                total = sum(1 for c in cells if c["case"] == name)
+                print(f"{name}: {ok}/{total} cells ok, child exit {child.returncode}, CLI int8 "
+                      f"{entry['cli_int8'] and entry['cli_int8']['exit']}, "
+                      f"{time.perf_counter() - t0:.0f} s", flush=True)
         cost = None if args.quick or args.merge_into else isolation_cost(
             paths["cnn" if "cnn" in paths else chosen[0]],
             ["tflite-float32", "tflite-int8", "onnx"], 5)

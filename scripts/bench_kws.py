@@ -12,7 +12,7 @@ WAV files of the test speakers, the int8 file's accuracy through ``EdgeModel`` (
 Writes bench-results/kws.json.
 
     .venv/bin/python scripts/bench_kws.py           # ~4 minutes on 2 cores
-    .venv/bin/python scripts/bench_kws.py --quick   # CI: 4 epochs, 20 calls
+    .venv/bin/python scripts/bench_kws.py --quick   # CI: 4 epochs, 3 formats, 20 calls
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from kerasmodels.report import bench_options, format_table, write_results  # noq
 
 FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "tflite-micro",
            "onnx")
+QUICK_FORMATS = ("tflite-float32", "tflite-int8", "tflite-micro")
 # MLPerf Tiny's keyword-spotting reference (mlcommons/tiny, benchmark/training/keyword_spotting)
 REFERENCE = {"params": 24_908, "int8_kb": 53, "target_top1": 0.90}
 QUICK_EPOCHS = 4
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
                         help="keep the trained and exported run there (default: a temporary "
                              "folder, removed)")
     bench_options(parser, ROOT / "bench-results" / "kws.json",
-                  f"{QUICK_EPOCHS} epochs, 20 calls")
+                  f"{QUICK_EPOCHS} epochs, {', '.join(QUICK_FORMATS)}, 20 calls")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls = 20
@@ -62,7 +63,8 @@ def main(argv=None) -> int:
         run = km.train("ds_cnn", "speech", out_dir=args.runs_dir or tmp, verbose=0,
                        **({"epochs": QUICK_EPOCHS} if args.quick else {}))
         trained = time.perf_counter() - started
-        artifacts = {a.format: a for a in km.export(run, list(FORMATS), on_error="skip")}
+        artifacts = {a.format: a for a in km.export(
+            run, list(QUICK_FORMATS if args.quick else FORMATS), on_error="skip")}
         exports = run.path / "exports"
         formats = [{"format": name, "bytes": a.bytes, "accuracy": round(a.parity["accuracy"], 4),
                     "agreement": round(a.parity["top1_agreement"], 4)}

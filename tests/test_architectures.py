@@ -8,7 +8,8 @@ from kerasmodels.errors import HyperparameterError, UnknownNameError
 COMPATIBLE = {
     "linear": "regression", "mlp": "digits", "mlp_small": "digits", "cnn": "digits",
     "cnn_small": "digits", "rnn": "sequences", "rnn_small": "text", "transformer": "text",
-    "transformer_small": "digits", "ds_cnn": "speech",
+    "transformer_small": "digits", "ds_cnn": "speech", "mobilenet_v1": "digits",
+    "resnet8": "digits",
 }
 
 
@@ -17,6 +18,16 @@ def test_cnn_matches_the_chapters_pytorch_parameter_count():
     assert model.count_params() == 315722
     names = [layer.__class__.__name__ for layer in model.layers]
     assert names.count("Conv2D") == 2 and names.count("MaxPooling2D") == 2
+
+
+@pytest.mark.parametrize(("arch", "shape", "classes", "params"), [
+    ("ds_cnn", (49, 10, 1), 12, 24_908),      # keyword_spotting/keras_model.py
+    ("mobilenet_v1", (96, 96, 3), 2, 221_794),  # visual_wake_words/vww_model.py, alpha 0.25
+    ("resnet8", (32, 32, 3), 10, 78_666),      # image_classification/keras_model.py, 16 filters
+])
+def test_mlperf_tiny_reference_models_have_the_reference_parameter_counts(arch, shape, classes,
+                                                                         params):
+    assert km.build_model(arch, input_shape=shape, num_classes=classes).count_params() == params
 
 
 def test_registry_covers_every_family_with_a_small_variant():
