@@ -128,20 +128,46 @@ def runs_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
+def shared_run(tmp_path_factory, runs_dir: Path, name: str, make):
+    """The run ``make(out_dir)`` trains, made once for all of the session's xdist workers and
+    copied into this worker's ``runs_dir`` (each worker changes its own copy): a session
+    fixture is otherwise trained again by every worker that uses it."""
+    import fcntl
+    import shutil
+
+    import kerasmodels as km
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared-runs"
+    shared.mkdir(exist_ok=True)
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker trains; the others wait, then copy
+        made = shared / f"{name}.id"
+        if not made.is_file():
+            made.write_text(make(shared / name).id)
+        run_id = made.read_text()
+    target = runs_dir / run_id
+    if not target.exists():
+        shutil.copytree(shared / name / run_id, target)
+    return km.load_run(target)
+
+
 @pytest.fixture(scope="session")
-def cnn_run(runs_dir):
+def cnn_run(tmp_path_factory, runs_dir):
     """A digits CNN trained briefly (4 epochs)."""
     import kerasmodels as km
 
-    return km.train("cnn", "digits", epochs=4, out_dir=runs_dir, verbose=0)
+    return shared_run(tmp_path_factory, runs_dir, "cnn", lambda out: km.train(
+        "cnn", "digits", epochs=4, out_dir=out, verbose=0))
 
 
 @pytest.fixture(scope="session")
-def transformer_run(runs_dir):
+def transformer_run(tmp_path_factory, runs_dir):
     """A text transformer trained briefly (3 epochs)."""
     import kerasmodels as km
 
-    return km.train("transformer", "text", epochs=3, out_dir=runs_dir, verbose=0)
+    return shared_run(tmp_path_factory, runs_dir, "transformer", lambda out: km.train(
+        "transformer", "text", epochs=3, out_dir=out, verbose=0))
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +200,8 @@ def full_cnn_run(tmp_path_factory):
     """The digits CNN with its full default budget (the slow tests' teacher and parent)."""
     import kerasmodels as km
 
-    return km.train("cnn", "digits", out_dir=tmp_path_factory.mktemp("full-cnn"), verbose=0)
+    return shared_run(tmp_path_factory, tmp_path_factory.mktemp("full-cnn"), "full-cnn",
+                      lambda out: km.train("cnn", "digits", out_dir=out, verbose=0))
 
 
 @pytest.fixture(scope="session")
