@@ -12,7 +12,7 @@ WAV files of the test speakers, the int8 file's accuracy through ``EdgeModel`` (
 Writes bench-results/kws.json.
 
     .venv/bin/python scripts/bench_kws.py           # ~4 minutes on 2 cores
-    .venv/bin/python scripts/bench_kws.py --quick   # CI: 4 epochs, 3 formats, 20 calls
+    .venv/bin/python scripts/bench_kws.py --quick   # CI: 3 epochs, 3 formats, 20 calls
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", 
 QUICK_FORMATS = ("tflite-float32", "tflite-int8", "tflite-micro")
 # MLPerf Tiny's keyword-spotting reference (mlcommons/tiny, benchmark/training/keyword_spotting)
 REFERENCE = {"params": 24_908, "int8_kb": 53, "target_top1": 0.90}
-QUICK_EPOCHS = 4
+QUICK_EPOCHS = 3
 
 
 def main(argv=None) -> int:

@@ -171,28 +171,33 @@ def transformer_run(tmp_path_factory, runs_dir):
 
 
 @pytest.fixture(scope="session")
-def gru_run(runs_dir):
+def gru_run(tmp_path_factory, runs_dir):
     """A sequence GRU (the registry's rnn with cell="gru") trained for two epochs."""
     import kerasmodels as km
 
-    return km.train("rnn", "sequences", cell="gru", epochs=2, out_dir=runs_dir, verbose=0)
+    return shared_run(tmp_path_factory, runs_dir, "gru", lambda out: km.train(
+        "rnn", "sequences", cell="gru", epochs=2, out_dir=out, verbose=0))
 
 
 @pytest.fixture(scope="session")
-def any_length_gru_run(runs_dir):
+def any_length_gru_run(tmp_path_factory, runs_dir):
     """Your own model: a GRU over sequences of any length (``Input((None, 2))``), imported.
     Its loop cannot be unrolled, and the TFLite converter's int8 calibration of that loop
     kills the process it runs in (tensorflow/tensorflow#62281): a real crash, in a worker."""
-    import kerasmodels as km
-    from kerasmodels.backend import keras
 
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((None, 2))
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GRU(8)(inputs))
-    model = keras.Model(inputs, outputs, name="any_length")
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(*km.load_dataset("sequences").train, epochs=1, verbose=0)
-    return km.import_model(model, "sequences", name="any-length", out_dir=runs_dir)
+    def make(out: Path):
+        import kerasmodels as km
+        from kerasmodels.backend import keras
+
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((None, 2))
+        outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GRU(8)(inputs))
+        model = keras.Model(inputs, outputs, name="any_length")
+        model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(*km.load_dataset("sequences").train, epochs=1, verbose=0)
+        return km.import_model(model, "sequences", name="any-length", out_dir=out)
+
+    return shared_run(tmp_path_factory, runs_dir, "any-length-gru", make)
 
 
 @pytest.fixture(scope="session")
