@@ -216,7 +216,10 @@ model = EdgeModel({str(run.path / "exports" / "tflite-int8.tflite")!r})
 files = [{str(root)!r} + "/" + n for n in {keywords!r}]
 features = model.features(files)
 np.save(sys.argv[1], features)
-print(json.dumps({{"said": model.classify(files), "tf": "tensorflow" in sys.modules}}))
+# the microcontroller's file, its labels and features.tflite one folder up
+micro = EdgeModel({str(run.path / "exports" / "tflite-micro" / "model.tflite")!r})
+print(json.dumps({{"said": model.classify(files), "micro": micro.classify(files),
+                  "tf": "tensorflow" in sys.modules}}))
 """
     out = Path(bench["run"]) / "device-features.npy"
     done = subprocess.run([str(DEVICE_PYTHON), "-c", script, str(out)], capture_output=True,
@@ -226,6 +229,7 @@ print(json.dumps({{"said": model.classify(files), "tf": "tensorflow" in sys.modu
     assert answer["tf"] is False
     said = [s == n.split("/")[0] for s, n in zip(answer["said"], keywords, strict=True)]
     assert np.mean(said) >= 0.9
+    assert np.mean(np.array(answer["micro"]) == np.array(answer["said"])) >= 0.9
     test_x = run.dataset().test[0][picked]
     features = np.load(out)
     assert np.abs(features - test_x).max() <= 1e-3 * np.abs(test_x).max()
