@@ -167,6 +167,27 @@ def test_bad_sound_is_one_clear_line_and_nothing_is_written(tmp_path, data_dir, 
     assert len(result.stderr.strip().splitlines()) == 1 and re.search(message, result.stderr)
 
 
+def test_the_playgrounds_sound_input_refuses_bad_sound_in_one_line(tmp_path):
+    """What the dashboard's recorder and WAV upload go through (km.sound_input)."""
+    from kerasmodels.errors import UploadError
+
+    prep = FeatureParams().to_preprocessing()
+    with pytest.raises(UploadError, match=r"is not a PCM WAV file .*convert it to 16-bit mono"):
+        km.sound_input(b"ID3 an mp3, renamed", prep)
+    stereo = write_raw_wav(tmp_path / "stereo.wav", channels=2).read_bytes()
+    with pytest.raises(UploadError, match="has 2 channels"):
+        km.sound_input(stereo, prep)
+    with pytest.raises(UploadError, match="up to 10 MB"):
+        km.sound_input(b"RIFF" + bytes(11 * 2**20), prep)
+    with pytest.raises(UploadError, match="takes image, not sound"):
+        km.sound_input(stereo, {"kind": "image"})
+    # a longer recording: the model hears its loudest second, the word between the silences
+    word = tone(440.0, 16_000)
+    spoken = np.concatenate([np.zeros(16_000, "float32"), word, np.zeros(8_000, "float32")])
+    features, clip = km.sound_input(spoken, prep)
+    assert features.shape == (49, 10, 1) and np.array_equal(clip, word)
+
+
 def test_ds_cnn_is_the_mlperf_tiny_reference():
     """MLPerf Tiny's keyword spotting reference: 24,908 parameters on 49x10 MFCCs, 12 classes."""
     model = km.build_model("ds_cnn", input_shape=(49, 10, 1), num_classes=12)

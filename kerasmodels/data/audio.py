@@ -129,8 +129,6 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
     words = _word_files(root)
     classes, word_class = _classes(root, words, keywords)
     splits = _split(root, words, seed)
-    background = [read_wav(f, params.sample_rate)
-                  for f in sorted((root / BACKGROUND).glob("*.wav"))] if (root / BACKGROUND).is_dir() else []
     mixing = {"augment": augment, "time_shift_ms": time_shift_ms,
               "background_volume": background_volume,
               "background_frequency": background_frequency}
@@ -142,7 +140,9 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
                                           *root.glob("*_list.txt")]))
     cache = _cache_file(sha256, options, params)
     arrays = _read_cache(cache)
-    if arrays is None:
+    if arrays is None:  # the background recordings are read only to compute features
+        background = [read_wav(f, params.sample_rate)
+                      for f in sorted((root / BACKGROUND).glob("*.wav"))]
         rs = np.random.RandomState(seed)
         arrays = {}
         for part in ("train", "val", "test"):
