@@ -125,6 +125,84 @@ class FeatureParams:
         return cls(**{k: v for k, v in prep.items() if k in names})
 
 
+@dataclass(frozen=True)
+class FrameParams:
+    """How a machine recording becomes anomaly-detection inputs; recorded in the run's
+    ``preprocessing`` like :class:`FeatureParams`.
+
+    The defaults are MLPerf Tiny's anomaly-detection reference (``baseline.yaml``): 16 kHz,
+    an FFT of 1024 samples (Hann window) every 512, the power spectrum on 128 mel bands,
+    ``10 * log10(x + eps)``, then 5 consecutive frames stacked into one vector of 640 values
+    (frame-major, as ``common.file_to_vector_array``), one vector per frame step. Unlike
+    librosa, frames are not centred (no padding at the ends) and the mel filters are HTK's
+    (``tf.signal``).
+
+    Attributes:
+        sample_rate: samples per second (files at another rate are refused, not resampled).
+        fft_length: the window and FFT length in samples.
+        hop_length: the step between windows in samples.
+        mel_bins: mel bands, from ``lower_hz`` to ``upper_hz`` (half the rate by default).
+        frames: consecutive frames stacked into one input vector.
+        lower_hz: the lowest band's lower edge.
+        upper_hz: the highest band's upper edge (0: half the sample rate).
+    """
+
+    sample_rate: int = SAMPLE_RATE
+    fft_length: int = 1024
+    hop_length: int = 512
+    mel_bins: int = 128
+    frames: int = 5
+    lower_hz: float = 0.0
+    upper_hz: float = 0.0
+
+    def __post_init__(self):
+        for what in ("sample_rate", "fft_length", "hop_length", "mel_bins", "frames"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise DatasetError(f"{what} must be a positive whole number, got {value!r}")
+        if not 0 <= self.lower_hz < self.top_hz <= self.sample_rate / 2:
+            raise DatasetError(f"mel bands from {self.lower_hz} to {self.top_hz} Hz: they must "
+                               f"lie below half the sample rate ({self.sample_rate / 2:g} Hz)")
+
+    @property
+    def top_hz(self) -> float:
+        return self.upper_hz or self.sample_rate / 2
+
+    @property
+    def size(self) -> int:
+        """Values in one input vector: ``frames * mel_bins``."""
+        return self.frames * self.mel_bins
+
+    def vectors(self, samples: int) -> int:
+        """Input vectors a recording of ``samples`` samples gives."""
+        spectra = 1 + (samples - self.fft_length) // self.hop_length if samples >= \
+            self.fft_length else 0
+        return max(0, spectra - self.frames + 1)
+
+    def to_preprocessing(self) -> dict[str, Any]:
+        return {"kind": "machine_sound", **asdict(self), "window": "hann", "power": 2.0,
+                "note": "|STFT|^2 -> mel -> 10 log10(x + 1e-12) -> frames stacked "
+                        "(frame-major)"}
+
+    @classmethod
+    def from_preprocessing(cls, prep: dict[str, Any]) -> FrameParams:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in prep.items() if k in names})
+
+
+def wav_rate(path: str | Path) -> int:
+    """The sample rate a WAV file declares (its samples are not read); a DatasetError naming
+    the file when it is not a WAV file."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return int(w.getframerate())
+    except (wave.Error, EOFError) as exc:
+        raise DatasetError(f"{Path(path).name} is not a PCM WAV file ({exc}): convert it to "
+                           "16-bit mono WAV") from None
+    except OSError as exc:
+        raise DatasetError(f"{path} cannot be read ({exc.strerror or exc})") from None
+
+
 def read_wav(path: str | Path | BinaryIO, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The samples of a mono 16- or 32-bit PCM WAV file as float32 in [-1, 1], resampled to
     ``sample_rate`` (scipy's polyphase filter) when the file has another rate.
@@ -233,5 +311,5 @@ def as_clips(raw, params: FeatureParams) -> np.ndarray:
     return np.stack([loudest(c, params.clip_samples) for c in x])
 
 
-__all__ = ["FEATURE_KINDS", "SAMPLE_RATE", "FeatureParams", "as_clips", "fit_length", "loudest",
-           "read_wav", "resample", "write_wav"]
+__all__ = ["FEATURE_KINDS", "SAMPLE_RATE", "FeatureParams", "FrameParams", "as_clips", "fit_length", "loudest",
+           "read_wav", "resample", "wav_rate", "write_wav"]

@@ -31,7 +31,7 @@ from kerasmodels.runs import Run, list_runs, load_run, read_json, write_json
 LOG = get_logger(__name__)
 
 COLUMNS = ("run", "variant", "format", "runtime", "threads", "params", "bytes", "gzip_bytes",
-           "flash_bytes", "ram_bytes", "sparsity", "accuracy", "mae", "p50_ms", "p90_ms",
+           "flash_bytes", "ram_bytes", "sparsity", "accuracy", "mae", "auc", "p50_ms", "p90_ms",
            "throughput", "error")
 # run in a fresh process: the peak resident memory that loading a model and running one
 # example add to a process that has imported numpy and the runtimes (Linux: VmHWM is reset
@@ -73,10 +73,18 @@ def family(run: Run) -> list[Run]:
     return sorted(members, key=lambda r: (r.id != root, r.id))
 
 
-def quality(outputs: np.ndarray, y: np.ndarray, task: str) -> dict[str, float | None]:
-    if task == "classification":
-        return {"accuracy": float((outputs.argmax(-1) == y).mean()), "mae": None}
-    return {"accuracy": None, "mae": float(np.abs(outputs.ravel() - y.ravel()).mean())}
+SCORES = ("accuracy", "mae", "auc")  # the columns that hold a task's score (one per row)
+
+
+def quality(outputs: np.ndarray, x: np.ndarray, y: np.ndarray,
+            task: str) -> dict[str, float | None]:
+    """The row's score on the test split: its task's (``kerasmodels.tasks``) in its column,
+    None in the others."""
+    from kerasmodels.tasks import get_task
+
+    row = get_task(task)
+    return {column: row.measure(outputs, x, y).get(column) if column == row.score else None
+            for column in SCORES}
 
 
 def sparsity(model) -> float:
@@ -250,7 +258,7 @@ class _Measurements:
             "gzip_bytes": info["gzip_bytes"], "flash_bytes": info["flash_bytes"],
             "ram_bytes": info.get("ram_bytes"), "path": info["path"],
             "sparsity": self.sparsity_of[member.id],
-            **quality(outputs, y, data.task),
+            **quality(outputs, x, y, data.task),
             "throughput": round(throughput(predictor.predict, x,
                                            seconds=self.calls * THROUGHPUT_SECONDS_PER_CALL), 1),
         })
@@ -299,6 +307,7 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
                          else "base", "format": r["format"], "runtime": "litert", "threads": 1,
                          "bytes": r["bytes"], "gzip_bytes": r["gzip_bytes"],
                          "flash_bytes": r["bytes"], "accuracy": r.get("test_accuracy"),
+                         "auc": r.get("test_auc"),
                          "p50_ms": r.get("p50_ms"), "path": r.get("path")})
     number: dict[tuple[str, str], int] = {}
     for r in sorted({(r["variant"], r["run"]) for r in rows}):
@@ -306,9 +315,9 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
     for r in rows:
         n = number[(r["variant"], r["run"])]
         r["label"] = f"{r['variant']}{f' #{n}' if n > 1 else ''} · {r['format']}"
-    metric = "accuracy" if any(r.get("accuracy") is not None for r in rows) else "mae"
+    metric = next((m for m in SCORES if any(r.get(m) is not None for r in rows)), "accuracy")
     scored = [r for r in rows if r.get(metric) is not None and r.get("p50_ms") is not None]
-    front = pareto_front(scored, score=metric) if metric == "accuracy" else [False] * len(scored)
+    front = pareto_front(scored, score=metric) if metric != "mae" else [False] * len(scored)
     for r in rows:
         r["pareto"] = False
     for r, on_front in zip(scored, front, strict=True):

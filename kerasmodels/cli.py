@@ -543,20 +543,21 @@ def cmd_sweep(args) -> int:
     if "recipes" in given:
         given["recipes"] = [{"recipe": name} for name in given["recipes"]]
     result = km.sweep(args.run, progress=_progress(args), **given)
+    metric = result["metric"]
     columns = ["recipe", "options", "format", "status", "gzip_bytes", "x_smaller",
-               "val_accuracy", "test_accuracy", "p50_ms", "pareto"]
+               f"val_{metric}", f"test_{metric}", "p50_ms", "pareto"]
     failed = [f"{r['recipe']} {r['format'] or ''}: {r['status']}: {r['reason']}".replace("  ", " ")
               for r in result["rows"] if r["status"] != "ok"]
     pick = result["pick"]
     if pick is None:
         verdict = (f"no artifact is within {result['accuracy_budget']} of the parent's "
-                   f"validation accuracy {result['parent_val_accuracy']:.4f}: raise --budget")
+                   f"validation {metric} {result['parent_val_score']:.4f}: raise --budget")
     else:
         verdict = (f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller than "
-                   f"the parent's float32 TFLite, chosen on validation "
-                   f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}; "
-                   f"test accuracy {pick['test_accuracy']:.4f} against "
-                   f"{result['parent_accuracy']:.4f}): {pick['path']}")
+                   f"the parent's float32 TFLite, chosen on validation {metric} "
+                   f"{pick['val_score']:.4f} against {result['parent_val_score']:.4f}; "
+                   f"test {metric} {pick['test_score']:.4f} against "
+                   f"{result['parent_score']:.4f}): {pick['path']}")
     _emit(args, result, "\n".join([format_table(result["rows"], columns), *failed, verdict]))
     return 0
 
@@ -580,7 +581,8 @@ def cmd_export(args) -> int:
              "gzip_kB": kilobytes(a.gzip_bytes),
              "top1_agreement": a.parity.get("top1_agreement"),
              "max_abs_diff": a.parity["max_abs_diff"],
-             "accuracy": a.parity.get("accuracy", a.parity.get("mae"))} for a in artifacts]
+             "accuracy": a.parity.get("accuracy", a.parity.get("mae")),
+             **({"auc": a.parity["auc"]} if "auc" in a.parity else {})} for a in artifacts]
     lines = [format_table(rows)] if rows else []
     for artifact in artifacts:
         if artifact.device:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import HyperparameterError
+from kerasmodels.tasks import get_task
 
 if TYPE_CHECKING:
     from kerasmodels.data import Dataset
@@ -28,18 +29,22 @@ def seed_everything(seed: int) -> None:
 
 
 def compile_for(model, task: str, optimizer) -> None:
-    if task == "classification":
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-    else:
-        model.compile(optimizer=optimizer, loss="mse", metrics=["mae"])
+    """Compile ``model`` with ``task``'s loss and metrics (``kerasmodels.tasks.TASKS``)."""
+    row = get_task(task)
+    model.compile(optimizer=optimizer, loss=row.loss, metrics=list(row.metrics))
 
 
 def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[str, float]]:
-    """Loss and metrics of a compiled model on the train, val and test splits."""
+    """Loss and metrics of a compiled model on the train, val and test splits (an anomaly
+    run's from its reconstructions: the mean error and the ROC AUC of the anomaly score)."""
+    task = get_task(dataset.task)
     out = {}
     for split in ("train", "val", "test"):
         x, y = getattr(dataset, split)
+        if task.reconstructs:
+            outputs = model.predict(x, batch_size=batch_size, verbose=0)
+            out[split] = task.measure(outputs, x, y)
+            continue
         values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
         out[split] = {k: float(v) for k, v in values.items()}
     return out

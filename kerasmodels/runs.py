@@ -424,6 +424,7 @@ def runs_table(runs_dir: str | Path = RUNS_DIR) -> tuple[list[dict[str, Any]],
             "parent": run.parent, "recipe": run.record.recipe,
             "params": run.record.arch.params,
             "test_acc": test.get("accuracy"), "test_mae": test.get("mae"),
+            "test_auc": test.get("auc"),
             "kB": kilobytes(run.model_bytes),
             "epochs": run.record.training.get("epochs_run"),
         })

@@ -341,7 +341,7 @@ def _fit(plan: TrainingPlan, model, cbs: list, guard: DivergenceGuard,
          start_epoch: int) -> float:
     """Fit from ``start_epoch``; the seconds it took. A diverged loss stops it (the guard
     knows where); a lost worker of a multi-worker run is one clear error."""
-    (x, y), val = plan.data.train, plan.data.val
+    (x, y), val = plan.data.fitting("train"), plan.data.fitting("val")
     started = time.perf_counter()
     try:
         if plan.dist:

@@ -24,6 +24,7 @@ from kerasmodels.errors import HyperparameterError, check_positive
 from kerasmodels.layout import RUNS_DIR
 from kerasmodels.options import TRAINING
 from kerasmodels.runs import Run, load_run, write_json
+from kerasmodels.tasks import get_task
 
 # the training options' declared search ranges (batch size only when asked for)
 COMMON_SPACE: dict[str, Any] = {name: option.search for name, option in TRAINING.items()
@@ -109,8 +110,9 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
     """Search ``space`` (default: :func:`default_space`) with TPE and the median pruner.
 
     Every trial trains and saves a run in ``out_dir``; the summary goes to
-    ``<out_dir>/.searches/<arch>-<dataset>-<time>.json``. The objective is the best validation
-    accuracy (classification) or minus the best validation loss (regression).
+    ``<out_dir>/.searches/<arch>-<dataset>-<time>.json``. The objective is the validation
+    accuracy (classification), the validation ROC AUC (anomaly detection) or minus the
+    validation loss (regression) of each trial's saved run.
     """
     import optuna
 
@@ -180,15 +182,18 @@ def _checked_space(arch: str, space: dict[str, Any] | None) -> dict[str, Any]:
 
 class Objective:
     """A search's objective: each trial trains and saves a run; its value is the saved run's
-    validation accuracy (minus its validation loss for a regression). ``records`` holds one
-    entry per trial."""
+    validation accuracy (its ROC AUC for anomaly detection, minus its validation loss for a
+    regression; the pruner sees the validation accuracy or loss of each epoch). ``records``
+    holds one entry per trial."""
 
     def __init__(self, arch: str, data, space: dict[str, Any], *, epochs: int, seed: int,
                  out_dir: str | Path):
         self.arch, self.data, self.space = arch, data, space
         self.epochs, self.seed, self.out_dir = epochs, seed, out_dir
         self.classification = data.task == "classification"
-        self.monitor = "val_accuracy" if self.classification else "val_loss"
+        self.monitor = "val_accuracy" if self.classification else "val_loss"  # each epoch
+        task = get_task(data.task)
+        self.score = task.score if task.higher_is_better else None  # of the saved run
         self.records: list[dict[str, Any]] = []
 
     def __call__(self, trial):
@@ -205,7 +210,7 @@ class Objective:
                     out_dir=self.out_dir, verbose=0, callbacks=[report], **options)
         # the objective is what the saved run scores (its last epoch's weights), not the best
         # epoch seen while training: otherwise best_run need not score the best value
-        value = (run.metrics["val"]["accuracy"] if self.classification
+        value = (run.metrics["val"][self.score] if self.score
                  else -run.metrics["val"]["loss"])
         record.update(run=run.id, value=value, val=run.metrics["val"], test=run.metrics["test"],
                       epochs_run=run.record.training["epochs_run"])

@@ -21,6 +21,7 @@ import numpy as np
 
 from kerasmodels.layout import EXPORTS, EXPORTS_RECORD
 from kerasmodels.runs import Run, load_run
+from kerasmodels.tasks import label_name, reconstruction_error
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Variant:
     runtime: str
     predictor: Any
     labels: list[str] | None
+    threshold: float | None = None  # an anomaly detector's: scores above it are anomalies
 
     @property
     def name(self) -> str:
@@ -67,6 +69,7 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
     example = members[0].dataset().test[0][:1]  # warm-up input (zeros are all padding)
 
     def add(member, recipe, labels, fmt, where, make):
+        threshold = member.metrics.get("train", {}).get("threshold")
         if formats is not None and fmt not in formats:
             return
         try:
@@ -75,7 +78,8 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
         except KerasModelsError as exc:
             found.broken.append((member.id, where, str(exc)))
             return
-        found.append(Variant(member.id, recipe, fmt, predictor.name, predictor, labels))
+        found.append(Variant(member.id, recipe, fmt, predictor.name, predictor, labels,
+                             threshold))
 
     for member in members:
         recipe = member.record.recipe or "base"
@@ -108,7 +112,9 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
 
 
 def predict_variants(variants: list[Variant], x: np.ndarray) -> list[dict[str, Any]]:
-    """Each variant's output for one example ``x``: label, confidence, probabilities, ms.
+    """Each variant's output for one example ``x``: label, confidence, probabilities, ms
+    (an anomaly detector's: ``anomaly_score``, its ``threshold`` and the label ``normal`` or
+    ``anomaly``).
 
     The input's shape is checked once (an InputShapeError names the shape the family takes);
     a variant whose runtime fails on this input gets its ``error`` instead of a label.
@@ -132,7 +138,12 @@ def predict_variants(variants: list[Variant], x: np.ndarray) -> list[dict[str, A
                          "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"})
             continue
         row["ms"] = round((time.perf_counter() - start) * 1000, 3)
-        if variant.labels and output.size == len(variant.labels):
+        if variant.threshold is not None:
+            score = float(reconstruction_error(output[None], batch[:1])[0])
+            row.update(label=label_name("anomaly", None, int(score > variant.threshold)),
+                       confidence=None, anomaly_score=round(score, 4),
+                       threshold=round(variant.threshold, 4))
+        elif variant.labels and output.size == len(variant.labels):
             best = int(output.argmax())
             row.update(label=variant.labels[best], confidence=float(output[best]),
                        probabilities=[float(p) for p in output])

@@ -71,11 +71,11 @@ def render_export_formats(_: dict) -> str:
 
     rows = [[f"`{f.name}`" + ("" if f.default else " (when named)"), f"`{f.file}`", f.device,
              f.runtime, f"{100 * f.agreement_floor:g}%" + (" (lossless)" if f.lossless else ""),
-             f"{f.difference_ceiling:g}", ", ".join(f"`{o}`" for o in f.options) or "-",
-             f.note] for f in export_formats()]
+             f"{f.difference_ceiling:g}", f"{f.auc_drop_ceiling:g}",
+             ", ".join(f"`{o}`" for o in f.options) or "-", f.note] for f in export_formats()]
     return table(["format", "file", "for", "checked in", "top-1 agreement with Keras at least",
-                  "max difference at most (regression, in std of the outputs)", "options",
-                  "note"], rows)
+                  "max difference at most (regression, in std of the outputs)",
+                  "AUC drop at most (anomaly detection)", "options", "note"], rows)
 
 
 @renderer("train")

@@ -9,7 +9,7 @@ COMPATIBLE = {
     "linear": "regression", "mlp": "digits", "mlp_small": "digits", "cnn": "digits",
     "cnn_small": "digits", "rnn": "sequences", "rnn_small": "text", "transformer": "text",
     "transformer_small": "digits", "ds_cnn": "speech", "mobilenet_v1": "digits",
-    "resnet8": "digits",
+    "resnet8": "digits", "fc_autoencoder": "machines",
 }
 
 
@@ -24,10 +24,13 @@ def test_cnn_matches_the_chapters_pytorch_parameter_count():
     ("ds_cnn", (49, 10, 1), 12, 24_908),      # keyword_spotting/keras_model.py
     ("mobilenet_v1", (96, 96, 3), 2, 221_794),  # visual_wake_words/vww_model.py, alpha 0.25
     ("resnet8", (32, 32, 3), 10, 78_666),      # image_classification/keras_model.py, 16 filters
+    ("fc_autoencoder", (640,), None, 269_992),  # anomaly_detection/keras_model.py
 ])
 def test_mlperf_tiny_reference_models_have_the_reference_parameter_counts(arch, shape, classes,
                                                                          params):
-    assert km.build_model(arch, input_shape=shape, num_classes=classes).count_params() == params
+    task = "classification" if classes else "anomaly"
+    model = km.build_model(arch, input_shape=shape, num_classes=classes, task=task)
+    assert model.count_params() == params
 
 
 def test_registry_covers_every_family_with_a_small_variant():
@@ -42,7 +45,8 @@ def test_every_architecture_builds_and_predicts(arch):
     ds = km.load_dataset(COMPATIBLE[arch])
     model = km.build_model(arch, ds)
     out = model.predict(ds.test[0][:4], verbose=0)
-    assert out.shape == (4, ds.num_classes or 1)
+    assert out.shape == ((4, *ds.input_shape) if ds.task == "anomaly" else
+                         (4, ds.num_classes or 1))
     if ds.task == "classification":
         np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
 

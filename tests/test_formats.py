@@ -62,8 +62,8 @@ def test_a_new_row_reaches_every_consumer(cnn_run, tmp_path, monkeypatch):
     dummy = formats.ExportFormat(
         "dummy", "model.dummy", converter="tests.test_formats:write_dummy",
         loader="kerasmodels.runtime.litert:LiteRTModel", runtime="litert", device="test bench",
-        lossless=True, agreement_floor=0.999, difference_ceiling=1e-4, quick=True, sweep=True,
-        threads=True)
+        lossless=True, agreement_floor=0.999, difference_ceiling=1e-4, auc_drop_ceiling=0.001,
+        quick=True, sweep=True, threads=True)
     table = [dataclasses.replace(f, sweep=False, default=False, quick=False)
              for f in formats.FORMATS]
     monkeypatch.setattr(formats, "FORMATS", [*table, dummy])

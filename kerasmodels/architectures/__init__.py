@@ -11,7 +11,15 @@ kerasmodels names a family or an architecture: they read these tables, and the r
 
 from __future__ import annotations
 
-from kerasmodels.architectures import cnn, dense, kws, rnn, tiny, transformer  # noqa: F401  (registers)
+from kerasmodels.architectures import (  # noqa: F401  (registers)
+    autoencoder,
+    cnn,
+    dense,
+    kws,
+    rnn,
+    tiny,
+    transformer,
+)
 from kerasmodels.architectures.common import ProblemSpec
 from kerasmodels.architectures.registry import FAMILIES, REGISTRY, Architecture, Family
 from kerasmodels.data import Dataset, load_dataset

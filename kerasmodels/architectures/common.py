@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from kerasmodels.errors import HyperparameterError
 
 
@@ -44,12 +46,23 @@ def as_sequence(x, spec: ProblemSpec, arch: str):
 
 
 def output_head(x, spec: ProblemSpec):
-    """Dense logits then softmax for classification; one linear unit for regression."""
+    """Dense logits then softmax for classification; one linear unit for regression; for a
+    task that reconstructs its input (anomaly), one linear unit per input value, in the
+    input's shape."""
     from kerasmodels.backend import keras
+    from kerasmodels.tasks import get_task
 
     if spec.task == "classification":
         logits = keras.layers.Dense(spec.outputs, name="logits")(x)
         return keras.layers.Softmax(name="probabilities")(logits)
+    if get_task(spec.task).reconstructs:
+        if spec.vocab_size:
+            raise HyperparameterError("an anomaly model reconstructs its input: token ids "
+                                      "cannot be reconstructed; use features (floats)")
+        size = int(np.prod(spec.input_shape))
+        out = keras.layers.Dense(size, name="reconstruction")(x)
+        return (keras.layers.Reshape(spec.input_shape, name="as_input")(out)
+                if len(spec.input_shape) > 1 else out)
     return keras.layers.Dense(1, name="prediction")(x)
 
 

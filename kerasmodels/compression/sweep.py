@@ -6,11 +6,14 @@ and each artifact's accuracy (measured through LiteRT at export), raw and gzip s
 latency, multiply-adds with the latency floor they imply on this CPU, and ``x_smaller`` (the
 parent's float32 TFLite gzip size over this one's) form one row. Every row
 carries its accuracy on the validation split (``val_accuracy``) and on the test split
-(``test_accuracy``, also ``accuracy``). Choices are made on validation, never on test: the Pareto
-front (no other row at least as good on validation accuracy, raw bytes, gzip bytes and latency)
+(``test_accuracy``, also ``accuracy``); a row of an anomaly-detection run carries the ROC AUC
+of its anomaly score instead (``val_auc``, ``test_auc``, ``auc``), and every row its task's
+score as ``val_score`` and ``test_score`` (the result's ``metric`` names it,
+``kerasmodels.tasks``). Choices are made on validation, never on test: the Pareto
+front (no other row at least as good on validation score, raw bytes, gzip bytes and latency)
 and the pick,
-the smallest artifact whose validation accuracy is within ``accuracy_budget`` of the parent's
-Keras validation accuracy. The test accuracy is what is reported.
+the smallest artifact whose validation score is within ``accuracy_budget`` of the parent's
+Keras validation score. The test score is what is reported.
 
 >>> result = km.sweep("saved_models/cnn-digits-...", accuracy_budget=0.01)  # doctest: +SKIP
 >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
@@ -29,18 +32,23 @@ from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, SWEEP
 from kerasmodels.logs import get_logger
 from kerasmodels.measure import latencies, pareto_front
 from kerasmodels.runs import Run, load_run, read_json, write_json
+from kerasmodels.tasks import get_task
 
 LOG = get_logger(__name__)
 
 
 
-def choose(rows: list[dict[str, Any]], parent_val_accuracy: float,
+SWEPT_TASKS = ("classification", "anomaly")  # tasks whose score is higher-is-better
+
+
+def choose(rows: list[dict[str, Any]], parent_val_score: float,
            accuracy_budget: float) -> dict[str, Any] | None:
-    """The smallest row (gzip bytes) whose validation accuracy is within ``accuracy_budget`` of
-    the parent's; ties go to the higher validation accuracy. None when no row is."""
+    """The smallest row (gzip bytes) whose validation score (``val_score``: accuracy, or an
+    anomaly run's AUC) is within ``accuracy_budget`` of the parent's; ties go to the higher
+    validation score. None when no row is."""
     eligible = [r for r in rows
-                if r["val_accuracy"] >= parent_val_accuracy - accuracy_budget - 1e-9]
-    return min(eligible, key=lambda r: (r["gzip_bytes"], -r["val_accuracy"])) if eligible else None
+                if r["val_score"] >= parent_val_score - accuracy_budget - 1e-9]
+    return min(eligible, key=lambda r: (r["gzip_bytes"], -r["val_score"])) if eligible else None
 
 
 def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
@@ -50,9 +58,9 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     """Run ``recipes`` on ``run``, export and time everything, mark the front, pick one.
 
     Args:
-        run: a classification run, or its folder.
-        accuracy_budget: how far below the parent's validation accuracy the pick may be
-            (0.01: one percentage point).
+        run: a classification or anomaly-detection run, or its folder.
+        accuracy_budget: how far below the parent's validation score (accuracy, or an anomaly
+            run's ROC AUC) the pick may be (0.01: one percentage point).
         recipes: ``{"recipe": name, **options}`` each (default: every recipe row's ``sweep``
             option sets, :func:`kerasmodels.compression.recipes.default_sweep`).
         formats: rows of the format table timed in LiteRT (default: its ``sweep`` rows;
@@ -61,8 +69,10 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         progress: show a bar, one step per variant.
 
     Returns:
-        ``{"parent", "parent_accuracy", "parent_val_accuracy", "accuracy_budget", "rows",
-        "pick", "failed", "complete", "seconds"}``, also written to ``<run>/sweep.json``.
+        ``{"parent", "metric", "parent_score", "parent_val_score", "accuracy_budget", "rows",
+        "pick", "failed", "complete", "seconds"}`` (with ``parent_accuracy`` and
+        ``parent_val_accuracy``, or ``parent_auc`` and ``parent_val_auc``), also written to
+        ``<run>/sweep.json``.
         Every row has a ``status``: ``ok``, or why the variant has no artifact (``below
         floor`` with the measured agreement, ``cannot hold``, ``converter failed``,
         ``compression failed``) and its ``reason``. Only ``ok`` rows are timed, ranked and
@@ -70,7 +80,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
 
     Raises:
         HyperparameterError: a budget outside [0, 1), a format LiteRT does not run, or a run
-            that is not a classification.
+            whose score is not higher-is-better (a regression).
 
     A variant that fails is a row, not the end of the sweep; ``sweep.json`` is rewritten after
     each variant (``complete: false``), so a sweep that is interrupted keeps what it measured.
@@ -82,8 +92,10 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
     """
     recipes, formats = _checked(accuracy_budget, recipes, formats)
     parent = load_run(run)
-    if parent.record.dataset.task != "classification":
-        raise HyperparameterError("the sweep ranks by accuracy: it needs a classification run")
+    if parent.record.dataset.task not in SWEPT_TASKS:
+        raise HyperparameterError(f"the sweep ranks by accuracy or AUC: it needs a "
+                                  f"classification or anomaly run, not a "
+                                  f"{parent.record.dataset.task} one")
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -139,12 +151,16 @@ class SweepState:
         self.integer = [name for name in formats if get_format(name).integer]
         self.baseline_format = next((n for n in formats if get_format(n).lossless), None)
         data = parent.dataset()
+        self.task = get_task(data.task)
+        self.metric = self.task.score
         self.example, (self.x_val, self.y_val) = data.test[0][:1], data.val
         self.machine = machine()
         self.started = time.perf_counter()
+        test, val = parent.metrics["test"][self.metric], parent.metrics["val"][self.metric]
         self.result: dict[str, Any] = {
-            "parent": parent.id, "parent_accuracy": parent.metrics["test"]["accuracy"],
-            "parent_val_accuracy": parent.metrics["val"]["accuracy"], "chosen_on": "val",
+            "parent": parent.id, "metric": self.metric, "parent_score": test,
+            "parent_val_score": val, f"parent_{self.metric}": test,
+            f"parent_val_{self.metric}": val, "chosen_on": "val",
             "accuracy_budget": accuracy_budget, "rows": [], "pick": None, "complete": False}
         self.rows: list[dict[str, Any]] = self.result["rows"]
         self.timed: dict[int, Any] = {}
@@ -224,15 +240,17 @@ class SweepState:
         from kerasmodels.runtime.litert import LiteRTModel
 
         model = LiteRTModel(artifact.path, num_threads=1)
-        val_accuracy = float((model.predict(self.x_val).argmax(-1) == self.y_val).mean())
+        metric = self.metric
+        val = self.task.measure(model.predict(self.x_val), self.x_val, self.y_val)[metric]
+        test = artifact.parity[metric]
         self.timed[len(self.rows)] = model.runtime_call(self.example)
         floor = latency_floor_ms(macs, get_format(artifact.format).int8_kernels, self.machine)
         return {"format": artifact.format, "status": "ok", "path": str(artifact.path),
                 "bytes": artifact.bytes, "gzip_bytes": artifact.gzip_bytes,
                 "multiply_adds": macs, "latency_floor_ms": round(floor or 0, 6) or None,
-                "val_accuracy": round(val_accuracy, 6),
-                "test_accuracy": round(artifact.parity["accuracy"], 6),
-                "accuracy": round(artifact.parity["accuracy"], 6),
+                "val_score": round(val, 6), "test_score": round(test, 6),
+                f"val_{metric}": round(val, 6), f"test_{metric}": round(test, 6),
+                metric: round(test, 6),
                 "top1_agreement": artifact.parity.get("top1_agreement"),
                 **({"float_layers": artifact.device["float_layers"]}
                    if artifact.device and "float_layers" in artifact.device else {})}
@@ -247,10 +265,11 @@ class SweepState:
                          and r["format"] == self.baseline_format), None)
         for row in rows:
             row["pareto"] = False
-        for row, on_front in zip(measured, pareto_front(measured), strict=True):
+        for row, on_front in zip(measured, pareto_front(measured, score="val_score"),
+                                 strict=True):
             row["pareto"] = on_front
             row["x_smaller"] = round(baseline / row["gzip_bytes"], 2) if baseline else None
-        self.result["pick"] = choose(measured, self.result["parent_val_accuracy"],
+        self.result["pick"] = choose(measured, self.result["parent_val_score"],
                                      self.result["accuracy_budget"])
         self.result["failed"] = len(rows) - len(measured)
         self.result["complete"] = True

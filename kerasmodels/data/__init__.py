@@ -22,6 +22,13 @@ def _speech(**options) -> Dataset:
     return speech(**options)
 
 
+def _machines(**options) -> Dataset:
+    """A machine's hum, normal and with faults: anomaly detection (MLPerf Tiny's 640 inputs)."""
+    from kerasmodels.data.machines import machines
+
+    return machines(**options)
+
+
 BUILTIN: dict[str, Callable[..., Dataset]] = {
     "digits": builtin.digits,
     "regression": builtin.regression,
@@ -29,15 +36,16 @@ BUILTIN: dict[str, Callable[..., Dataset]] = {
     "text": builtin.text,
     "diabetes": builtin.diabetes,
     "speech": _speech,
+    "machines": _machines,
 }
 ONLINE = ("mnist", "fashion_mnist", "cifar10", "imdb")
-FILE_PREFIXES = ("csv:", "images:", "audio:")
+FILE_PREFIXES = ("csv:", "images:", "audio:", "anomaly:")
 DEFAULT_DATASET = "digits"
 
 
 def dataset_names() -> list[str]:
-    """Every dataset name ``load_dataset`` accepts (plus ``csv:<path>``, ``images:<folder>``
-    and ``audio:<folder>``)."""
+    """Every dataset name ``load_dataset`` accepts (plus ``csv:<path>``, ``images:<folder>``,
+    ``audio:<folder>`` and ``anomaly:<folder>``)."""
     return [*BUILTIN, *ONLINE]
 
 
@@ -49,7 +57,9 @@ def load_dataset(name: str | Dataset = DEFAULT_DATASET, **options) -> Dataset:
     ``csv:<path>`` with ``target=<column>``; ``images:<folder>`` with ``image_size=(h, w)``
     and ``color="rgb"|"grayscale"``; ``speech`` (command words synthesized with espeak-ng)
     and ``audio:<folder>`` (WAV clips in Speech Commands' layout, ``keywords=[...]``; see
-    :func:`kerasmodels.data.audio.load_audio_folder`). ``classes=[...]`` keeps only those classes of any
+    :func:`kerasmodels.data.audio.load_audio_folder`); ``machines`` (a generated machine's
+    hum) and ``anomaly:<folder>`` (WAV recordings in DCASE's layout, anomaly detection; see
+    :func:`kerasmodels.data.anomaly.load_anomaly_folder`). ``classes=[...]`` keeps only those classes of any
     classification dataset (see :meth:`Dataset.select_classes`). A Dataset passes through.
     """
     if isinstance(name, Dataset):
@@ -82,12 +92,16 @@ def _load(name: str, options: dict) -> Dataset:
             from kerasmodels.data.audio import load_audio_folder
 
             return load_audio_folder(name[6:], **options)
+        if name.startswith("anomaly:"):
+            from kerasmodels.data.anomaly import load_anomaly_folder
+
+            return load_anomaly_folder(name[8:], **options)
     except TypeError as exc:
         if "unexpected keyword" in str(exc):
             raise DatasetError(f"dataset {name!r} does not take that option: {exc}") from None
         raise
     raise UnknownNameError("dataset", name, [*dataset_names(), "csv:<path>", "images:<folder>",
-                                                "audio:<folder>"])
+                                                "audio:<folder>", "anomaly:<folder>"])
 
 
 __all__ = ["Dataset", "DatasetError", "dataset_names", "holdout", "load_dataset", "split"]

@@ -138,8 +138,8 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
     every = [f for part in splits.values() for f in part]
     sha256 = content_sha256(root, sorted([*every, *root.glob(f"{BACKGROUND}/*.wav"),
                                           *root.glob("*_list.txt")]))
-    cache = _cache_file(sha256, options, params)
-    arrays = _read_cache(cache)
+    cache = cache_file(sha256, options, params.to_preprocessing())
+    arrays = read_cache(cache)
     if arrays is None:  # the background recordings are read only to compute features
         background = [read_wav(f, params.sample_rate)
                       for f in sorted((root / BACKGROUND).glob("*.wav"))]
@@ -151,7 +151,7 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
             silent = int(round(known * silence_percentage / 100)) if SILENCE in classes else 0
             arrays[part] = _features(files, labels, silent, classes, background, params, rs,
                                      mixing if part == "train" else None)
-        _write_cache(cache, arrays)
+        write_cache(cache, arrays)
     return Dataset(
         name or f"audio:{root}", arrays["train"], arrays["val"], arrays["test"],
         task="classification", num_classes=len(classes), labels=classes,
@@ -165,17 +165,17 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
 FEATURE_CACHE_VERSION = 1  # a change to how clips become features is a new version
 
 
-def _cache_file(sha256: str, options: dict[str, Any], params: FeatureParams) -> Path:
+def cache_file(sha256: str, options: dict[str, Any], preprocessing: dict[str, Any]) -> Path:
     """Where the features of this folder's content, options and parameters are kept: reading
     a run's dataset again (export, compress, the dashboard) then takes a second."""
     import json
 
-    key = json.dumps([FEATURE_CACHE_VERSION, sha256, options, params.to_preprocessing()],
+    key = json.dumps([FEATURE_CACHE_VERSION, sha256, options, preprocessing],
                      sort_keys=True)
     return data_dir() / "features" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
 
 
-def _read_cache(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+def read_cache(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
     if not path.is_file():
         return None
     try:
@@ -186,7 +186,7 @@ def _read_cache(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
         return None
 
 
-def _write_cache(path: Path, arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def write_cache(path: Path, arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     """Written beside and renamed: a killed process leaves no half-written cache."""
     import os
     import tempfile

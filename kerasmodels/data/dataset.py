@@ -161,6 +161,14 @@ class Dataset:
     def dtype(self) -> str:
         return str(self.train[0].dtype)
 
+    def fitting(self, split: str) -> Split:
+        """``(inputs, targets)`` a model is fit to on ``split``: the labels, or the inputs
+        themselves for a task whose model reconstructs them (``anomaly``)."""
+        from kerasmodels.tasks import get_task
+
+        x, y = getattr(self, split)
+        return x, get_task(self.task).targets(x, y)
+
     @property
     def is_tokens(self) -> bool:
         """True when inputs are integer token ids (an Embedding goes in front)."""

@@ -46,6 +46,7 @@ from kerasmodels.formats import (
 from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, FEATURES, LABELS
 from kerasmodels.logs import get_logger
 from kerasmodels.runs import Run, load_run, read_json, write_json
+from kerasmodels.tasks import get_task, score_of
 
 LOG = get_logger(__name__)
 
@@ -272,6 +273,13 @@ def check_agreement(fmt: str, result: dict[str, Any], reference: np.ndarray,
             return
         problem = (f"{fmt} agrees with the Keras model on {agreement:.2%} of the test split's "
                    f"labels, below its floor of {floor:.1%}")
+    elif "auc" in result:
+        ceiling, drop = bounds.auc_drop_ceiling, result["keras_auc"] - result["auc"]
+        if drop <= ceiling:
+            return
+        problem = (f"{fmt}'s anomaly scores have a test ROC AUC of {result['auc']:.4f} against "
+                   f"the Keras model's {result['keras_auc']:.4f}, a drop above its ceiling "
+                   f"of {ceiling}")
     else:
         ceiling = bounds.difference_ceiling
         relative = result["max_abs_diff"] / max(float(np.std(reference)), 1e-12)
@@ -338,9 +346,13 @@ def parity(artifact: Artifact, x, y, reference: np.ndarray, task: str) -> dict[s
 
     outputs = load_predictor(artifact.path).predict(x)
     result = {"samples": len(x), "max_abs_diff": float(np.abs(outputs - reference).max())}
+    row = get_task(task)
     if task == "classification":
         result["top1_agreement"] = float((outputs.argmax(-1) == reference.argmax(-1)).mean())
         result["accuracy"] = float((outputs.argmax(-1) == y).mean())
+    elif row.reconstructs:  # the anomaly score's ROC AUC, the file's and the Keras model's
+        result["auc"] = row.measure(outputs, x, y)["auc"]
+        result["keras_auc"] = row.measure(reference, x, y)["auc"]
     else:
         result["mae"] = float(np.abs(outputs.ravel() - y.ravel()).mean())
     return result
@@ -352,8 +364,11 @@ def model_info(run: Run, options: dict[str, Any] | None = None) -> dict[str, Any
     options = options or {}
     info = run.record.dataset
     test = run.metrics.get("test", {})
-    score = (f"test accuracy {test['accuracy']:.4f}" if "accuracy" in test else
-             f"test MAE {test['mae']:.4g}" if "mae" in test else "")
+    key = score_of(info.task or "") or ""
+    score = ""
+    if key in test:
+        shown = f"{test[key]:.4g}" if key == "mae" else f"{test[key]:.4f}"
+        score = f"test {key if key == 'accuracy' else key.upper()} {shown}"
     recipe = f", compressed with {run.record.recipe}" if run.record.recipe else ""
     description = (f"{run.arch} trained on {info.name} by kerasmodels"
                    f"{recipe}" + (f"; {score}" if score else ""))

@@ -23,6 +23,7 @@ from kerasmodels._compat import converter_error
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import ExportError, ParityError
 from kerasmodels.logs import quiet_native
+from kerasmodels.tasks import get_task
 
 CALIBRATION_SAMPLES = 200
 # the formats this converter makes (rows of kerasmodels.formats), by what each quantizes
@@ -219,7 +220,7 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
     """
     search = MixedPrecision(model, data)
     worst = search.ranked()
-    enough = fmt.agreement_floor if data.task == "classification" else -fmt.difference_ceiling
+    enough = quality_floor(fmt, data.task)
     content = search.quantized([])
     measured = before = search.quality(content)
     most = int(len(worst) * MIXED_FLOAT_SHARE)
@@ -227,7 +228,8 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
     while measured < enough:  # 1, 2, 4, ... worst layers in float, at most `most`
         count = min(max(1, 2 * low), most)
         if count <= low or trials >= MIXED_TRIALS:  # a float16 file is the answer
-            what = "agreement" if data.task == "classification" else "difference"
+            what = {"classification": "agreement", "anomaly": "AUC drop"}.get(data.task,
+                                                                              "difference")
             raise ParityError(
                 f"{fmt.name} cannot reach its floor: with the {low} worst of its "
                 f"{len(worst)} quantized layers kept in float its validation {what} is "
@@ -250,9 +252,17 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
         else:
             low = middle
     kept = worst[:high]
-    key = "val_agreement" if data.task == "classification" else "val_relative_difference"
+    key = {"classification": "val_agreement", "anomaly": "val_auc_drop"}.get(
+        data.task, "val_relative_difference")
     return content, {"float_layers": kept, "quantized_layers": len(worst) - len(kept),
                      f"{key}_int8": round(abs(before), 6), key: round(abs(measured), 6)}
+
+
+def quality_floor(fmt, task: str) -> float:
+    """The least :meth:`MixedPrecision.quality` that meets ``fmt``'s floor for ``task``."""
+    if task == "classification":
+        return fmt.agreement_floor
+    return -(fmt.auc_drop_ceiling if get_task(task).reconstructs else fmt.difference_ceiling)
 
 
 class MixedPrecision:
@@ -266,7 +276,7 @@ class MixedPrecision:
         self.function = concrete_function(self.model, self.batch,
                                           self.representative.shape[1:])
         self.dtype = self.model.inputs[0].dtype.as_numpy_dtype
-        self.task, self.x_val = data.task, data.val[0]
+        self.task, (self.x_val, self.y_val) = data.task, data.val
         self.reference = np.asarray(
             self.model.predict(self.x_val, batch_size=256, verbose=0)
             if hasattr(self.model, "predict") else self.model(self.x_val, training=False))
@@ -312,8 +322,9 @@ class MixedPrecision:
             return self.debugger.get_nondebug_quantized_model()
 
     def quality(self, content: bytes) -> float:
-        """Top-1 agreement with the model on validation (minus the largest relative
-        difference for a regression): higher is better."""
+        """Top-1 agreement with the model on validation (minus the drop of the validation AUC
+        for anomaly detection, minus the largest relative difference for a regression):
+        higher is better."""
         from ai_edge_litert.interpreter import Interpreter
 
         interpreter = Interpreter(model_content=content)
@@ -331,6 +342,10 @@ class MixedPrecision:
         got = np.concatenate(outputs)
         if self.task == "classification":
             return float((got.argmax(-1) == self.reference.argmax(-1)).mean())
+        task = get_task(self.task)
+        if task.reconstructs:  # minus the drop of the anomaly score's AUC
+            return -(task.measure(self.reference, self.x_val, self.y_val)["auc"]
+                     - task.measure(got, self.x_val, self.y_val)["auc"])
         return -float(np.abs(got - self.reference).max() /
                       max(float(np.std(self.reference)), 1e-12))
 

@@ -221,18 +221,11 @@ def evaluate(model, data: Dataset) -> dict[str, dict[str, float]]:
 
         compile_for(model, data.task, make_optimizer("adam", 1e-3))
         return evaluate_compiled(model, data)
-    result = {}
-    for split in ("train", "val", "test"):
-        x, y = getattr(data, split)
-        outputs = model.predict(x)
-        if data.task == "classification":
-            picked = np.clip(outputs[np.arange(len(y)), y], 1e-7, 1.0)
-            result[split] = {"loss": float(-np.log(picked).mean()),
-                             "accuracy": float((outputs.argmax(-1) == y).mean())}
-        else:
-            error = outputs.ravel() - y.ravel()
-            result[split] = {"loss": float((error ** 2).mean()), "mae": float(np.abs(error).mean())}
-    return result
+    from kerasmodels.tasks import get_task
+
+    task = get_task(data.task)
+    return {split: task.measure(model.predict(getattr(data, split)[0]), *getattr(data, split))
+            for split in ("train", "val", "test")}
 
 
 __all__ = ["check_fits", "import_model", "own_model"]

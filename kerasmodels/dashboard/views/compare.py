@@ -30,8 +30,8 @@ metric, pick = compared["metric"], compared["pick"]
 ranked = table[table[metric].notna()] if metric in table else table  # what was measured
 if pick:
     st.success(f"Sweep pick: **{pick['recipe']} {pick['format']}**, {pick['x_smaller']}x smaller "
-               f"than the parent's float32 TFLite, test accuracy {pick['test_accuracy']:.4f} "
-               f"(chosen on validation {pick['val_accuracy']:.4f})")
+               f"than the parent's float32 TFLite, test {metric} {pick['test_score']:.4f} "
+               f"(chosen on validation {pick['val_score']:.4f})")
 if not compared["benchmarked"]:
     st.info("Only the sweep's artifacts so far: benchmark the family to time every runtime.")
 shown = ["label", "runtime", "threads", "params", metric, "gzip_bytes", "flash_bytes",

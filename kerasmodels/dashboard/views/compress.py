@@ -10,6 +10,7 @@ from kerasmodels.compression.recipes import recipe_names
 from kerasmodels.dashboard import common
 from kerasmodels.errors import ExportError
 from kerasmodels.report import kilobytes
+from kerasmodels.tasks import score_of
 
 st.title("Compress & export")
 run_id = common.pick_family("Run to compress", key="compress_run")
@@ -42,7 +43,8 @@ if st.button("Start", type="primary", disabled=not (recipes or formats or whole_
                                   progress=False)
             pick = result["pick"]
             st.success(f"Pick: **{pick['recipe']} {pick['format']}**, {pick['x_smaller']}x "
-                       f"smaller than the float32 TFLite, accuracy {pick['accuracy']:.4f}"
+                       f"smaller than the float32 TFLite, test {result['metric']} "
+                       f"{pick['test_score']:.4f}"
                        if pick else "No variant is within the budget.")
             st.dataframe(pd.DataFrame(result["rows"]), hide_index=True)
         else:
@@ -69,15 +71,17 @@ if st.button("Start", type="primary", disabled=not (recipes or formats or whole_
                                  "kB": kilobytes(artifact.bytes),
                                  "gzip kB": kilobytes(artifact.gzip_bytes),
                                  **{k: artifact.parity.get(k) for k in
-                                    ("accuracy", "top1_agreement", "max_abs_diff")}})
+                                    ("accuracy", "auc", "top1_agreement", "max_abs_diff")
+                                    if k in artifact.parity}})
                 done += 1
             bar.progress(1.0, text="done")
             if recipes:
                 st.success(f"Made {len(members) - 1} child run(s) of {run_id}.")
             for child in members[1:]:
                 report = child.record.compression
-                st.write(f"**{child.id}**: test accuracy "
-                         f"{child.metrics['test'].get('accuracy', float('nan')):.4f}" +
+                metric = score_of(child.record.dataset.task) or "loss"
+                st.write(f"**{child.id}**: test {metric} "
+                         f"{child.metrics['test'].get(metric, float('nan')):.4f}" +
                          (f"; skipped: {', '.join(report['skipped_layers'])}"
                           if report.get("skipped_layers") else ""))
             if rows:

@@ -11,6 +11,7 @@ import kerasmodels as km
 from kerasmodels.dashboard import common
 from kerasmodels.layout import MANIFEST
 from kerasmodels.report import kilobytes
+from kerasmodels.tasks import score_of
 
 st.title("Models")
 rows, broken = common.table()
@@ -49,8 +50,8 @@ manifest = run.manifest
 st.subheader(run.id)
 metrics = run.metrics.get("test", {})
 cols = st.columns(4)
-shown_metric = next((k for k in ("accuracy", "mae", "token_accuracy", "loss") if k in metrics),
-                    None)
+shown_metric = next((k for k in (score_of(run.record.dataset.task), "token_accuracy", "loss")
+                     if k in metrics), None)
 cols[0].metric(f"test {shown_metric or 'metric'}".replace("_", " "),
                f"{metrics[shown_metric]:.4f}" if shown_metric else "-")
 cols[1].metric("parameters", f"{run.record.arch.params or 0:,}")

@@ -8,6 +8,7 @@ import streamlit as st
 
 import kerasmodels as km
 from kerasmodels.dashboard import common
+from kerasmodels.tasks import label_name
 
 st.title("Playground")
 run_id = common.pick_family(key="playground_run")
@@ -41,6 +42,8 @@ if prep.get("kind") == "image":
     methods = ["Draw", "Upload an image", *methods]
 elif prep.get("kind") == "audio":
     methods = ["Record a word", "Upload a WAV", *methods]
+elif prep.get("kind") == "machine_sound":  # 640 numbers are not typed
+    pass
 else:
     methods = ["Type tokens" if prep.get("kind") == "tokens" else "Type numbers", *methods]
 method = st.radio("Input", methods, horizontal=True)
@@ -77,9 +80,7 @@ try:
         index = st.number_input("Test example", 0, len(xs) - 1,
                                 st.session_state.get("example", 0), key=None)
         x = xs[int(index)]
-        labels = info.labels
-        truth = labels[int(ys[int(index)])] if labels and info.task == \
-            "classification" else ys[int(index)]
+        truth = label_name(info.task, info.labels, ys[int(index)])
 except Exception as exc:
     common.show_error(exc)
     x = None
@@ -102,7 +103,13 @@ if x is not None:
         table = pd.DataFrame([{k: v for k, v in r.items() if k != "probabilities"} for r in rows])
         labels_seen = {r["label"] for r in rows if r.get("label") is not None}
         where = f" for example #{int(index)}" if method == "Test example" else ""
-        if rows and rows[0].get("label") is not None:
+        if rows and rows[0].get("anomaly_score") is not None:
+            agree = ("all variants agree" if len(labels_seen) == 1 else
+                     f"the variants say {', '.join(sorted(map(str, labels_seen)))}")
+            st.markdown(f"**Prediction{where}: {rows[0]['label']}** (anomaly score "
+                        f"{rows[0]['anomaly_score']:.4g} against the threshold "
+                        f"{rows[0]['threshold']:.4g} by {rows[0]['variant']}); {agree}.")
+        elif rows and rows[0].get("label") is not None:
             agree = ("all variants agree" if len(labels_seen) == 1 else
                      f"the variants say {', '.join(sorted(map(str, labels_seen)))}")
             st.markdown(f"**Prediction{where}: {rows[0]['label']}** "

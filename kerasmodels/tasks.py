@@ -1,0 +1,150 @@
+"""Every task in one table: what a model of it is trained on, with what loss, and the one
+figure its runs are ranked by.
+
+Training, evaluation, the export parity check and the benchmark read this table and nothing
+else; adding a task is one row here and one measure function.
+
+- ``classification``: class probabilities, ranked by accuracy;
+- ``regression``: one value, ranked by mean absolute error (lower is better);
+- ``anomaly``: an autoencoder trained on normal examples only, which gives its input back;
+  an example's anomaly score is its reconstruction error (the mean squared difference), and
+  runs are ranked by the ROC AUC of that score against the labels (0 normal, 1 anomaly)
+  on the validation or test split, as MLPerf Tiny's anomaly detection measures it.
+
+>>> import numpy as np
+>>> from kerasmodels.tasks import get_task
+>>> x = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]], "float32")
+>>> outputs = np.zeros_like(x)  # reconstructs only the first and last example
+>>> get_task("anomaly").measure(outputs, x, np.array([0, 1, 0]))["auc"]
+1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kerasmodels.errors import UnknownNameError
+
+NORMAL, ANOMALY = 0, 1  # an anomaly dataset's labels
+THRESHOLD_PERCENTILE = 90  # of the normal training examples' scores: above it, an anomaly
+
+
+def reconstruction_error(outputs: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each example's anomaly score: the mean squared difference between a reconstruction and
+    its input (MLPerf Tiny's ``anomaly_detection/01_test.py``)."""
+    error = (np.asarray(outputs, "float64") - np.asarray(x, "float64")) ** 2
+    return error.reshape(len(error), -1).mean(axis=1)
+
+
+def _classification(outputs, x, y) -> dict[str, float]:
+    picked = np.clip(outputs[np.arange(len(y)), y], 1e-7, 1.0)
+    return {"loss": float(-np.log(picked).mean()),
+            "accuracy": float((outputs.argmax(-1) == y).mean())}
+
+
+def _regression(outputs, x, y) -> dict[str, float]:
+    error = np.asarray(outputs, "float64").ravel() - np.asarray(y, "float64").ravel()
+    return {"loss": float((error ** 2).mean()), "mae": float(np.abs(error).mean())}
+
+
+def _anomaly(outputs, x, y) -> dict[str, float]:
+    """The mean reconstruction error (``loss``); on a split of normal examples only (the
+    training split), the decision ``threshold``: the score ``THRESHOLD_PERCENTILE`` percent of
+    them stay below (DCASE's baseline fits a gamma distribution for the same line); where the
+    split holds both normal and anomalous examples, the ROC AUC of the anomaly score (``auc``)
+    and its partial AUC up to a false-positive rate of 0.1 (``pauc``, DCASE's second figure,
+    standardized)."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = reconstruction_error(outputs, x)
+    result = {"loss": float(scores.mean())}
+    y = np.asarray(y)
+    if len(y) and (y == NORMAL).all():  # the training split: where a detector draws its line
+        result["threshold"] = float(np.percentile(scores, THRESHOLD_PERCENTILE))
+    if len(np.unique(y)) == 2:
+        result["auc"] = float(roc_auc_score(y, scores))
+        result["pauc"] = float(roc_auc_score(y, scores, max_fpr=0.1))
+    return result
+
+
+@dataclass(frozen=True)
+class Task:
+    """One row of the table.
+
+    Attributes:
+        name: what a dataset's ``task`` says.
+        loss: the Keras loss a model of it trains with.
+        metrics: the Keras metrics compiled with it (shown per epoch).
+        score: the figure runs are ranked by (a key of :meth:`measure`'s result).
+        higher_is_better: whether a larger ``score`` is a better run.
+        reconstructs: the model is trained to give back its input (the targets are the inputs).
+        measurer: ``(outputs, x, y) -> {metric: value}`` on a split, ``loss`` among them.
+    """
+
+    name: str
+    loss: str
+    metrics: tuple[str, ...]
+    score: str
+    higher_is_better: bool
+    measurer: Callable[[Any, Any, Any], dict[str, float]]
+    reconstructs: bool = False
+    label_names: tuple[str, ...] = ()  # what its labels mean, when the dataset names none
+    description: str = ""
+
+    def targets(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """What a model is fit to on a split whose inputs are ``x`` and labels ``y``."""
+        return x if self.reconstructs else y
+
+    def measure(self, outputs, x, y) -> dict[str, float]:
+        """Every metric of this task from a model's ``outputs`` on ``x`` (labels ``y``)."""
+        return self.measurer(np.asarray(outputs), x, y)
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score ``a`` is better than ``b``."""
+        return a > b if self.higher_is_better else a < b
+
+
+TASKS: list[Task] = [
+    Task("classification", "sparse_categorical_crossentropy", ("accuracy",), "accuracy", True,
+         _classification, description="class probabilities; ranked by accuracy"),
+    Task("regression", "mse", ("mae",), "mae", False, _regression,
+         description="one value; ranked by mean absolute error"),
+    Task("anomaly", "mse", (), "auc", True, _anomaly, reconstructs=True,
+         label_names=("normal", "anomaly"),
+         description="an autoencoder of normal examples; the reconstruction error is the "
+                     "anomaly score, ranked by its ROC AUC"),
+]
+
+
+def task_names() -> list[str]:
+    return [t.name for t in TASKS]
+
+
+def get_task(name: str) -> Task:
+    """The row called ``name``; an UnknownNameError listing the tasks otherwise."""
+    for task in TASKS:
+        if task.name == name:
+            return task
+    raise UnknownNameError("task", name, task_names())
+
+
+def label_name(task: str, labels: list[str] | None, y: int | float) -> str:
+    """What label ``y`` of a dataset of ``task`` means: its name in ``labels``, the task's own
+    name for it (an anomaly dataset's ``normal``/``anomaly``), or the value itself."""
+    names = labels or next((t.label_names for t in TASKS if t.name == task), ())
+    return str(names[int(y)]) if names and float(y).is_integer() and 0 <= y < len(names) \
+        else str(y)
+
+
+def score_of(task: str) -> str | None:
+    """The metric runs of ``task`` are ranked by; None for a task outside the table (a
+    pretraining run's ``pretraining:<objective>``)."""
+    return next((t.score for t in TASKS if t.name == task), None)
+
+
+__all__ = ["ANOMALY", "NORMAL", "TASKS", "Task", "get_task", "reconstruction_error",
+           "label_name", "score_of", "task_names"]
