@@ -589,8 +589,11 @@ def cmd_export(args) -> int:
             device = artifact.device
             lines.append(f"{artifact.format}: flash {kilobytes(device['flash_bytes'])} kB, "
                          f"tensor arena {kilobytes(device['arena_bytes'])} kB (measured in "
-                         f"TFLM), ops {', '.join(device['ops'])}; TFLM agrees with LiteRT on "
-                         f"{device['litert_agreement']:.2%} of the test split")
+                         f"TFLM), ops {', '.join(device['ops'])}; " + (
+                             f"TFLM agrees with LiteRT on {device['litert_agreement']:.2%} of "
+                             "the test split" if "litert_agreement" in device else
+                             f"TFLM's outputs differ from LiteRT's by up to "
+                             f"{device['litert_max_abs_diff']:.3g} on the test split"))
     lines += [f"not exported: {reason}" for reason in unsupported.values()]
     lines.append(f"wrote {folder}")
     _emit(args, {"folder": folder, "artifacts": [{**a.to_json(), "path": str(a.path)}

@@ -37,15 +37,21 @@ def compile_for(model, task: str, optimizer) -> None:
 def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[str, float]]:
     """Loss and metrics of a compiled model on the train, val and test splits (an anomaly
     run's from its reconstructions: the mean error and the ROC AUC of the anomaly score)."""
+    from kerasmodels.data.stream import batches, on_disk
+
     task = get_task(dataset.task)
     out = {}
     for split in ("train", "val", "test"):
         x, y = getattr(dataset, split)
+        streamed = on_disk(x)  # read a batch at a time, never mapped whole
         if task.reconstructs:
-            outputs = model.predict(x, batch_size=batch_size, verbose=0)
+            outputs = (model.predict(batches(x, y, batch_size).map(lambda a, _: a), verbose=0)
+                       if streamed else model.predict(x, batch_size=batch_size, verbose=0))
             out[split] = task.measure(outputs, x, y)
             continue
-        values = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+        values = (model.evaluate(batches(x, y, batch_size), verbose=0, return_dict=True)
+                  if streamed else
+                  model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True))
         out[split] = {k: float(v) for k, v in values.items()}
     return out
 

@@ -37,8 +37,9 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int,
                   first_epoch: int, epochs: int) -> tf.data.Dataset:
     """Batches of epochs ``first_epoch .. epochs - 1``; epoch ``e`` in the permutation drawn from
     ``(seed, e)`` (the same whether or not earlier epochs ran in this process)."""
+    from kerasmodels.data.stream import on_disk, rows_of
+
     n = len(x)
-    xs, ys = tf.constant(x), tf.constant(y)
 
     def one_epoch(epoch):
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
@@ -46,8 +47,15 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int,
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     batches = tf.data.Dataset.range(first_epoch, epochs).flat_map(one_epoch)
-    return batches.map(lambda i: (tf.gather(xs, i), tf.gather(ys, i)),
-                       num_parallel_calls=tf.data.AUTOTUNE,
+    if on_disk(x) or on_disk(y):  # a streamed split: each batch's rows read from disk
+        def gather(i):
+            return rows_of(x, i), rows_of(y, i)
+    else:
+        xs, ys = tf.constant(x), tf.constant(y)
+
+        def gather(i):
+            return tf.gather(xs, i), tf.gather(ys, i)
+    return batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 

@@ -409,6 +409,42 @@ def render_kws(data: dict) -> str:
             "not on a microcontroller." + machine_line(data))
 
 
+@renderer("tiny")
+def render_tiny(data: dict) -> str:
+    rows = [[r["task"], f"`{r['arch']}`", "x".join(map(str, r["input"])),
+             f"{r['params']:,} ({'=' if r['params'] == r['reference_params'] else '!='})",
+             f"{r['multiply_adds'] / 1e6:.2f} M",
+             f"{kilobytes(r['flash_bytes'])} kB / {kilobytes(r['published_bytes'])} kB "
+             f"({r['flash_vs_published']:.2f}x)",
+             f"{r['weights_vs_published']:.3f}x", f"{kilobytes(r['arena_bytes'])} kB",
+             ms(r["tflm_p50_ms"]), ms(r["litert_p50_ms"]),
+             f"{r['metric']} {num(r['int8_test'], 3)} ({r['stand_in']}, {r['epochs']} epochs)",
+             f"{r['target']}: {r['real_data_quality']}"] for r in data["rows"]]
+    out = table(["task", "model", "input", "parameters (= reference)", "multiply-adds",
+                 "int8 flash / published file", "weights and biases / published",
+                 "TFLM arena (measured)", "TFLM p50 ms", "LiteRT int8 p50 ms",
+                 "int8 on the stand-in (test)", "real dataset"], rows)
+    if data.get("sweeps"):
+        picks = [[f"`{s['arch']}`", s["metric"], num(s["parent_val"], 3), s["variants"],
+                  (f"{s['pick']['recipe']}" + (f" ({s['pick']['options']})"
+                                                if s["pick"]["options"] else "")
+                   if s["pick"] else "none within the budget"),
+                  num(s["pick"]["val"], 3) if s["pick"] else "-",
+                  num(s["pick"]["test"], 3) if s["pick"] else "-",
+                  f"{kilobytes(s['pick']['flash_bytes'])} kB" if s["pick"] else "-",
+                  f"{kilobytes(s['pick']['arena_bytes'])} kB" if s["pick"] else "-"]
+                 for s in data["sweeps"]]
+        out += ("\n\nThen `km.sweep(run, formats=[\"tflite-int8\"], accuracy_budget="
+                f"{data['sweep_budget']})` on each stand-in run: the smallest int8 variant whose "
+                "validation score is within the budget, exported for TFLM.\n\n"
+                + table(["model", "score", "parent (val)", "int8 variants", "pick",
+                         "pick (val)", "pick (test)", "flash", "arena"], picks))
+    return (out + f"\n\nPublished: the int8 files of {data['reference']} "
+            "(`benchmark/training/*/trained_models`). p50: one example, the runtime alone, "
+            f"interleaved, {data['calls']} calls each; TFLM runs its reference kernels on this "
+            "CPU, not on a microcontroller." + machine_line(data))
+
+
 @renderer("export_matrix")
 def render_export_matrix(data: dict) -> str:
     formats = [*data["formats"], *sorted({c["format"] for c in data["cells"] if c["format"]}

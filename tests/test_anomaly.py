@@ -131,6 +131,7 @@ def test_an_anomaly_run_is_ranked_by_auc_from_training_to_the_microcontroller(an
         assert "accuracy" not in parity and "top1_agreement" not in parity
     device = artifacts["tflite-micro"].device
     assert device["arena_bytes"] > 0 and device["flash_bytes"] < 400_000
+    assert "litert_agreement" not in device and device["litert_max_abs_diff"] < 1.0  # dB
     labels = json.loads((anomaly_run.path / "exports" / "labels.json").read_text())
     assert labels["task"] == "anomaly" and labels["preprocessing"]["frames"] == 5
 

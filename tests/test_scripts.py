@@ -15,10 +15,11 @@ BENCHMARKS = sorted(p.stem.removeprefix("bench_") for p in (ROOT / "scripts").gl
 
 def test_every_benchmark_has_a_quick_mode_that_ci_runs():
     # optimizers, dashboard and dashboard_load are checked below, distributed and pretraining
-    # by tests/test_scale.py, export_matrix by tests/test_reopen.py, kws by tests/test_audio.py
-    # (their quick runs are what those tests assert on)
+    # by tests/test_scale.py, export_matrix by tests/test_reopen.py, kws by tests/test_audio.py,
+    # tiny by tests/test_tiny.py, stream by tests/test_stream.py (their quick runs are what
+    # those tests assert on)
     tested = {"optimizers", "dashboard", "dashboard_load", "distributed", "pretraining",
-              "export_matrix", "kws", *QUICK_CHECKS}
+              "export_matrix", "kws", "tiny", "stream", *QUICK_CHECKS}
     assert set(BENCHMARKS) == tested, "a bench script without a quick test in CI"
     for name in BENCHMARKS:
         assert "--quick" in (ROOT / "scripts" / f"bench_{name}.py").read_text(), name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -88,39 +89,42 @@ def load_csv(path: str, *, target: str | None = None, task: str | None = None,
 
 
 def load_image_folder(folder: str | Path, *, image_size=(32, 32), color: str = "rgb",
-                      seed: int = 0) -> Dataset:
+                      seed: int = 0, stream: bool = False) -> Dataset:
     """One sub-folder per class, every image resized to ``image_size`` and scaled to [0, 1].
 
     ``folder`` may also be a ``.zip`` of class folders: it is unpacked beside itself.
+
+    Args:
+        folder: the class folders (``person/``, ``non_person/``: Visual Wake Words' layout).
+        image_size: ``(height, width)`` every image is resized to.
+        color: ``"rgb"`` or ``"grayscale"``.
+        seed: the split.
+        stream: decode each split once into a file of the data folder
+            (:func:`~kerasmodels.data.data_dir`, keyed by the images' content and these
+            options) and read it back a batch at a time, for folders larger than memory
+            (:mod:`kerasmodels.data.stream`); the same split and the same rows as without.
+
+    Raises:
+        DatasetError: a missing folder, fewer than two classes, an unreadable image, a bad
+            size or color.
     """
     root = Path(folder)
+    if not isinstance(stream, bool):
+        raise DatasetError(f"stream must be True or False, got {stream!r}")
     if root.suffix.lower() == ".zip":
         with tempfile.TemporaryDirectory(prefix="kerasmodels-zip-") as unpacked:
             data = load_image_folder(unpack_zip(root, Path(unpacked)), image_size=image_size,
-                                     color=color, seed=seed)
+                                     color=color, seed=seed, stream=stream)
         data.name, data.sha256 = f"images:{root}", content_sha256(root)
         data.description = data.description.replace(unpacked, str(root))
         return data
-    return _load_image_folder(root, image_size=image_size, color=color, seed=seed)
+    return _load_image_folder(root, image_size=image_size, color=color, seed=seed,
+                              stream=stream)
 
 
-def _load_image_folder(root: Path, *, image_size, color: str, seed: int) -> Dataset:
-    from PIL import Image, UnidentifiedImageError
-
-    from kerasmodels.errors import UploadError
-    from kerasmodels.inputs import MAX_PIXELS, check_pixels
-
+def _image_classes(root: Path) -> dict[str, list[Path]]:
     if not root.is_dir():
         raise DatasetError(f"image folder {root} does not exist: check the path after 'images:'")
-    if color not in ("rgb", "grayscale"):
-        raise DatasetError(f"color must be 'rgb' or 'grayscale', got {color!r}")
-    try:
-        h, w = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise DatasetError(f"image_size must be (height, width), got {image_size!r}") from None
-    if not (0 < h <= MAX_SIDE and 0 < w <= MAX_SIDE):
-        raise DatasetError(f"image_size must be between 1x1 and {MAX_SIDE}x{MAX_SIDE}, got "
-                           f"{image_size!r}: models for the edge take small images")
     classes = {}
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         files = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -132,33 +136,100 @@ def _load_image_folder(root: Path, *, image_size, color: str, seed: int) -> Data
     if len(classes) < 2:
         raise DatasetError(f"{root} has images of a single class ({next(iter(classes))}): "
                            "add a sub-folder for each class, at least two")
+    return classes
+
+
+def read_image(file: Path, size: tuple[int, int], color: str) -> np.ndarray:
+    """One image file as float32 ``(h, w, channels)`` in [0, 1]; a DatasetError naming the
+    file when it is not a readable image or too large."""
+    from PIL import Image, UnidentifiedImageError
+
+    from kerasmodels.errors import UploadError
+    from kerasmodels.inputs import MAX_PIXELS, check_pixels
+
+    h, w = size
     mode = "L" if color == "grayscale" else "RGB"
-    xs, ys = [], []
-    for label, (_name, files) in enumerate(classes.items()):
-        for file in files:
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            try:
-                with Image.open(file) as im:
-                    check_pixels(im.size)
-                    arr = np.asarray(im.convert(mode).resize((w, h)), "float32") / 255.0
-            except UploadError as exc:
-                raise DatasetError(f"{file.name}: {exc}") from None
-            except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-                raise DatasetError(f"{file.name} is not a readable image "
-                                   f"({type(exc).__name__}): remove or replace it") from None
-            xs.append(arr[..., None] if mode == "L" else arr)
-            ys.append(label)
-    x, y = np.stack(xs), np.array(ys, "int64")
-    train, val, test = split(x, y, seed=seed)
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with Image.open(file) as im:
+            check_pixels(im.size)
+            arr = np.asarray(im.convert(mode).resize((w, h)), "float32") / 255.0
+    except UploadError as exc:
+        raise DatasetError(f"{file.name}: {exc}") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise DatasetError(f"{file.name} is not a readable image "
+                           f"({type(exc).__name__}): remove or replace it") from None
+    return arr[..., None] if mode == "L" else arr
+
+
+STREAM_VERSION = 1  # a change to how images are decoded or split is a new version
+
+
+def _load_image_folder(root: Path, *, image_size, color: str, seed: int,
+                       stream: bool = False) -> Dataset:
+    if color not in ("rgb", "grayscale"):
+        raise DatasetError(f"color must be 'rgb' or 'grayscale', got {color!r}")
+    try:
+        h, w = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise DatasetError(f"image_size must be (height, width), got {image_size!r}") from None
+    if not (0 < h <= MAX_SIDE and 0 < w <= MAX_SIDE):
+        raise DatasetError(f"image_size must be between 1x1 and {MAX_SIDE}x{MAX_SIDE}, got "
+                           f"{image_size!r}: models for the edge take small images")
+    classes = _image_classes(root)
+    files = [f for names in classes.values() for f in names]
+    labels = np.array([i for i, names in enumerate(classes.values()) for _ in names], "int64")
+    sha256 = content_sha256(root, files)
+    if stream:
+        train, val, test = _streamed(files, labels, sha256, (h, w), color, seed)
+    else:
+        x = np.stack([read_image(f, (h, w), color) for f in files])
+        train, val, test = split(x, labels, seed=seed)
+    options: dict[str, Any] = {"image_size": [h, w], "color": color, "seed": seed}
     return Dataset(
         f"images:{root}", train, val, test, task="classification",
         num_classes=len(classes), labels=list(classes),
         preprocessing={"kind": "image", "image_size": [h, w], "color": color,
                        "input_range": [0, 255], "scale": 1 / 255, "offset": 0.0},
-        description=f"{len(x)} images of {len(classes)} classes from {root}",
-        options={"image_size": [h, w], "color": color, "seed": seed},
-        sha256=content_sha256(root, [f for files in classes.values() for f in files]),
+        description=f"{len(files)} images of {len(classes)} classes from {root}"
+                    + (", streamed from disk" if stream else ""),
+        options={**options, "stream": True} if stream else options,
+        sha256=sha256,
     )
+
+
+def _streamed(files: list[Path], labels: np.ndarray, sha256: str, size: tuple[int, int],
+              color: str, seed: int):
+    """The splits of :func:`split` (the same seeded cut of the same order), each decoded once
+    into ``<data dir>/images/<key>/<split>.npy`` and opened as a memory map."""
+    import hashlib
+    import json
+
+    from kerasmodels.data.dataset import data_dir
+    from kerasmodels.data.stream import open_rows, write_rows
+
+    key = json.dumps([STREAM_VERSION, sha256, list(size), color, seed])
+    folder = data_dir() / "images" / hashlib.sha256(key.encode()).hexdigest()[:32]
+    parts = split(np.arange(len(files)), labels, seed=seed)
+    channels = 1 if color == "grayscale" else 3
+    out = []
+    for name, (indices, y) in zip(("train", "val", "test"), parts, strict=True):
+        path = folder / f"{name}.npy"
+        if not path.is_file():
+            rows = (read_image(files[i], size, color) for i in indices)
+            write_rows(path, len(indices), (*size, channels), _progress(rows, len(indices),
+                                                                        f"decoding {name}"))
+        out.append((open_rows(path), y))
+    return out
+
+
+def _progress(rows, total: int, what: str):
+    """``rows`` with a bar on stderr when there are many."""
+    if total < 2000:
+        return rows
+    from tqdm.auto import tqdm
+
+    return tqdm(rows, total=total, desc=what, unit="image")
 
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024

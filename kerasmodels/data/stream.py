@@ -1,0 +1,109 @@
+"""Datasets larger than memory: each split decoded once into a ``.npy`` file on disk, then read
+back a batch at a time.
+
+A streamed split is a read-only ``numpy.memmap`` of that file, so every consumer that slices it
+(calibration takes a sample, the Playground one example) works unchanged; training and
+evaluation never map it whole: :func:`read_rows` reads the rows a batch needs with ``pread``
+(through the page cache, not into the process), so the process's resident memory stays that of
+a few batches however large the split. The same seeded split as the in-memory path, the same
+rows in the same order: a model trained either way gets the same weights.
+
+Example:
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "train.npy"
+    >>> write_rows(path, 3, (2,), (np.full(2, i, "float32") for i in range(3)))
+    >>> read_rows(open_rows(path), np.array([2, 0])).tolist()
+    [[2.0, 2.0], [0.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+
+def on_disk(x) -> bool:
+    """Whether ``x`` is a streamed split (a memory map of a file written by :func:`write_rows`)."""
+    return isinstance(x, np.memmap)
+
+
+def write_rows(path: str | Path, count: int, row_shape: tuple[int, ...],
+               rows: Iterable[np.ndarray], dtype: str = "float32") -> None:
+    """Write ``count`` rows of ``row_shape`` as a ``.npy`` file, one row at a time (memory stays
+    flat), beside ``path`` and renamed: a killed process leaves no half-written split."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".npy", dir=path.parent)
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+              "shape": (count, *row_shape)}
+    try:  # written, not mapped: a mapped file's written pages would count as this process's
+        with os.fdopen(fd, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            written = 0
+            for row in rows:
+                f.write(np.ascontiguousarray(row, dtype).reshape(row_shape).tobytes())
+                written += 1
+        if written != count:
+            raise ValueError(f"{written} rows written, {count} expected")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def open_rows(path: str | Path) -> np.memmap:
+    """The split written at ``path``, mapped read-only (nothing is read until used)."""
+    return np.load(path, mmap_mode="r")
+
+
+def read_rows(x: np.memmap, indices) -> np.ndarray:
+    """Rows ``indices`` of a streamed split, read with ``pread`` in file order and returned in
+    the order asked (the file is not mapped into the process: its pages stay in the page
+    cache, outside the process's resident memory)."""
+    indices = np.asarray(indices, "int64").reshape(-1)
+    row_bytes = int(np.prod(x.shape[1:], dtype="int64")) * x.dtype.itemsize
+    out = np.empty((len(indices), *x.shape[1:]), x.dtype)
+    order = np.argsort(indices, kind="stable")
+    if x.filename is None:
+        raise ValueError("read_rows reads a split written by write_rows (a file's memory map)")
+    fd = os.open(x.filename, os.O_RDONLY)
+    try:
+        for position in order:
+            raw = os.pread(fd, row_bytes, x.offset + int(indices[position]) * row_bytes)
+            out[position] = np.frombuffer(raw, x.dtype).reshape(x.shape[1:])
+    finally:
+        os.close(fd)
+    return out
+
+
+def batches(x, y, batch_size: int, order=None):
+    """A ``tf.data.Dataset`` of ``(x, y)`` batches of a split in ``order`` (all rows in order by
+    default), streamed rows read with :func:`read_rows`, in-memory ones gathered."""
+    import tensorflow as tf
+
+    n = len(x)
+    order = np.arange(n) if order is None else np.asarray(order, "int64")
+    indices = tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+    return indices.map(lambda i: (rows_of(x, i), rows_of(y, i)),
+                       num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def rows_of(array, indices):
+    """Rows ``indices`` (a tensor) of ``array`` as a tensor: read from disk for a streamed
+    split, gathered from memory otherwise."""
+    import tensorflow as tf
+
+    if not on_disk(array):
+        return tf.gather(tf.constant(array), indices)
+    rows = tf.numpy_function(lambda i: read_rows(array, i), [indices],
+                             tf.as_dtype(array.dtype))
+    rows.set_shape([None, *array.shape[1:]])
+    return rows
+
+
+__all__ = ["batches", "on_disk", "open_rows", "read_rows", "rows_of", "write_rows"]

@@ -1,0 +1,86 @@
+"""Image folders larger than memory: ``images:<folder>`` with ``stream=True`` decodes each split
+once into a file and trains from it a batch at a time; the split, the batches and so the
+weights are the in-memory path's, and a new process reopens the run streamed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kerasmodels as km
+from kerasmodels.data.stream import on_disk
+from kerasmodels.errors import DatasetError
+from tests.conftest import cli, run_cli, run_quick
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    rs = np.random.RandomState(0)
+    for label in ("bright", "dark", "striped"):
+        (root / label).mkdir()
+        for i in range(30):
+            pixels = rs.randint(0, 256, (20, 20, 3), dtype=np.uint8)
+            if label == "bright":
+                pixels[:10] = 255
+            elif label == "striped":
+                pixels[:, ::4] = 0
+            Image.fromarray(pixels).save(root / label / f"{i:03d}.png")
+    return root
+
+
+def test_streamed_and_in_memory_give_the_same_splits_and_weights(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERASMODELS_DATA_DIR", str(tmp_path / "data"))
+    memory = km.load_dataset(f"images:{folder}", image_size=(16, 16))
+    streamed = km.load_dataset(f"images:{folder}", image_size=(16, 16), stream=True)
+    for part in ("train", "val", "test"):
+        (xa, ya), (xb, yb) = getattr(memory, part), getattr(streamed, part)
+        assert on_disk(xb) and not on_disk(xa)
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    assert sorted(p.name for p in (tmp_path / "data" / "images").glob("*/*.npy")) == [
+        "test.npy", "train.npy", "val.npy"]
+    a = km.train("cnn_small", memory, epochs=2, out_dir=tmp_path / "a", verbose=0)
+    b = km.train("cnn_small", streamed, epochs=2, out_dir=tmp_path / "b", verbose=0)
+    for wa, wb in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    assert a.metrics == b.metrics
+
+
+def test_a_streamed_run_reopens_streamed_in_a_new_process(folder, tmp_path):
+    data = tmp_path / "data"
+    trained = run_cli("train", "--arch", "cnn_small", "--dataset", f"images:{folder}",
+                      "--image-size", "16x16", "--dataset-option", "stream=True", "--epochs",
+                      "2", "--out-dir", str(tmp_path / "runs"), "--json", "--quiet",
+                      KERASMODELS_DATA_DIR=data)
+    assert trained.returncode == 0, trained.stderr
+    run = json.loads(trained.stdout)
+    reopened = km.load_run(run["path"])
+    assert reopened.manifest["dataset"]["options"]["stream"] is True
+    exported = run_cli("export", run["path"], "--formats", "tflite-int8", "--json",
+                       KERASMODELS_DATA_DIR=data)
+    assert exported.returncode == 0, exported.stderr
+    (artifact,) = json.loads(exported.stdout)["artifacts"]
+    assert artifact["parity"]["top1_agreement"] >= 0.95 and artifact["parity"]["samples"] == len(
+        np.load(next(data.glob("images/*/test.npy")), mmap_mode="r"))
+
+
+def test_stream_must_be_true_or_false(folder):
+    with pytest.raises(DatasetError, match="stream must be True or False"):
+        km.load_dataset(f"images:{folder}", stream="yes")
+    result = cli("train", "--dataset", f"images:{folder}", "--dataset-option", "stream=yes",
+                 "--epochs", "1")
+    assert result.returncode != 0 and result.stderr.strip().count("\n") == 0
+    assert "stream must be True or False" in result.stderr
+
+
+def test_training_from_disk_keeps_memory_bounded(tmp_path):
+    """bench_stream.py --quick: the same accuracy both ways, and what each process kept
+    resident (the full run's 20,000 images: bench-results/stream.json)."""
+    figures = run_quick("stream", tmp_path / "stream.json")
+    memory, streamed = figures["rows"]
+    assert figures["same_accuracy"] and memory["array_bytes"] == streamed["array_bytes"]
+    assert streamed["peak_rss_after_load_bytes"] < memory["peak_rss_after_load_bytes"]
