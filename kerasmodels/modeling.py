@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import HyperparameterError
 from kerasmodels.tasks import get_task
@@ -44,10 +46,13 @@ def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict[str, dict[s
     for split in ("train", "val", "test"):
         x, y = getattr(dataset, split)
         streamed = on_disk(x)  # read a batch at a time, never mapped whole
+        if streamed and task.scorer and task.from_scores:  # a score per example, by batch
+            scores = [task.scorer(model.predict_on_batch(xb), xb.numpy())
+                      for xb, _ in batches(x, y, batch_size)]
+            out[split] = task.from_scores(np.concatenate(scores), y)
+            continue
         if task.reconstructs:
-            outputs = (model.predict(batches(x, y, batch_size).map(lambda a, _: a), verbose=0)
-                       if streamed else model.predict(x, batch_size=batch_size, verbose=0))
-            out[split] = task.measure(outputs, x, y)
+            out[split] = task.measure(model.predict(x, batch_size=batch_size, verbose=0), x, y)
             continue
         values = (model.evaluate(batches(x, y, batch_size), verbose=0, return_dict=True)
                   if streamed else

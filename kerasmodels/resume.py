@@ -59,6 +59,22 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int,
                        deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
+def fit_arguments(train, val, *, batch_size: int, epochs: int, seed: int = 0) -> dict:
+    """``model.fit``'s data arguments for ``train`` and ``val`` (``(x, y)`` each): the arrays
+    as they are, or for a streamed split its batches read from disk (Keras would otherwise
+    copy the whole split into memory), shuffled each epoch as :func:`epoch_batches`
+    does."""
+    from kerasmodels.data.stream import on_disk, validation_batches
+
+    if not (on_disk(train[0]) or on_disk(val[0])):
+        return {"x": train[0], "y": train[1], "validation_data": val,
+                "batch_size": batch_size}
+    steps = -(-len(train[0]) // batch_size)
+    return {"x": epoch_batches(train[0], train[1], batch_size, seed=seed, first_epoch=0,
+                               epochs=epochs),
+            "steps_per_epoch": steps, "validation_data": validation_batches(val, batch_size)}
+
+
 class TrainingState(keras.callbacks.Callback):
     """Save the training state at the end of an epoch; :meth:`restore` it before ``fit``.
 

@@ -33,11 +33,21 @@ NORMAL, ANOMALY = 0, 1  # an anomaly dataset's labels
 THRESHOLD_PERCENTILE = 90  # of the normal training examples' scores: above it, an anomaly
 
 
+SCORE_CHUNK = 4096  # examples compared at a time (a streamed split is read a chunk at a time)
+
+
 def reconstruction_error(outputs: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Each example's anomaly score: the mean squared difference between a reconstruction and
-    its input (MLPerf Tiny's ``anomaly_detection/01_test.py``)."""
-    error = (np.asarray(outputs, "float64") - np.asarray(x, "float64")) ** 2
-    return error.reshape(len(error), -1).mean(axis=1)
+    its input (MLPerf Tiny's ``anomaly_detection/01_test.py``), a chunk at a time."""
+    from kerasmodels.data.stream import on_disk, read_rows
+
+    scores = np.empty(len(outputs), "float64")
+    for start in range(0, len(outputs), SCORE_CHUNK):
+        end = min(start + SCORE_CHUNK, len(outputs))
+        given = read_rows(x, np.arange(start, end)) if on_disk(x) else x[start:end]
+        error = (np.asarray(outputs[start:end], "float64") - np.asarray(given, "float64")) ** 2
+        scores[start:end] = error.reshape(end - start, -1).mean(axis=1)
+    return scores
 
 
 def _classification(outputs, x, y) -> dict[str, float]:
@@ -52,6 +62,11 @@ def _regression(outputs, x, y) -> dict[str, float]:
 
 
 def _anomaly(outputs, x, y) -> dict[str, float]:
+    """:func:`anomaly_metrics` of the reconstruction errors."""
+    return anomaly_metrics(reconstruction_error(outputs, x), y)
+
+
+def anomaly_metrics(scores: np.ndarray, y) -> dict[str, float]:
     """The mean reconstruction error (``loss``); on a split of normal examples only (the
     training split), the decision ``threshold``: the score ``THRESHOLD_PERCENTILE`` percent of
     them stay below (DCASE's baseline fits a gamma distribution for the same line); where the
@@ -60,7 +75,6 @@ def _anomaly(outputs, x, y) -> dict[str, float]:
     standardized)."""
     from sklearn.metrics import roc_auc_score
 
-    scores = reconstruction_error(outputs, x)
     result = {"loss": float(scores.mean())}
     y = np.asarray(y)
     if len(y) and (y == NORMAL).all():  # the training split: where a detector draws its line
@@ -83,6 +97,9 @@ class Task:
         higher_is_better: whether a larger ``score`` is a better run.
         reconstructs: the model is trained to give back its input (the targets are the inputs).
         measurer: ``(outputs, x, y) -> {metric: value}`` on a split, ``loss`` among them.
+        scorer: for a task measured through one score per example (anomaly detection),
+            ``(outputs, x) -> scores``; with ``from_scores``, ``(scores, y) -> {metric:
+            value}``, a split too large for memory is measured a batch at a time.
     """
 
     name: str
@@ -92,6 +109,8 @@ class Task:
     higher_is_better: bool
     measurer: Callable[[Any, Any, Any], dict[str, float]]
     reconstructs: bool = False
+    scorer: Callable[[Any, Any], np.ndarray] | None = None
+    from_scores: Callable[[np.ndarray, Any], dict[str, float]] | None = None
     label_names: tuple[str, ...] = ()  # what its labels mean, when the dataset names none
     description: str = ""
 
@@ -114,6 +133,7 @@ TASKS: list[Task] = [
     Task("regression", "mse", ("mae",), "mae", False, _regression,
          description="one value; ranked by mean absolute error"),
     Task("anomaly", "mse", (), "auc", True, _anomaly, reconstructs=True,
+         scorer=reconstruction_error, from_scores=anomaly_metrics,
          label_names=("normal", "anomaly"),
          description="an autoencoder of normal examples; the reconstruction error is the "
                      "anomaly score, ranked by its ROC AUC"),
@@ -146,5 +166,5 @@ def score_of(task: str) -> str | None:
     return next((t.score for t in TASKS if t.name == task), None)
 
 
-__all__ = ["ANOMALY", "NORMAL", "TASKS", "Task", "get_task", "reconstruction_error",
+__all__ = ["ANOMALY", "NORMAL", "TASKS", "Task", "anomaly_metrics", "get_task", "reconstruction_error",
            "label_name", "score_of", "task_names"]

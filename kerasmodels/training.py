@@ -31,6 +31,7 @@ from kerasmodels.callbacks import (
     WeightStatistics,
 )
 from kerasmodels.data import DEFAULT_DATASET, Dataset, load_dataset
+from kerasmodels.data.stream import validation_batches
 from kerasmodels.errors import (
     HyperparameterError,
     TrainingDivergedError,
@@ -355,7 +356,8 @@ def _fit(plan: TrainingPlan, model, cbs: list, guard: DivergenceGuard,
         elif start_epoch < plan.epochs:
             batches = epoch_batches(x, y, plan.batch_size, seed=plan.seed,
                                     first_epoch=start_epoch, epochs=plan.epochs)
-            model.fit(batches, steps_per_epoch=plan.steps_per_epoch, validation_data=val,
+            model.fit(batches, steps_per_epoch=plan.steps_per_epoch,
+                      validation_data=validation_batches(val, plan.batch_size),
                       validation_batch_size=plan.batch_size, epochs=plan.epochs,
                       initial_epoch=start_epoch, callbacks=cbs, verbose=0)
     except tf.errors.InvalidArgumentError as exc:

@@ -5,7 +5,7 @@ classes (a bright ellipse on noise, and noise alone), then trains ``cnn_small`` 
 epoch in a fresh process twice: with ``images:`` read into memory (every image decoded into one
 float32 array), and streamed (``stream=True``: each split decoded once into a file, read back a
 batch at a time; ``kerasmodels/data/stream.py``). Each process reports its peak resident memory
-(``ru_maxrss``) after loading, training, evaluating and saving, the seconds, and the test
+(``VmHWM``) after loading, training, evaluating and saving, the seconds, and the test
 accuracy; the two accuracies are the same (the same split, the same batches). Writes
 bench-results/stream.json.
 
@@ -54,22 +54,29 @@ def make_folder(root: Path, count: int, seed: int = 0) -> int:
     return total
 
 
+def peak_resident() -> int:
+    """This process's peak resident memory in bytes (``VmHWM``: ``ru_maxrss`` would carry a
+    larger parent's over ``exec``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: Linux only")
+
+
 def child(folder: str, stream: bool, out: str) -> int:
     """Load, train one epoch, evaluate and save; the peak resident memory and the figures."""
-    import resource
-
     import kerasmodels as km
 
     started = time.perf_counter()
     data = km.load_dataset(f"images:{folder}", image_size=(SIDE, SIDE), stream=stream)
     loaded = time.perf_counter() - started
-    after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    after_load = peak_resident()
     run = km.train("cnn_small", data, epochs=1, out_dir=Path(out).parent / "runs", verbose=0)
     Path(out).write_text(json.dumps({
         "stream": stream, "load_s": round(loaded, 1),
         "train_s": round(time.perf_counter() - started - loaded, 1),
         "peak_rss_after_load_bytes": after_load,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": peak_resident(),
         "train_examples": len(data.train[0]), "test_accuracy": run.metrics["test"]["accuracy"],
         "array_bytes": int(sum(getattr(data, s)[0].nbytes for s in ("train", "val", "test"))),
     }))

@@ -445,6 +445,21 @@ def render_tiny(data: dict) -> str:
             "CPU, not on a microcontroller." + machine_line(data))
 
 
+@renderer("stream")
+def render_stream(data: dict) -> str:
+    rows = [["streamed (`stream=True`)" if r["stream"] else "in memory",
+             f"{r['peak_rss_after_load_bytes'] / 1e9:.2f} GB", f"{r['peak_rss_bytes'] / 1e9:.2f} GB",
+             f"{r['load_s']:.0f}", f"{r['train_s']:.0f}", num(r["test_accuracy"])]
+            for r in data["rows"]]
+    return (table(["images:", "peak resident memory after loading", "peak after training 1 epoch",
+                   "load s", "train, evaluate, save s", "test accuracy"], rows)
+            + f"\n\n{data['images']:,} images of {data['side']}x{data['side']} "
+            f"({data['jpeg_bytes'] / 1e6:.0f} MB of JPEG, "
+            f"{data['rows'][0]['array_bytes'] / 1e9:.2f} GB as float32 arrays); `cnn_small`, one "
+            f"epoch; the same test accuracy both ways: {data['same_accuracy']}. In memory takes "
+            f"{data['memory_over_streamed']}x the streamed process's peak." + machine_line(data))
+
+
 @renderer("export_matrix")
 def render_export_matrix(data: dict) -> str:
     formats = [*data["formats"], *sorted({c["format"] for c in data["cells"] if c["format"]}

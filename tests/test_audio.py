@@ -73,7 +73,7 @@ def test_the_lists_decide_the_splits_and_each_speaker_stays_in_one(tmp_path, dat
     assert (len(ds.test[0]), len(ds.val[0]), len(ds.train[0])) == (12, 12, 36)
     assert ds.preprocessing == FeatureParams().to_preprocessing()
     again = km.load_dataset(f"audio:{root}", augment=0)  # from the cache: the same arrays
-    assert np.array_equal(again.train[0], ds.train[0]) and list(data_dir.rglob("*.npz"))
+    assert np.array_equal(again.train[0], ds.train[0]) and list(data_dir.rglob("*.npy"))
 
     unlisted = speech_commands_folder(tmp_path / "unlisted", lists=False)
     from kerasmodels.data.audio import _split, _word_files
@@ -161,7 +161,7 @@ def test_bad_sound_is_one_clear_line_and_nothing_is_written(tmp_path, data_dir, 
         (root / "testing_list.txt").write_text("../outside.wav\n")
     with pytest.raises(DatasetError, match=message):
         km.load_dataset(f"audio:{root}")
-    assert not data_dir.exists() or not list(data_dir.rglob("*.npz"))
+    assert not data_dir.exists() or not [p for p in data_dir.rglob("*") if p.is_file()]
     result = cli("train", "--dataset", f"audio:{root}", "--arch", "ds_cnn", "--epochs", "1")
     assert result.returncode != 0 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and re.search(message, result.stderr)

@@ -84,3 +84,29 @@ def test_training_from_disk_keeps_memory_bounded(tmp_path):
     memory, streamed = figures["rows"]
     assert figures["same_accuracy"] and memory["array_bytes"] == streamed["array_bytes"]
     assert streamed["peak_rss_after_load_bytes"] < memory["peak_rss_after_load_bytes"]
+
+
+def test_sound_features_stream_from_their_cache(tmp_path, monkeypatch):
+    """audio: and anomaly: keep their features in the cache a chunk at a time; stream=True
+    reads them back a batch at a time: the same arrays, and an autoencoder trained on them has
+    the in-memory one's weights and AUC."""
+    from tests.test_anomaly import write_recordings
+    from tests.test_audio import speech_commands_folder
+
+    monkeypatch.setenv("KERASMODELS_DATA_DIR", str(tmp_path / "data"))
+    words = speech_commands_folder(tmp_path / "sc")
+    write_recordings(tmp_path / "fan", 12, 6)
+    for name in (f"audio:{words}", f"anomaly:{tmp_path / 'fan'}"):
+        memory, streamed = km.load_dataset(name), km.load_dataset(name, stream=True)
+        assert streamed.options["stream"] is True and "stream" not in memory.options
+        for part in ("train", "val", "test"):
+            assert on_disk(getattr(streamed, part)[0])
+            np.testing.assert_array_equal(getattr(memory, part)[0], getattr(streamed, part)[0])
+            np.testing.assert_array_equal(getattr(memory, part)[1], getattr(streamed, part)[1])
+    runs = [km.train("fc_autoencoder", data, epochs=2, batch_size=64, verbose=0,
+                     out_dir=tmp_path / f"runs-{i}")
+            for i, data in enumerate((memory, streamed))]
+    for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert runs[0].metrics["test"]["auc"] == pytest.approx(runs[1].metrics["test"]["auc"],
+                                                           abs=1e-12)

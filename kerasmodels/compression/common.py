@@ -93,8 +93,11 @@ def fine_tune(model, data, *, epochs: int, learning_rate: float, batch_size: int
 
     seed_everything(seed)
     compile_for(model, data.task, make_optimizer("adam", learning_rate))
-    history = model.fit(*data.fitting("train"), validation_data=data.fitting("val"), epochs=epochs,
-                        batch_size=batch_size, callbacks=[*callbacks, *fit_callbacks(epochs)],
+    from kerasmodels.resume import fit_arguments
+
+    history = model.fit(**fit_arguments(data.fitting("train"), data.fitting("val"),
+                                        batch_size=batch_size, epochs=epochs, seed=seed),
+                        epochs=epochs, callbacks=[*callbacks, *fit_callbacks(epochs)],
                         verbose=0)
     return fit_history(history, learning_rate)
 

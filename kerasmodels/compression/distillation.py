@@ -94,12 +94,14 @@ def distill(teacher_model, data, *, student, temperature: float = 4.0, alpha: fl
     seed_everything(seed)
     from kerasmodels.compression.common import fit_callbacks, fit_history
     from kerasmodels.modeling import clone
+    from kerasmodels.resume import fit_arguments
 
     # a clone: freezing the teacher would otherwise freeze the parent run's own layers
     distiller = Distiller(logits_of(student), logits_of(clone(teacher_model)), temperature, alpha)
     distiller.compile(optimizer=make_optimizer("adam", learning_rate))
-    history = distiller.fit(*data.train, validation_data=data.val, epochs=epochs,
-                            batch_size=batch_size, verbose=0, callbacks=fit_callbacks(epochs))
+    history = distiller.fit(**fit_arguments(data.train, data.val, batch_size=batch_size,
+                                            epochs=epochs, seed=seed),
+                            epochs=epochs, verbose=0, callbacks=fit_callbacks(epochs))
     report = {"student_params": int(student.count_params()),
               "teacher_params": int(teacher_model.count_params()),
               "temperature": temperature, "alpha": alpha, "epochs": epochs}

@@ -24,13 +24,15 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from kerasmodels.audio import FrameParams, read_wav, wav_rate
-from kerasmodels.data.audio import cache_file, read_cache, write_cache
 from kerasmodels.data.dataset import Dataset, content_sha256
+from kerasmodels.data.features import FeatureCache
+from kerasmodels.data.stream import check_stream
 from kerasmodels.errors import DatasetError
 from kerasmodels.tasks import ANOMALY, NORMAL
 
@@ -62,23 +64,25 @@ def frame_function(params: FrameParams):
     return vectors
 
 
-def recording_vectors(files: list[Path], params: FrameParams) -> list[np.ndarray]:
-    """Each recording's input vectors (a DatasetError names a file too short for one)."""
+def recording_vectors(files: list[Path], params: FrameParams) -> Iterator[np.ndarray]:
+    """Each recording's input vectors, one recording at a time (a DatasetError names a file
+    too short for one)."""
+    from tqdm.auto import tqdm
+
     function = frame_function(params)
-    out = []
-    for f in files:
+    for f in tqdm(files, desc="reading sound", unit="recording", disable=len(files) < 500):
         samples = read_wav(f, params.sample_rate)
         if params.vectors(len(samples)) < 1:
             raise DatasetError(f"{f.name} is {len(samples) / params.sample_rate:.3f} s long: a "
                                f"vector needs {params.frames} frames, at least "
                                f"{(params.fft_length + (params.frames - 1) * params.hop_length) / params.sample_rate:.3f} s"
                                ": remove it")
-        out.append(function(samples).numpy())
-    return out
+        yield function(samples).numpy()
 
 
 def load_anomaly_folder(folder: str | Path, *, val_fraction: float = 1 / 3, seed: int = 0,
-                        name: str | None = None, **frame_options) -> Dataset:
+                        name: str | None = None, stream: bool = False,
+                        **frame_options) -> Dataset:
     """WAV recordings of one machine as an anomaly-detection dataset.
 
     Args:
@@ -90,6 +94,8 @@ def load_anomaly_folder(folder: str | Path, *, val_fraction: float = 1 / 3, seed
             normal recordings and the anomalous ones are split the same way.
         seed: the split (by recording, from a hash of its name and the seed).
         name: the dataset's name (``anomaly:<folder>`` by default).
+        stream: read the cached vectors a batch at a time from disk rather than into memory
+            (:mod:`kerasmodels.data.features`), for sets larger than memory.
         **frame_options: :class:`~kerasmodels.audio.FrameParams` fields (``mel_bins``,
             ``frames``, ``fft_length``, ``hop_length``, ...).
 
@@ -119,19 +125,22 @@ def load_anomaly_folder(folder: str | Path, *, val_fraction: float = 1 / 3, seed
     every = sorted(f for files in splits.values() for f, _ in files)
     sha256 = content_sha256(root, every)
     options = {"val_fraction": val_fraction, "seed": seed, **frame_options}
-    cache = cache_file(sha256, {**options, "split": SPLIT_VERSION}, params.to_preprocessing())
-    arrays = read_cache(cache)
+    check_stream(stream)
+    cache = FeatureCache(sha256, {**options, "split": SPLIT_VERSION}, params.to_preprocessing())
+    arrays = cache.load(stream)
     if arrays is None:
-        arrays = {}
-        for part, files in splits.items():
-            vectors = recording_vectors([f for f, _ in files], params)
-            x = (np.concatenate(vectors) if vectors else np.zeros((0, params.size))).astype(
-                "float32")
-            y = np.concatenate([np.full(len(v), label, "int64")
-                                for v, (_, label) in zip(vectors, files, strict=True)]) \
-                if vectors else np.zeros(0, "int64")
-            arrays[part] = (x, y)
-        write_cache(cache, arrays)
+        with cache.writing(stream) as store:
+            for part, files in splits.items():
+                out = store.split(part, (params.size,))
+                for (_, label), vectors in zip(files, recording_vectors(
+                        [f for f, _ in files], params), strict=True):
+                    out.append(vectors, np.full(len(vectors), label, "int64"))
+        arrays = cache.load(stream)
+        if arrays is None:
+            raise DatasetError(f"the features of {root} could not be read back from "
+                               f"{cache.folder}: check the disk")
+    if stream:
+        options = {**options, "stream": True}
     counts = {part: (sum(1 for _, label in files if label == NORMAL),
                      sum(1 for _, label in files if label == ANOMALY))
               for part, files in splits.items()}

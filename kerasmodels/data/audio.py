@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.audio import FeatureParams, fit_length, read_wav
-from kerasmodels.data.dataset import Dataset, content_sha256, data_dir
+from kerasmodels.data.dataset import Dataset, content_sha256
+from kerasmodels.data.features import FeatureCache
+from kerasmodels.data.stream import check_stream
 from kerasmodels.errors import DatasetError
 
 BACKGROUND = "_background_noise_"
@@ -93,7 +95,7 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
                       features: str = "mfcc", augment: int = 1, time_shift_ms: float = 100.0,
                       background_volume: float = 0.1, background_frequency: float = 0.8,
                       silence_percentage: float = 10.0, unknown_percentage: float = 10.0,
-                      seed: int = 0, name: str | None = None) -> Dataset:
+                      seed: int = 0, name: str | None = None, stream: bool = False) -> Dataset:
     """Class folders of WAV clips as MFCC (or log-mel) features, split by speaker.
 
     Args:
@@ -111,6 +113,8 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
         unknown_percentage: ``_unknown_`` clips, likewise.
         seed: the split (without lists), the augmentation and the samples.
         name: the dataset's name (``audio:<folder>`` by default).
+        stream: read the cached features a batch at a time from disk rather than into
+            memory (:mod:`kerasmodels.data.features`), for sets larger than memory.
 
     Returns:
         A :class:`~kerasmodels.data.Dataset` of features ``(n, frames, coefficients, 1)``;
@@ -138,20 +142,28 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
     every = [f for part in splits.values() for f in part]
     sha256 = content_sha256(root, sorted([*every, *root.glob(f"{BACKGROUND}/*.wav"),
                                           *root.glob("*_list.txt")]))
-    cache = cache_file(sha256, options, params.to_preprocessing())
-    arrays = read_cache(cache)
+    check_stream(stream)
+    cache = FeatureCache(sha256, options, params.to_preprocessing())
+    arrays = cache.load(stream)
     if arrays is None:  # the background recordings are read only to compute features
         background = [read_wav(f, params.sample_rate)
                       for f in sorted((root / BACKGROUND).glob("*.wav"))]
         rs = np.random.RandomState(seed)
-        arrays = {}
-        for part in ("train", "val", "test"):
-            files, labels, known = _labelled(splits[part], word_class, classes,
-                                             unknown_percentage, rs)
-            silent = int(round(known * silence_percentage / 100)) if SILENCE in classes else 0
-            arrays[part] = _features(files, labels, silent, classes, background, params, rs,
-                                     mixing if part == "train" else None)
-        write_cache(cache, arrays)
+        with cache.writing(stream) as store:
+            for part in ("train", "val", "test"):
+                files, labels, known = _labelled(splits[part], word_class, classes,
+                                                 unknown_percentage, rs)
+                silent = int(round(known * silence_percentage / 100)) \
+                    if SILENCE in classes else 0
+                _features(files, labels, silent, classes, background, params, rs,
+                          mixing if part == "train" else None,
+                          store.split(part, params.shape))
+        arrays = cache.load(stream)
+        if arrays is None:
+            raise DatasetError(f"the features of {root} could not be read back from "
+                               f"{cache.folder}: check the disk")
+    if stream:
+        options = {**options, "stream": True}
     return Dataset(
         name or f"audio:{root}", arrays["train"], arrays["val"], arrays["test"],
         task="classification", num_classes=len(classes), labels=classes,
@@ -160,47 +172,6 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
                     f"{params.shape[0]}x{params.shape[1]} {params.features}",
         options=options, sha256=sha256,
     )
-
-
-FEATURE_CACHE_VERSION = 1  # a change to how clips become features is a new version
-
-
-def cache_file(sha256: str, options: dict[str, Any], preprocessing: dict[str, Any]) -> Path:
-    """Where the features of this folder's content, options and parameters are kept: reading
-    a run's dataset again (export, compress, the dashboard) then takes a second."""
-    import json
-
-    key = json.dumps([FEATURE_CACHE_VERSION, sha256, options, preprocessing],
-                     sort_keys=True)
-    return data_dir() / "features" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.npz"
-
-
-def read_cache(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return {part: (stored[f"{part}_x"], stored[f"{part}_y"])
-                    for part in ("train", "val", "test")}
-    except Exception:  # a damaged cache is made again
-        return None
-
-
-def write_cache(path: Path, arrays: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    """Written beside and renamed: a killed process leaves no half-written cache."""
-    import os
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            flat: dict[str, Any] = {f"{part}_{k}": a for part, (x, y) in arrays.items()
-                                    for k, a in (("x", x), ("y", y))}
-            np.savez(f, **flat)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache folder: the features are computed each time
-        pass
 
 
 def _check_options(augment, time_shift_ms, background_volume, background_frequency,
@@ -306,12 +277,12 @@ def _labelled(files: list[Path], word_class: dict, classes: list[str], unknown_p
 
 def _features(files: list[Path], labels: list[int], silent: int, classes: list[str],
               background: list[np.ndarray], params: FeatureParams, rs: np.random.RandomState,
-              mixing: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray]:
-    """Read, fit, augment (training) and featurize the split, a chunk at a time."""
+              mixing: dict[str, Any] | None, out) -> None:
+    """Read, fit, augment (training) and featurize the split a chunk at a time, each chunk
+    appended to ``out`` (a :class:`~kerasmodels.data.features.SplitWriter`)."""
     from tqdm.auto import tqdm
 
     n = params.clip_samples
-    xs, ys = [], []
     jobs: list[tuple[Path | None, int]] = list(zip(files, labels, strict=True))
     if silent:
         jobs += [(None, classes.index(SILENCE))] * silent
@@ -326,11 +297,9 @@ def _features(files: list[Path], labels: list[int], silent: int, classes: list[s
             copies += [_augment(clips, background, params, rs, mixing)
                        for _ in range(mixing["augment"])]
         for c in copies:
-            xs.append(compute_features(c, params))
-            ys.append(labels_)
+            out.append(compute_features(c, params), labels_)
         bar.update(len(chunk))
     bar.close()
-    return np.concatenate(xs), np.concatenate(ys)
 
 
 def peak(clip: np.ndarray) -> np.ndarray:

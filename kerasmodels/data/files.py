@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from kerasmodels.data.dataset import Dataset, content_sha256, split
+from kerasmodels.data.stream import check_stream
 from kerasmodels.errors import DatasetError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -109,8 +110,7 @@ def load_image_folder(folder: str | Path, *, image_size=(32, 32), color: str = "
             size or color.
     """
     root = Path(folder)
-    if not isinstance(stream, bool):
-        raise DatasetError(f"stream must be True or False, got {stream!r}")
+    check_stream(stream)
     if root.suffix.lower() == ".zip":
         with tempfile.TemporaryDirectory(prefix="kerasmodels-zip-") as unpacked:
             data = load_image_folder(unpack_zip(root, Path(unpacked)), image_size=image_size,
