@@ -197,3 +197,14 @@ def test_the_dashboard_shows_auc_and_the_playground_anomaly_scores(anomaly_run, 
     assert predictions["anomaly_score"].notna().all()
     assert set(predictions["label"]) <= {"normal", "anomaly"}
     assert any("anomaly score" in m.value and "threshold" in m.value for m in at.markdown)
+
+
+def test_the_search_maximizes_the_validation_auc(tmp_path):
+    """km.search over the autoencoder family's space (its width and depth are the encoder's
+    layers, mirrored): each trial's value is its saved run's validation AUC."""
+    result = km.search("fc_autoencoder", "machines", trials=2, epochs=1, out_dir=tmp_path,
+                       progress=False)
+    values = [t["value"] for t in result.trials if t["state"] == "complete"]
+    assert values and max(values) == result.best_run.metrics["val"]["auc"]
+    units = result.best_run.record.arch.hparams["units"]
+    assert len(units) == result.best_params["depth"] and units[0] == result.best_params["width"]

@@ -50,12 +50,12 @@ def test_streamed_and_in_memory_give_the_same_splits_and_weights(folder, tmp_pat
     assert a.metrics == b.metrics
 
 
-def test_a_streamed_run_reopens_streamed_in_a_new_process(folder, tmp_path):
+def test_a_streamed_run_reopens_streamed_in_a_new_process(folder, tmp_path, monkeypatch):
     data = tmp_path / "data"
-    trained = run_cli("train", "--arch", "cnn_small", "--dataset", f"images:{folder}",
-                      "--image-size", "16x16", "--dataset-option", "stream=True", "--epochs",
-                      "2", "--out-dir", str(tmp_path / "runs"), "--json", "--quiet",
-                      KERASMODELS_DATA_DIR=data)
+    monkeypatch.setenv("KERASMODELS_DATA_DIR", str(data))
+    trained = cli("train", "--arch", "cnn_small", "--dataset", f"images:{folder}",
+                  "--image-size", "16x16", "--dataset-option", "stream=True", "--epochs", "2",
+                  "--out-dir", str(tmp_path / "runs"), "--json", "--quiet")
     assert trained.returncode == 0, trained.stderr
     run = json.loads(trained.stdout)
     reopened = km.load_run(run["path"])

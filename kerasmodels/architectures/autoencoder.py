@@ -18,7 +18,8 @@ from kerasmodels.tasks import get_task
 
 register_family(Family(
     "autoencoder", example="machines",
-    search_space={"units": [[64] * 4, [128] * 4, [32] * 4], "bottleneck": [4, 8, 16]}))
+    search_space={"width": [32, 64, 128], "depth": [2, 3, 4], "bottleneck": [4, 8, 16]},
+    width_of="units"))  # a search's width and depth: the encoder's layers (mirrored)
 
 
 @register("fc_autoencoder", family="autoencoder", epochs=100, batch_size=512,
