@@ -20,7 +20,7 @@ the worker and in the process itself (``KERASMODELS_ISOLATE=0``). Writes
 bench-results/export_matrix.json (the README's table of what each format holds).
 
     .venv/bin/python scripts/bench_export_matrix.py           # about an hour on 2 cores
-    .venv/bin/python scripts/bench_export_matrix.py --quick   # CI: two cases, no recipe
+    .venv/bin/python scripts/bench_export_matrix.py --quick   # CI: the crash case, no recipe
     .venv/bin/python scripts/bench_export_matrix.py --case "transformer on images" \
         --merge-into bench-results/export_matrix.json          # one case again, after a fix
 """
@@ -61,7 +61,8 @@ CASES = [
     ("transformer on images", "transformer", "digits", {}),
 ]
 IMPORTS = ("import: Keras 3 CNN", "import: SavedModel", "import: GRU over any length")
-QUICK_CASES = ("rnn gru", "import: GRU over any length")
+QUICK_CASES = ("import: GRU over any length",)  # the registry's GRU exports to int8 in a new
+# process in tests/test_browser.py (the dashboard's server); every case: the full run
 QUICK_CLI = ("import: GRU over any length",)  # the console script, in quick mode: a crash
 # underneath is one line (a new process and its converter worker cost ~10 s on 2 cores)
 MAX_EPOCHS = 15  # each case trains for its architecture's default epochs, at most this
