@@ -18,11 +18,14 @@ Writes bench-results/tiny.json.
     .venv/bin/python scripts/bench_tiny.py           # ~25 minutes on 2 cores
     .venv/bin/python scripts/bench_tiny.py --quick   # CI: ResNet-8 and the autoencoder, 1 epoch,
                                                       # no sweep
+    .venv/bin/python scripts/bench_tiny.py --sweeps-from bench-results/tiny.json  # the table
+                                                      # again (~10 minutes), the sweeps kept
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -121,6 +124,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--no-sweep", action="store_true", help="the table alone")
+    parser.add_argument("--sweeps-from", type=Path, metavar="JSON",
+                        help="keep an earlier full run's sweeps (sizes and scores, no times) "
+                             "and measure the table again")
     bench_options(parser, ROOT / "bench-results" / "tiny.json",
                   f"{' and '.join(QUICK_MODELS)} for 1 epoch, no sweep, 10 calls")
     args = parser.parse_args(argv)
@@ -142,7 +148,9 @@ def main(argv=None) -> int:
             print(format_table([{k: v for k, v in rows[-1].items() if k != "ops"}]), flush=True)
         for (index, runtime), (p50, _) in latencies(timed, calls=args.calls).items():
             rows[index][f"{runtime}_p50_ms"] = round(p50, 4)
-        if not (args.no_sweep or args.quick):
+        if args.sweeps_from:
+            sweeps = json.loads(args.sweeps_from.read_text())["sweeps"]
+        elif not (args.no_sweep or args.quick):
             for spec, run in zip(specs, runs, strict=True):
                 sweeps.append(swept(spec, run))
                 print(sweeps[-1], flush=True)

@@ -456,7 +456,8 @@ def render_stream(data: dict) -> str:
             + f"\n\n{data['images']:,} images of {data['side']}x{data['side']} "
             f"({data['jpeg_bytes'] / 1e6:.0f} MB of JPEG, "
             f"{data['rows'][0]['array_bytes'] / 1e9:.2f} GB as float32 arrays); `cnn_small`, one "
-            f"epoch; the same test accuracy both ways: {data['same_accuracy']}. In memory takes "
+            "epoch; " + ("the same test accuracy both ways" if data["same_accuracy"] else
+                         "different test accuracies (a defect)") + ". In memory takes "
             f"{data['memory_over_streamed']}x the streamed process's peak." + machine_line(data))
 
 
