@@ -6,8 +6,9 @@ bash scripts/setup.sh
 .venv/bin/ruff check kerasmodels tests scripts
 echo "== mypy (the package's types, the public API among them)"
 .venv/bin/mypy
-# two workers, a test file each at a time: TensorFlow leaves cores idle between small ops,
-# conversions and browser waits (12 min against 19 on a 2-core machine); -n 0 runs serially.
+# three workers on the 2 cores, a test file each at a time: TensorFlow leaves cores idle
+# between small ops, conversions, child processes and browser waits (README: Tests has the
+# measured times); -n 0 runs serially.
 # The longest files go first (tests/conftest.py: LONGEST_FIRST), in that order
-exec .venv/bin/python -m pytest --timeout=900 --durations=30 -n 2 --dist loadfile \
+exec .venv/bin/python -m pytest --timeout=900 --durations=30 -n 3 --dist loadfile \
     --no-loadscope-reorder "$@"

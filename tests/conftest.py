@@ -22,12 +22,14 @@ os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{time.time_ns()}")
 # The files that take longest, longest first (seconds summed from `scripts/test.sh
 # --durations=0` on the 2-core machine, 2026-12-05: 283, 221, 216, 137, 119, 94, 80 (audio,
 # estimated from its slowest tests), 58, 52, 50, 48, 44, 40 (cli, after its error cases moved
-# in process)). xdist hands a whole file to whichever worker is free, in collection order
+# in process); anomaly ~90, tiny ~50 and stream ~40 estimated from their tests' durations in
+# the fresh-clone run of the second session of 2026-12-05). xdist hands a whole file to
+# whichever worker is free, in collection order
 # (--no-loadscope-reorder), so the long ones start first and the short ones fill in at the end.
 LONGEST_FIRST = ("test_scripts.py", "test_reopen.py", "test_compression.py", "test_scale.py",
-                 "test_import_keras3.py", "test_browser.py", "test_audio.py", "test_dashboard.py",
-                 "test_packaging.py", "test_quality.py", "test_training.py", "test_processes.py",
-                 "test_cli.py")
+                 "test_import_keras3.py", "test_browser.py", "test_anomaly.py", "test_audio.py",
+                 "test_dashboard.py", "test_tiny.py", "test_packaging.py", "test_stream.py",
+                 "test_quality.py", "test_training.py", "test_processes.py", "test_cli.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -75,6 +77,13 @@ def pytest_sessionfinish(session, exitstatus):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         session.exitstatus = 1
+
+
+def as_at_a_terminal() -> None:
+    """``preexec_fn`` for a command a test interrupts with SIGINT: the disposition a terminal
+    gives it. A suite started in the background (``&``, nohup) hands its children SIGINT
+    ignored, and a Python started so never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, **env) -> subprocess.CompletedProcess:

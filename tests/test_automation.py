@@ -14,7 +14,7 @@ import pytest
 
 import kerasmodels as km
 from kerasmodels.options import COMPRESSION, TRAINING
-from tests.conftest import KERASMODELS, ROOT, cli
+from tests.conftest import KERASMODELS, ROOT, as_at_a_terminal, cli
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path):
     process = subprocess.Popen([*KERASMODELS, "train", "--arch", "mlp", "--epochs", "500",
                                 "--checkpoint-every", "0", "-q", "--out-dir", str(tmp_path)],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=as_at_a_terminal)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and not list(tmp_path.glob(".partial/*/state/state.json")):
         time.sleep(0.1)

@@ -15,7 +15,7 @@ import pytest
 
 import kerasmodels as km
 from kerasmodels.formats import get_format
-from tests.conftest import KERASMODELS, ROOT, cli, run_cli, run_quick
+from tests.conftest import KERASMODELS, ROOT, as_at_a_terminal, cli, run_cli, run_quick
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,7 @@ def test_an_interrupted_sweep_keeps_what_it_measured(cnn_run, tmp_path):
     shutil.copytree(cnn_run.path, copy, ignore=shutil.ignore_patterns("sweep.json"))
     process = subprocess.Popen([*KERASMODELS, "sweep", str(copy), "--recipe", "distill", "-q"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=as_at_a_terminal)
     deadline = time.monotonic() + 240
     while not (copy / "sweep.json").exists() and time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()

@@ -126,19 +126,15 @@ def load_anomaly_folder(folder: str | Path, *, val_fraction: float = 1 / 3, seed
     sha256 = content_sha256(root, every)
     options = {"val_fraction": val_fraction, "seed": seed, **frame_options}
     check_stream(stream)
-    cache = FeatureCache(sha256, {**options, "split": SPLIT_VERSION}, params.to_preprocessing())
-    arrays = cache.load(stream)
-    if arrays is None:
-        with cache.writing(stream) as store:
-            for part, files in splits.items():
-                out = store.split(part, (params.size,))
-                for (_, label), vectors in zip(files, recording_vectors(
-                        [f for f, _ in files], params), strict=True):
-                    out.append(vectors, np.full(len(vectors), label, "int64"))
-        arrays = cache.load(stream)
-        if arrays is None:
-            raise DatasetError(f"the features of {root} could not be read back from "
-                               f"{cache.folder}: check the disk")
+    def make(store) -> None:
+        for part, files in splits.items():
+            out = store.split(part, (params.size,))
+            for (_, label), vectors in zip(files, recording_vectors(
+                    [f for f, _ in files], params), strict=True):
+                out.append(vectors, np.full(len(vectors), label, "int64"))
+
+    arrays = FeatureCache(sha256, {**options, "split": SPLIT_VERSION},
+                          params.to_preprocessing()).load_or_make(stream, make)
     if stream:
         options = {**options, "stream": True}
     counts = {part: (sum(1 for _, label in files if label == NORMAL),

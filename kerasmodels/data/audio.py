@@ -143,25 +143,19 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
     sha256 = content_sha256(root, sorted([*every, *root.glob(f"{BACKGROUND}/*.wav"),
                                           *root.glob("*_list.txt")]))
     check_stream(stream)
-    cache = FeatureCache(sha256, options, params.to_preprocessing())
-    arrays = cache.load(stream)
-    if arrays is None:  # the background recordings are read only to compute features
+
+    def make(store) -> None:  # the background recordings are read only to compute features
         background = [read_wav(f, params.sample_rate)
                       for f in sorted((root / BACKGROUND).glob("*.wav"))]
         rs = np.random.RandomState(seed)
-        with cache.writing(stream) as store:
-            for part in ("train", "val", "test"):
-                files, labels, known = _labelled(splits[part], word_class, classes,
-                                                 unknown_percentage, rs)
-                silent = int(round(known * silence_percentage / 100)) \
-                    if SILENCE in classes else 0
-                _features(files, labels, silent, classes, background, params, rs,
-                          mixing if part == "train" else None,
-                          store.split(part, params.shape))
-        arrays = cache.load(stream)
-        if arrays is None:
-            raise DatasetError(f"the features of {root} could not be read back from "
-                               f"{cache.folder}: check the disk")
+        for part in ("train", "val", "test"):
+            files, labels, known = _labelled(splits[part], word_class, classes,
+                                             unknown_percentage, rs)
+            silent = int(round(known * silence_percentage / 100)) if SILENCE in classes else 0
+            _features(files, labels, silent, classes, background, params, rs,
+                      mixing if part == "train" else None, store.split(part, params.shape))
+
+    arrays = FeatureCache(sha256, options, params.to_preprocessing()).load_or_make(stream, make)
     if stream:
         options = {**options, "stream": True}
     return Dataset(

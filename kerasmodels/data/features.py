@@ -25,7 +25,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,18 @@ class FeatureCache:
             if self.temporary and not stream:
                 shutil.rmtree(self.folder, ignore_errors=True)
         return out
+
+    def load_or_make(self, stream: bool, make: Callable[[Store], None]) -> dict[str, Split]:
+        """The cached splits, first made by ``make(store)`` when missing (:meth:`writing`)."""
+        arrays = self.load(stream)
+        if arrays is None:
+            with self.writing(stream) as store:
+                make(store)
+            arrays = self.load(stream)
+            if arrays is None:
+                raise DatasetError(f"the features written to {self.folder} cannot be read "
+                                   "back: check the disk")
+        return arrays
 
     @contextlib.contextmanager
     def writing(self, stream: bool = False) -> Iterator[Store]:
