@@ -33,6 +33,19 @@ MAX_WAV_SECONDS = 600  # longer files (a background noise recording is minutes) 
 SAMPLE_WIDTHS = {2: ("<i2", 2 ** 15), 4: ("<i4", 2 ** 31)}  # bytes -> numpy dtype, full scale
 
 
+def check_mel_bands(lower_hz: float, upper_hz: float, sample_rate: int) -> None:
+    """A DatasetError unless the mel bands lie between 0 Hz and half the sample rate."""
+    if not 0 <= lower_hz < upper_hz <= sample_rate / 2:
+        raise DatasetError(f"mel bands from {lower_hz} to {upper_hz} Hz: they must lie below "
+                           f"half the sample rate ({sample_rate / 2:g} Hz)")
+
+
+def known_fields(cls, prep: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a ``preprocessing`` record that are fields of the dataclass ``cls``."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in prep.items() if k in names}
+
+
 @dataclass(frozen=True)
 class FeatureParams:
     """How a second of sound becomes the model's input; recorded in the run's manifest and in
@@ -74,9 +87,7 @@ class FeatureParams:
         if not 0 < self.window_ms <= self.clip_ms or not 0 < self.stride_ms <= self.window_ms:
             raise DatasetError(f"window_ms ({self.window_ms}) and stride_ms ({self.stride_ms}) "
                                f"must satisfy 0 < stride <= window <= clip ({self.clip_ms} ms)")
-        if not 0 <= self.lower_hz < self.upper_hz <= self.sample_rate / 2:
-            raise DatasetError(f"mel bands from {self.lower_hz} to {self.upper_hz} Hz: they must "
-                               f"lie below half the sample rate ({self.sample_rate / 2:g} Hz)")
+        check_mel_bands(self.lower_hz, self.upper_hz, self.sample_rate)
         if self.features == "mfcc" and not 0 < self.coefficients <= self.mel_bins:
             raise DatasetError(f"coefficients must be 1..mel_bins ({self.mel_bins}), got "
                                f"{self.coefficients}")
@@ -121,8 +132,7 @@ class FeatureParams:
     def from_preprocessing(cls, prep: dict[str, Any]) -> FeatureParams:
         """The parameters a ``preprocessing`` entry recorded (the inverse of
         :meth:`to_preprocessing`)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in prep.items() if k in names})
+        return cls(**known_fields(cls, prep))
 
 
 @dataclass(frozen=True)
@@ -160,9 +170,7 @@ class FrameParams:
             value = getattr(self, what)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise DatasetError(f"{what} must be a positive whole number, got {value!r}")
-        if not 0 <= self.lower_hz < self.top_hz <= self.sample_rate / 2:
-            raise DatasetError(f"mel bands from {self.lower_hz} to {self.top_hz} Hz: they must "
-                               f"lie below half the sample rate ({self.sample_rate / 2:g} Hz)")
+        check_mel_bands(self.lower_hz, self.top_hz, self.sample_rate)
 
     @property
     def top_hz(self) -> float:
@@ -186,8 +194,7 @@ class FrameParams:
 
     @classmethod
     def from_preprocessing(cls, prep: dict[str, Any]) -> FrameParams:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in prep.items() if k in names})
+        return cls(**known_fields(cls, prep))
 
 
 def wav_rate(path: str | Path) -> int:
