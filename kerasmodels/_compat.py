@@ -54,6 +54,13 @@ def _adam():
     return tf_keras.optimizers.Adam(tf_keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))
 
 
+def _converter():
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_concrete_functions(
+        [tf.function(lambda x: x).get_concrete_function(tf.TensorSpec([1], tf.float32))])
+
+
 def _dropout():
     import tf_keras
 
@@ -116,10 +123,12 @@ PRIVATE_NAMES = (
                 "tensorflow.lite.python.schema_py_generated:MetadataT", "2.21.0",
                 "the .tflite flatbuffer's object API: metadata and associated files are "
                 "written into the file as tflite-support writes them"),
-    PrivateName("ops_details", "ai-edge-litert",
-                "ai_edge_litert.interpreter:Interpreter._get_ops_details", "2.3.0",
-                "the builtin ops a .tflite file uses (TFLM's op resolver is generated from "
-                "them)"),
+    PrivateName("per_tensor_dense", "tensorflow",
+                "tensorflow.lite.python.lite:TFLiteConverterBase."
+                "_experimental_disable_per_channel_quantization_for_dense_layers", "2.21.0",
+                "dynamic-range files with per-tensor Dense weights: FULLY_CONNECTED version 9 "
+                "(runtime 2.4), where per-channel weights need version 12 (runtime 2.17), "
+                "which the Task Library's runtime lacks", instance=_converter),
     PrivateName("streamlit_cleanup", "streamlit",
                 "streamlit.runtime.scriptrunner.script_runner:_clean_problem_modules", "1.67.0",
                 "Streamlit calls Keras 3's clear_session() after every script run once a "
@@ -238,10 +247,10 @@ def tflite_schema():
     return importlib.import_module(BY_KEY["tflite_schema"].path.partition(":")[0])
 
 
-def ops_details(interpreter) -> list[dict]:
-    """The op list of a LiteRT interpreter (``op_name`` among each entry's keys)."""
-    resolve("ops_details")
-    return interpreter._get_ops_details()
+def per_tensor_dense(converter) -> None:
+    """Make ``converter`` quantize Dense weights per tensor, not per output channel."""
+    resolve("per_tensor_dense")
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = True
 
 
 def replace_streamlit_cleanup(replacement: Callable[[], None]) -> bool:
@@ -259,5 +268,5 @@ def replace_streamlit_cleanup(replacement: Callable[[], None]) -> bool:
 
 __all__ = ["PRIVATE_NAMES", "CompatError", "PrivateName", "converter_error", "flatten_layers",
            "has_mask", "keep_keras_v3_saving", "learning_rate_schedule", "missing",
-           "ops_details", "producing_layer", "random_generator", "replace_streamlit_cleanup",
+           "per_tensor_dense", "producing_layer", "random_generator", "replace_streamlit_cleanup",
            "lookup", "resolve", "tfmot_supports", "tflite_schema"]

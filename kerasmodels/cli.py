@@ -324,8 +324,9 @@ def _export_arguments(export: argparse.ArgumentParser) -> None:
                                        for f in export_formats()) + " (default: "
                              f"{' '.join(format_names(default=True))})")
     _add_option(export, OPTIONS["opset"])
-    export.add_argument("--float-io", dest="int8_io", action="store_false", default=None,
-                        help=OPTIONS["int8_io"].help)
+    _add_option(export, OPTIONS["io_type"])
+    export.add_argument("--no-compress-weights", dest="compress_weights", action="store_false",
+                        default=None, help=OPTIONS["compress_weights"].help)
     for name in ("author", "version", "description"):  # --version is the program's
         _add_option(export, OPTIONS[name], "--model-version" if name == "version" else None,
                     metavar="TEXT", help=OPTIONS[name].help)

@@ -86,7 +86,7 @@ FORMATS: list[ExportFormat] = [
                  sweep=True, int8_kernels=True),
     ExportFormat("tflite-int8", "tflite-int8.tflite", **_TFLITE, device="phone (NPU, DSP)",
                  lossless=False, agreement_floor=0.95, difference_ceiling=0.15,
-                 auc_drop_ceiling=0.02, options=("int8_io", *_METADATA), quick=True, sweep=True,
+                 auc_drop_ceiling=0.02, options=("io_type", *_METADATA), quick=True, sweep=True,
                  integer=True, int8_kernels=True),
     ExportFormat("tflite-mixed", "tflite-mixed.tflite", **_TFLITE, device="phone (CPU)",
                  lossless=False, agreement_floor=0.95, difference_ceiling=0.15,
@@ -106,9 +106,11 @@ FORMATS: list[ExportFormat] = [
                  loader="kerasmodels.runtime.micro:MicroModel", runtime="tflm",
                  device="microcontroller", lossless=False, agreement_floor=0.95,
                  difference_ceiling=0.15, auc_drop_ceiling=0.02,
-                 default=False, integer=True, ram="arena",
+                 default=False, integer=True, ram="arena", options=("compress_weights",),
                  marker="model_data.h", isolated=True,
-                 note="full int8, batch 1, C source and header, arena measured with TFLM"),
+                 note="full int8, batch 1, C source and header, arena measured with TFLM; "
+                      "weights with few values per channel (clustered, pruned) stored as "
+                      "look-up-table indices by TFLM's compressor, checked bit for bit"),
     ExportFormat("onnx", "onnx.onnx", converter="kerasmodels.exports.onnx:write",
                  loader="kerasmodels.runtime.onnx:OnnxPredictor", runtime="onnxruntime",
                  device="server, desktop, browser", lossless=True, agreement_floor=0.999,
@@ -125,7 +127,14 @@ FORMATS: list[ExportFormat] = [
 
 OPTIONS = option_table(
     Option("opset", 17, int, "the ONNX opset (tf2onnx's range)", low=13, high=18),
-    Option("int8_io", True, bool, "full int8 takes and returns int8 (False: float in and out)"),
+    Option("io_type", "auto", str, "what full int8 takes and returns: uint8 (camera pixels "
+           "0-255, the input normalization folded into the input's quantization, what the "
+           "Task Library and Model Maker's image models take), int8 (microcontrollers), float "
+           "(float in and out); auto: uint8 for image models, int8 for the others",
+           choices=("auto", "uint8", "int8", "float")),
+    Option("compress_weights", True, bool, "store weight tensors with at most 128 values per "
+           "channel (clustered, pruned) as TFLM look-up-table indices where that saves flash "
+           "(they are decoded into the arena, which grows; False: plain int8)"),
     Option("author", None, str, "the author written into the model's metadata (default: "
            "kerasmodels and its version)", max_length=1000),
     Option("version", None, str, "the model version written into its metadata (default: the "

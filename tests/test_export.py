@@ -36,8 +36,9 @@ def test_cnn_exports_every_format_and_agrees_with_keras(cnn_run, cnn_exports):
     int8, float32 = cnn_exports["tflite-int8"], cnn_exports["tflite-float32"]
     assert float32.bytes / int8.bytes >= 3.3
     assert abs(int8.parity["accuracy"] - keras_accuracy) <= 0.01
-    assert int8.quantization["input"]["dtype"] == "int8"
-    assert int8.quantization["input"]["scale"] > 0
+    # digits are images: uint8 pixels 0..255 in, the normalization (x / 255) as the quantization
+    assert int8.quantization["input"] == {"dtype": "uint8", "scale": pytest.approx(1 / 255),
+                                          "zero_point": 0}
 
 
 def test_exports_json_and_labels_json_describe_the_files(cnn_run, cnn_exports):

@@ -115,14 +115,19 @@ def test_export_options_go_only_where_they_are_taken(cnn_run, cnn_exports):
     with pytest.raises(HyperparameterError, match="opset is not an option of tflite-int8: it "
                                                   "applies to onnx"):
         km.export(cnn_run, ["tflite-int8"], opset=15)
-    with pytest.raises(HyperparameterError, match="int8_io is not an option of onnx"):
-        km.export(cnn_run, ["onnx"], int8_io=False)
+    with pytest.raises(HyperparameterError, match="io_type is not an option of onnx"):
+        km.export(cnn_run, ["onnx"], io_type="float")
+    with pytest.raises(UnknownNameError, match="unknown io type 'int4': did you mean 'int8'"):
+        km.export(cnn_run, ["tflite-int8"], io_type="int4")
     with pytest.raises(UnknownNameError, match="unknown export option 'quality'"):
         km.export(cnn_run, ["onnx"], quality=3)
     with pytest.raises(HyperparameterError, match="opset must be an integer from 13 to 18"):
         km.export(cnn_run, ["onnx"], opset=99)
-    bad = cli("export", str(cnn_run.path), "--formats", "tflite-float16", "--float-io")
-    assert bad.returncode == 2 and "int8_io is not an option of tflite-float16" in bad.stderr
+    bad = cli("export", str(cnn_run.path), "--formats", "tflite-float16", "--io-type", "float")
+    assert bad.returncode == 2 and "io_type is not an option of tflite-float16" in bad.stderr
+    bad = cli("export", str(cnn_run.path), "--formats", "onnx", "--no-compress-weights")
+    assert bad.returncode == 2 and "compress_weights is not an option of onnx: it applies to " \
+                                   "tflite-micro" in bad.stderr
     table = km.export_formats()
     assert {f.name for f in table} >= {"tflite-int8", "tflite-micro", "onnx", "saved_model"}
     slow = formats.get_format("tflite-int16x8")

@@ -106,3 +106,89 @@ def test_resolver_calls_follow_tflm_names():
     assert np.array_equal(tflm.quantize(np.array([0.0, 1.0]), {
         "dtype": np.int8, "quantization_parameters": {"scales": [0.5], "zero_points": [-1]}}),
         np.array([-1, 1], np.int8))
+
+
+@pytest.fixture(scope="module")
+def clustered_exports(cnn_run, tmp_path_factory):
+    """The session CNN's tflite-micro export and those of its 16- and 8-cluster children
+    (compressed by TFLM's compressor), with the 8-cluster child's plain int8 file beside."""
+    root = tmp_path_factory.mktemp("clustered")
+    parent, parent_artifact = exported(cnn_run, root)
+    made = {"parent": parent_artifact}
+    for clusters in (16, 8):
+        child = km.compress(parent, "cluster", clusters=clusters, epochs=1)
+        (made[clusters],) = km.export(child, ["tflite-micro"])
+    plain = root / "plain"
+    shutil.copytree(child.path, plain / child.id, ignore=shutil.ignore_patterns("exports"))
+    (made["plain"],) = km.export(plain / child.id, ["tflite-micro"], compress_weights=False)
+    return made
+
+
+def test_clustered_children_take_less_flash_once_tflm_compresses_them(clustered_exports):
+    parent = clustered_exports["parent"].device["flash_bytes"]
+    for clusters, ceiling, bits in ((16, 0.75, 4), (8, 0.6, 3)):
+        device = clustered_exports[clusters].device
+        report = device["compression"]
+        assert report["flash_bytes_before"] == parent  # clustering alone saves no flash
+        assert device["flash_bytes"] <= ceiling * parent, (clusters, device["flash_bytes"])
+        assert {t["bits"] for t in report["tensors"]} == {bits}
+        assert {t["op"] for t in report["tensors"]} == {"CONV_2D", "FULLY_CONNECTED"}
+        assert report["checked_examples"] > 0
+        # the decoded weights live in the arena: more RAM, measured
+        assert device["arena_bytes"] > device["arena_bytes_uncompressed"]
+        assert "TFLM_DECODE" in device["ops"]
+        header = (clustered_exports[clusters].path / "model_data.h").read_text()
+        assert "resolver.AddDecode()" in header
+        assert report["unavailable"]["pruning"].startswith("Pruning compression not yet")
+    plain = clustered_exports["plain"].device
+    assert "compression" not in plain and "TFLM_DECODE" not in plain["ops"]
+    assert plain["flash_bytes"] == parent
+
+
+def test_compressed_and_plain_files_give_tflm_the_same_outputs_bit_for_bit(clustered_exports,
+                                                                         cnn_run, tmp_path):
+    """In a new process: TFLM's raw int8 outputs of the compressed 8-cluster file and of the
+    same child exported without compression, on the whole test split."""
+    x = cnn_run.dataset().test[0]
+    np.save(tmp_path / "x.npy", x)
+    code = ("import sys, numpy as np\n"
+            "from kerasmodels.runtime.micro import MicroModel, quantize\n"
+            "outs = []\n"
+            "for folder in sys.argv[2:]:\n"
+            "    micro = MicroModel(folder).interpreter\n"
+            "    rows = quantize(np.load(sys.argv[1]), micro.get_input_details(0))\n"
+            "    got = []\n"
+            "    for row in rows:\n"
+            "        micro.set_input(row[None], 0); micro.invoke()\n"
+            "        got.append(micro.get_output(0).copy())\n"
+            "    outs.append(np.concatenate(got))\n"
+            "assert outs[0].dtype == np.int8 and outs[0].shape == (len(outs[0]), 10)\n"
+            "print(int(np.array_equal(outs[0], outs[1])), len(outs[0]))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x.npy"),
+                           str(clustered_exports[8].path),
+                           str(clustered_exports["plain"].path)], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.split() == ["1", str(len(x))]
+    assert clustered_exports[8].device["compression"]["checked_examples"] == len(x)
+
+
+def test_a_tensor_an_op_needs_constant_is_left_uncompressed_and_named(tmp_path):
+    """A ZeroPadding2D the converter cannot fold into a convolution becomes PAD, whose
+    paddings TFLM reads while preparing: compressing them (two values) would make the model
+    fail to prepare, so they stay and are named."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = keras.layers.ZeroPadding2D(((1, 0), (0, 1)))(x)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(*km.load_dataset("digits").train, epochs=2, verbose=0)
+    run = km.import_model(model, "digits", out_dir=tmp_path)
+    child = km.compress(run, "cluster", clusters=8, epochs=1)
+    (artifact,) = km.export(child, ["tflite-micro"])
+    report = artifact.device["compression"]
+    (pad,) = [entry for entry in report["left"] if entry["op"] == "PAD"]
+    assert "PAD rejects a non-constant 'paddings'" in pad["reason"]
+    assert {t["op"] for t in report["tensors"]} == {"FULLY_CONNECTED"}
+    assert artifact.device["flash_bytes"] < report["flash_bytes_before"]

@@ -64,6 +64,8 @@ class Artifact:
     parity: dict[str, Any] = field(default_factory=dict)
     quantization: dict[str, Any] | None = None
     device: dict[str, Any] | None = None  # tflite-micro: flash and arena bytes, ops
+    runtime: dict[str, Any] | None = None  # a .tflite: the oldest runtime that runs it
+    # (min_runtime_version) and the version of each op it uses
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "path": self.path.name}
@@ -87,7 +89,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
             passed are published, then an ExportError names each one that failed.
             ``"skip"``: the formats that passed are returned; the failures are listed in
             ``exports.json`` (``failed``: reason and kind) and nothing is raised.
-        **options: ``opset``, ``int8_io``, ``author``, ``version``, ``description`` (see
+        **options: ``opset``, ``io_type``, ``compress_weights``, ``author``, ``version``, ``description`` (see
             ``kerasmodels.formats.OPTIONS``), given to the formats that take them.
 
     Returns:
@@ -196,6 +198,7 @@ class _Job:
             artifact = describe(fmt.name, target)
             artifact.quantization = extras.get("quantization")
             artifact.device = extras.get("device")
+            artifact.runtime = extras.get("runtime")
             try:
                 artifact.parity = parity(artifact, x_test, y_test, self.reference,
                                          self.data.task)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasmodels._compat import converter_error
+from kerasmodels._compat import converter_error, per_tensor_dense, tflite_schema
 from kerasmodels.backend import keras, tf
 from kerasmodels.errors import ExportError, ParityError
 from kerasmodels.logs import quiet_native
@@ -126,14 +126,22 @@ def variables_of(model) -> tf.Module:
     return root
 
 
+IO_TYPES = {"int8": "int8", "uint8": "uint8", "float": None}  # io_type -> tf dtype name
+
+
 def convert(model, fmt: str, representative: np.ndarray | None = None, *,
-            int8_io: bool = True, batch: int | None = None) -> bytes:
+            io_type: str = "int8", batch: int | None = None,
+            normalization: tuple[list[float], list[float]] | None = None) -> bytes:
     """The ``.tflite`` bytes of ``model`` in format ``fmt``.
 
     ``representative`` (a sample of training inputs) calibrates the int8 and int16x8 formats;
-    ``int8_io`` makes a full-int8 model take and return int8 (float inputs otherwise). Integer
-    token inputs stay int32 either way. ``batch`` fixes the batch size (recurrent models:
-    always 1); None keeps it dynamic.
+    ``io_type`` is what a full-int8 model takes and returns: ``int8``, ``uint8`` or ``float``.
+    Integer token inputs stay int32 either way. A uint8 input with ``normalization`` (``(mean,
+    std)`` of raw pixels, :func:`kerasmodels.exports.metadata.normalization`) gets it as its
+    quantization (:func:`fold_normalization`). ``batch`` fixes the batch size (recurrent
+    models: always 1); None keeps it dynamic. Dynamic-range files quantize Dense weights per
+    tensor: FULLY_CONNECTED stays at version 9 (runtime 2.4, what the Task Library runs) where
+    per-channel weights need version 12 (runtime 2.17).
     """
     if fmt not in MODES:
         raise ExportError(f"{fmt!r} is not a TFLite format: choose one of {', '.join(MODES)}")
@@ -145,6 +153,8 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
     float_input = model.inputs[0].dtype.is_floating
     if fmt != "tflite-float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if fmt == "tflite-dynamic":
+        per_tensor_dense(converter)
     if fmt == "tflite-float16":
         converter.target_spec.supported_types = [tf.float16]
     if fmt in ("tflite-int8", "tflite-int16x8"):
@@ -158,37 +168,103 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
 
         converter.representative_dataset = calibration
     if fmt == "tflite-int8":
+        if io_type not in IO_TYPES:
+            raise ExportError(f"io_type {io_type!r} is not one of {', '.join(IO_TYPES)}")
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if int8_io and float_input:
-            converter.inference_input_type = tf.int8
-        if int8_io:
-            converter.inference_output_type = tf.int8
+        integer = IO_TYPES[io_type]
+        if integer and float_input:
+            converter.inference_input_type = getattr(tf, integer)
+        if integer:
+            converter.inference_output_type = getattr(tf, integer)
     if fmt == "tflite-int16x8":
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     try:
         with quiet_native():  # the MLIR quantizer's "fully_quantize: 0, ..." lines
-            return converter.convert()
+            content = converter.convert()
     except Exception as exc:
         if not is_converter_limitation(exc):
             raise  # a bug (ours or the converter's), not a format that cannot hold the model
         raise ExportError(f"{fmt} cannot hold this model: {conversion_reason(exc)}") from None
+    if fmt == "tflite-int8" and io_type == "uint8" and float_input and normalization:
+        content = fold_normalization(content, *normalization)
+    return content
 
 
-def write(model, target: Path, *, fmt, data, info: dict[str, Any], int8_io: bool = True
+def fold_normalization(content: bytes, mean: list[float], std: list[float]) -> bytes:
+    """A uint8-input file whose input quantization is the normalization: pixel ``p`` means
+    ``(p - mean) / std``, as the metadata says and the Task Library assumes (it feeds uint8
+    pixels as they are). The converter calibrates the input's scale on the training sample,
+    which need not span 0-255; its first op (QUANTIZE, uint8 to int8) requantizes whatever the
+    input's parameters are, so setting them is exact. Raises ExportError when the
+    normalization is not one integer mean in 0-255 and one std (per-channel statistics cannot
+    be one uint8 quantization): export int8 or float io then."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    if len(set(mean)) != 1 or len(set(std)) != 1 or not float(mean[0]).is_integer() or \
+            not 0 <= mean[0] <= 255:
+        raise ExportError(f"a uint8 input cannot hold the normalization mean {mean}, std {std}: "
+                          "export with io_type='int8' or 'float'")
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    graph = model.subgraphs[0]
+    first = graph.operators[0]
+    if first.inputs[0] != graph.inputs[0] or \
+            model.operatorCodes[first.opcodeIndex].builtinCode != \
+            tflite_schema().BuiltinOperator.QUANTIZE:
+        raise ExportError("tflite-int8: the converter's uint8 input is not followed by its "
+                          "QUANTIZE op (did the converter change?): export io_type='int8'")
+    tensor = graph.tensors[graph.inputs[0]]
+    tensor.quantization.scale = np.array([1.0 / std[0]], np.float32)
+    tensor.quantization.zeroPoint = np.array([int(mean[0])], np.int64)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+
+def io_type_of(io_type: str, info: dict[str, Any]) -> str:
+    """``auto`` resolved: uint8 for a model of images (a camera frame is uint8), int8 else."""
+    if io_type != "auto":
+        return io_type
+    return "uint8" if (info.get("preprocessing") or {}).get("kind") == "image" else "int8"
+
+
+def write(model, target: Path, *, fmt, data, info: dict[str, Any], io_type: str = "auto"
           ) -> dict[str, Any]:
     """The converter of the TFLite rows: ``target`` with the standard metadata (labels,
-    normalization, name, description, version, author) embedded."""
-    from kerasmodels.exports.metadata import embed
+    normalization, name, description, version, author) embedded; what it records besides
+    its quantization: the oldest runtime that runs it and the op versions it uses
+    (:func:`runtime_needs`)."""
+    from kerasmodels.exports.metadata import embed, normalization
     from kerasmodels.runtime.litert import LiteRTModel
 
     extras: dict[str, Any] = {}
     if fmt.name == "tflite-mixed":
         content, extras["device"] = mixed(model, data, fmt)
     else:
-        content = convert(model, fmt.name, data.train[0], int8_io=int8_io)
+        content = convert(model, fmt.name, data.train[0], io_type=io_type_of(io_type, info),
+                          normalization=normalization(info.get("preprocessing") or {}))
     target.write_bytes(embed(content, info))
-    return {"quantization": LiteRTModel(target).quantization, **extras}
+    return {"quantization": LiteRTModel(target).quantization, "runtime": runtime_needs(content),
+            **extras}
+
+
+def runtime_needs(content: bytes) -> dict[str, Any]:
+    """What a runtime must have to run ``content``: the converter's ``min_runtime_version``
+    (the file's metadata entry) and each op's version (``{"FULLY_CONNECTED": 9}``)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    names = {value: name for name, value in vars(tflite_schema().BuiltinOperator).items()
+             if not name.startswith("_")}
+    ops: dict[str, int] = {}
+    for code in model.operatorCodes:
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        name = code.customCode.decode() if code.customCode else names.get(builtin, str(builtin))
+        ops[name] = max(ops.get(name, 0), int(code.version))
+    version = ""
+    for entry in model.metadata or []:
+        if entry.name.decode() == "min_runtime_version":
+            version = bytes(model.buffers[entry.buffer].data).rstrip(b"\0").decode()
+    return {"min_runtime_version": version, "op_versions": ops}
 
 
 MIXED_FLOAT_SHARE = 0.5  # tflite-mixed keeps at most this share of its layers in float

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasmodels._compat import ops_details
 from kerasmodels.errors import ModelFileError
 from kerasmodels.runs import check_input
 
@@ -51,16 +50,15 @@ def interpreter(content: bytes, arena_size: int):
 
 
 def op_names(content: bytes) -> list[str]:
-    """The builtin ops the model uses, in first-use order (read by LiteRT's interpreter)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    from kerasmodels.logs import quiet_native
+    """The ops the model uses, in first-use order: builtins by name, custom ops by their code
+    (``TFLM_DECODE`` in a compressed model), read from the flatbuffer with TFLM's own model
+    reader."""
+    from tflite_micro.tensorflow.lite.micro.compression import model_editor
 
     seen: dict[str, None] = {}
-    with quiet_native():
-        interpreter = Interpreter(model_content=content)
-    for op in ops_details(interpreter):
-        seen.setdefault(op["op_name"], None)
+    for subgraph in model_editor.read(content).subgraphs:
+        for op in subgraph.operators:
+            seen.setdefault(op.opcode_name, None)
     return list(seen)
 
 
