@@ -42,6 +42,8 @@ _LAZY = {
     "predict_variants": "kerasmodels.variants",
     "compress": "kerasmodels.compression",
     "sweep": "kerasmodels.compression.sweep",
+    "sweep_targets": "kerasmodels.compression.sweep",
+    "board_classes": "kerasmodels.boards",
     "export": "kerasmodels.exports",
     "export_formats": "kerasmodels.formats",
     "benchmark": "kerasmodels.benchmarks",
@@ -68,8 +70,9 @@ if TYPE_CHECKING:  # pragma: no cover
         small_variant,
     )
     from kerasmodels.benchmarks import benchmark, compare_family  # noqa: F401
+    from kerasmodels.boards import board_classes  # noqa: F401
     from kerasmodels.compression import compress, recipe_options  # noqa: F401
-    from kerasmodels.compression.sweep import sweep  # noqa: F401
+    from kerasmodels.compression.sweep import sweep, sweep_targets  # noqa: F401
     from kerasmodels.data import Dataset, dataset_names, load_dataset  # noqa: F401
     from kerasmodels.distribute import launch  # noqa: F401
     from kerasmodels.edge import EdgeModel  # noqa: F401

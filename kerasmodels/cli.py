@@ -308,6 +308,14 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
                             f"(default {swept['accuracy_budget']}: 0.01 is one point)")
     sweep.add_argument("--calls", type=int,
                        help=f"batch-1 calls timed per artifact (default {swept['calls']})")
+    sweep.add_argument("--target", choices=list(sweeping.TARGETS),
+                       help="; ".join(f"{t.name}: {t.device}" for t in sweeping.TARGETS.values())
+                       + f" (default {swept['target']})")
+    from kerasmodels.boards import board_classes
+
+    sweep.add_argument("--board", choices=[b.name for b in board_classes()],
+                       help="a micro sweep picks the smallest flash that fits this board class: "
+                       + "; ".join(f"{b.name} ({b.examples})" for b in board_classes()))
     sweep.add_argument("--recipe", action="append", choices=recipe_names(), metavar="RECIPE",
                        dest="recipes", help="a recipe to try, with its default options "
                                             "(repeatable; default: the sweep's own list)")
@@ -540,26 +548,36 @@ def cmd_sweep(args) -> int:
     import kerasmodels as km
     from kerasmodels.report import format_table
 
-    given = _given(args, "accuracy_budget", "calls", "recipes")
+    given = _given(args, "accuracy_budget", "calls", "recipes", "target", "board")
     if "recipes" in given:
         given["recipes"] = [{"recipe": name} for name in given["recipes"]]
     result = km.sweep(args.run, progress=_progress(args), **given)
-    metric = result["metric"]
-    columns = ["recipe", "options", "format", "status", "gzip_bytes", "x_smaller",
-               f"val_{metric}", f"test_{metric}", "p50_ms", "pareto"]
+    metric, micro = result["metric"], result["target"] == "micro"
+    sizes = ["flash_bytes", "flash_bytes_uncompressed", "arena_bytes"] if micro else [
+        "gzip_bytes"]
+    columns = ["recipe", "options", "format", "status", *sizes, "x_smaller",
+               f"val_{metric}", f"test_{metric}", "p50_ms", "pareto", *(["boards"] if micro
+                                                                        else [])]
     failed = [f"{r['recipe']} {r['format'] or ''}: {r['status']}: {r['reason']}".replace("  ", " ")
               for r in result["rows"] if r["status"] != "ok"]
     pick = result["pick"]
     if pick is None:
+        room = f" and fits {result['board']}" if result.get("board") else ""
         verdict = (f"no artifact is within {result['accuracy_budget']} of the parent's "
-                   f"validation {metric} {result['parent_val_score']:.4f}: raise --budget")
+                   f"validation {metric} {result['parent_val_score']:.4f}{room}: raise "
+                   f"--budget{' or choose a larger --board' if room else ''}")
     else:
-        verdict = (f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller than "
-                   f"the parent's float32 TFLite, chosen on validation {metric} "
+        than = "in flash than the parent's" if micro else "than the parent's float32 TFLite"
+        fits = (f"; fits {', '.join(pick['boards']) or 'none of the board classes'}"
+                if micro else "")
+        verdict = (f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller "
+                   f"{than}{fits}; chosen on validation {metric} "
                    f"{pick['val_score']:.4f} against {result['parent_val_score']:.4f}; "
                    f"test {metric} {pick['test_score']:.4f} against "
                    f"{result['parent_score']:.4f}): {pick['path']}")
-    _emit(args, result, "\n".join([format_table(result["rows"], columns), *failed, verdict]))
+    shown = [{**r, "boards": " ".join(r["boards"]) or "none"} if "boards" in r else r
+             for r in result["rows"]]
+    _emit(args, result, "\n".join([format_table(shown, columns), *failed, verdict]))
     return 0
 
 
@@ -583,19 +601,31 @@ def cmd_export(args) -> int:
              "top1_agreement": a.parity.get("top1_agreement"),
              "max_abs_diff": a.parity["max_abs_diff"],
              "accuracy": a.parity.get("accuracy", a.parity.get("mae")),
-             **({"auc": a.parity["auc"]} if "auc" in a.parity else {})} for a in artifacts]
+             **({"auc": a.parity["auc"]} if "auc" in a.parity else {}),
+             "oldest_runtime": (a.runtime or {}).get("min_runtime_version")}
+            for a in artifacts]
     lines = [format_table(rows)] if rows else []
     for artifact in artifacts:
         if artifact.device:
             device = artifact.device
+            report = device.get("compression") or {}
+            squeezed = (f" ({kilobytes(report['flash_bytes_before'])} kB before TFLM's "
+                        f"compression of {len(report['tensors'])} weight tensors; arena "
+                        f"{kilobytes(device['arena_bytes_uncompressed'])} kB before)"
+                        if report.get("tensors") else "")
             lines.append(f"{artifact.format}: flash {kilobytes(device['flash_bytes'])} kB, "
                          f"tensor arena {kilobytes(device['arena_bytes'])} kB (measured in "
-                         f"TFLM), ops {', '.join(device['ops'])}; " + (
+                         f"TFLM){squeezed}, ops {', '.join(device['ops'])}; " + (
                              f"TFLM agrees with LiteRT on {device['litert_agreement']:.2%} of "
                              "the test split" if "litert_agreement" in device else
                              f"TFLM's outputs differ from LiteRT's by up to "
                              f"{device['litert_max_abs_diff']:.3g} on the test split"))
+        for left in (artifact.device or {}).get("compression", {}).get("left", []):
+            lines.append(f"{artifact.format}: {left['tensor']} left uncompressed: "
+                         f"{left['reason']}")
     lines += [f"not exported: {reason}" for reason in unsupported.values()]
+    lines.append("oldest_runtime: the LiteRT / TensorFlow Lite version the file needs (its "
+                 "min_runtime_version; exports.json has each op's version)")
     lines.append(f"wrote {folder}")
     _emit(args, {"folder": folder, "artifacts": [{**a.to_json(), "path": str(a.path)}
                                                  for a in artifacts],

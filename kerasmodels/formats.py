@@ -43,7 +43,7 @@ class ExportFormat:
     options: tuple[str, ...] = ()  # the export options it takes (OPTIONS)
     default: bool = True  # made by export() when no format is named
     quick: bool = False  # the demo's and the dashboard's first choice
-    sweep: bool = False  # compared by km.sweep
+    sweep: bool = False  # compared by km.sweep (by the targets whose runtime runs it)
     integer: bool = False  # integer arithmetic only (what a quantization-aware run is for)
     int8_kernels: bool = False  # its kernels multiply int8 values (full int8; dynamic range
     # quantizes activations on the fly): the latency floor counts int8 lanes
@@ -107,6 +107,7 @@ FORMATS: list[ExportFormat] = [
                  device="microcontroller", lossless=False, agreement_floor=0.95,
                  difference_ceiling=0.15, auc_drop_ceiling=0.02,
                  default=False, integer=True, ram="arena", options=("compress_weights",),
+                 sweep=True,
                  marker="model_data.h", isolated=True,
                  note="full int8, batch 1, C source and header, arena measured with TFLM; "
                       "weights with few values per channel (clustered, pruned) stored as "

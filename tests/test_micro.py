@@ -17,6 +17,7 @@ from kerasmodels.backend import keras
 from kerasmodels.errors import ExportError
 from kerasmodels.exports import micro
 from kerasmodels.runtime import micro as tflm
+from tests.conftest import cli
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +193,47 @@ def test_a_tensor_an_op_needs_constant_is_left_uncompressed_and_named(tmp_path):
     assert "PAD rejects a non-constant 'paddings'" in pad["reason"]
     assert {t["op"] for t in report["tensors"]} == {"FULLY_CONNECTED"}
     assert artifact.device["flash_bytes"] < report["flash_bytes_before"]
+
+
+def test_a_micro_sweep_ranks_on_flash_and_arena_and_names_the_boards_that_fit(cnn_run, tmp_path):
+    """From the CLI, in its own process: the parent and a 16-cluster child for TFLM. The child
+    takes less flash but decodes its weights into the arena, so the smallest board class
+    (32 KB of RAM) only fits the parent: asked for that board, the sweep picks the parent."""
+    from kerasmodels.boards import fitting
+
+    copy = tmp_path / cnn_run.id
+    shutil.copytree(cnn_run.path, copy, ignore=shutil.ignore_patterns("exports", "sweep.json"))
+    done = cli("sweep", str(copy), "--target", "micro", "--board", "32k-ram-128k-flash",
+               "--recipe", "cluster", "--budget", "0.05", "--calls", "5", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((copy / "sweep.json").read_text())
+    assert result["target"] == "micro" and result["board"] == "32k-ram-128k-flash"
+    rows = {row["recipe"]: row for row in result["rows"]}
+    parent, child = rows["none"], rows["cluster"]
+    for row in (parent, child):
+        assert row["format"] == "tflite-micro" and row["status"] == "ok"
+        assert row["boards"] == fitting(row["flash_bytes"], row["arena_bytes"])
+        assert row["p50_ms"] > 0 and 0 < row["val_score"] <= 1
+    assert child["flash_bytes"] < 0.75 * child["flash_bytes_uncompressed"]
+    assert child["arena_bytes"] > 32 * 1024 >= parent["arena_bytes"]
+    assert "32k-ram-128k-flash" not in child["boards"]
+    assert result["pick"]["recipe"] == "none"
+    # no board named: the smallest flash within the budget, from the same rows
+    from kerasmodels.compression.sweep import choose
+
+    assert choose([parent, child], result["parent_val_score"], 0.05,
+                  "flash_bytes")["recipe"] == "cluster"
+
+
+def test_micro_sweep_options_are_checked_before_any_work(cnn_run):
+    from kerasmodels.errors import HyperparameterError, UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="unknown board class 'esp8266'"):
+        km.sweep(cnn_run, target="micro", board="esp8266")
+    with pytest.raises(HyperparameterError, match="board is a micro sweep's option"):
+        km.sweep(cnn_run, board="32k-ram-128k-flash")
+    with pytest.raises(UnknownNameError, match="unknown sweep target 'watch'"):
+        km.sweep(cnn_run, target="watch")
+    with pytest.raises(HyperparameterError, match="a micro sweep times every artifact in tflm: "
+                                                  "tflite-int8 is run by litert"):
+        km.sweep(cnn_run, target="micro", formats=["tflite-int8"])

@@ -30,22 +30,36 @@ formats = st.multiselect("Export formats", list(table),
                          default=[f.name for f in table.values() if f.quick],
                          format_func=lambda name: f"{name} ({table[name].device})",
                          help="; ".join(f"{f.name}: {f.note}" for f in table.values() if f.note))
-whole_sweep = st.checkbox("Run the whole sweep instead (every recipe × every TFLite format, "
-                          "picks the smallest model within the accuracy budget)")
+whole_sweep = st.checkbox("Run the whole sweep instead (every recipe × every format of the "
+                          "target, picks the smallest model within the accuracy budget)")
 budget = st.slider("Accuracy budget (points below the parent)", 0.0, 5.0, 1.0, 0.25,
                    disabled=not whole_sweep)
+targets = km.sweep_targets()
+target = st.radio("Sweep target", list(targets), horizontal=True, disabled=not whole_sweep,
+                  format_func=lambda name: f"{name}: {targets[name].device}")
+board_rows = {b.name: b for b in km.board_classes()}
+board = st.selectbox("Board class the pick must fit (micro)", [None, *board_rows],
+                     disabled=not whole_sweep or target != "micro",
+                     format_func=lambda name: "any" if name is None else
+                     f"{name} ({board_rows[name].examples})")
 
 if st.button("Start", type="primary", disabled=not (recipes or formats or whole_sweep)):
     try:
         if whole_sweep:
             with st.spinner("sweeping: compress, export, time every variant (minutes)"):
                 result = km.sweep(common.runs_dir() / run_id, accuracy_budget=budget / 100,
+                                  target=target, board=board if target == "micro" else None,
                                   progress=False)
             pick = result["pick"]
+            than = ("in flash than the parent's" if target == "micro"
+                    else "than the float32 TFLite")
+            fits = (f"; fits {', '.join(pick['boards']) or 'no board class'}"
+                    if pick and target == "micro" else "")
             st.success(f"Pick: **{pick['recipe']} {pick['format']}**, {pick['x_smaller']}x "
-                       f"smaller than the float32 TFLite, test {result['metric']} "
+                       f"smaller {than}{fits}, test {result['metric']} "
                        f"{pick['test_score']:.4f}"
-                       if pick else "No variant is within the budget.")
+                       if pick else "No variant is within the budget"
+                       + (f" and fits {board}." if board and target == "micro" else "."))
             st.dataframe(pd.DataFrame(result["rows"]), hide_index=True)
         else:
             steps = len(recipes) * (1 + bool(formats)) + bool(formats)
@@ -72,7 +86,9 @@ if st.button("Start", type="primary", disabled=not (recipes or formats or whole_
                                  "gzip kB": kilobytes(artifact.gzip_bytes),
                                  **{k: artifact.parity.get(k) for k in
                                     ("accuracy", "auc", "top1_agreement", "max_abs_diff")
-                                    if k in artifact.parity}})
+                                    if k in artifact.parity},
+                                 "oldest runtime": (artifact.runtime or {}).get(
+                                     "min_runtime_version")})
                 done += 1
             bar.progress(1.0, text="done")
             if recipes:
