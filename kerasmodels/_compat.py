@@ -129,6 +129,10 @@ PRIVATE_NAMES = (
                 "dynamic-range files with per-tensor Dense weights: FULLY_CONNECTED version 9 "
                 "(runtime 2.4), where per-channel weights need version 12 (runtime 2.17), "
                 "which the Task Library's runtime lacks", instance=_converter),
+    PrivateName("ops_details", "ai-edge-litert",
+                "ai_edge_litert.interpreter:Interpreter._get_ops_details", "2.3.0",
+                "the nodes of an allocated LiteRT interpreter: whether a delegate (XNNPACK) "
+                "took part of the graph (scripts/bench_xnnpack.py)"),
     PrivateName("streamlit_cleanup", "streamlit",
                 "streamlit.runtime.scriptrunner.script_runner:_clean_problem_modules", "1.67.0",
                 "Streamlit calls Keras 3's clear_session() after every script run once a "
@@ -253,6 +257,13 @@ def per_tensor_dense(converter) -> None:
     converter._experimental_disable_per_channel_quantization_for_dense_layers = True
 
 
+def ops_of(interpreter) -> list[str]:
+    """The op names of an allocated LiteRT interpreter's nodes (``DELEGATE`` for a node a
+    delegate took)."""
+    resolve("ops_details")
+    return [op["op_name"] for op in interpreter._get_ops_details()]
+
+
 def replace_streamlit_cleanup(replacement: Callable[[], None]) -> bool:
     """Make Streamlit call ``replacement`` after each script run instead of its module
     cleanup; False when this Streamlit has none to replace."""
@@ -268,5 +279,5 @@ def replace_streamlit_cleanup(replacement: Callable[[], None]) -> bool:
 
 __all__ = ["PRIVATE_NAMES", "CompatError", "PrivateName", "converter_error", "flatten_layers",
            "has_mask", "keep_keras_v3_saving", "learning_rate_schedule", "missing",
-           "per_tensor_dense", "producing_layer", "random_generator", "replace_streamlit_cleanup",
+           "ops_of", "per_tensor_dense", "producing_layer", "random_generator", "replace_streamlit_cleanup",
            "lookup", "resolve", "tfmot_supports", "tflite_schema"]

@@ -241,6 +241,14 @@ class _Measurements:
         key = repr(member.record.dataset)
         data = self.data_of.setdefault(key, member.dataset())
         x, y = data.test
+        from kerasmodels.formats import format_names
+
+        heard = fmt in format_names(takes_sound=True)  # sound in: probe clips, no labels
+        if heard:
+            from kerasmodels.audio import FeatureParams
+            from kerasmodels.data.audio import probe_clips
+
+            x, y = probe_clips(FeatureParams.from_preprocessing(data.preprocessing)), None
         try:
             outputs = predictor.predict(x)
         except Exception as exc:  # noqa: BLE001  (one runtime's failure is a row, not the end)
@@ -250,7 +258,7 @@ class _Measurements:
         self.examples[len(self.rows)] = (predictor, x[:1])
         if member.id not in self.sparsity_of:  # one model per run, however many formats
             self.sparsity_of[member.id] = round(sparsity(member.model), 4)
-        if info.get("ram") == "peak_rss":
+        if info.get("ram") == "peak_rss" and not heard:
             self.probed.setdefault(info["path"], key)
         self.rows.append({
             **described, "runtime": predictor.name,
@@ -258,7 +266,7 @@ class _Measurements:
             "gzip_bytes": info["gzip_bytes"], "flash_bytes": info["flash_bytes"],
             "ram_bytes": info.get("ram_bytes"), "path": info["path"],
             "sparsity": self.sparsity_of[member.id],
-            **quality(outputs, x, y, data.task),
+            **(quality(outputs, x, y, data.task) if y is not None else {}),
             "throughput": round(throughput(predictor.predict, x,
                                            seconds=self.calls * THROUGHPUT_SECONDS_PER_CALL), 1),
         })

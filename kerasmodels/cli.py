@@ -323,14 +323,17 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
 
 def _export_arguments(export: argparse.ArgumentParser) -> None:
     """The arguments of ``kerasmodels export``."""
-    from kerasmodels.formats import OPTIONS, export_formats, format_names
+    from kerasmodels.formats import OPTIONS, default_formats, export_formats, format_names
 
     export.add_argument("run", help="run directory (or its id under saved_models/)")
     export.add_argument("--formats", nargs="+", metavar="FORMAT", choices=format_names(),
                         help="; ".join(f"{f.name}: {f.device}" + (" (made when named)"
                                                                  if not f.default else "")
                                        for f in export_formats()) + " (default: "
-                             f"{' '.join(format_names(default=True))})")
+                             f"{' '.join(default_formats(None))}; "
+                             + "; ".join(f"{f.name} too for {f.for_kind} runs"
+                                         for f in export_formats() if f.default and f.for_kind)
+                             + ")")
     _add_option(export, OPTIONS["opset"])
     _add_option(export, OPTIONS["io_type"])
     export.add_argument("--no-compress-weights", dest="compress_weights", action="store_false",

@@ -52,6 +52,10 @@ class ExportFormat:
     ram: str = "peak_rss"  # how the benchmark knows its RAM: a fresh process's peak resident
     # memory while it loads and runs the model ("peak_rss"), the measured TFLM arena ("arena")
     marker: str = ""  # a folder format: the file that identifies one
+    for_kind: str = ""  # made only for runs whose dataset's preprocessing is of this kind (by
+    # default for those; refused for the others), "" for every run
+    takes_sound: bool = False  # its input is a clip of sound (a model that hears, with its
+    # feature front end inside), not the model's own input
     isolated: bool = False  # its converter runs native code that can kill a process: it runs
     # in a worker process (kerasmodels/exports/isolation.py), where a crash is an ExportError
     repairs: str = ""  # the row whose misses this one answers: the sweep makes it for a run
@@ -102,6 +106,18 @@ FORMATS: list[ExportFormat] = [
                  default=False, playground=False,
                  note="no fast kernel in LiteRT here (scripts/bench_compression.py times it): "
                       "made when named, for accuracy studies"),
+    ExportFormat("tflite-audio", "tflite-audio.tflite",
+                 converter="kerasmodels.exports.audio:write",
+                 loader="kerasmodels.runtime.litert:LiteRTModel", runtime="litert",
+                 threads=True, isolated=True, device="phone (AudioClassifier)",
+                 lossless=False, agreement_floor=0.98, difference_ceiling=1e-3,
+                 auc_drop_ceiling=0.001, options=_METADATA, for_kind="audio",
+                 takes_sound=True, playground=False,
+                 note="a model that hears, with its feature front end inside: one clip of "
+                      "sound in (float32, the dataset's sample rate), class scores out, and "
+                      "audio metadata: what the Task Library's and MediaPipe's "
+                      "AudioClassifier open. Checked on seeded noise and tones against the "
+                      "Keras model on training's features"),
     ExportFormat("tflite-micro", "tflite-micro", converter="kerasmodels.exports.micro:write",
                  loader="kerasmodels.runtime.micro:MicroModel", runtime="tflm",
                  device="microcontroller", lossless=False, agreement_floor=0.95,
@@ -155,6 +171,12 @@ def format_names(**selected: Any) -> list[str]:
     return [f.name for f in FORMATS if all(getattr(f, k) == v for k, v in selected.items())]
 
 
+def default_formats(kind: str | None) -> list[str]:
+    """What ``km.export`` makes when no format is named, for a run whose dataset's
+    preprocessing is of ``kind``: the default rows, with those made for that kind only."""
+    return [f.name for f in FORMATS if f.default and f.for_kind in ("", kind)]
+
+
 def get_format(name: str) -> ExportFormat:
     for fmt in FORMATS:
         if fmt.name == name:
@@ -203,5 +225,6 @@ def check_options(formats: list[ExportFormat], given: dict[str, Any]) -> dict[st
     return given
 
 
-__all__ = ["FORMATS", "OPTIONS", "ExportFormat", "check_options", "export_formats",
+__all__ = ["FORMATS", "OPTIONS", "ExportFormat", "check_options", "default_formats",
+           "export_formats",
            "format_names", "format_of_path", "get_format", "options_for", "resolve"]

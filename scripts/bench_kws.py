@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 from kerasmodels.report import bench_options, format_table, write_results  # noqa: E402
 
 FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8", "tflite-micro",
-           "onnx")
-QUICK_FORMATS = ("tflite-float32", "tflite-int8", "tflite-micro")
+           "tflite-audio", "onnx")
+QUICK_FORMATS = ("tflite-float32", "tflite-int8", "tflite-micro", "tflite-audio")
 # MLPerf Tiny's keyword-spotting reference (mlcommons/tiny, benchmark/training/keyword_spotting)
 REFERENCE = {"params": 24_908, "int8_kb": 53, "target_top1": 0.90}
 QUICK_EPOCHS = 3
@@ -66,7 +66,8 @@ def main(argv=None) -> int:
         artifacts = {a.format: a for a in km.export(
             run, list(QUICK_FORMATS if args.quick else FORMATS), on_error="skip")}
         exports = run.path / "exports"
-        formats = [{"format": name, "bytes": a.bytes, "accuracy": round(a.parity["accuracy"], 4),
+        formats = [{"format": name, "bytes": a.bytes,
+                "accuracy": round(a.parity["accuracy"], 4) if "accuracy" in a.parity else None,
                     "agreement": round(a.parity["top1_agreement"], 4)}
                    for name, a in artifacts.items()]
         device = artifacts["tflite-micro"].device

@@ -366,21 +366,83 @@ def render_micro(data: dict) -> str:
             reason = r["unsupported"].split("cannot hold this model: ")[-1].split(": ")[0]
             refused.append(f"{r['model']} ({reason})")
             continue
-        rows.append([r["model"], r["recipe"], f"{kilobytes(r['flash_bytes'])}",
-                     f"{kilobytes(r['arena_bytes'])}", r["ops"], f"{r['litert_agreement']:.4f}",
-                     f"{r['metric']} {r['tflm_test']:.4f}", ms(r.get("tflm_p50_ms")),
+        before = r.get("flash_bytes_uncompressed", r["flash_bytes"])
+        squeezed = (f"{kilobytes(r['flash_bytes'])} ({r['flash_bytes'] / before:.2f}x of "
+                    f"{kilobytes(before)}; {r['compressed_tensors']} tensors at "
+                    f"{'/'.join(map(str, r['index_bits']))} bits)"
+                    if r.get("compressed_tensors") else f"{kilobytes(r['flash_bytes'])}")
+        arena = (f"{kilobytes(r['arena_bytes'])} ({kilobytes(r['arena_bytes_uncompressed'])} "
+                 "before)" if r.get("compressed_tensors") else f"{kilobytes(r['arena_bytes'])}")
+        tflm = (f"{ms(r.get('tflm_p50_ms'))} ({ms(r.get('tflm_uncompressed_p50_ms'))} before)"
+                if r.get("compressed_tensors") else ms(r.get("tflm_p50_ms")))
+        agreement = (f"{r['litert_agreement']:.4f}" if r.get("litert_agreement") is not None
+                     else f"max diff {r['litert_max_abs_diff']:.3g}")
+        rows.append([r["model"], r["recipe"], squeezed, arena, r["ops"],
+                     agreement, f"{r['metric']} {r['tflm_test']:.4f}", tflm,
                      ms(r.get("litert_p50_ms")), "yes" if r["fits_256k_ram_1m_flash"] else "no"])
     fits = [f"{r['model']} {r['recipe']}".replace(" none", "") for r in data["rows"]
             if r.get("fits_256k_ram_1m_flash")]
-    return (table(["model", "recipe", "flash kB", "arena kB", "ops", "TFLM = LiteRT top-1",
-                   "TFLM test", "TFLM p50 ms", "LiteRT int8 p50 ms",
-                   f"fits {ram // 1024} KB RAM / {flash // 2**20} MB flash"], rows)
+    text = (table(["model", "recipe", "flash kB (TFLM-compressed: of the plain file)",
+                   "arena kB", "ops", "TFLM = LiteRT (top-1)", "TFLM test", "TFLM p50 ms",
+                   "LiteRT int8 p50 ms", f"fits {ram // 1024} KB RAM / {flash // 2**20} MB flash"],
+                  rows)
             + f"\n\nFit a {ram // 1024} KB RAM / {flash // 2**20} MB flash microcontroller: "
             + (", ".join(fits) or "none") + "."
             + (f" TFLM cannot run: {'; '.join(refused)}." if refused else "")
             + " p50: one example through TFLM's reference kernels on this CPU, not on a "
-            "microcontroller, interleaved with LiteRT on the same file, "
-            f"{data['calls']} calls each." + machine_line(data))
+            "microcontroller, interleaved with LiteRT on the same (uncompressed) file, "
+            f"{data['calls']} calls each.")
+    frontier = data.get("frontier")
+    if frontier:
+        boards = {b["name"]: b for b in frontier["boards"]}
+        front = [[r["recipe"] + (f" ({r['options']})" if r.get("options") else ""),
+                  f"{kilobytes(r['flash_bytes'])}", f"{kilobytes(r['arena_bytes'])}",
+                  ms(r["p50_ms"]), num(r["val_score"]), num(r["test_score"]),
+                  ", ".join(r["boards"]) or "none"]
+                 for r in frontier["rows"] if r["status"] == "ok" and r["pareto"]]
+        pick = frontier["pick"]
+        text += ("\n\nThe micro frontier: `km.sweep(cnn, target=\"micro\")` over the sweep's "
+                 f"recipes ({len(frontier['rows'])} rows), ranked on validation "
+                 f"{frontier['metric']}, flash, arena and TFLM latency; its Pareto front:\n\n"
+                 + table(["recipe", "flash kB", "arena kB", "TFLM p50 ms",
+                          f"val {frontier['metric']}", f"test {frontier['metric']}",
+                          "fits (board classes)"], front)
+                 + "\n\n" + (f"Pick (the smallest flash within "
+                              f"{frontier['accuracy_budget']:g} of the parent's validation "
+                              f"{frontier['metric']} {frontier['parent_val_score']:.4f}): "
+                              f"**{pick['recipe']}**, {kilobytes(pick['flash_bytes'])} kB flash, "
+                              f"{kilobytes(pick['arena_bytes'])} kB arena, test "
+                              f"{pick['test_score']:.4f}; fits "
+                              f"{', '.join(pick['boards']) or 'no board class'}."
+                              if pick else "No variant is within the budget.")
+                 + " Board classes (`kerasmodels/boards.py`): " + "; ".join(
+                     f"{name}: {b['ram_bytes'] // 1024} KB RAM, {b['flash_bytes'] // 1024} KB "
+                     f"flash ({b['examples']})" for name, b in boards.items())
+                 + ". TFLM's code and the application need room besides.")
+    return text + machine_line(data)
+
+
+@renderer("xnnpack")
+def render_xnnpack(data: dict) -> str:
+    by = {(r["model"], r["precision"], r["kernels"]): r for r in data["rows"]}
+    models = list(dict.fromkeys(r["model"] for r in data["rows"]))
+    rows = []
+    for model in models:
+        cells = [model]
+        for precision in ("float32", "int8"):
+            for kernels in ("XNNPACK", "builtin"):
+                r = by[(model, precision, kernels)]
+                cells.append(f"{r['p50_us']:g} µs" + (f" ({r['gmac_per_s']:g})"
+                                                       if r["multiply_adds"] > 100 else ""))
+        rows.append(cells)
+    delegated = all(r["delegated"] for r in data["rows"] if r["kernels"] == "XNNPACK")
+    return (table(["layer (32x32 map)", "float32 XNNPACK", "float32 builtin", "int8 XNNPACK",
+                   "int8 builtin"], rows)
+            + "\n\nIn brackets: multiply-adds per second (GMAC/s). XNNPACK took "
+            + ("every graph (each interpreter has its DELEGATE node)" if delegated else
+               "not every graph")
+            + f"; median of {data['calls']} interleaved calls, the interpreter alone, one thread."
+            + machine_line(data))
 
 
 @renderer("kws")

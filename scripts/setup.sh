@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: .venv with kerasmodels and its dev extras, .venv-readers with the
-# reference TFLite metadata reader, .venv-device with what a device installs (no TensorFlow),
+# reference TFLite metadata reader and the Task Library, .venv-mediapipe with MediaPipe Tasks,
+# .venv-device with what a device installs (no TensorFlow),
 # Debian's chromium for the browser tests and espeak-ng for the built-in speech dataset (made
 # here). Idempotent: re-running only installs what changed.
 set -euo pipefail
@@ -31,6 +32,20 @@ if [ ! -f ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
     touch ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
   else
     echo "warning: could not install $READERS; the metadata tests need .venv-readers" >&2
+  fi
+fi
+
+# MediaPipe Tasks, the other client phone apps use (its ImageClassifier and AudioClassifier read
+# the same metadata), in an environment of its own: it brings its own numpy, opencv, protobuf
+MEDIAPIPE="mediapipe==1.2.3"
+if [ ! -f ".venv-mediapipe/.installed-$(echo "$MEDIAPIPE" | sha256sum | cut -c1-16)" ]; then
+  echo "== installing $MEDIAPIPE into .venv-mediapipe"
+  rm -rf .venv-mediapipe
+  "$PYTHON" -m venv .venv-mediapipe
+  if .venv-mediapipe/bin/python -m pip install --progress-bar off $MEDIAPIPE | sed -nE "/^(Collecting|Successfully)/p"; then
+    touch ".venv-mediapipe/.installed-$(echo "$MEDIAPIPE" | sha256sum | cut -c1-16)"
+  else
+    echo "warning: could not install $MEDIAPIPE; the MediaPipe tests need .venv-mediapipe" >&2
   fi
 fi
 

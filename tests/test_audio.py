@@ -216,6 +216,65 @@ def test_keyword_spotting_reaches_its_targets_on_every_runtime(bench):
     assert "avx2" in bench["machine"]["cpu_flags"] or bench["machine"]["cpu_flags"]
 
 
+TASK_LIBRARY_HEARS = """
+import json, sys
+from tflite_support.task import audio
+classifier = audio.AudioClassifier.create_from_file(sys.argv[1])
+found = []
+for name in sys.argv[2:]:
+    clip = audio.TensorAudio.create_from_wav_file(name, classifier.required_input_buffer_size)
+    found.append(classifier.classify(clip).classifications[0].categories[0].category_name)
+print(json.dumps({"found": found, "rate": classifier.required_audio_format.sample_rate}))
+"""
+MEDIAPIPE_HEARS = """
+import json, sys, wave
+import numpy as np
+from mediapipe.tasks import python as tasks
+from mediapipe.tasks.python import audio
+from mediapipe.tasks.python.components.containers.audio_data import AudioData
+classifier = audio.AudioClassifier.create_from_options(audio.AudioClassifierOptions(
+    base_options=tasks.BaseOptions(model_asset_path=sys.argv[1]), max_results=1))
+found = []
+for name in sys.argv[2:]:
+    with wave.open(name) as sound:
+        rate = sound.getframerate()
+        samples = np.frombuffer(sound.readframes(sound.getnframes()), np.int16)
+    heard = classifier.classify(AudioData.create_from_array(samples / 32768.0, rate))
+    found.append(heard[0].classifications[0].categories[0].category_name)
+classifier.close()
+print(json.dumps({"found": found, "rate": 0}))
+"""
+
+
+@pytest.mark.parametrize("name", ["task library", "mediapipe"])
+def test_phone_audio_classifiers_hear_the_test_speakers_in_the_audio_export(bench, name):
+    """The Task Library's and MediaPipe's AudioClassifier open ``tflite-audio`` (sound in, its
+    features inside, audio metadata) and name the words of WAV files of the test speakers,
+    the unknown words among them."""
+    from kerasmodels.data.speech import speech_folder
+    from tests.test_device_clients import CLIENTS
+
+    run = km.load_run(bench["run"])
+    model = run.path / "exports" / "tflite-audio.tflite"
+    root = speech_folder()
+    tested = (root / "testing_list.txt").read_text().split()[::25]
+    labels = run.record.dataset.labels
+    expected = [n.split("/")[0] if n.split("/")[0] in labels else UNKNOWN for n in tested]
+    python, _, setup = CLIENTS[name]
+    assert python.is_file(), setup
+    script = TASK_LIBRARY_HEARS if name == "task library" else MEDIAPIPE_HEARS
+    done = subprocess.run([str(python), "-c", script, str(model),
+                           *(str(root / n) for n in tested)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["rate"] in (0, run.record.dataset.preprocessing["sample_rate"])
+    right = np.mean([a == b for a, b in zip(answer["found"], expected, strict=True)])
+    assert len(tested) >= 20 and UNKNOWN in expected and right >= 0.85, (answer, expected)
+    record = json.loads((run.path / "exports" / "exports.json").read_text())
+    assert record["artifacts"]["tflite-audio"]["parity"]["top1_agreement"] >= 0.98
+
+
 def test_a_device_computes_training_features_from_wav_files_without_tensorflow(bench):
     """The test speakers' WAV files through EdgeModel in .venv-device (numpy and LiteRT only):
     ``features.tflite`` gives the features training computed, and the words are heard."""

@@ -1,6 +1,8 @@
-"""What a phone's own software accepts: the TensorFlow Lite Task Library's ImageClassifier
-(tflite-support 0.4.4, the C++ code Android apps run, in .venv-readers) opens every
-image-classifier export and names the right label for PNG files it has never seen."""
+"""What a phone's own software accepts: the TensorFlow Lite Task Library (tflite-support
+0.4.4, the C++ code Android apps run, in .venv-readers) and MediaPipe Tasks (in
+.venv-mediapipe) open every image-classifier export and name the right label for PNG files
+they have never seen; their AudioClassifiers hear the test speakers' words in the audio
+export (tests/test_audio.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ import pytest
 from PIL import Image
 
 import kerasmodels as km
+from tests.conftest import ROOT
 from tests.test_formats import READER
+
+MEDIAPIPE = ROOT / ".venv-mediapipe" / "bin" / "python"
 
 LABELS = ("bright", "dark", "striped")
 PHONE_FORMATS = ("tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8")
@@ -34,6 +39,29 @@ for picture in sorted(Path(sys.argv[2]).glob("*/*.png")):
     found.append([picture.parent.name, result.classifications[0].categories[0].category_name])
 print(json.dumps({"found": found}))
 """
+MEDIAPIPE_CLASSIFY = """
+import json, sys
+from pathlib import Path
+import mediapipe as mp
+from mediapipe.tasks import python as tasks
+from mediapipe.tasks.python import vision
+try:
+    classifier = vision.ImageClassifier.create_from_options(vision.ImageClassifierOptions(
+        base_options=tasks.BaseOptions(model_asset_path=sys.argv[1]), max_results=1))
+except Exception as exc:
+    print(json.dumps({"refused": str(exc).strip().splitlines()[0]}))
+    raise SystemExit(0)
+found = []
+for picture in sorted(Path(sys.argv[2]).glob("*/*.png")):
+    result = classifier.classify(mp.Image.create_from_file(str(picture)))
+    found.append([picture.parent.name, result.classifications[0].categories[0].category_name])
+classifier.close()
+print(json.dumps({"found": found}))
+"""
+CLIENTS = {"task library": (READER, CLASSIFY, "scripts/setup.sh installs tflite-support into "
+                            ".venv-readers"),
+           "mediapipe": (MEDIAPIPE, MEDIAPIPE_CLASSIFY, "scripts/setup.sh installs mediapipe "
+                         "into .venv-mediapipe")}
 
 
 def pictures(root: Path, count: int, seed: int) -> Path:
@@ -55,9 +83,12 @@ def pictures(root: Path, count: int, seed: int) -> Path:
     return root
 
 
-def task_library(model: Path, folder: Path) -> dict:
-    assert READER.is_file(), "scripts/setup.sh installs tflite-support into .venv-readers"
-    done = subprocess.run([str(READER), "-c", CLASSIFY, str(model), str(folder)],
+def client(name: str, model: Path, *arguments: str) -> dict:
+    """What a phone's client library (a row of CLIENTS, or an audio script's) answers, in its
+    own environment."""
+    python, script, setup = CLIENTS[name]
+    assert python.is_file(), setup
+    done = subprocess.run([str(python), "-c", script, str(model), *arguments],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -76,10 +107,11 @@ def phone_run(tmp_path_factory):
     return run, artifacts, held_out
 
 
+@pytest.mark.parametrize("name", sorted(CLIENTS))
 @pytest.mark.parametrize("fmt", PHONE_FORMATS)
-def test_the_task_library_classifies_pictures_with_every_phone_export(phone_run, fmt):
+def test_phone_clients_classify_pictures_with_every_phone_export(phone_run, fmt, name):
     run, artifacts, held_out = phone_run
-    answer = task_library(artifacts[fmt].path, held_out)
+    answer = client(name, artifacts[fmt].path, str(held_out))
     assert "refused" not in answer, answer
     found = answer["found"]
     assert len(found) == 3 * 8 and {label for _, label in found} <= set(LABELS)
@@ -117,5 +149,5 @@ def test_int8_input_stays_available_for_microcontrollers_and_the_task_library_sa
     shutil.copytree(run.path, copy, ignore=shutil.ignore_patterns("exports"))
     (artifact,) = km.export(copy, ["tflite-int8"], io_type="int8")
     assert artifact.quantization["input"]["dtype"] == "int8"
-    answer = task_library(artifact.path, held_out)
+    answer = client("task library", artifact.path, str(held_out))
     assert "kTfLiteUint8/kTfLiteFloat32, got INT8" in answer["refused"]

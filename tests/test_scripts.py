@@ -35,6 +35,8 @@ QUICK_CHECKS = {
     "sweep": lambda f: f["rows"] and f["wall_s"] > 0,
     "transfer": lambda f: f["rows"][0]["labels"] > 0,
     "micro": lambda f: f["rows"][0]["arena_bytes"] > 0 and f["rows"][0]["tflm_p50_ms"] > 0
+    and f["rows"][1]["flash_bytes"] < f["rows"][1]["flash_bytes_uncompressed"]
+    and f["frontier"]["target"] == "micro" and f["frontier"]["pick"] is not None
     and f["rows"][0]["litert_agreement"] >= 0.99,
     "frontier": lambda f: {r["recipe"] for r in f["cases"]["cnn/digits 8x8x1"]["rows"]}
     == {"none", "channel_prune"} and all(r["multiply_adds"] > 0 for r in
@@ -45,6 +47,8 @@ QUICK_CHECKS = {
     "zoo": lambda f: [r["model"] for r in f["rows"]] == ["MobileNetV3Small"]
     and f["rows"][0]["max_abs_difference"] <= 1e-4 and f["rows"][0]["float32_agreement"] == 1.0
     and f["rows"][0]["int8_kb"] > 0 and not f["rows"][0]["collapsed"],
+    "xnnpack": lambda f: {(r["kernels"], r["delegated"]) for r in f["rows"]}
+    == {("XNNPACK", True), ("builtin", False)} and all(r["p50_us"] > 0 for r in f["rows"]),
     "import": lambda f: f["max_abs_difference"] <= 1e-4 and f["import_s"] > 0
     and {r["recipe"] for r in f["rows"]} == {"import", "prune"} and f["pick"] is not None,
 }

@@ -77,6 +77,18 @@ def compute_features(clips: np.ndarray, params: FeatureParams) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, *params.shape), "float32")
 
 
+def probe_clips(params: FeatureParams, noise: int = 24) -> np.ndarray:
+    """Seeded sounds to check a file that takes sound against training's features: ``noise``
+    clips of uniform noise at several loudnesses, and tones from 200 Hz to 3.5 kHz."""
+    rs = np.random.RandomState(0)
+    t = np.arange(params.clip_samples) / params.sample_rate
+    loud = np.geomspace(0.05, 1.0, noise)[:, None]
+    tones = [np.sin(2 * np.pi * f * t) for f in (300, 1000, 3000)]
+    tones += [np.sin(2 * np.pi * f * t) * np.hanning(len(t)) for f in np.geomspace(200, 3500, 13)]
+    return np.concatenate([rs.uniform(-1, 1, (noise, params.clip_samples)) * loud,
+                           np.stack(tones)]).astype("float32")
+
+
 def feature_model(params: FeatureParams) -> bytes:
     """The features as a ``.tflite`` of their own (float32 clips in, features out), which
     LiteRT runs on a phone or a Raspberry Pi: ``features.tflite`` beside every export."""

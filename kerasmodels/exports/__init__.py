@@ -37,6 +37,7 @@ from kerasmodels.exports import isolation
 from kerasmodels.formats import (
     ExportFormat,
     check_options,
+    default_formats,
     export_formats,
     format_names,
     get_format,
@@ -114,8 +115,9 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
         >>> artifacts[0].parity["top1_agreement"]  # doctest: +SKIP
         0.9972
     """
-    names, rows = _requested(formats, on_error, options)
     run = load_run(run)
+    names, rows = _requested(formats, on_error, options,
+                             run.record.dataset.preprocessing.get("kind"))
     if any(fmt.isolated for fmt in rows):
         isolation.start()  # TensorFlow starts there while this process computes the reference
     model, data = run.model, run.dataset()
@@ -156,14 +158,16 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     return artifacts
 
 
-def _requested(formats, on_error: str, options: dict[str, Any]) -> tuple[list[str], list]:
-    """The names and rows of the formats asked for, their options checked."""
+def _requested(formats, on_error: str, options: dict[str, Any], kind: str | None = None
+               ) -> tuple[list[str], list]:
+    """The names and rows of the formats asked for (none named: the defaults for a run of
+    ``kind``), their options checked."""
     if isinstance(formats, str):
         formats = [formats]
     if on_error not in ON_ERROR:
         raise HyperparameterError(f"on_error must be one of {', '.join(ON_ERROR)}, got "
                                   f"{on_error!r}")
-    names = list(format_names(default=True) if formats is None else formats)
+    names = list(default_formats(kind) if formats is None else formats)
     rows = [get_format(name) for name in names]
     check_options(rows, options)
     return names, rows
@@ -182,6 +186,22 @@ class _Job:
     options: dict[str, Any]
     reference: Any  # the Keras model's outputs on the test split
     bounds: Any  # a quantization-aware run's integer bounds, or None
+    heard: Any = None  # a model that hears: clips, no labels, Keras on their features
+
+    def sound(self) -> tuple[np.ndarray, None, np.ndarray]:
+        """What a format that takes sound is checked on (the splits hold features, not
+        sound): seeded noise and tones, and the Keras model's outputs on training's features
+        of them."""
+        if self.heard is None:
+            from kerasmodels.audio import FeatureParams
+            from kerasmodels.data.audio import compute_features, probe_clips
+            from kerasmodels.runtime.keras import KerasPredictor
+
+            params = FeatureParams.from_preprocessing(self.info["preprocessing"])
+            clips = probe_clips(params)
+            self.heard = (clips, None, KerasPredictor(self.model).predict(
+                compute_features(clips, params)))
+        return self.heard
 
     def make(self, fmt, failures: list[ExportError]) -> Artifact | None:
         """``fmt``'s file, checked; None when it cannot hold the model (recorded in
@@ -192,6 +212,9 @@ class _Job:
                         self.record["failed"]):
             entries.pop(fmt.name, None)
         x_test, y_test = self.data.test
+        reference = self.reference
+        if fmt.takes_sound and self.info["preprocessing"].get("kind") == "audio":
+            x_test, y_test, reference = self.sound()
         try:
             extras = _convert(fmt, self.run, self.model, target, self.data, self.info,
                               self.options)
@@ -200,7 +223,7 @@ class _Job:
             artifact.device = extras.get("device")
             artifact.runtime = extras.get("runtime")
             try:
-                artifact.parity = parity(artifact, x_test, y_test, self.reference,
+                artifact.parity = parity(artifact, x_test, y_test, reference,
                                          self.data.task)
             except (ModelFileError, InputShapeError) as exc:
                 raise ConverterCrashError(f"{fmt.name}: the converter wrote a file that "
@@ -211,7 +234,7 @@ class _Job:
                     raise
                 raise ExportError(f"{fmt.name} cannot hold this model: {fmt.runtime} has no "
                                   f"kernel for what its converter wrote ({first})") from exc
-            check_agreement(fmt.name, artifact.parity, self.reference, self.bounds, y_test)
+            check_agreement(fmt.name, artifact.parity, reference, self.bounds, y_test)
         except (ParityError, ConverterCrashError) as exc:
             _remove(target)
             self.record["failed"][fmt.name] = {"kind": failure_kind(exc), "reason": str(exc),
@@ -352,7 +375,8 @@ def parity(artifact: Artifact, x, y, reference: np.ndarray, task: str) -> dict[s
     row = get_task(task)
     if task == "classification":
         result["top1_agreement"] = float((outputs.argmax(-1) == reference.argmax(-1)).mean())
-        result["accuracy"] = float((outputs.argmax(-1) == y).mean())
+        if y is not None:  # None: checked on probe sounds, which have no labels
+            result["accuracy"] = float((outputs.argmax(-1) == y).mean())
     elif row.reconstructs:  # the anomaly score's ROC AUC, the file's and the Keras model's
         result["auc"] = row.measure(outputs, x, y)["auc"]
         result["keras_auc"] = row.measure(reference, x, y)["auc"]
@@ -398,15 +422,12 @@ def write_feature_model(preprocessing: dict[str, Any], path: Path) -> dict[str, 
     """An audio model's features as a ``.tflite`` of their own (``features.tflite``), checked
     in LiteRT against the features training computed, on seeded noise and tones."""
     from kerasmodels.audio import FeatureParams
-    from kerasmodels.data.audio import compute_features, feature_model
+    from kerasmodels.data.audio import compute_features, feature_model, probe_clips
     from kerasmodels.runtime.litert import LiteRTModel
 
     params = FeatureParams.from_preprocessing(preprocessing)
     path.write_bytes(feature_model(params))
-    rs = np.random.RandomState(0)
-    t = np.arange(params.clip_samples) / params.sample_rate
-    clips = np.stack([*rs.uniform(-1, 1, (4, params.clip_samples)),
-                      *(np.sin(2 * np.pi * f * t) for f in (300, 1000, 3000))]).astype("float32")
+    clips = probe_clips(params, noise=4)
     got, expected = LiteRTModel(path).predict(clips), compute_features(clips, params)
     difference = float(np.abs(got - expected).max())
     # float32 FFTs differ in their last bits, which the log of a near-silent band magnifies

@@ -33,11 +33,12 @@ from kerasmodels.layout import LABELS
 METADATA_NAME = "TFLITE_METADATA"
 FILE_IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"  # every field written here is in the schema's first version
+AUDIO_PARSER_VERSION = "1.3.0"  # AudioProperties came with the schema's 1.3.0
 LABEL_FILE = "labels.txt"  # inside the .tflite, as tflite-support writes it
 # enum values and union member indices of metadata_schema.fbs
 FILE_UNKNOWN, FILE_TENSOR_AXIS_LABELS = 0, 2
 COLOR_RGB, COLOR_GRAYSCALE = 1, 2
-CONTENT_FEATURE, CONTENT_IMAGE = 1, 2
+CONTENT_FEATURE, CONTENT_IMAGE, CONTENT_AUDIO = 1, 2, 4
 PROCESS_NORMALIZATION = 1
 
 
@@ -96,8 +97,11 @@ class _Writer:
         return self.table(5, {0: self.string(name), 1: self.string(description)},
                           {2: ("Int8", kind)})
 
-    def content(self, image: tuple[int, int, int] | None) -> int:
-        if image is None:
+    def content(self, image: tuple[int, int, int] | None, sample_rate: int | None = None) -> int:
+        if sample_rate is not None:  # one channel of sound
+            properties = self.table(2, scalars={0: ("Uint32", sample_rate), 1: ("Uint32", 1)})
+            member = CONTENT_AUDIO
+        elif image is None:
             properties, member = self.table(0), CONTENT_FEATURE
         else:
             height, width, color = image
@@ -130,9 +134,11 @@ def model_metadata(info: dict[str, Any]) -> bytes:
         image = (height, width, COLOR_GRAYSCALE if prep.get("color") == "grayscale" else COLOR_RGB)
     norm = normalization(prep)
     units = [w.normalization(*norm)] if norm else []
-    raw = ("pixels 0-255, normalized as recorded" if image else "feature values, standardized "
-           "as recorded" if norm else "the dataset's input")
-    input_tensor = w.tensor("inputs", f"Input: {raw}.", w.content(image), units, None, [])
+    sound = prep.get("sample_rate") if info.get("takes_sound") else None
+    raw = (f"{prep.get('clip_ms')} ms of sound, one channel at {sound} Hz, float -1..1" if sound
+           else "pixels 0-255, normalized as recorded" if image else "feature values, "
+           "standardized as recorded" if norm else "the dataset's input")
+    input_tensor = w.tensor("inputs", f"Input: {raw}.", w.content(image, sound), units, None, [])
     classifier = info.get("task") == "classification" and info.get("labels")
     files = [w.associated_file(LABEL_FILE, "Class names, one per line, in output order.",
                                FILE_TENSOR_AXIS_LABELS)] if classifier else []
@@ -145,15 +151,15 @@ def model_metadata(info: dict[str, Any]) -> bytes:
     root = w.table(8, {0: w.string(info["name"]), 1: w.string(info["description"]),
                        2: w.string(str(info["version"])), 3: w.offsets([subgraph]),
                        4: w.string(info["author"]), 6: w.offsets([info_file]),
-                       7: w.string(MIN_PARSER_VERSION)})
+                       7: w.string(AUDIO_PARSER_VERSION if sound else MIN_PARSER_VERSION)})
     w.builder.Finish(root, file_identifier=FILE_IDENTIFIER)
     return bytes(w.builder.Output())
 
 
 def associated_files(info: dict[str, Any]) -> dict[str, bytes]:
     """The files the metadata names: ``labels.txt`` (classifiers) and ``labels.json``."""
-    files = {LABELS: json.dumps({k: v for k, v in info.items() if k != "quantization"},
-                                   indent=1).encode()}
+    files = {LABELS: json.dumps({k: v for k, v in info.items()
+                                 if k not in ("quantization", "takes_sound")}, indent=1).encode()}
     if info.get("task") == "classification" and info.get("labels"):
         files[LABEL_FILE] = "".join(f"{label}\n" for label in info["labels"]).encode()
     return files
