@@ -432,7 +432,7 @@ def render_xnnpack(data: dict) -> str:
         for precision in ("float32", "int8"):
             for kernels in ("XNNPACK", "builtin"):
                 r = by[(model, precision, kernels)]
-                cells.append(f"{r['p50_us']:g} µs" + (f" ({r['gmac_per_s']:g})"
+                cells.append(f"{ms(r['p50_us'])} µs" + (f" ({r['gmac_per_s']:g})"
                                                        if r["multiply_adds"] > 100 else ""))
         rows.append(cells)
     delegated = all(r["delegated"] for r in data["rows"] if r["kernels"] == "XNNPACK")
