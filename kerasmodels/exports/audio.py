@@ -33,8 +33,8 @@ def write(model, target: Path, *, fmt, data, info: dict[str, Any]) -> dict[str, 
 
     preprocessing = info.get("preprocessing") or {}
     if preprocessing.get("kind") != "audio":
-        raise ExportError(f"{fmt.name} takes sound: it is made for a model trained on an "
-                          "audio: dataset (this run's input is "
+        raise ExportError(f"{fmt.name} cannot hold this model: it takes sound, for a model "
+                          "trained on an audio: dataset (this run's input is "
                           f"{preprocessing.get('kind') or 'not made from sound'})")
     params = FeatureParams.from_preprocessing(preprocessing)
     features = feature_function(params)
