@@ -201,6 +201,13 @@ def _search_arguments(search: argparse.ArgumentParser) -> None:
                              'the width and depth of the family and the training options\' '
                              'declared ranges)')
     search.add_argument("--out-dir", default=RUNS_DIR)
+    search.add_argument("--storage", metavar="URL",
+                        help="the database the study lives in (default: an SQLite file in "
+                             "OUT_DIR/.searches: a search started again resumes); a "
+                             "postgresql:// or mysql:// URL lets workers on several machines "
+                             "share one search")
+    search.add_argument("--study", help="the study's name (default: from the architecture, "
+                                        "dataset, epochs, space and seed)")
 
 
 def _pretrain_arguments(pretrain: argparse.ArgumentParser) -> None:
@@ -475,14 +482,17 @@ def cmd_search(args) -> int:
                  all(isinstance(x, (int, float)) for x in v[:2]) and
                  (len(v) == 2 or v[2] == "log") else v for k, v in args.space.items()}
     result = km.search(args.arch, args.dataset, space=space, out_dir=args.out_dir,
-                       progress=_progress(args), **_given(args, "trials", "timeout", "epochs"))
+                       progress=_progress(args),
+                       **_given(args, "trials", "timeout", "epochs", "storage", "study"))
     rows = [{"trial": t["number"], "state": t["state"], "value": t.get("value"),
-             "epochs": t.get("epochs_run"), "run": t["run"], **t["params"]}
-            for t in result.trials]
-    _emit(args, {"best_run": result.best_run.id, "best_params": result.best_params,
-                 "trials": result.trials, "path": result.path},
-          f"{format_table(rows)}\nbest: {result.best_run.id} {result.best_params}\n"
-          f"wrote {result.path}")
+             "epochs": t.get("epochs_run"), "run": t["run"], "host": t.get("host"),
+             **t["params"]} for t in result.trials]
+    best = result.best_id + ("" if result.best_run else f" (saved on {result.best_host})")
+    _emit(args, {"best_run": result.best_id,
+                 "best_host": result.best_host, "best_params": result.best_params,
+                 "study": result.study, "trials": result.trials, "path": result.path},
+          f"{format_table(rows)}\nbest: {best} {result.best_params}\n"
+          f"study {result.study}; wrote {result.path}")
     return 0
 
 

@@ -117,3 +117,8 @@ class DistributionError(KerasModelsError):
 
 class UnsupportedLayerError(KerasModelsError):
     """A model with a layer (or an option of one) that kerasmodels cannot carry over."""
+
+
+class StorageError(KerasModelsError):
+    """A search storage that cannot be used: a malformed URL, a database that cannot be
+    reached, a study made for another search."""

@@ -52,6 +52,8 @@ WORK_CONFIG = "config.json"
 RESUME_DIR = "state"
 RESUME_STATE = "state.json"
 BEST_WEIGHTS = "best_weights.npz"
+SEARCHES = ".searches"  # in a runs folder: each search's summary and the studies' database
+SEARCH_STORAGE = "searches.db"  # the default storage of the searches (SQLite), in SEARCHES
 
 NAMES = {name: value for name, value in dict(globals()).items()
          if name.isupper() and isinstance(value, str)}
@@ -59,5 +61,5 @@ NAMES = {name: value for name, value in dict(globals()).items()
 
 __all__ = ["BENCHMARK", "BENCHMARK_CSV", "BEST_WEIGHTS", "DATASET", "EXPORTS", "EXPORTS_RECORD", "FEATURES",
            "HISTORY", "LABELS", "LOGS", "MANIFEST", "MODEL", "NAMES", "PARTIAL", "QAT_STATE",
-           "QAT_TEMPLATE", "RESUME_DIR", "RESUME_STATE", "RUNS_DIR", "SAVED_MODEL", "SWEEP",
-           "WORK_CONFIG"]
+           "QAT_TEMPLATE", "RESUME_DIR", "RESUME_STATE", "RUNS_DIR", "SAVED_MODEL", "SEARCHES",
+           "SEARCH_STORAGE", "SWEEP", "WORK_CONFIG"]

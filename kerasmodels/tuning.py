@@ -13,7 +13,6 @@ does not shadow the function `km.search`.)
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from typing import Any
 from kerasmodels.architectures import FAMILIES, QUICK_ARCH, family_of, get_architecture
 from kerasmodels.data import DEFAULT_DATASET
 from kerasmodels.errors import HyperparameterError, check_positive
-from kerasmodels.layout import RUNS_DIR
+from kerasmodels.layout import MANIFEST, RUNS_DIR, SEARCHES
 from kerasmodels.options import TRAINING
 from kerasmodels.runs import Run, load_run, write_json
+from kerasmodels.studies import HEARTBEAT_SECONDS, default_storage, open_storage, open_study, shown
 from kerasmodels.tasks import get_task
 
 # the training options' declared search ranges (batch size only when asked for)
@@ -41,12 +41,17 @@ def default_space(arch: str) -> dict[str, Any]:
 
 @dataclass
 class SearchResult:
-    """``best_run`` (a Run), ``best_params``, ``trials`` (one dict per trial) and ``path``."""
+    """``best_run`` (a Run; None when the best trial saved it on another machine, named by
+    ``best_host``; its id is ``best_id``), ``best_params``, ``trials`` (one dict per trial of
+    the study, every worker's), ``path`` (the summary) and ``study``."""
 
-    best_run: Run
+    best_run: Run | None
     best_params: dict[str, Any]
     trials: list[dict[str, Any]] = field(default_factory=list)
     path: Path | None = None
+    study: str = ""
+    best_id: str = ""  # the best trial's run id
+    best_host: str | None = None
 
 
 def to_train_options(arch: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -106,13 +111,47 @@ def _suggest(trial, name: str, spec):
 def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: int = 20,
            timeout: float | None = None,
            space: dict[str, Any] | None = None, out_dir: str | Path = RUNS_DIR,
-           epochs: int | None = None, seed: int = 0, progress: bool = True) -> SearchResult:
+           epochs: int | None = None, seed: int = 0, storage: str | None = None,
+           study: str | None = None, heartbeat_seconds: float = HEARTBEAT_SECONDS,
+           progress: bool = True) -> SearchResult:
     """Search ``space`` (default: :func:`default_space`) with TPE and the median pruner.
 
-    Every trial trains and saves a run in ``out_dir``; the summary goes to
-    ``<out_dir>/.searches/<arch>-<dataset>-<time>.json``. The objective is the validation
-    accuracy (classification), the validation ROC AUC (anomaly detection) or minus the
-    validation loss (regression) of each trial's saved run.
+    Every trial trains and saves a run in ``out_dir``. The trials live in an Optuna study in
+    ``storage`` (:mod:`kerasmodels.studies`): by default the runs folder's SQLite file, so a
+    killed search started again resumes with the trials it finished; a database URL
+    (``postgresql://...``) shared by processes on several machines makes them one search,
+    ``trials`` in all. The objective is the validation accuracy (classification), the
+    validation ROC AUC (anomaly detection) or minus the validation loss (regression) of each
+    trial's saved run. The summary goes to ``<out_dir>/.searches/<study>.json``.
+
+    Args:
+        arch: a registered architecture.
+        dataset: a dataset name (``digits``, ``csv:...``).
+        trials: finished trials the study ends with, all workers together (a trial pruned
+            early counts; one whose worker died is run again).
+        timeout: seconds this process searches at most.
+        space: ``{name: [choices] | (low, high[, "log"])}``.
+        out_dir: the runs folder this process's trials save their runs in.
+        epochs: per trial (default: the architecture's).
+        seed: the sampler's and the training's seed.
+        storage: a database URL (default: ``<out_dir>/.searches/searches.db``).
+        study: the study's name (default: from the architecture, dataset, epochs, space and
+            seed, so the same search started again is the same study).
+        heartbeat_seconds: how often a running trial says it is alive; a trial silent for
+            three of these is failed and run again by the next worker.
+        progress: a bar of this study's finished trials.
+
+    Returns:
+        A SearchResult: the best trial's run (None if it was saved on another machine:
+        ``best_host`` says which), its parameters, every trial of the study.
+
+    Raises:
+        HyperparameterError: a bad space, trial count or timeout; no trial completed.
+        StorageError: a malformed or unreachable storage, or a study made for another search.
+
+    Example:
+        >>> km.search("mlp", "digits", trials=20, storage="postgresql://km@db/km",
+        ...           study="mlp-digits")  # doctest: +SKIP
     """
     import optuna
 
@@ -120,46 +159,94 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
 
     spec = get_architecture(arch)
     check_positive("trials", trials, integer=True)
+    check_positive("heartbeat_seconds", heartbeat_seconds)
     if timeout is not None:
         check_positive("timeout", timeout)
     space = _checked_space(arch, space)
-    data = load_dataset(dataset)
     epochs = epochs or spec.training.get("epochs", TRAINING["epochs"].default)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
-    defaults = {name: value for name, value in _default_params(arch).items() if name in space}
-    study.enqueue_trial(defaults)  # trial 0: the defaults, the bar to beat
+    url = default_storage(out_dir) if storage is None else storage
+    store = open_storage(url, heartbeat_seconds)  # before the data: a bad URL costs nothing
+    data = load_dataset(dataset)
+    identity = {"arch": arch, "dataset": data.name, "epochs": epochs, "seed": seed,
+                "space": {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()}}
+    name = study or default_study_name(identity)
+    found = open_study(store, name, identity,
+                       sampler=optuna.samplers.TPESampler(seed=seed),
+                       pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+    if not found.trials:  # trial 0: the defaults, the bar to beat
+        found.enqueue_trial({k: v for k, v in _default_params(arch).items() if k in space})
     objective = Objective(arch, data, space, epochs=epochs, seed=seed, out_dir=out_dir)
-    callbacks = []
+    if "objective" not in found.user_attrs:
+        found.set_user_attr("objective", f"val_{objective.score}" if objective.score
+                            else "-val_loss")
+    if finished(found) < trials:  # a study already done is read, not searched again
+        optimize(found, objective, trials, timeout, progress)
+    return summarize(found, url, out_dir)
+
+
+def optimize(study, objective, trials: int, timeout: float | None, progress: bool) -> None:
+    """Run ``objective``'s trials until the study (every worker's) has ``trials`` finished."""
+    import optuna
+
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    callbacks: list[Any] = [optuna.study.MaxTrialsCallback(trials, states=done)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=trials, desc=f"search {arch} on {data.name}", unit="trial")
-        callbacks.append(lambda study, trial: bar.update())
+        bar = tqdm(total=trials, initial=finished(study), desc=f"search {study.study_name}",
+                   unit="trial")
+        callbacks.append(lambda found, trial: bar.update(finished(found) - bar.n))
     try:
-        study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=callbacks,
+        study.optimize(objective, timeout=timeout, callbacks=callbacks,
                        catch=(HyperparameterError,))
     finally:
         if bar is not None:
             bar.close()
+
+
+def default_study_name(identity: dict[str, Any]) -> str:
+    """``<arch>-<dataset>-<8 hex digits of what it searches>``."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    return f"{identity['arch']}-{identity['dataset']}-{digest.hexdigest()[:8]}"
+
+
+def finished(study) -> int:
+    """The study's trials that count towards its total: complete or pruned."""
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def summarize(study, url: str, out_dir: str | Path) -> SearchResult:
+    """The study's result, from its trials (every worker's), written to
+    ``<out_dir>/.searches/<study>.json``."""
+    import optuna
+
+    records = [{"number": t.number, "state": t.state.name.lower(), "params": t.params,
+                "value": t.value, "run": None, **t.user_attrs} for t in study.trials]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise HyperparameterError("no trial completed: widen the space or raise the timeout")
     best = study.best_trial
-    best_run = load_run(best.user_attrs["run"])
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(out_dir) / ".searches" / f"{arch}-{data.name}-{stamp}.json"
-    records = objective.records
-    write_json(path, {
-        "arch": arch, "dataset": data.name, "epochs": epochs,
-        "space": {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()},
-        "objective": objective.monitor, "best": {"number": best.number, "value": best.value,
-                                                 "params": best.params, "run": best_run.id},
+    path = Path(best.user_attrs["path"])
+    best_run = load_run(path) if (path / MANIFEST).is_file() else None
+    attrs = study.user_attrs
+    summary = Path(out_dir) / SEARCHES / f"{study.study_name}.json"
+    write_json(summary, {
+        "study": study.study_name, "storage": shown(url), "arch": attrs["arch"],
+        "dataset": attrs["dataset"], "epochs": attrs["epochs"], "space": attrs["space"],
+        "objective": attrs.get("objective"),
+        "best": {"number": best.number, "value": best.value, "params": best.params,
+                 "run": best.user_attrs.get("run"), "host": best.user_attrs.get("host")},
         "defaults": records[0] if records else None, "trials": records})
-    return SearchResult(best_run, best.params, records, path)
+    return SearchResult(best_run, best.params, records, summary, study=study.study_name,
+                        best_id=best.user_attrs.get("run", ""),
+                        best_host=best.user_attrs.get("host"))
 
 
 def _checked_space(arch: str, space: dict[str, Any] | None) -> dict[str, Any]:
@@ -183,8 +270,8 @@ def _checked_space(arch: str, space: dict[str, Any] | None) -> dict[str, Any]:
 class Objective:
     """A search's objective: each trial trains and saves a run; its value is the saved run's
     validation accuracy (its ROC AUC for anomaly detection, minus its validation loss for a
-    regression; the pruner sees the validation accuracy or loss of each epoch). ``records``
-    holds one entry per trial."""
+    regression; the pruner sees the validation accuracy or loss of each epoch). What each
+    trial made is kept in its user attributes (run id and path, host, scores)."""
 
     def __init__(self, arch: str, data, space: dict[str, Any], *, epochs: int, seed: int,
                  out_dir: str | Path):
@@ -194,9 +281,11 @@ class Objective:
         self.monitor = "val_accuracy" if self.classification else "val_loss"  # each epoch
         task = get_task(data.task)
         self.score = task.score if task.higher_is_better else None  # of the saved run
-        self.records: list[dict[str, Any]] = []
 
     def __call__(self, trial):
+        import os
+        import socket
+
         import optuna
 
         from kerasmodels.training import train
@@ -204,21 +293,21 @@ class Objective:
         params = {name: _suggest(trial, name, entry) for name, entry in self.space.items()}
         options = to_train_options(self.arch, params)
         report = self.reporter(trial)
-        record = {"number": trial.number, "params": params, "run": None, "state": "failed"}
-        self.records.append(record)
+        trial.set_user_attr("host", socket.gethostname())  # which worker runs it
+        trial.set_user_attr("pid", os.getpid())
         run = train(self.arch, self.data, epochs=self.epochs, seed=self.seed,
                     out_dir=self.out_dir, verbose=0, callbacks=[report], **options)
         # the objective is what the saved run scores (its last epoch's weights), not the best
         # epoch seen while training: otherwise best_run need not score the best value
         value = (run.metrics["val"][self.score] if self.score
                  else -run.metrics["val"]["loss"])
-        record.update(run=run.id, value=value, val=run.metrics["val"], test=run.metrics["test"],
-                      epochs_run=run.record.training["epochs_run"])
-        trial.set_user_attr("run", str(run.path))
+        # kept in the study, where every worker's trials are read back from
+        for key, item in (("run", run.id), ("path", str(run.path.resolve())),
+                          ("val", run.metrics["val"]), ("test", run.metrics["test"]),
+                          ("epochs_run", run.record.training["epochs_run"])):
+            trial.set_user_attr(key, item)
         if report.pruned:
-            record["state"] = "pruned"
             raise optuna.TrialPruned()
-        record["state"] = "complete"
         return value
 
     def reporter(self, trial):

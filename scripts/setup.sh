@@ -65,15 +65,18 @@ if [ ! -f "$device_stamp" ]; then
   fi
 fi
 
-# Debian packages: chromium (the browser tests) and espeak-ng (the built-in speech dataset)
+# Debian packages: chromium (the browser tests), espeak-ng (the built-in speech dataset) and
+# postgresql (the server the tests share a search through; they start their own, as user
+# postgres, in a temporary folder)
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 [ -x /usr/bin/espeak-ng ] || missing="$missing espeak-ng"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 if [ -n "$missing" ]; then
   echo "== installing Debian's$missing (about a minute, apt lists its steps)"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing | sed -nE "/^(Get|Setting up)/p"; }; then
-    echo "warning: could not install$missing; browser tests need chromium, the speech dataset espeak-ng" >&2
+    echo "warning: could not install$missing; browser tests need chromium, the speech dataset espeak-ng, the shared-search tests postgresql" >&2
   fi
 fi
 

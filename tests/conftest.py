@@ -28,7 +28,8 @@ os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{time.time_ns()}")
 # (--no-loadscope-reorder), so the long ones start first and the short ones fill in at the end.
 LONGEST_FIRST = ("test_scripts.py", "test_reopen.py", "test_compression.py", "test_scale.py",
                  "test_import_keras3.py", "test_browser.py", "test_anomaly.py", "test_audio.py",
-                 "test_dashboard.py", "test_tiny.py", "test_micro.py", "test_packaging.py",
+                 "test_dashboard.py", "test_tiny.py", "test_micro.py", "test_studies.py",
+                 "test_packaging.py",
                  "test_stream.py", "test_device_clients.py",
                  "test_quality.py", "test_training.py", "test_processes.py", "test_cli.py")
 

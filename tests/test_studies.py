@@ -1,0 +1,209 @@
+"""A search that outlives its process: Optuna's storage, SQLite by default, PostgreSQL shared by
+workers. A worker killed mid-trial loses nothing: the trials it finished stay, the one it was
+running is failed when its heartbeat stops and run again by whoever is left."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+import kerasmodels as km
+from kerasmodels.errors import StorageError
+from tests.conftest import cli
+
+HEARTBEAT = 1  # seconds; a dead worker's trial is failed 3 heartbeats later
+# one worker of a search, in a process of its own (argv: runs folder, storage or "" for the
+# default, trials)
+WORKER = """
+import sys
+import kerasmodels as km
+km.search("mlp", "digits", trials=int(sys.argv[3]), epochs=3, out_dir=sys.argv[1],
+          storage=sys.argv[2] or None, study="shared", heartbeat_seconds=1, progress=False)
+"""
+
+
+STORAGES: dict[str, object] = {}  # one connection per URL: polling must be quick
+
+
+def trials_of(url: str, study: str = "shared") -> list:
+    import optuna
+
+    storage = STORAGES.get(url)
+    if storage is None:
+        storage = STORAGES[url] = optuna.storages.RDBStorage(url)
+    try:
+        return storage.get_all_trials(storage.get_study_id_from_name(study))
+    except KeyError:  # not made yet
+        return []
+
+
+def wait_until(condition, timeout: float = 240.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def start_worker(runs: Path, url: str, trials: int) -> subprocess.Popen:
+    """A worker whose output goes to a file beside its runs (a pipe nobody reads fills up
+    with TensorFlow's lines and stops the worker)."""
+    runs.mkdir(parents=True, exist_ok=True)
+    log = open(runs.parent / f"{runs.name}-worker-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(runs), url, str(trials)],
+                              stdout=log, stderr=subprocess.STDOUT, text=True)
+    worker.log = Path(log.name)  # type: ignore[attr-defined]
+    log.close()
+    return worker
+
+
+def finish(worker: subprocess.Popen, timeout: float = 600) -> None:
+    worker.wait(timeout=timeout)
+    assert worker.returncode == 0, worker.log.read_text()[-2000:]  # type: ignore[attr-defined]
+
+
+def states(trials) -> list[str]:
+    return [t.state.name for t in trials]
+
+
+def check_nothing_lost(trials, total: int) -> None:
+    """``total`` trials finished, each once; the killed one failed and was run again with
+    its parameters; every finished trial's run is saved where its worker says."""
+    import optuna
+    from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
+
+    done = [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE,
+                                             optuna.trial.TrialState.PRUNED)]
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(done) == total, states(trials)
+    assert len(failed) == 1 and "RUNNING" not in states(trials), states(trials)
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8
+        warnings.simplefilter("ignore")
+        retried = [t for t in done if Retry.retried_trial_number(t) == failed[0].number]
+    assert len(retried) == 1 and retried[0].params == failed[0].params
+    for trial in done:
+        assert Path(trial.user_attrs["path"], "manifest.json").is_file(), trial.number
+    assert len({t.user_attrs["path"] for t in done}) == total  # a run per finished trial
+
+
+def test_a_killed_search_resumes_from_its_sqlite_study(tmp_path):
+    """The default storage: the runs folder's SQLite file. Killed during its third trial, the
+    search started again keeps its first two trials and ends with four."""
+    runs = tmp_path / "runs"
+    url = f"sqlite:///{runs / '.searches' / 'searches.db'}"  # where the default puts it
+    worker = start_worker(runs, "", 4)
+    try:
+        wait_until(lambda: sum(s == "COMPLETE" for s in states(trials_of(url))) >= 2
+                   and "RUNNING" in states(trials_of(url)), what="a third trial")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    before = {t.number: t.params for t in trials_of(url) if t.state.name == "COMPLETE"}
+    finish(start_worker(runs, "", 4))
+    trials = trials_of(url)
+    assert {t.number: t.params for t in trials if t.number in before} == before
+    check_nothing_lost(trials, 4)
+    summary = json.loads((runs / ".searches" / "shared.json").read_text())
+    assert summary["storage"] == url and len(summary["trials"]) == 5
+
+
+def test_bad_storage_and_another_searchs_study_are_one_line_and_write_nothing(tmp_path):
+    runs = tmp_path / "runs"
+    with pytest.raises(StorageError, match="is not a database URL"):
+        km.search("mlp", "digits", trials=1, out_dir=runs, storage="searches.db")
+    with pytest.raises(StorageError, match=r"cannot use search storage "
+                                           r"postgresql://ada:\*\*\*@127\.0\.0\.1:9/km"):
+        km.search("mlp", "digits", trials=1, out_dir=runs,
+                  storage="postgresql://ada:secret@127.0.0.1:9/km")
+    assert not runs.exists() or not km.list_runs(runs)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    km.search("mlp", "digits", trials=1, epochs=1, out_dir=runs, storage=url, study="one",
+              progress=False)
+    with pytest.raises(StorageError, match="study 'one' was made for another search "
+                                           r"\(arch='mlp', .*; this one has arch='cnn', "):
+        km.search("cnn", "digits", trials=1, epochs=1, out_dir=runs, storage=url, study="one")
+    assert len(km.list_runs(runs)) == 1  # the refused search trained nothing
+    bad = cli("search", "--arch", "mlp", "--storage", "nowhere", "--out-dir", str(runs))
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith(
+        "kerasmodels: error: search storage 'nowhere' is not a database URL")
+
+
+# --- PostgreSQL: Debian's server, started here as user postgres in a temporary folder ---
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server of its own on a free loopback port; its URL."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    assert found, "scripts/setup.sh installs Debian's postgresql"
+    bin_dir = Path(found[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="kerasmodels-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-1000:]
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "km")
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "km", "km")
+        yield f"postgresql://km@127.0.0.1:{port}/km"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_two_workers_share_a_search_through_postgresql_and_one_dies(postgres, tmp_path):
+    """Two worker processes, one study in PostgreSQL: six trials in all. One worker is killed
+    in the middle of a trial; the other fails that trial once its heartbeat stops, runs it
+    again and finishes the search. Each worker saves its runs in its own folder (as on two
+    machines); the study says which."""
+    runs = {name: tmp_path / name for name in ("a", "b")}
+    workers = {name: start_worker(folder, postgres, 6) for name, folder in runs.items()}
+    try:
+        def running_in_a() -> bool:
+            mine = [t for t in trials_of(postgres)
+                    if t.user_attrs.get("pid") == workers["a"].pid]
+            return any(t.state.name == "COMPLETE" for t in mine) and any(
+                t.state.name == "RUNNING" for t in mine)
+
+        wait_until(running_in_a, what="worker a to finish one trial and start another")
+        workers["a"].send_signal(signal.SIGKILL)
+        workers["a"].wait()
+        finish(workers["b"])
+    finally:
+        for worker in workers.values():
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    trials = trials_of(postgres)
+    check_nothing_lost(trials, 6)
+    made = {Path(t.user_attrs["path"]).parent.name for t in trials if t.state.name == "COMPLETE"}
+    assert made == {"a", "b"}  # each worker's runs in its own folder
+    result = km.search("mlp", "digits", trials=6, epochs=3, out_dir=runs["b"], storage=postgres,
+                       study="shared", progress=False)  # joins a finished study: reads it
+    assert len([t for t in result.trials if t["state"] in ("complete", "pruned")]) == 6
+    assert result.best_run is not None and result.best_run.path.parent in runs.values()
