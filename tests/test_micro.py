@@ -14,7 +14,7 @@ import pytest
 
 import kerasmodels as km
 from kerasmodels.backend import keras
-from kerasmodels.errors import ExportError
+from kerasmodels.errors import ExportError, ModelFileError
 from kerasmodels.exports import micro
 from kerasmodels.runtime import micro as tflm
 from tests.conftest import cli
@@ -144,6 +144,12 @@ def test_clustered_children_take_less_flash_once_tflm_compresses_them(clustered_
     plain = clustered_exports["plain"].device
     assert "compression" not in plain and "TFLM_DECODE" not in plain["ops"]
     assert plain["flash_bytes"] == parent
+    # a phone's runtime cannot decode: LiteRT (and EdgeModel) say so, naming what runs it
+    with pytest.raises(ModelFileError, match="is compressed for TensorFlow Lite Micro .* run "
+                                             "its folder with TFLM"):
+        km.EdgeModel(clustered_exports[8].path / "model.tflite")
+    assert km.EdgeModel(clustered_exports["plain"].path / "model.tflite").predict(
+        np.zeros((1, 8, 8, 1), "float32")).shape == (1, 10)
 
 
 def test_compressed_and_plain_files_give_tflm_the_same_outputs_bit_for_bit(clustered_exports,

@@ -64,12 +64,19 @@ def test_a_converter_that_kills_its_process_is_one_clear_error(matrix):
     segfaults: in the worker, which names the format, where, the layer and what to do; the
     reopening process goes on to the other formats, the console script exits 1 with one line."""
     crashed = cells(matrix, "import: GRU over any length")
-    for fmt in ("tflite-int8", "tflite-micro"):
-        assert crashed[fmt]["status"] == "converter failed", crashed[fmt]
-        reason = crashed[fmt]["reason"]
-        assert f"{fmt}: the converter was killed by SIGSEGV" in reason
-        assert "calibrator" in reason and "GRU" in reason, reason
-        assert "tensorflow/tensorflow#62281" in reason and "fixed sequence length" in reason
+    reason = crashed["tflite-int8"]["reason"]
+    assert crashed["tflite-int8"]["status"] == "converter failed", crashed["tflite-int8"]
+    assert "tflite-int8: the converter was killed by SIGSEGV" in reason
+    assert "calibrator" in reason and "GRU" in reason, reason
+    assert "tensorflow/tensorflow#62281" in reason and "fixed sequence length" in reason
+    # the same calibration in TFLM's format: not tried again once it crashed in this export
+    # (each crash restarts the worker's TensorFlow), with the same upstream bug and advice
+    micro = crashed["tflite-micro"]
+    assert micro["status"] == "converter failed", micro
+    assert micro["reason"].startswith("tflite-micro: not tried: tflite-int16x8's converter "
+                                      "crashed on the same step in this export"), micro
+    assert "tensorflow/tensorflow#62281" in micro["reason"] and "fixed sequence length" in \
+        micro["reason"]
     for fmt in ("tflite-float32", "onnx", "saved_model"):
         assert crashed[fmt]["status"] == "ok", crashed[fmt]
     (case,) = [c for c in matrix["cases"] if c["case"] == "import: GRU over any length"]

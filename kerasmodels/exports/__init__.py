@@ -187,6 +187,7 @@ class _Job:
     reference: Any  # the Keras model's outputs on the test split
     bounds: Any  # a quantization-aware run's integer bounds, or None
     heard: Any = None  # a model that hears: clips, no labels, Keras on their features
+    crashed: list = field(default_factory=list)  # known converter crashes of this export
 
     def sound(self) -> tuple[np.ndarray, None, np.ndarray]:
         """What a format that takes sound is checked on (the splits hold features, not
@@ -216,6 +217,9 @@ class _Job:
         if fmt.takes_sound and self.info["preprocessing"].get("kind") == "audio":
             x_test, y_test, reference = self.sound()
         try:
+            skipped = isolation.known_to_crash(fmt.name, self.crashed)
+            if skipped is not None:
+                raise skipped
             extras = _convert(fmt, self.run, self.model, target, self.data, self.info,
                               self.options)
             artifact = describe(fmt.name, target)
@@ -237,6 +241,8 @@ class _Job:
             check_agreement(fmt.name, artifact.parity, reference, self.bounds, y_test)
         except (ParityError, ConverterCrashError) as exc:
             _remove(target)
+            if isinstance(exc, ConverterCrashError) and getattr(exc, "known", None):
+                self.crashed.append(exc)
             self.record["failed"][fmt.name] = {"kind": failure_kind(exc), "reason": str(exc),
                                                "parity": getattr(exc, "parity", None)}
             failures.append(exc)

@@ -271,8 +271,25 @@ def crash_error(fmt: str, code: int | None, output: str, parts: set[str]) -> Con
     else:
         cause = ("no layer of this model is known to crash it: export another format, and "
                  "report it with the run (kerasmodels -v export shows the converter's log)")
-    return ConverterCrashError(f"{fmt}: the converter {how}{where}, in a worker process (your "
-                               f"process is unharmed); {cause}")
+    error = ConverterCrashError(f"{fmt}: the converter {how}{where}, in a worker process (your "
+                                f"process is unharmed); {cause}")
+    error.known = known[0] if known else None  # type: ignore[attr-defined]
+    return error
+
+
+def known_to_crash(fmt: str, crashed: list[ConverterCrashError]) -> ConverterCrashError | None:
+    """The error ``fmt`` gets without being tried when a crash earlier in the same export is a
+    known one that hits ``fmt`` too (the same step of the converter on the same model: the
+    int8 calibration of a recurrent loop kills int8, int16x8, mixed and micro alike), or None.
+    Each crash costs a worker restart (TensorFlow starts again): seconds to minutes."""
+    for earlier in crashed:
+        known = getattr(earlier, "known", None)
+        if known is not None and fmt in known.formats:
+            first = str(earlier).split(":", 1)[0]
+            return ConverterCrashError(f"{fmt}: not tried: {first}'s converter crashed on the "
+                                       f"same step in this export ({known.what}, "
+                                       f"{known.upstream}): {known.advice}")
+    return None
 
 
 def crash_site(output: str) -> str:

@@ -32,6 +32,9 @@ def read_model_bytes(path: str | Path, magic: bytes | None = None, kind: str = "
     return data
 
 
+TFLM_ONLY_OP = b"TFLM_DECODE"  # a TFLM-compressed model's decoding op (exports/micro_compression)
+
+
 class LiteRTModel:
     """A ``.tflite`` file behind ``predict(x)``: float in, float out, whatever is inside.
 
@@ -51,6 +54,12 @@ class LiteRTModel:
 
         self.path = Path(path)
         content = read_model_bytes(self.path, b"TFL3", "TFLite model")
+        if TFLM_ONLY_OP in content:  # the custom op's name, in the file's operator codes
+            raise ModelFileError(f"{self.path} is compressed for TensorFlow Lite Micro (its "
+                                 f"weights are decoded by {TFLM_ONLY_OP.decode()} operators, "
+                                 "which LiteRT does not have): run its folder with TFLM "
+                                 "(kerasmodels.runtime.micro.MicroModel), or export "
+                                 "tflite-micro with compress_weights=False for a file both run")
         self._embedded = embedded_files(content)  # its metadata's attached files, if any
         try:
             with quiet_native():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
