@@ -17,7 +17,7 @@ from kerasmodels.backend import keras
 from kerasmodels.errors import ExportError, ModelFileError
 from kerasmodels.exports import micro
 from kerasmodels.runtime import micro as tflm
-from tests.conftest import cli
+from tests.conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -202,17 +202,18 @@ def test_a_tensor_an_op_needs_constant_is_left_uncompressed_and_named(tmp_path):
 
 
 def test_a_micro_sweep_ranks_on_flash_and_arena_and_names_the_boards_that_fit(cnn_run, tmp_path):
-    """From the CLI, in its own process: the parent and a 16-cluster child for TFLM. The child
+    """The console script, in its own process: the parent and a 16-cluster child for TFLM. The child
     takes less flash but decodes its weights into the arena, so the smallest board class
     (32 KB of RAM) only fits the parent: asked for that board, the sweep picks the parent."""
     from kerasmodels.boards import fitting
 
     copy = tmp_path / cnn_run.id
     shutil.copytree(cnn_run.path, copy, ignore=shutil.ignore_patterns("exports", "sweep.json"))
-    done = cli("sweep", str(copy), "--target", "micro", "--board", "32k-ram-128k-flash",
-               "--recipe", "cluster", "--budget", "0.05", "--calls", "5", "--json")
+    done = run_cli("sweep", str(copy), "--target", "micro", "--board", "32k-ram-128k-flash",
+                   "--recipe", "cluster", "--budget", "0.05", "--calls", "5", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((copy / "sweep.json").read_text())
+    assert json.loads(done.stdout)["pick"] == result["pick"]  # what it printed is what it kept
     assert result["target"] == "micro" and result["board"] == "32k-ram-128k-flash"
     rows = {row["recipe"]: row for row in result["rows"]}
     parent, child = rows["none"], rows["cluster"]
