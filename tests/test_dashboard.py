@@ -197,3 +197,29 @@ def test_imported_runs_show_and_predict_like_any_other(tmp_path, monkeypatch):
         at.radio[0].set_value("Test example").run()
         assert not at.exception and not errors(at), errors(at)
         assert at.dataframe[0].value["label"].notna().all()
+
+
+def test_a_new_board_class_and_sweep_target_reach_the_cli_and_the_compress_page(app,
+                                                                                monkeypatch):
+    """The board classes and the sweep targets are tables: a row added to each is offered by
+    `kerasmodels sweep --help`, accepted by km.sweep's checks, named by the fitting rows and
+    offered by the Compress page's widgets."""
+    from kerasmodels import boards
+    from kerasmodels.compression import sweep as sweeping
+    from tests.conftest import cli
+
+    board = boards.Board("8k-ram-64k-flash", 8 * 1024, 64 * 1024, "a test board")
+    monkeypatch.setattr(boards, "BOARDS", [*boards.BOARDS, board])
+    target = sweeping.Target("bench", "a test target", "tflm", "flash_bytes",
+                             ("flash_bytes", "arena_bytes", "p50_ms"))
+    monkeypatch.setattr(sweeping, "TARGETS", {**sweeping.TARGETS, "bench": target})
+    helped = " ".join(cli("sweep", "--help").stdout.split())
+    assert "8k-ram-64k-flash (a test board)" in helped and "bench: a test target" in helped
+    assert boards.get_board("8k-ram-64k-flash") is board
+    assert "8k-ram-64k-flash" in boards.fitting(flash_bytes=60_000, arena_bytes=4_000)
+    assert "8k-ram-64k-flash" not in boards.fitting(flash_bytes=60_000, arena_bytes=9_000)
+    at = app("compress")
+    at.checkbox[0].check().run()
+    assert "bench: a test target" in at.radio[0].options and not at.exception
+    at.radio[0].set_value("micro").run()
+    assert "8k-ram-64k-flash (a test board)" in at.selectbox[1].options, at.selectbox[1].options
