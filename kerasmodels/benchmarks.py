@@ -245,10 +245,9 @@ class _Measurements:
 
         heard = fmt in format_names(takes_sound=True)  # sound in: probe clips, no labels
         if heard:
-            from kerasmodels.audio import FeatureParams
-            from kerasmodels.data.audio import probe_clips
+            from kerasmodels.data.audio import probe_sound
 
-            x, y = probe_clips(FeatureParams.from_preprocessing(data.preprocessing)), None
+            x, y = probe_sound(data.preprocessing), None
         try:
             outputs = predictor.predict(x)
         except Exception as exc:  # noqa: BLE001  (one runtime's failure is a row, not the end)

@@ -21,33 +21,29 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# tflite-support, the reference reader of TFLite metadata, in an environment of its own: it
-# needs protobuf < 4, which TensorFlow cannot share. The tests read exported metadata with it.
-READERS="tflite-support==0.4.4"
-if [ ! -f ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)" ]; then
-  echo "== installing the metadata reader ($READERS) into .venv-readers"
-  rm -rf .venv-readers
-  "$PYTHON" -m venv .venv-readers
-  if .venv-readers/bin/python -m pip install --progress-bar off $READERS | sed -nE "/^(Collecting|Successfully)/p"; then
-    touch ".venv-readers/.installed-$(echo "$READERS" | sha256sum | cut -c1-16)"
+# side_env FOLDER "PACKAGES" WHAT: PACKAGES in an environment of their own at FOLDER, made again
+# when PACKAGES change (a stamp file holds their hash); WHAT names the tests that need it
+side_env() {
+  local folder=$1 packages=$2 what=$3
+  local stamp="$folder/.installed-$(echo "$packages" | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  echo "== installing $packages into $folder"
+  rm -rf "$folder"
+  "$PYTHON" -m venv "$folder"
+  if "$folder/bin/python" -m pip install --progress-bar off $packages | sed -nE "/^(Collecting|Successfully)/p"; then
+    touch "$stamp"
   else
-    echo "warning: could not install $READERS; the metadata tests need .venv-readers" >&2
+    echo "warning: could not install $packages; $what need $folder" >&2
   fi
-fi
+}
 
+# tflite-support, the reference reader of TFLite metadata and the Task Library: it needs
+# protobuf < 4, which TensorFlow cannot share. The tests read exported metadata and classify
+# with it.
+side_env .venv-readers "tflite-support==0.4.4" "the metadata and Task Library tests"
 # MediaPipe Tasks, the other client phone apps use (its ImageClassifier and AudioClassifier read
-# the same metadata), in an environment of its own: it brings its own numpy, opencv, protobuf
-MEDIAPIPE="mediapipe==1.2.3"
-if [ ! -f ".venv-mediapipe/.installed-$(echo "$MEDIAPIPE" | sha256sum | cut -c1-16)" ]; then
-  echo "== installing $MEDIAPIPE into .venv-mediapipe"
-  rm -rf .venv-mediapipe
-  "$PYTHON" -m venv .venv-mediapipe
-  if .venv-mediapipe/bin/python -m pip install --progress-bar off $MEDIAPIPE | sed -nE "/^(Collecting|Successfully)/p"; then
-    touch ".venv-mediapipe/.installed-$(echo "$MEDIAPIPE" | sha256sum | cut -c1-16)"
-  else
-    echo "warning: could not install $MEDIAPIPE; the MediaPipe tests need .venv-mediapipe" >&2
-  fi
-fi
+# the same metadata): it brings its own numpy, opencv, protobuf
+side_env .venv-mediapipe "mediapipe==1.2.3" "the MediaPipe tests"
 
 # what a device installs (tests/test_edge_device.py): numpy and ai-edge-litert at .venv's
 # versions and kerasmodels without its dependencies (linked to this checkout): no TensorFlow

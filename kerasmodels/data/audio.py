@@ -77,6 +77,12 @@ def compute_features(clips: np.ndarray, params: FeatureParams) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, *params.shape), "float32")
 
 
+def probe_sound(preprocessing: dict) -> np.ndarray:
+    """:func:`probe_clips` for a run of an audio dataset (its recorded ``preprocessing``):
+    what a format that takes sound is fed where the splits hold features."""
+    return probe_clips(FeatureParams.from_preprocessing(preprocessing))
+
+
 def probe_clips(params: FeatureParams, noise: int = 24) -> np.ndarray:
     """Seeded sounds to check a file that takes sound against training's features: ``noise``
     clips of uniform noise at several loudnesses, and tones from 200 Hz to 3.5 kHz."""

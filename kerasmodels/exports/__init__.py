@@ -195,13 +195,13 @@ class _Job:
         of them."""
         if self.heard is None:
             from kerasmodels.audio import FeatureParams
-            from kerasmodels.data.audio import compute_features, probe_clips
+            from kerasmodels.data.audio import compute_features, probe_sound
             from kerasmodels.runtime.keras import KerasPredictor
 
-            params = FeatureParams.from_preprocessing(self.info["preprocessing"])
-            clips = probe_clips(params)
+            preprocessing = self.info["preprocessing"]
+            clips = probe_sound(preprocessing)
             self.heard = (clips, None, KerasPredictor(self.model).predict(
-                compute_features(clips, params)))
+                compute_features(clips, FeatureParams.from_preprocessing(preprocessing))))
         return self.heard
 
     def make(self, fmt, failures: list[ExportError]) -> Artifact | None:

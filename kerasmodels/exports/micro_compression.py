@@ -24,6 +24,7 @@ Candidate(tensor=9, name='cnn/conv_1/Conv2D', op='CONV_2D', bits=4, axis=0, ...)
 
 from __future__ import annotations
 
+import functools
 import importlib
 import warnings
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ def compress(content: bytes, candidates: list[Candidate]) -> bytes:
         return bytes(_module("compress").compress(content, specs))
 
 
+@functools.cache
 def unavailable_methods() -> dict[str, str]:
     """The compressor's methods this version of the package cannot apply, with what it says
     (tried on a one-tensor model, not assumed)."""
