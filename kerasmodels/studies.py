@@ -16,7 +16,9 @@ epochs, space, seed); joining it with anything else is refused.
 
 from __future__ import annotations
 
+import random
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from kerasmodels.layout import SEARCH_STORAGE, SEARCHES
 
 HEARTBEAT_SECONDS = 10.0  # a running trial's heartbeat; stale after GRACE_HEARTBEATS of them
 GRACE_HEARTBEATS = 3
+SCHEMA_ATTEMPTS = 5  # workers started together on a new database: all but one retry
 RETRIES = 2  # a trial whose worker died is run again at most this many times
 # what a study records of its search: joining with another of these is refused
 IDENTITY = ("arch", "dataset", "epochs", "space", "seed")
@@ -53,24 +56,44 @@ def open_storage(url: str, heartbeat_seconds: float = HEARTBEAT_SECONDS):
         raise StorageError(f"search storage {url!r} is not a database URL: give "
                            "dialect://user:password@host:port/database (postgresql://, "
                            "mysql://) or sqlite:///path/to/file.db")
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(url, heartbeat_interval=max(1, round(heartbeat_seconds)),
-                              grace_period=max(2, round(heartbeat_seconds * GRACE_HEARTBEATS)),
-                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                                  max_retry=RETRIES),
-                              engine_kwargs=_engine_options(url))
-    except (ImportError, ModuleNotFoundError) as exc:
-        raise StorageError(f"search storage {shown(url)}: its database driver is not "
-                           f"installed ({exc}); install it (postgresql: pip install "
-                           "'psycopg[binary]')") from None
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors, one line each
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StorageError(f"cannot use search storage {shown(url)}: {first[:240]}; check the "
-                           "URL and that the database server is running and reachable") from None
-    finally:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna's words
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(
+                    url, heartbeat_interval=max(1, round(heartbeat_seconds)),
+                    grace_period=max(2, round(heartbeat_seconds * GRACE_HEARTBEATS)),
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=RETRIES),
+                    engine_kwargs=_engine_options(url))
+        except (ImportError, ModuleNotFoundError) as exc:
+            raise StorageError(f"search storage {shown(url)}: its database driver is not "
+                               f"installed ({exc}); install it (postgresql: pip install "
+                               "'psycopg[binary]')") from None
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors, one line each
+            if _lost_schema_race(exc) and attempt + 1 < SCHEMA_ATTEMPTS:
+                time.sleep(0.2 + random.random())  # another worker made the tables: read them
+                continue
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StorageError(f"cannot use search storage {shown(url)}: {first[:240]}; check "
+                               "the URL and that the database server is running and "
+                               "reachable") from None
+        finally:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+    raise AssertionError("unreachable")
+
+
+def _lost_schema_race(exc: Exception) -> bool:
+    """True when ``exc`` is a worker losing the race to make a new database's tables (the
+    others started at the same moment): its next attempt finds them made."""
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy import exc as errors
+
+    text = str(exc).lower()
+    return isinstance(exc, errors.IntegrityError | errors.ProgrammingError
+                      | StorageInternalError) or (
+        isinstance(exc, errors.OperationalError)
+        and ("already exists" in text or "locked" in text))
 
 
 def _engine_options(url: str) -> dict[str, Any]:

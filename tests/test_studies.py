@@ -38,20 +38,30 @@ STORAGES: dict[str, object] = {}  # one connection per URL: polling must be quic
 
 
 def trials_of(url: str, study: str = "shared") -> list:
+    """The study's trials as the workers left them; [] until a worker has made them (a
+    reader opening the database first races the workers making its tables: they retry)."""
     import optuna
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
 
-    storage = STORAGES.get(url)
-    if storage is None:
-        storage = STORAGES[url] = optuna.storages.RDBStorage(url)
     try:
+        storage = STORAGES.get(url)
+        if storage is None:
+            storage = STORAGES[url] = optuna.storages.RDBStorage(
+                url, skip_table_creation=True, skip_compatibility_check=True)
         return storage.get_all_trials(storage.get_study_id_from_name(study))
-    except KeyError:  # not made yet
+    except (KeyError, SQLAlchemyError, StorageInternalError):  # not made yet
         return []
 
 
-def wait_until(condition, timeout: float = 240.0, what: str = "") -> None:
+def wait_until(condition, timeout: float = 240.0, what: str = "",
+               workers: tuple = ()) -> None:
+    """Poll ``condition``; fail with a worker's output as soon as one has died."""
     deadline = time.monotonic() + timeout
     while not condition():
+        for worker in workers:
+            assert worker.poll() is None, (f"a worker ended (exit {worker.returncode}) "
+                                           f"before {what}: " + worker.log.read_text()[-2000:])
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
 
@@ -105,7 +115,8 @@ def test_a_killed_search_resumes_from_its_sqlite_study(tmp_path):
     worker = start_worker(runs, "", 4)
     try:
         wait_until(lambda: sum(s == "COMPLETE" for s in states(trials_of(url))) >= 2
-                   and "RUNNING" in states(trials_of(url)), what="a third trial")
+                   and "RUNNING" in states(trials_of(url)), what="a third trial",
+                   workers=(worker,))
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
@@ -116,6 +127,29 @@ def test_a_killed_search_resumes_from_its_sqlite_study(tmp_path):
     check_nothing_lost(trials, 4)
     summary = json.loads((runs / ".searches" / "shared.json").read_text())
     assert summary["storage"] == url and len(summary["trials"]) == 5
+
+
+OPEN_TOGETHER = """
+import sys, time
+from kerasmodels.studies import open_storage
+while time.time() < float(sys.argv[2]):
+    pass
+open_storage(sys.argv[1])
+"""
+
+
+def test_workers_started_together_on_a_new_database_all_open_it(tmp_path):
+    """Three workers started at the same moment on a database nobody has used: each makes
+    Optuna's tables; all but one lose that race, and they read the tables made instead of
+    dying (seen in CI: 'UNIQUE constraint failed: alembic_version.version_num')."""
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    start = time.time() + 3
+    workers = [subprocess.Popen([sys.executable, "-c", OPEN_TOGETHER, url, str(start)],
+                                stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err[-1500:]
+    assert trials_of(url, "none") == [] and (tmp_path / "new.db").stat().st_size > 0
 
 
 def test_bad_storage_and_another_searchs_study_are_one_line_and_write_nothing(tmp_path):
@@ -190,7 +224,8 @@ def test_two_workers_share_a_search_through_postgresql_and_one_dies(postgres, tm
             return any(t.state.name == "COMPLETE" for t in mine) and any(
                 t.state.name == "RUNNING" for t in mine)
 
-        wait_until(running_in_a, what="worker a to finish one trial and start another")
+        wait_until(running_in_a, what="worker a to finish one trial and start another",
+                   workers=tuple(workers.values()))
         workers["a"].send_signal(signal.SIGKILL)
         workers["a"].wait()
         finish(workers["b"])
