@@ -292,8 +292,10 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
     """What a family's comparison shows, from its files alone: the rows of ``benchmark.json``
     plus the sweep's artifacts it has not timed (from ``sweep.json``), each with a ``label``
     (``variant · format``, numbered where two children share a recipe), ``pareto`` (on the
-    test score, size and latency) and ``sweep_pick``; ``{"rows", "metric", "pick",
-    "benchmarked"}``.
+    test score, size and latency), ``sweep_pick`` and, for the sweep's rows, ``val_diff_95``
+    (the paired difference from the parent on validation with its 95% interval); ``{"rows",
+    "metric", "pick", "benchmarked", "sweep"}``, ``sweep`` saying how far the family's sweep
+    has got (``complete``, ``variants_done`` of ``variants``, its study and storage) or None.
 
     >>> km.compare_family("saved_models/cnn-digits-...")["pick"]  # doctest: +SKIP
     """
@@ -331,9 +333,18 @@ def compare_family(run: Run | str | Path) -> dict[str, Any]:
         r["pareto"] = on_front
     pick = swept.get("pick")
     chosen = (pick["run"], pick["format"]) if pick else None
+    differences = {(r["run"], r["format"]): r for r in swept.get("rows", []) if "val_diff" in r}
     for r in rows:
         r["sweep_pick"] = (r["run"], r["format"]) == chosen
-    return {"rows": rows, "metric": metric, "pick": pick, "benchmarked": bench.exists()}
+        measured = differences.get((r["run"], r["format"]))
+        if measured:
+            r["val_diff_95"] = (f"{measured['val_diff']:+.4f} [{measured['val_diff_low']:+.4f}, "
+                                f"{measured['val_diff_high']:+.4f}]")
+    progress = {key: swept.get(key) for key in ("complete", "variants_done", "variants",
+                                                "study", "storage", "accuracy_budget")
+                } if swept else None
+    return {"rows": rows, "metric": metric, "pick": pick, "benchmarked": bench.exists(),
+            "sweep": progress}
 
 
 __all__ = ["benchmark", "compare_family", "family", "peak_memory", "sparsity"]

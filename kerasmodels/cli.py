@@ -326,6 +326,16 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("--recipe", action="append", choices=recipe_names(), metavar="RECIPE",
                        dest="recipes", help="a recipe to try, with its default options "
                                             "(repeatable; default: the sweep's own list)")
+    sweep.add_argument("--workers", type=int,
+                       help="processes on this machine making variants at once (default "
+                            f"{swept['workers']})")
+    sweep.add_argument("--storage", metavar="URL",
+                       help="the database the sweep's study lives in (default: an SQLite file "
+                            "in the runs folder's .searches: a sweep started again resumes); "
+                            "a postgresql:// or mysql:// URL lets workers on several machines "
+                            "share one sweep (each with a copy of the run)")
+    sweep.add_argument("--study", help="the study's name (default: from the run, target, "
+                                       "formats and recipes)")
 
 
 def _export_arguments(export: argparse.ArgumentParser) -> None:
@@ -561,7 +571,8 @@ def cmd_sweep(args) -> int:
     import kerasmodels as km
     from kerasmodels.report import format_table
 
-    given = _given(args, "accuracy_budget", "calls", "recipes", "target", "board")
+    given = _given(args, "accuracy_budget", "calls", "recipes", "target", "board", "workers",
+                   "storage", "study")
     if "recipes" in given:
         given["recipes"] = [{"recipe": name} for name in given["recipes"]]
     result = km.sweep(args.run, progress=_progress(args), **given)
@@ -569,29 +580,41 @@ def cmd_sweep(args) -> int:
     sizes = ["flash_bytes", "flash_bytes_uncompressed", "arena_bytes"] if micro else [
         "gzip_bytes"]
     columns = ["recipe", "options", "format", "status", *sizes, "x_smaller",
-               f"val_{metric}", f"test_{metric}", "p50_ms", "pareto", *(["boards"] if micro
-                                                                        else [])]
+               f"val_{metric}", "val_diff_95", f"test_{metric}", "p50_ms", "pareto",
+               *(["boards"] if micro else [])]
     failed = [f"{r['recipe']} {r['format'] or ''}: {r['status']}: {r['reason']}".replace("  ", " ")
               for r in result["rows"] if r["status"] != "ok"]
     pick = result["pick"]
     if pick is None:
         room = f" and fits {result['board']}" if result.get("board") else ""
-        verdict = (f"no artifact is within {result['accuracy_budget']} of the parent's "
-                   f"validation {metric} {result['parent_val_score']:.4f}{room}: raise "
-                   f"--budget{' or choose a larger --board' if room else ''}")
+        verdict = (f"no artifact's validation {metric} is within {result['accuracy_budget']} "
+                   f"of the parent's {result['parent_val_score']:.4f} at the lower end of its "
+                   f"95% interval{room}: raise --budget"
+                   f"{' or choose a larger --board' if room else ''}")
     else:
         than = "in flash than the parent's" if micro else "than the parent's float32 TFLite"
         fits = (f"; fits {', '.join(pick['boards']) or 'none of the board classes'}"
                 if micro else "")
         verdict = (f"pick: {pick['recipe']} {pick['format']} ({pick['x_smaller']}x smaller "
                    f"{than}{fits}; chosen on validation {metric} "
-                   f"{pick['val_score']:.4f} against {result['parent_val_score']:.4f}; "
+                   f"{pick['val_score']:.4f} against {result['parent_val_score']:.4f}, "
+                   f"difference {_interval(pick)} over {result['val_examples']} examples; "
                    f"test {metric} {pick['test_score']:.4f} against "
                    f"{result['parent_score']:.4f}): {pick['path']}")
-    shown = [{**r, "boards": " ".join(r["boards"]) or "none"} if "boards" in r else r
+    shown = [{**r, **({"boards": " ".join(r["boards"]) or "none"} if "boards" in r else {}),
+              **({"val_diff_95": _interval(r)} if "val_diff" in r else {})}
              for r in result["rows"]]
+    if not result["complete"]:
+        failed.append(f"{result['variants_done']} of {result['variants']} variants finished "
+                      f"(study {result['study']}): run the same command again to finish")
     _emit(args, result, "\n".join([format_table(shown, columns), *failed, verdict]))
     return 0
+
+
+def _interval(row: dict) -> str:
+    """A row's paired difference from the parent with its 95% interval: +0.0074 [-0.0185,
+    +0.0333]."""
+    return f"{row['val_diff']:+.4f} [{row['val_diff_low']:+.4f}, {row['val_diff_high']:+.4f}]"
 
 
 def cmd_export(args) -> int:

@@ -67,6 +67,37 @@ def throughput(predict, x: np.ndarray, seconds: float = 0.5) -> float:
     return count / (time.perf_counter() - start)
 
 
+RESAMPLES = 1000  # bootstrap resamples of a paired difference
+LEVEL = 0.95  # its confidence interval
+
+
+def paired_interval(score: Callable[[np.ndarray], float], count: int, *,
+                    resamples: int = RESAMPLES, level: float = LEVEL,
+                    seed: int = 0) -> tuple[float, float, float]:
+    """A paired difference and its bootstrap confidence interval.
+
+    ``score(indices)`` is the difference of two models' figure on the same examples (a row's
+    validation accuracy minus its parent's, say) measured on the examples at ``indices``;
+    it is measured on all ``count`` of them, then on ``resamples`` resamples drawn with
+    replacement (the same resamples for every call with the same ``seed`` and ``count``, so
+    rows are compared on the same draws). Returns (difference, lower end, upper end) of the
+    percentile interval at ``level``.
+
+    >>> a = np.array([1, 1, 0, 1] * 50); b = np.array([1, 0, 0, 1] * 50)
+    >>> diff, low, high = paired_interval(lambda i: a[i].mean() - b[i].mean(), len(a))
+    >>> round(diff, 2), low > 0, high < 0.4
+    (0.25, True, True)
+    """
+    check_positive("resamples", resamples, integer=True)
+    draws = np.random.default_rng(seed).integers(0, count, size=(resamples, count))
+    found = np.array([score(indices) for indices in draws], "float64")
+    found = found[np.isfinite(found)]  # a draw the figure is undefined on (one class only)
+    tail = (1 - level) / 2 * 100
+    low, high = (np.percentile(found, [tail, 100 - tail]) if len(found)
+                 else (float("nan"), float("nan")))
+    return float(score(np.arange(count))), float(low), float(high)
+
+
 def pareto_front(rows: list[dict[str, Any]], score: str = "val_accuracy",
                  costs: tuple[str, ...] = COSTS) -> list[bool]:
     """For each row: is no other row at least as good on ``score`` (validation accuracy by
@@ -79,4 +110,5 @@ def pareto_front(rows: list[dict[str, Any]], score: str = "val_accuracy",
     return [not any(beats(other, row) for other in rows if other is not row) for row in rows]
 
 
-__all__ = ["COSTS", "THROUGHPUT_SECONDS_PER_CALL", "latencies", "pareto_front", "throughput"]
+__all__ = ["COSTS", "THROUGHPUT_SECONDS_PER_CALL", "latencies", "paired_interval", "pareto_front",
+           "throughput"]

@@ -20,6 +20,7 @@ import random
 import re
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ HEARTBEAT_SECONDS = 10.0  # a running trial's heartbeat; stale after GRACE_HEART
 GRACE_HEARTBEATS = 3
 SCHEMA_ATTEMPTS = 5  # workers started together on a new database: all but one retry
 RETRIES = 2  # a trial whose worker died is run again at most this many times
-# what a study records of its search: joining with another of these is refused
-IDENTITY = ("arch", "dataset", "epochs", "space", "seed")
+# what a study records of its search or sweep (any of these recorded: not a new study);
+# joining it with another value of any is refused
+IDENTITY_KEYS = ("kind", "arch", "parent")
+KIND_UNSAID = {"kind": "search"}  # studies made before sweeps shared the storage
 
 
 def default_storage(out_dir: str | Path) -> str:
@@ -104,23 +107,196 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 def open_study(storage, name: str, identity: dict[str, Any], *, sampler, pruner):
     """The study ``name`` in ``storage`` (made if new, with ``identity`` recorded); a
-    StorageError when it exists for another search."""
+    StorageError when it exists for another search or sweep."""
     import optuna
 
     study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
                                 direction="maximize", sampler=sampler, pruner=pruner)
+    check_identity(study, identity)
+    return study
+
+
+def check_identity(study, identity: dict[str, Any]) -> None:
+    """Record ``identity`` in a new study; a StorageError when the study records another."""
+    import json
+
+    identity = json.loads(json.dumps(identity, default=str))  # as the database gives it back
     recorded = study.user_attrs
-    if not recorded.get("arch"):
+    if not any(key in recorded for key in IDENTITY_KEYS):
         for key, value in identity.items():
             study.set_user_attr(key, value)
-        return study
-    differs = [key for key in IDENTITY if recorded.get(key) != identity.get(key)]
+        return
+    kind = recorded.get("kind", KIND_UNSAID["kind"])
+    if kind != identity.get("kind", kind):
+        raise StorageError(f"study {study.study_name!r} holds a {kind}, not a "
+                           f"{identity['kind']}: name another study")
+    differs = [key for key in identity if recorded.get(key, KIND_UNSAID.get(key))
+               != identity[key]]
     if differs:
         theirs = ", ".join(f"{k}={_brief(recorded.get(k))}" for k in differs)
         yours = ", ".join(f"{k}={_brief(identity.get(k))}" for k in differs)
-        raise StorageError(f"study {name!r} was made for another search ({theirs}; this one "
-                           f"has {yours}): name another study, or search what it searches")
+        raise StorageError(f"study {study.study_name!r} was made for another "
+                           f"{recorded.get('kind', 'search')} ({theirs}; this one has {yours}): "
+                           "name another study, or give what it was made with")
+
+
+def worker_attrs() -> dict[str, Any]:
+    """Who runs a trial: host, this boot of it (two containers on one host share a boot id
+    but not a host name) and process id; recorded in each trial's user attributes."""
+    import os
+    import socket
+
+    return {"host": socket.gethostname(), "boot": _boot_id(), "pid": os.getpid()}
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def fail_gone_local_trials(study) -> int:
+    """Fail the running trials whose worker ran on this machine and is gone (a killed search
+    or sweep started again), and queue each again (Optuna's retry callback): without waiting
+    for their heartbeat to go stale. Returns how many were failed."""
+    import os
+
+    import optuna
+
+    here = worker_attrs()
+    storage, failed = study._storage, 0  # noqa: SLF001 - the study's own storage
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        attrs = trial.user_attrs
+        if (attrs.get("host"), attrs.get("boot")) != (here["host"], here["boot"]) \
+                or not isinstance(attrs.get("pid"), int) or attrs["pid"] == here["pid"]:
+            continue
+        try:
+            os.kill(attrs["pid"], 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, another user's
+        try:
+            if not storage.set_trial_state_values(trial._trial_id,  # noqa: SLF001
+                                                  optuna.trial.TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another worker failed it first
+        callback = storage.get_heartbeat_stale_trial_callback() if hasattr(
+            storage, "get_heartbeat_stale_trial_callback") else None
+        if callback is not None:
+            callback(study, storage.get_trial(trial._trial_id))  # noqa: SLF001
+        failed += 1
+    return failed
+
+
+def open_queue(storage, name: str, identity: dict[str, Any], grid: list[dict[str, Any]],
+               wait_seconds: float = 60.0):
+    """The study ``name`` whose trials are ``grid`` (one parameter set each), made and queued
+    by whichever worker gets there first; the others wait for the queue. A StorageError when
+    the study exists for something else."""
+    import optuna
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study = optuna.create_study(study_name=name, storage=storage,
+                                        direction="maximize")
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage)
+        check_identity(study, identity)
+        deadline = time.monotonic() + wait_seconds
+        while "queued" not in study.user_attrs and time.monotonic() < deadline:
+            time.sleep(0.5)  # its maker is queueing the grid
+        if "queued" in study.user_attrs:
+            return study
+    else:
+        check_identity(study, identity)
+    for params in grid:  # made here, or its maker died before queueing
+        study.enqueue_trial(params, skip_if_exists=True)
+    study.set_user_attr("queued", len(grid))
     return study
+
+
+def work_queue(study, objective: Callable[[Any], float], heartbeat_seconds: float,
+               after_trial: Callable[[], None] | None = None) -> int:
+    """Run the study's queued trials until none is waiting and none is running anywhere (a
+    worker that dies mid-trial has its trial failed and queued again, and whoever is left
+    runs it). Each trial is claimed atomically: no two workers run the same one. Returns the
+    trials this process ran."""
+    import optuna
+    from optuna.storages import fail_stale_trials
+
+    storage, ran = study._storage, 0  # noqa: SLF001
+    waiting, running = optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING
+    while True:
+        with warnings.catch_warnings():  # "experimental" in Optuna's words since 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)
+        fail_gone_local_trials(study)
+        trial_id = _claim(storage, study.get_trials(deepcopy=False, states=(waiting,)))
+        if trial_id is None:
+            if not study.get_trials(deepcopy=False, states=(running,)):
+                return ran
+            time.sleep(max(0.2, heartbeat_seconds / 2))  # another worker's trial may fail
+            continue
+        trial = optuna.trial.Trial(study, trial_id)
+        for key, value in worker_attrs().items():
+            trial.set_user_attr(key, value)
+        with _Heartbeat(storage, trial_id, heartbeat_seconds):
+            try:
+                value = objective(trial)
+            except BaseException:  # interrupted or broken: failed, and queued again
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                study.enqueue_trial(trial.params)
+                raise
+        study.tell(trial, value)
+        ran += 1
+        if after_trial is not None:
+            after_trial()
+
+
+def _claim(storage, trials) -> int | None:
+    """The id of the first waiting trial this process set running (another may get there
+    first: set_trial_state_values is the database's compare-and-set)."""
+    import optuna
+
+    for trial in trials:
+        try:
+            if storage.set_trial_state_values(trial._trial_id,  # noqa: SLF001
+                                              optuna.trial.TrialState.RUNNING):
+                return trial._trial_id  # noqa: SLF001
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return None
+
+
+class _Heartbeat:
+    """While inside: the trial's heartbeat recorded now and every ``seconds``."""
+
+    def __init__(self, storage, trial_id: int, seconds: float):
+        import threading
+
+        self.storage, self.trial_id, self.seconds = storage, trial_id, seconds
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while True:
+            self.storage.record_heartbeat(self.trial_id)
+            if self.stop.wait(self.seconds):
+                return
+
+    def __enter__(self) -> _Heartbeat:
+        self.storage.record_heartbeat(self.trial_id)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def _brief(value: Any, most: int = 48) -> str:
@@ -128,5 +304,5 @@ def _brief(value: Any, most: int = 48) -> str:
     return text if len(text) <= most else text[:most - 3] + "..."
 
 
-__all__ = ["HEARTBEAT_SECONDS", "StorageError", "default_storage", "open_storage",
-           "open_study", "shown"]
+__all__ = ["HEARTBEAT_SECONDS", "StorageError", "default_storage", "fail_gone_local_trials",
+           "open_queue", "open_storage", "open_study", "shown", "work_queue", "worker_attrs"]

@@ -122,6 +122,18 @@ class Task:
         """Every metric of this task from a model's ``outputs`` on ``x`` (labels ``y``)."""
         return self.measurer(np.asarray(outputs), x, y)
 
+    def per_example(self, outputs, x) -> np.ndarray:
+        """What the score is measured from, one entry per example (the outputs themselves,
+        or the anomaly score of each): resampled by a bootstrap without the inputs."""
+        return self.scorer(outputs, x) if self.scorer else np.asarray(outputs)
+
+    def from_examples(self, per_example: np.ndarray, y) -> float:
+        """The score of :meth:`per_example`'s entries with labels ``y`` (NaN where it is not
+        defined: an AUC of one class)."""
+        found = (self.from_scores(per_example, y) if self.from_scores
+                 else self.measure(per_example, None, y))
+        return float(found.get(self.score, float("nan")))
+
     def better(self, a: float, b: float) -> bool:
         """Whether score ``a`` is better than ``b``."""
         return a > b if self.higher_is_better else a < b

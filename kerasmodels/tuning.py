@@ -23,7 +23,15 @@ from kerasmodels.errors import HyperparameterError, check_positive
 from kerasmodels.layout import MANIFEST, RUNS_DIR, SEARCHES
 from kerasmodels.options import TRAINING
 from kerasmodels.runs import Run, load_run, write_json
-from kerasmodels.studies import HEARTBEAT_SECONDS, default_storage, open_storage, open_study, shown
+from kerasmodels.studies import (
+    HEARTBEAT_SECONDS,
+    default_storage,
+    fail_gone_local_trials,
+    open_storage,
+    open_study,
+    shown,
+    worker_attrs,
+)
 from kerasmodels.tasks import get_task
 
 # the training options' declared search ranges (batch size only when asked for)
@@ -170,7 +178,7 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
     identity = {"arch": arch, "dataset": data.name, "epochs": epochs, "seed": seed,
                 "space": {k: list(v) if isinstance(v, tuple) else v for k, v in space.items()}}
     name = study or default_study_name(identity)
-    found = open_study(store, name, identity,
+    found = open_study(store, name, {"kind": "search", **identity},
                        sampler=optuna.samplers.TPESampler(seed=seed),
                        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
     if not found.trials:  # trial 0: the defaults, the bar to beat
@@ -179,6 +187,7 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
     if "objective" not in found.user_attrs:
         found.set_user_attr("objective", f"val_{objective.score}" if objective.score
                             else "-val_loss")
+    fail_gone_local_trials(found)  # this machine's killed search: its trial runs again now
     if finished(found) < trials:  # a study already done is read, not searched again
         optimize(found, objective, trials, timeout, progress)
     return summarize(found, url, out_dir)
@@ -283,9 +292,6 @@ class Objective:
         self.score = task.score if task.higher_is_better else None  # of the saved run
 
     def __call__(self, trial):
-        import os
-        import socket
-
         import optuna
 
         from kerasmodels.training import train
@@ -293,8 +299,8 @@ class Objective:
         params = {name: _suggest(trial, name, entry) for name, entry in self.space.items()}
         options = to_train_options(self.arch, params)
         report = self.reporter(trial)
-        trial.set_user_attr("host", socket.gethostname())  # which worker runs it
-        trial.set_user_attr("pid", os.getpid())
+        for key, value in worker_attrs().items():  # which worker runs it
+            trial.set_user_attr(key, value)
         run = train(self.arch, self.data, epochs=self.epochs, seed=self.seed,
                     out_dir=self.out_dir, verbose=0, callbacks=[report], **options)
         # the objective is what the saved run scores (its last epoch's weights), not the best

@@ -50,9 +50,8 @@ def figures(result: dict) -> dict:
     from kerasmodels.compression.sweep import choose
 
     rows, parent = result["rows"], result["parent"]
-    budget = result["parent_val_accuracy"] - BUDGET - 1e-9
-    eligible = [r for r in rows if r["val_accuracy"] >= budget]
-    smallest = choose(rows, result["parent_val_accuracy"], BUDGET)
+    eligible = [r for r in rows if r["status"] == "ok" and r["val_diff_low"] >= -BUDGET - 1e-9]
+    smallest = choose(eligible, BUDGET)
     fastest = min(eligible, key=lambda r: (r["p50_ms"], r["gzip_bytes"])) if eligible else None
     out = {"parent_val_accuracy": result["parent_val_accuracy"],
            "parent_test_accuracy": result["parent_accuracy"]}

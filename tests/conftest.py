@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -242,3 +246,40 @@ def dashboard_runs(tmp_path_factory, cnn_run, cnn_exports, transformer_run) -> P
                         ignore=shutil.ignore_patterns("benchmark.*", "sweep.json"))
     km.benchmark(root / cnn_run.id, calls=5, export_missing=False, progress=False)
     return root
+
+
+# PostgreSQL: Debian's server, started by the tests as user postgres in a temporary folder
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of its own on a free loopback port; its URL."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    assert found, "scripts/setup.sh installs Debian's postgresql"
+    bin_dir = Path(found[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="kerasmodels-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-1000:]
+
+    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "km")
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
+    try:
+        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "km", "km")
+        yield f"postgresql://km@127.0.0.1:{port}/km"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                        "stop"], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -58,7 +58,7 @@ def test_every_command_that_prints_a_result_prints_json(trained, tmp_path):
     assert child["recipe"] == "prune" and child["parent"] == summary["id"]
     swept = as_json("sweep", run, "--recipe", "cluster", "--calls", "5")
     assert {r["recipe"] for r in swept["rows"]} == {"none", "cluster"}
-    assert swept["accuracy_budget"] == 0.005
+    assert swept["accuracy_budget"] == 0.01 and swept["complete"]
     found = as_json("lr-find", "--arch", "linear", "--dataset", "regression", "--steps", "12")
     assert len(found["learning_rates"]) == 12 and found["suggested"] > 0
     searched = as_json("search", "--arch", "linear", "--dataset", "regression", "--trials", "1",

@@ -310,10 +310,15 @@ def test_sweep_picks_a_small_model_within_the_budget(full_cnn_run):
     from kerasmodels.compression.sweep import choose
 
     assert result["chosen_on"] == "val"
-    assert pick == choose(rows, result["parent_val_accuracy"], 0.01)
-    assert pick["val_accuracy"] >= result["parent_val_accuracy"] - 0.01
-    smaller = [r for r in rows if r["gzip_bytes"] < pick["gzip_bytes"]]
-    assert all(r["val_accuracy"] < result["parent_val_accuracy"] - 0.01 for r in smaller)
+    assert pick == choose(rows, 0.01)
+    # the pick's paired interval reaches no lower than the budget; every smaller row's does
+    assert pick["val_diff_low"] >= -0.01 and pick["val_diff_low"] <= pick["val_diff"]
+    smaller = [r for r in rows if r["status"] == "ok" and r["gzip_bytes"] < pick["gzip_bytes"]]
+    assert all(r["val_diff_low"] < -0.01 for r in smaller)
+    for row in (r for r in rows if r["status"] == "ok"):  # the difference is on the same split
+        assert row["val_diff_low"] <= row["val_diff"] <= row["val_diff_high"]
+        assert abs(row["val_diff"] - (row["val_accuracy"] - result["parent_val_accuracy"])) \
+            < 1e-5
     float32 = next(r for r in rows if r["recipe"] == "none" and r["format"] == "tflite-float32")
     ratio = float32["gzip_bytes"] / pick["gzip_bytes"]
     print(f"pick: {pick['recipe']} {pick['format']}, {ratio:.1f}x smaller, val "

@@ -228,7 +228,7 @@ def test_a_micro_sweep_ranks_on_flash_and_arena_and_names_the_boards_that_fit(cn
     # no board named: the smallest flash within the budget, from the same rows
     from kerasmodels.compression.sweep import choose
 
-    assert choose([parent, child], result["parent_val_score"], 0.05,
+    assert choose([parent, child], max(0.05, -child["val_diff_low"]),
                   "flash_bytes")["recipe"] == "cluster"
 
 

@@ -158,7 +158,9 @@ def test_an_interrupted_sweep_keeps_what_it_measured(cnn_run, tmp_path):
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, preexec_fn=as_at_a_terminal)
     deadline = time.monotonic() + 240
-    while not (copy / "sweep.json").exists() and time.monotonic() < deadline:
+    while not (copy / "sweep.json").exists() or not json.loads(
+            (copy / "sweep.json").read_text())["rows"]:
+        assert time.monotonic() < deadline, "the parent's rows were never written"
         assert process.poll() is None, process.communicate()
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)

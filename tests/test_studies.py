@@ -4,15 +4,10 @@ running is failed when its heartbeat stops and run again by whoever is left."""
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -66,12 +61,15 @@ def wait_until(condition, timeout: float = 240.0, what: str = "",
         time.sleep(0.05)
 
 
-def start_worker(runs: Path, url: str, trials: int) -> subprocess.Popen:
-    """A worker whose output goes to a file beside its runs (a pipe nobody reads fills up
-    with TensorFlow's lines and stops the worker)."""
+def start_worker(runs: Path, url: str, trials: int, script: str = WORKER,
+                 argv: list[str] | None = None) -> subprocess.Popen:
+    """A worker (by default a search's: ``argv`` runs folder, storage, trials) whose output
+    goes to a file beside its runs (a pipe nobody reads fills up with TensorFlow's lines and
+    stops the worker)."""
     runs.mkdir(parents=True, exist_ok=True)
     log = open(runs.parent / f"{runs.name}-worker-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(runs), url, str(trials)],
+    argv = [str(runs), url, str(trials)] if argv is None else argv
+    worker = subprocess.Popen([sys.executable, "-c", script, *argv],
                               stdout=log, stderr=subprocess.STDOUT, text=True)
     worker.log = Path(log.name)  # type: ignore[attr-defined]
     log.close()
@@ -114,8 +112,12 @@ def test_a_killed_search_resumes_from_its_sqlite_study(tmp_path):
     url = f"sqlite:///{runs / '.searches' / 'searches.db'}"  # where the default puts it
     worker = start_worker(runs, "", 4)
     try:
-        wait_until(lambda: sum(s == "COMPLETE" for s in states(trials_of(url))) >= 2
-                   and "RUNNING" in states(trials_of(url)), what="a third trial",
+        def training_the_third() -> bool:  # its parameters chosen: it is training
+            trials = trials_of(url)
+            return states(trials).count("COMPLETE") >= 2 and any(
+                t.state.name == "RUNNING" and t.params for t in trials)
+
+        wait_until(training_the_third, what="a third trial",
                    workers=(worker,))
     finally:
         worker.send_signal(signal.SIGKILL)
@@ -171,43 +173,6 @@ def test_bad_storage_and_another_searchs_study_are_one_line_and_write_nothing(tm
     bad = cli("search", "--arch", "mlp", "--storage", "nowhere", "--out-dir", str(runs))
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith(
         "kerasmodels: error: search storage 'nowhere' is not a database URL")
-
-
-# --- PostgreSQL: Debian's server, started here as user postgres in a temporary folder ---
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server of its own on a free loopback port; its URL."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    assert found, "scripts/setup.sh installs Debian's postgresql"
-    bin_dir = Path(found[-1]).parent
-    folder = Path(tempfile.mkdtemp(prefix="kerasmodels-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(folder, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = folder / "data", free_port()
-
-    def run(*command: str) -> None:
-        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-1000:]
-
-    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "km")
-    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
-    try:
-        run(str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "km", "km")
-        yield f"postgresql://km@127.0.0.1:{port}/km"
-    finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], capture_output=True, timeout=120)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_two_workers_share_a_search_through_postgresql_and_one_dies(postgres, tmp_path):

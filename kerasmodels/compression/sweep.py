@@ -11,9 +11,22 @@ of its anomaly score instead (``val_auc``, ``test_auc``, ``auc``), and every row
 score as ``val_score`` and ``test_score`` (the result's ``metric`` names it,
 ``kerasmodels.tasks``). Choices are made on validation, never on test: the Pareto
 front (no other row at least as good on validation score, raw bytes, gzip bytes and latency)
-and the pick,
-the smallest artifact whose validation score is within ``accuracy_budget`` of the parent's
-Keras validation score. The test score is what is reported.
+and the pick. A validation split is small (digits: 270 examples, one of them 0.37 points) and
+the sweep compares some thirty artifacts: the one that looks best is often only lucky. So
+every row carries the paired difference of its validation score from the parent Keras
+model's, on the same examples, with a 95% bootstrap interval (``val_diff``, ``val_diff_low``,
+``val_diff_high``), and the pick is the smallest artifact whose interval's lower end is within
+``accuracy_budget``; a budget below one validation example is refused. The test score is what
+is reported.
+
+Every row has a ``status``: ``ok``, or why the variant has no artifact (``below floor`` with
+the measured agreement, ``cannot hold``, ``converter failed``, ``compression failed``) and its
+``reason``; only ``ok`` rows are timed, ranked and picked from.
+
+The variants are the trials of an Optuna study (:mod:`kerasmodels.studies`; by default the
+runs folder's SQLite file): ``workers=N`` runs N processes on this machine, a shared database
+lets other machines join, and a sweep started again runs only the variants it has not
+finished.
 
 A target says what is compared (:data:`TARGETS`): ``phone`` (the default) times the TFLite
 formats in LiteRT and picks the smallest gzip size; ``micro`` exports every variant for TFLM
@@ -30,22 +43,37 @@ classes of :mod:`kerasmodels.boards` each row fits.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kerasmodels.errors import ExportError, HyperparameterError
-from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, SWEEP
+import numpy as np
+
+from kerasmodels.errors import ExportError, HyperparameterError, check_positive
+from kerasmodels.layout import EXPORTS, EXPORTS_RECORD, MANIFEST, SEARCHES, SWEEP
 from kerasmodels.logs import get_logger
-from kerasmodels.measure import latencies, pareto_front
+from kerasmodels.measure import LEVEL, RESAMPLES, latencies, paired_interval, pareto_front
+from kerasmodels.processes import start_owned, stop
 from kerasmodels.runs import Run, load_run, read_json, write_json
+from kerasmodels.studies import (
+    HEARTBEAT_SECONDS,
+    default_storage,
+    open_queue,
+    open_storage,
+    shown,
+    work_queue,
+)
 from kerasmodels.tasks import get_task
 
 LOG = get_logger(__name__)
-
-
+LOCAL_CALLS = 30  # a variant's first latency, where it is made (timed again at the end)
 
 SWEPT_TASKS = ("classification", "anomaly")  # tasks whose score is higher-is-better
 
@@ -74,28 +102,36 @@ def sweep_targets() -> dict[str, Target]:
     return dict(TARGETS)
 
 
-def choose(rows: list[dict[str, Any]], parent_val_score: float,
-           accuracy_budget: float, size: str = "gzip_bytes") -> dict[str, Any] | None:
+def choose(rows: list[dict[str, Any]], accuracy_budget: float,
+           size: str = "gzip_bytes") -> dict[str, Any] | None:
     """The smallest row (on ``size``: gzip bytes, or flash bytes for microcontrollers) whose
-    validation score (``val_score``: accuracy, or an anomaly run's AUC) is within
-    ``accuracy_budget`` of the parent's; ties go to the higher validation score. None when
-    no row is."""
-    eligible = [r for r in rows
-                if r["val_score"] >= parent_val_score - accuracy_budget - 1e-9]
+    paired difference from the parent on validation (``val_diff``: accuracy, or an anomaly
+    run's AUC) is within ``accuracy_budget`` at the lower end of its confidence interval
+    (``val_diff_low``): a row that is only lucky on the few examples it differs on does not
+    pass. Ties go to the higher validation score. None when no row passes."""
+    eligible = [r for r in rows if r["val_diff_low"] >= -accuracy_budget - 1e-9]
     return min(eligible, key=lambda r: (r[size], -r["val_score"])) if eligible else None
 
 
-def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
+def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.01,
           recipes: Sequence[dict[str, Any]] | None = None,
           formats: Sequence[str] | None = None, calls: int = 100,
-          target: str = "phone", board: str | None = None,
+          target: str = "phone", board: str | None = None, workers: int = 1,
+          storage: str | None = None, study: str | None = None,
+          heartbeat_seconds: float = HEARTBEAT_SECONDS,
           progress: bool = True) -> dict[str, Any]:
     """Run ``recipes`` on ``run``, export and time everything, mark the front, pick one.
+
+    The variants (the parent, then each recipe and option set) are queued once as the trials
+    of a study in ``storage``; see the module's text for what a row holds and how the pick
+    is made.
 
     Args:
         run: a classification or anomaly-detection run, or its folder.
         accuracy_budget: how far below the parent's validation score (accuracy, or an anomaly
-            run's ROC AUC) the pick may be (0.01: one percentage point).
+            run's ROC AUC) the pick may be, at the lower end of the 95% bootstrap interval of
+            its paired difference (0.01: one percentage point); at least one validation
+            example's worth.
         recipes: ``{"recipe": name, **options}`` each (default: every recipe row's ``sweep``
             option sets, :func:`kerasmodels.compression.recipes.default_sweep`).
         formats: rows of the format table run by the target's runtime (default: its
@@ -107,32 +143,83 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         board: a micro sweep's board class (:data:`kerasmodels.boards.BOARDS`): the pick is
             the smallest flash among the rows that fit it (arena in its RAM, model in its
             flash).
+        workers: processes on this machine working on the variants (this one and
+            ``workers - 1`` it starts and stops).
+        storage: the study's database URL (default: the runs folder's SQLite file,
+            ``.searches/searches.db``); a server database lets other machines join.
+        study: the study's name (default: from the parent, target, formats and variants, so
+            the same sweep started again is the same study).
+        heartbeat_seconds: how often a variant being made says it is alive; one silent for
+            three of these is failed and made again by the next worker.
         progress: show a bar, one step per variant.
 
     Returns:
         ``{"parent", "target", "metric", "parent_score", "parent_val_score",
-        "accuracy_budget", "rows", "pick", "failed", "complete", "seconds"}`` (a micro sweep:
-        also ``boards``, the table its rows' ``boards`` name) (with ``parent_accuracy`` and
-        ``parent_val_accuracy``, or ``parent_auc`` and ``parent_val_auc``), also written to
-        ``<run>/sweep.json``.
-        Every row has a ``status``: ``ok``, or why the variant has no artifact (``below
-        floor`` with the measured agreement, ``cannot hold``, ``converter failed``,
-        ``compression failed``) and its ``reason``. Only ``ok`` rows are timed, ranked and
-        picked from.
+        "accuracy_budget", "val_examples", "interval", "rows", "pick", "failed", "complete",
+        "seconds", "study", "storage", "variants", "variants_done"}`` (``parent_accuracy``
+        and ``parent_val_accuracy``, or their ``auc``; a micro sweep: ``boards``), also
+        written to ``<run>/sweep.json`` (after each variant, ``complete: false``).
 
     Raises:
-        HyperparameterError: a budget outside [0, 1), a format LiteRT does not run, or a run
-            whose score is not higher-is-better (a regression).
-
-    A variant that fails is a row, not the end of the sweep; ``sweep.json`` is rewritten after
-    each variant (``complete: false``), so a sweep that is interrupted keeps what it measured.
+        HyperparameterError: a budget outside [0, 1) or below one validation example, a
+            format the target's runtime does not run, or a run whose score is not
+            higher-is-better (a regression).
+        StorageError: a malformed or unreachable storage, or a study made for another sweep.
 
     Example:
-        >>> result = km.sweep(run, accuracy_budget=0.01)  # doctest: +SKIP
+        >>> result = km.sweep(run, accuracy_budget=0.01, workers=2)  # doctest: +SKIP
         >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
         ('distill', 'tflite-int8')
     """
     recipes, formats = _checked(accuracy_budget, recipes, formats, target)
+    check_positive("workers", workers, integer=True)
+    check_positive("heartbeat_seconds", heartbeat_seconds)
+    parent = _checked_parent(run, target, board)
+    url = default_storage(parent.path.parent) if storage is None else storage
+    store = open_storage(url, heartbeat_seconds)  # before any work: a bad URL costs nothing
+    state = SweepState(parent, formats, accuracy_budget, TARGETS[target], board)
+    variants = [{"recipe": "none"}, *recipes]
+    identity = {"kind": "sweep", "parent": parent.id, "target": target, "formats": formats,
+                "variants": variants}
+    name = study or default_study_name(identity)
+    found = open_queue(store, name, identity, [{"variant": i} for i in range(len(variants))])
+    state.attach(found, url, len(variants))
+    return _made_and_ranked(state, variants, workers, heartbeat_seconds, calls, progress)
+
+
+def _made_and_ranked(state: SweepState, variants: list[dict[str, Any]], workers: int,
+                     heartbeat_seconds: float, calls: int, progress: bool) -> dict[str, Any]:
+    """The study's variants made here and by ``workers - 1`` helpers, then ranked."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = state.bar = tqdm(total=len(variants), desc=f"sweep {state.parent.id}",
+                               unit="variant")
+    logs = state.parent.path.parent / SEARCHES  # each helper's output, should one fail
+    logs.mkdir(parents=True, exist_ok=True)
+    helpers = []
+    for number in range(2, workers + 1):
+        with open(logs / f"{state.study.study_name}-worker-{number}.log", "w") as log:
+            helpers.append(start_owned(
+                [sys.executable, "-c", HELPER, str(state.parent.path), state.url,
+                 state.study.study_name, str(heartbeat_seconds)],
+                stdout=log, stderr=subprocess.STDOUT))
+    try:
+        work_queue(state.study, state.objective(variants), heartbeat_seconds,
+                   after_trial=state.keep)
+        for helper in helpers:
+            helper.wait()
+        return state.finish(calls)
+    finally:
+        for helper in helpers:
+            stop(helper)
+        if bar is not None:
+            bar.close()
+
+
+def _checked_parent(run: Run | str | Path, target: str, board: str | None) -> Run:
+    """The run to sweep, or the error its task or the board deserves."""
     if board is not None:
         from kerasmodels.boards import get_board
 
@@ -146,22 +233,34 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.005,
         raise HyperparameterError(f"the sweep ranks by accuracy or AUC: it needs a "
                                   f"classification or anomaly run, not a "
                                   f"{parent.record.dataset.task} one")
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    return parent
 
-        bar = tqdm(total=len(recipes) + 1, desc=f"sweep {parent.id}", unit="variant")
-    state = SweepState(parent, formats, accuracy_budget, TARGETS[target], board)
-    state.measure(parent)
-    for spec in recipes:
-        state.compress_and_measure(dict(spec))
-        if bar is not None:
-            bar.update()
-    result = state.finish(calls)
-    if bar is not None:
-        bar.update()
-        bar.close()
-    return result
+
+# a worker started by a sweep with workers > 1 (argv: parent folder, storage, study, heartbeat)
+HELPER = """
+import sys
+from kerasmodels.compression.sweep import work
+work(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]))
+"""
+
+
+def work(run: str | Path, storage: str, study: str, heartbeat_seconds: float) -> int:
+    """Make and measure a sweep's variants from its study until none is left (a helper of
+    :func:`sweep` with ``workers > 1``); the sweep that started it ranks and picks. Returns
+    how many variants this process made."""
+    import optuna
+
+    found = optuna.load_study(study_name=study, storage=open_storage(storage,
+                                                                       heartbeat_seconds))
+    attrs = found.user_attrs
+    state = SweepState(load_run(run), list(attrs["formats"]), 0.01, TARGETS[attrs["target"]])
+    return work_queue(found, state.objective(attrs["variants"]), heartbeat_seconds)
+
+
+def default_study_name(identity: dict[str, Any]) -> str:
+    """``sweep-<parent>-<target>-<8 hex digits of its formats and variants>``."""
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode())
+    return f"sweep-{identity['parent']}-{identity['target']}-{digest.hexdigest()[:8]}"
 
 
 def _checked(accuracy_budget, recipes, formats, target
@@ -198,7 +297,8 @@ def _checked(accuracy_budget, recipes, formats, target
 
 
 class SweepState:
-    """What a sweep has measured so far, written to ``<run>/sweep.json`` after each variant."""
+    """A sweep's variants made and measured (one study trial each), its rows collected from
+    the study's finished trials and written to ``<run>/sweep.json`` after each one."""
 
     def __init__(self, parent: Run, formats: list[str], accuracy_budget: float,
                  target: Target = TARGETS["phone"], board: str | None = None):
@@ -214,60 +314,126 @@ class SweepState:
         self.task = get_task(data.task)
         self.metric = self.task.score
         self.example, (self.x_val, self.y_val) = data.test[0][:1], data.val
+        resolution = 1 / len(self.y_val)
+        if accuracy_budget < resolution - 1e-12:
+            raise HyperparameterError(
+                f"accuracy_budget {accuracy_budget} is below one validation example: the "
+                f"validation split has {len(self.y_val)} examples, a resolution of "
+                f"{resolution:.4f}; give at least {resolution:.4f} (or validate on more)")
         self.machine = machine()
         self.started = time.perf_counter()
+        self.reference: np.ndarray | None = None  # the parent's Keras outputs on validation
+        self.study: Any = None
+        self.url = ""
+        self.bar: Any = None
         test, val = parent.metrics["test"][self.metric], parent.metrics["val"][self.metric]
         self.result: dict[str, Any] = {
             "parent": parent.id, "target": target.name, "metric": self.metric,
             "parent_score": test,
             "parent_val_score": val, f"parent_{self.metric}": test,
             f"parent_val_{self.metric}": val, "chosen_on": "val",
-            "accuracy_budget": accuracy_budget, "rows": [], "pick": None, "complete": False}
+            "accuracy_budget": accuracy_budget, "val_examples": len(self.y_val),
+            "interval": {"level": LEVEL, "resamples": RESAMPLES}, "rows": [], "pick": None,
+            "complete": False}
         if target.name == "micro":
             from kerasmodels.boards import board_classes
 
             self.result["boards"] = [row.to_json() for row in board_classes()]
             self.result["board"] = board
-        self.rows: list[dict[str, Any]] = self.result["rows"]
-        self.timed: dict[int, Any] = {}
+
+    def attach(self, study, url: str, variants: int) -> None:
+        """Collect the rows of ``study`` (in ``url``, of ``variants`` trials)."""
+        self.study, self.url = study, url
+        self.result.update(study=study.study_name, storage=shown(url), variants=variants,
+                           variants_done=0)
+        self.keep()
+
+    def finished_rows(self) -> list[dict[str, Any]]:
+        """The rows of every finished variant, in the order of the variants."""
+        import optuna
+
+        done = self.study.get_trials(deepcopy=False,
+                                     states=(optuna.trial.TrialState.COMPLETE,))
+        latest = {t.params["variant"]: t for t in done}  # a variant made twice: its last
+        self.result["variants_done"] = len(latest)
+        return [dict(row) for _, trial in sorted(latest.items())
+                for row in trial.user_attrs["rows"]]
 
     def keep(self) -> None:
         """What is measured so far, on disk."""
+        if self.study is not None:
+            self.result["rows"] = self.finished_rows()
+            if self.bar is not None:
+                self.bar.update(self.result["variants_done"] - self.bar.n)
         self.result["seconds"] = round(time.perf_counter() - self.started, 1)
         write_json(self.parent.path / SWEEP, self.result)
 
-    def measure(self, member: Run) -> None:
+    def objective(self, variants: list[dict[str, Any]]):
+        """A trial's work: make its variant (the parent itself, or a recipe's child) and keep
+        its rows in the trial; its value is the best validation score among them."""
+        def made(trial) -> float:
+            index = trial.suggest_int("variant", 0, len(variants) - 1)
+            spec = dict(variants[index])
+            if spec["recipe"] == "none":
+                rows = self.measure(self.parent)
+            else:
+                child = self.made_before(index)  # by a trial that died before measuring it
+                rows = (self.measure(child) if child is not None
+                        else self.compress_and_measure(spec, trial))
+            trial.set_user_attr("rows", rows)
+            return max((r["val_score"] for r in rows if r["status"] == "ok"), default=0.0)
+
+        return made
+
+    def measure(self, member: Run) -> list[dict[str, Any]]:
         """The member's rows: each artifact measured, each failed format with its reason; a
         format below its floor brings the row that repairs it (``repairs`` in the table)."""
         from kerasmodels.compression.channels import multiply_adds
 
         wanted = self.integer if member.quantization_aware else self.formats  # QAT: int8 only
         macs = multiply_adds(member.model)
+        rows: list[dict[str, Any]] = []
         while wanted:
-            wanted = self.measure_formats(member, wanted, macs)
-        self.keep()
+            wanted = self.measure_formats(member, wanted, macs, rows)
+        return rows
 
-    def compress_and_measure(self, options: dict[str, Any]) -> None:
-        """The child a recipe makes, measured; a recipe that fails is a row (Ctrl-C stops)."""
+    def made_before(self, index: int) -> Run | None:
+        """The child of variant ``index`` that a failed trial saved (its worker was killed
+        while exporting it), if its folder is on this machine: measured, not trained again."""
+        import optuna
+
+        for trial in self.study.get_trials(deepcopy=False,
+                                           states=(optuna.trial.TrialState.FAIL,)):
+            path = trial.user_attrs.get("child")
+            if trial.params.get("variant") == index and path and (
+                    Path(path) / MANIFEST).is_file():
+                LOG.info("variant %d: measuring %s, made before", index, path)
+                return load_run(path)
+        return None
+
+    def compress_and_measure(self, options: dict[str, Any], trial=None) -> list[dict[str, Any]]:
+        """The child a recipe makes, measured (its folder kept in ``trial``); a recipe that
+        fails is a row (Ctrl-C stops)."""
         from kerasmodels.compression import compress
 
         recipe = options.pop("recipe")
         try:
             child = compress(self.parent, recipe, **options)
+            if trial is not None:
+                trial.set_user_attr("child", str(child.path.resolve()))
         except Exception as exc:  # noqa: BLE001
             LOG.warning("%s: %s failed: %s", self.parent.id, recipe, exc)
             LOG.debug("%s failed", recipe, exc_info=True)
-            self.rows.append({"run": None, "recipe": recipe,
-                              "options": ", ".join(f"{k}={v}" for k, v in options.items()),
-                              "format": None, "status": "compression failed",
-                              "reason": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]})
-            self.keep()
-        else:
-            self.measure(child)
+            return [{"run": None, "recipe": recipe,
+                     "options": ", ".join(f"{k}={v}" for k, v in options.items()),
+                     "format": None, "status": "compression failed",
+                     "reason": f"{type(exc).__name__}: {exc}".splitlines()[0][:300]}]
+        return self.measure(child)
 
-    def measure_formats(self, member: Run, wanted: list[str], macs: int) -> list[str]:
-        """Export ``member`` to ``wanted`` and add a row per format; returns the rows to make
-        next (those repairing a file below its floor)."""
+    def measure_formats(self, member: Run, wanted: list[str], macs: int,
+                        rows: list[dict[str, Any]]) -> list[str]:
+        """Export ``member`` to ``wanted`` and add a row per format to ``rows``; returns the
+        formats to make next (those repairing a file below its floor)."""
         from kerasmodels.exports import export
         from kerasmodels.formats import export_formats
 
@@ -290,44 +456,68 @@ class SweepState:
                 fmt, "not exported")
             if failed and failed["kind"] == "below floor":
                 below.add(fmt)
-            self.rows.append({**described, "format": fmt, "status": failed["kind"] if failed
-                              else "cannot hold", "reason": reason,
-                              "top1_agreement": ((failed or {}).get("parity") or {}).get(
-                                  "top1_agreement")})
+            rows.append({**described, "format": fmt, "status": failed["kind"] if failed
+                         else "cannot hold", "reason": reason,
+                         "top1_agreement": ((failed or {}).get("parity") or {}).get(
+                             "top1_agreement")})
         for artifact in artifacts:
-            self.rows.append({**described, **self.measured(artifact, macs)})
+            rows.append({**described, **self.measured(artifact, macs)})
         return [f.name for f in export_formats() if f.repairs in below and f.name not in wanted]
 
     def measured(self, artifact, macs: int) -> dict[str, Any]:
-        """An artifact's row: its sizes, accuracies, multiply-adds and latency floor (its
-        latency is timed at the end, every artifact interleaved)."""
+        """An artifact's row: its sizes, accuracies with the paired difference from the
+        parent on validation, multiply-adds, latency floor and a first latency (timed again
+        at the end, every artifact interleaved)."""
         from kerasmodels.formats import get_format
         from kerasmodels.report import latency_floor_ms
         from kerasmodels.runtime import load_predictor
 
         model = load_predictor(artifact.path, num_threads=1)
         metric = self.metric
-        val = self.task.measure(model.predict(self.x_val), self.x_val, self.y_val)[metric]
+        outputs = model.predict(self.x_val)
+        val = self.task.measure(outputs, self.x_val, self.y_val)[metric]
+        diff, low, high = self.paired(outputs)
         test = artifact.parity[metric]
-        self.timed[len(self.rows)] = model.runtime_call(self.example)
+        (p50, _), = latencies({0: model.runtime_call(self.example)},
+                              calls=LOCAL_CALLS).values()
         floor = latency_floor_ms(macs, get_format(artifact.format).int8_kernels, self.machine)
         return {"format": artifact.format, "status": "ok", "path": str(artifact.path),
                 "bytes": artifact.bytes, "gzip_bytes": artifact.gzip_bytes,
                 "multiply_adds": macs, "latency_floor_ms": round(floor or 0, 6) or None,
                 "val_score": round(val, 6), "test_score": round(test, 6),
                 f"val_{metric}": round(val, 6), f"test_{metric}": round(test, 6),
-                metric: round(test, 6),
+                metric: round(test, 6), "val_diff": round(diff, 6),
+                "val_diff_low": round(low, 6), "val_diff_high": round(high, 6),
+                "p50_ms": round(p50, 4), "timed_on": socket.gethostname(),
                 "top1_agreement": artifact.parity.get("top1_agreement"),
                 **({"float_layers": artifact.device["float_layers"]}
                    if artifact.device and "float_layers" in artifact.device else {}),
                 **(on_board(artifact.device) if self.target.name == "micro" else {})}
 
+    def paired(self, outputs: np.ndarray) -> tuple[float, float, float]:
+        """An artifact's validation score minus the parent Keras model's, on the same
+        examples, with its bootstrap interval (the same resamples for every row)."""
+        if self.reference is None:
+            self.reference = np.asarray(self.parent.model.predict(self.x_val, verbose=0))
+        task, y = self.task, np.asarray(self.y_val)
+        mine = task.per_example(outputs, self.x_val)
+        theirs = task.per_example(self.reference, self.x_val)
+        return paired_interval(lambda i: task.from_examples(mine[i], y[i])
+                               - task.from_examples(theirs[i], y[i]), len(y))
+
     def finish(self, calls: int) -> dict[str, Any]:
-        """Time every artifact (interleaved), mark the Pareto front, pick, and keep it."""
-        rows = self.rows
-        for index, (p50, _) in latencies(self.timed, calls=calls).items() if self.timed else ():
-            rows[index]["p50_ms"] = round(p50, 4)  # the runtime alone
+        """Time every artifact on this machine (interleaved), mark the Pareto front, pick,
+        and keep it."""
+        from kerasmodels.runtime import load_predictor
+
+        self.keep()
+        rows = self.result["rows"]
         measured = [r for r in rows if r["status"] == "ok"]
+        here = {i: r for i, r in enumerate(measured) if Path(r["path"]).is_file()}
+        runners = {i: load_predictor(r["path"], num_threads=1).runtime_call(self.example)
+                   for i, r in here.items()}
+        for index, (p50, _) in latencies(runners, calls=calls).items() if runners else ():
+            here[index].update(p50_ms=round(p50, 4), timed_on=socket.gethostname())
         size = self.target.size
         baseline = next((r[size] for r in measured if r["run"] == self.parent.id
                          and r["format"] == self.baseline_format), None)
@@ -338,11 +528,11 @@ class SweepState:
             row["pareto"] = on_front
             row["x_smaller"] = round(baseline / row[size], 2) if baseline else None
         candidates = [r for r in measured if self.board is None or self.board in r["boards"]]
-        self.result["pick"] = choose(candidates, self.result["parent_val_score"],
-                                     self.result["accuracy_budget"], size)
+        self.result["pick"] = choose(candidates, self.result["accuracy_budget"], size)
         self.result["failed"] = len(rows) - len(measured)
-        self.result["complete"] = True
-        self.keep()
+        self.result["complete"] = self.result["variants_done"] == self.result["variants"]
+        self.result["seconds"] = round(time.perf_counter() - self.started, 1)
+        write_json(self.parent.path / SWEEP, self.result)
         return self.result
 
 
@@ -357,4 +547,4 @@ def on_board(device: dict[str, Any]) -> dict[str, Any]:
             "boards": fitting(flash, arena)}
 
 
-__all__ = ["TARGETS", "Target", "choose", "on_board", "sweep", "sweep_targets"]
+__all__ = ["TARGETS", "Target", "choose", "on_board", "sweep", "sweep_targets", "work"]

@@ -21,6 +21,13 @@ if st.button("Benchmark the family now", help="exports what is missing, then tim
     except Exception as exc:
         common.show_error(exc)
 compared = km.compare_family(root)
+swept = compared["sweep"]
+if swept and not swept["complete"] and swept.get("variants"):
+    st.progress(swept["variants_done"] / swept["variants"],
+                text=f"Sweep in progress: {swept['variants_done']} of {swept['variants']} "
+                     f"variants measured (study {swept['study']} in {swept['storage']}); the "
+                     "rows so far are below. Reload the page to follow it; a sweep that was "
+                     f"stopped finishes with `kerasmodels sweep {run_id}`.")
 if not compared["rows"]:
     st.info("No benchmark for this family yet: press the button above, or run "
             f"`kerasmodels benchmark {run_id}`.")
@@ -34,13 +41,18 @@ if pick:
                f"(chosen on validation {pick['val_score']:.4f})")
 if not compared["benchmarked"]:
     st.info("Only the sweep's artifacts so far: benchmark the family to time every runtime.")
-shown = ["label", "runtime", "threads", "params", metric, "gzip_bytes", "flash_bytes",
+shown = ["label", "runtime", "threads", "params", metric, "val_diff_95", "gzip_bytes",
+         "flash_bytes",
          "ram_bytes", "sparsity", "p50_ms", "p90_ms", "error", "run"]
 st.dataframe(table, hide_index=True, width="stretch",
              column_order=[c for c in shown if c in table and (c != "error" or
                                                                table[c].notna().any())],
              column_config={"label": st.column_config.TextColumn("variant · format"),
                             "gzip_bytes": st.column_config.NumberColumn("gzip bytes"),
+                            "val_diff_95": st.column_config.TextColumn(
+                                "val. difference [95%]", help="the sweep's paired difference "
+                                "from the parent on the validation split, with its bootstrap "
+                                "interval: the pick's lower end is within the budget"),
                             "flash_bytes": st.column_config.NumberColumn(
                                 "flash bytes", help="what the device stores: the model file"),
                             "ram_bytes": st.column_config.NumberColumn(
