@@ -870,22 +870,32 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    try:
-        return next(c for c in COMMANDS if c.name == args.command).run(args)
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume where it stopped",
-              file=sys.stderr)
-        return 130
-    except Exception as exc:  # one clear line, never a traceback
-        if os.environ.get("KERASMODELS_DEBUG"):
-            raise
-        from kerasmodels.errors import HyperparameterError, KerasModelsError, UnknownNameError
+    from kerasmodels.processes import insistent_interrupt
 
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if not isinstance(exc, KerasModelsError):
-            message = f"{type(exc).__name__}: {message} (KERASMODELS_DEBUG=1 shows the traceback)"
-        print(f"kerasmodels: error: {message}", file=sys.stderr)
-        return 2 if isinstance(exc, (HyperparameterError, UnknownNameError)) else 1
+    with insistent_interrupt() as interrupt:
+        try:
+            return next(c for c in COMMANDS if c.name == args.command).run(args)
+        except KeyboardInterrupt:
+            interrupt["stopped"] = True
+            print("interrupted: run the same command again to resume where it stopped",
+                  file=sys.stderr)
+            return 130
+        except Exception as exc:  # one clear line, never a traceback
+            interrupt["stopped"] = True
+            return _error(exc)
+
+
+def _error(exc: Exception) -> int:
+    """The exit code of a command that raised ``exc``, its message printed in one line."""
+    if os.environ.get("KERASMODELS_DEBUG"):
+        raise exc
+    from kerasmodels.errors import HyperparameterError, KerasModelsError, UnknownNameError
+
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not isinstance(exc, KerasModelsError):
+        message = f"{type(exc).__name__}: {message} (KERASMODELS_DEBUG=1 shows the traceback)"
+    print(f"kerasmodels: error: {message}", file=sys.stderr)
+    return 2 if isinstance(exc, (HyperparameterError, UnknownNameError)) else 1
 
 
 if __name__ == "__main__":

@@ -70,6 +70,39 @@ def caught_signals():
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def insistent_interrupt(every: float = 1.0):
+    """While inside (in the main thread), Ctrl-C ends the work even when its KeyboardInterrupt
+    lands where Python only prints it and goes on (a weakref callback, a ``__del__``:
+    "Exception ignored in ..."): it is raised again every ``every`` seconds until it reaches
+    the code that stops. Yields a dict whose ``stopped`` the caller sets once it has."""
+    import _thread
+
+    state = {"stopped": False, "interrupted": False}
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+
+    def again() -> None:
+        while not state["stopped"]:
+            time.sleep(every)
+            if not state["stopped"]:
+                _thread.interrupt_main()
+
+    def handler(signum, frame):
+        if not state["interrupted"] and not state["stopped"]:
+            state["interrupted"] = True
+            threading.Thread(target=again, daemon=True).start()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        state["stopped"] = True
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_owned(command: list[str], *, grace: float = 5.0,
               on_started: Callable[[subprocess.Popen], None] | None = None, **popen) -> int:
     """Run ``command`` as an owned child until it ends or this process is signalled.
@@ -95,4 +128,4 @@ def run_owned(command: list[str], *, grace: float = 5.0,
     return 128 - code if code < 0 else code
 
 
-__all__ = ["caught_signals", "run_owned", "start_owned", "stop"]
+__all__ = ["caught_signals", "insistent_interrupt", "run_owned", "start_owned", "stop"]

@@ -239,27 +239,74 @@ def render_frontier(data: dict) -> str:
             machine_line(data))
 
 
+def interval(row: dict) -> str:
+    """A row's paired difference from the parent on validation, in points, with its 95%
+    bootstrap interval."""
+    return (f"{100 * row['val_diff']:+.2f} [{100 * row['val_diff_low']:+.2f}, "
+            f"{100 * row['val_diff_high']:+.2f}]")
+
+
 @renderer("sweep")
 def render_sweep(data: dict) -> str:
     rows = []
     for r in data["rows"]:
+        if r.get("status", "ok") != "ok":
+            continue
         pick = data["pick"] and r["path"] == data["pick"]["path"]
         recipe = r["recipe"] + (f" ({r['options']})" if r.get("options") else "")
         cells = [recipe, r["format"], f"{r['gzip_bytes']:,}", r["x_smaller"],
-                 num(r["val_accuracy"]), num(r["test_accuracy"]), ms(r["p50_ms"]),
+                 num(r["val_accuracy"]), interval(r), num(r["test_accuracy"]), ms(r["p50_ms"]),
                  "yes" + (" (the pick)" if pick else "") if r["pareto"] else ""]
-        rows.append([f"**{c}**" if pick and i < 6 else c for i, c in enumerate(cells)])
+        rows.append([f"**{c}**" if pick and i < 7 else c for i, c in enumerate(cells)])
     pick = data["pick"]
     text = table(["recipe", "format", "gzip bytes", "x smaller", "val accuracy",
-                  "test accuracy", "p50 ms", "Pareto"], rows)
+                  "val difference, pp [95%]", "test accuracy", "p50 ms", "Pareto"], rows)
     if pick:
-        text += (f"\n\nThe pick within 1 pp of the parent's validation accuracy "
-                 f"({data['parent_val_accuracy']:.4f}): {pick['recipe']} in {pick['format']}, "
-                 f"{pick['x_smaller']}x smaller, validation {pick['val_accuracy']:.4f}; on test "
+        text += (f"\n\nThe pick, the smallest whose interval's lower end is within 1 pp of the "
+                 f"parent's validation accuracy ({data['parent_val_accuracy']:.4f}, "
+                 f"{data['val_examples']} examples): {pick['recipe']} in {pick['format']}, "
+                 f"{pick['x_smaller']}x smaller, validation {pick['val_accuracy']:.4f} "
+                 f"({interval(pick)} pp); on test "
                  f"{pick['test_accuracy']:.4f} against the parent's {data['parent_accuracy']:.4f}"
                  f" ({pp(pick['test_accuracy'], data['parent_accuracy'])}). The whole sweep "
                  f"took {data['wall_s']} s (target < {data['target_s']} s).")
     return text + machine_line(data, "p50: the runtime alone, 1 thread, interleaved. ")
+
+
+@renderer("scale")
+def render_scale(data: dict) -> str:
+    workers = data["workers"]
+    rows = [[r["workers"], r["wall_s"], r["variants"], r["variants_per_minute"], r["pick"]]
+            for r in workers["rows"]]
+    text = table(["workers", "wall s", "variants", "variants per minute", "pick"], rows)
+    text += (f"\n\nTwo workers make {workers['speedup']}x the variants per minute of one on "
+             f"{data['cpus']} cores (each training already uses both); both sweeps measured "
+             f"the same rows ({workers['same_rows']}) and made the same pick "
+             f"({workers['same_pick']}).")
+    resumed = data["resume"]
+    text += (f" Killed (SIGKILL) after {resumed['finished_before_kill']} of "
+             f"{resumed['variants']} variants and started again: "
+             f"{resumed['variants_finished_twice']} variants finished twice, "
+             f"{resumed['trials_failed_by_the_kill']} trials failed by the kill and made again, "
+             f"the rest in {resumed['resumed_wall_s']} s, the same rows as the serial sweep "
+             f"({resumed['same_rows_as_serial']}).")
+    seeds = [[r["seed"], num(r["parent_test"]), r["pick"], r["pick_x_smaller"],
+              num(r["pick_test"]), f"{r['test_drop_pp']:+.2f}", r["val_diff_95"],
+              f"{r['allowed_pp']:.2f}", "yes" if r["within"] else "**no**",
+              r["point_rule_pick"], r["point_rule_x_smaller"],
+              "-" if r["point_rule_test_drop_pp"] is None
+              else f"{r['point_rule_test_drop_pp']:+.2f}"] for r in data["seeds"]]
+    text += ("\n\nFive seeds of the digits CNN, each swept at a budget of "
+             f"{100 * data['budget']:g} pp; test drop = parent minus pick, in points; allowed = "
+             "the budget plus the half-width of the pick's interval. The last three columns: "
+             "what the rule it replaced (validation accuracy alone within the budget) picked "
+             "and lost:\n\n")
+    text += table(["seed", "parent test", "pick", "x smaller", "pick test", "test drop pp",
+                   "val difference [95%]", "allowed pp", "within", "point-rule pick",
+                   "x smaller", "test drop pp"], seeds)
+    text += (f"\n\n{data['seeds_within']} of {len(data['seeds'])} seeds within. "
+             "`scripts/bench_scale.py`.")
+    return text + machine_line(data)
 
 
 @renderer("runtimes")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,55 +284,6 @@ def test_distilled_student_is_small_and_close_to_its_teacher(full_cnn_run):
     assert accuracy >= teacher_accuracy - 0.03
     assert student.metrics["val"]["accuracy"] >= teacher.metrics["val"]["accuracy"] - 0.03
     assert abs(accuracy - alone) <= 0.03
-
-
-@pytest.mark.slow
-def test_sweep_picks_a_small_model_within_the_budget(full_cnn_run):
-    parent = full_cnn_run
-    recipes = [{"recipe": "prune", "target_sparsity": 0.8}, {"recipe": "qat", "epochs": 1},
-               {"recipe": "distill", "epochs": 8}]  # bench_sweep.py sweeps the defaults
-    result = km.sweep(parent, accuracy_budget=0.01, recipes=recipes, calls=20, progress=False)
-    rows, pick = result["rows"], result["pick"]
-    saved = json.loads((parent.path / "sweep.json").read_text())
-    assert saved["pick"] == pick and len(saved["rows"]) == len(rows)
-    assert {r["recipe"] for r in rows} == {"none", "prune", "qat", "distill"}
-    assert [r["format"] for r in rows if r["recipe"] == "qat"] == ["tflite-int8"]
-    for row in rows:
-        assert {"run", "recipe", "format", "path", "bytes", "gzip_bytes", "accuracy", "p50_ms",
-                "pareto"} <= set(row)
-        assert Path(row["path"]).is_file()
-        # the floor the multiply-adds imply at this CPU's vector width and clock is a bound
-        assert row["multiply_adds"] > 0 and 0 < row["latency_floor_ms"] < row["p50_ms"], row
-    assert any(r["pareto"] for r in rows)
-    # the pick follows the rule on the validation split, never on test
-    from kerasmodels.compression.sweep import choose
-
-    assert result["chosen_on"] == "val"
-    assert pick == choose(rows, 0.01)
-    # the pick's paired interval reaches no lower than the budget; every smaller row's does
-    assert pick["val_diff_low"] >= -0.01 and pick["val_diff_low"] <= pick["val_diff"]
-    smaller = [r for r in rows if r["status"] == "ok" and r["gzip_bytes"] < pick["gzip_bytes"]]
-    assert all(r["val_diff_low"] < -0.01 for r in smaller)
-    for row in (r for r in rows if r["status"] == "ok"):  # the difference is on the same split
-        assert row["val_diff_low"] <= row["val_diff"] <= row["val_diff_high"]
-        assert abs(row["val_diff"] - (row["val_accuracy"] - result["parent_val_accuracy"])) \
-            < 1e-5
-    float32 = next(r for r in rows if r["recipe"] == "none" and r["format"] == "tflite-float32")
-    ratio = float32["gzip_bytes"] / pick["gzip_bytes"]
-    print(f"pick: {pick['recipe']} {pick['format']}, {ratio:.1f}x smaller, val "
-          f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}")
-    assert ratio >= 1  # the parent's float32 TFLite is itself within the budget
-    x_val, y_val = parent.dataset().val
-    from kerasmodels.runtime.litert import LiteRTModel
-
-    val = (LiteRTModel(pick["path"]).predict(x_val).argmax(1) == y_val).mean()
-    assert val == pytest.approx(pick["val_accuracy"], abs=1e-6)
-    # the pick's accuracy is what LiteRT gives on the test split
-    from kerasmodels.runtime.litert import LiteRTModel
-
-    x, y = parent.dataset().test
-    measured = (LiteRTModel(pick["path"]).predict(x).argmax(1) == y).mean()
-    assert measured == pytest.approx(pick["accuracy"], abs=1e-6)
 
 
 def test_pareto_front_and_bad_budget(parent):

@@ -148,8 +148,9 @@ def test_a_sweep_goes_on_past_variants_that_fail(cnn_exports, tmp_path, monkeypa
     assert all(r["format"] != "tflite-int8" for r in compared["rows"])
 
 
-def test_an_interrupted_sweep_keeps_what_it_measured(cnn_run, tmp_path):
-    """Interrupted while compressing: sweep.json already holds the parent's measured rows."""
+def test_an_interrupted_sweep_keeps_what_it_measured(cnn_run, tmp_path, monkeypatch):
+    """Interrupted while compressing: sweep.json already holds the parent's measured rows,
+    and the Compare page shows them as a sweep in progress."""
     import shutil
 
     copy = tmp_path / cnn_run.id
@@ -172,3 +173,19 @@ def test_an_interrupted_sweep_keeps_what_it_measured(cnn_run, tmp_path):
     assert {r["format"] for r in measured} == {"tflite-float32", "tflite-float16",
                                                 "tflite-dynamic", "tflite-int8"}
     assert all(Path(r["path"]).is_file() and r["val_accuracy"] > 0.5 for r in measured)
+    assert kept["variants_done"] == 1 and kept["variants"] == 2
+    # the dashboard's Compare page shows it as a sweep in progress, with its rows so far
+    from streamlit.testing.v1 import AppTest
+
+    from kerasmodels.dashboard import APP
+
+    monkeypatch.setenv("KERASMODELS_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(str(APP), default_timeout=240)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    at.selectbox(key="compare_run").set_value(copy.name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    progress = [element.proto.text for element in at.get("progress")]
+    assert any("Sweep in progress: 1 of 2 variants measured" in text for text in progress), \
+        progress
+    assert {"tflite-float32", "tflite-int8"} <= set(at.dataframe[0].value["format"])

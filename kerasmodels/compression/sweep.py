@@ -254,6 +254,7 @@ def work(run: str | Path, storage: str, study: str, heartbeat_seconds: float) ->
                                                                        heartbeat_seconds))
     attrs = found.user_attrs
     state = SweepState(load_run(run), list(attrs["formats"]), 0.01, TARGETS[attrs["target"]])
+    state.study, state.url = found, storage  # its rows go to the study; the sweep writes them
     return work_queue(found, state.objective(attrs["variants"]), heartbeat_seconds)
 
 

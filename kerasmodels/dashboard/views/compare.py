@@ -91,5 +91,6 @@ with c2:
     bars = alt.Chart(ranked).mark_bar().encode(
         y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=0)),
         x=alt.X("p50_ms:Q", title="p50 ms (batch 1)"),
-        color=alt.Color("runtime:N", legend=alt.Legend(orient="bottom")), tooltip=["run", "label", "runtime", "p50_ms", "p90_ms"])
+        color=alt.Color("runtime:N", legend=alt.Legend(orient="bottom")),
+        tooltip=["run", "label", "runtime", "p50_ms:Q", "p90_ms:Q"])  # typed: a sweep has no p90
     st.altair_chart(bars, width="stretch")
