@@ -6,9 +6,10 @@ TFLite sweep formats, timed in LiteRT, one thread, interleaved) over channel pru
 widths, its chains with magnitude pruning and QAT, and the earlier recipes for comparison.
 Everything is chosen on the validation split and reported on the test split:
 
-- the smallest artifact (gzip) whose validation accuracy is within 0.5 pp of the parent's,
-  against the parent's float32 TFLite (target: 20x smaller);
-- the fastest artifact within 0.5 pp, against the parent at the same precision (float32
+- the smallest artifact (gzip) whose paired difference from the parent's validation accuracy
+  is within 0.5 pp at the lower end of its 95% bootstrap interval (the sweep's rule), against
+  the parent's float32 TFLite (target: 20x smaller);
+- the fastest artifact within 0.5 pp by the same rule, against the parent at the same precision (float32
   against float32, int8 against int8; target: 2x faster).
 
 Writes bench-results/frontier.json and the plot docs/frontier.png.

@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     rows = [{column: row[column] for column in columns} for row in result["rows"]]
     pick = result["pick"] and {column: result["pick"][column] for column in columns}
     print(format_table(rows))
-    print(f"pick (smallest within {args.accuracy_budget:.1%} of the imported model's validation "
+    print(f"pick (smallest whose interval's lower end is within {args.accuracy_budget:.1%} of "
+          "the imported model's validation "
           f"accuracy {result['parent_val_accuracy']:.4f}): {pick}")
     write_results(args.out, quick=args.quick, dataset="digits resized to 32x32x3",
                   keras_version=source["version"], params=run.manifest["arch"]["params"],

@@ -1,7 +1,7 @@
 """A sweep on Optuna's storage: one worker against two, a killed sweep resumed, and whether
 the interval pick holds on the test split over five seeds.
 
-1. **Workers**: the digits CNN's whole sweep (``kerasmodels sweep RUN --workers N``, every
+1. **Workers** (not in ``--quick``): the digits CNN's whole sweep (``kerasmodels sweep RUN --workers N``, every
    default recipe, the phone formats) with one worker and with two, each on its own copy of
    the run and its own study: wall time (TensorFlow's start-up included) and variants per
    minute, and whether both sweeps measured the same rows and made the same pick.
@@ -141,17 +141,18 @@ def resume_part(parent: Path, scratch: Path, recipes: list[str], serial: dict) -
 
 
 def seeds_part(scratch: Path, seeds: tuple[int, ...], recipes: list[dict] | None,
-               parent: Path | None = None) -> list[dict]:
+               parent: Path | None = None) -> tuple[list[dict], dict]:
     """A digits CNN per seed (or ``parent`` alone), swept; the interval pick against the
-    point-estimate rule."""
+    point-estimate rule. Returns the rows and the first sweep's result."""
     import kerasmodels as km
 
-    found = []
+    found, first = [], None
     for seed in seeds:
         run = (copy_of(parent, scratch / "seed-parent") if parent is not None else
                km.train("cnn", "digits", seed=seed, verbose=0, out_dir=scratch / f"seed-{seed}"))
         result = km.sweep(run, accuracy_budget=BUDGET, recipes=recipes, calls=20,
                           progress=False)
+        first = first or result
         ok = [r for r in result["rows"] if r["status"] == "ok"]
         pick, parent_test = result["pick"], result["parent_score"]
         point = min((r for r in ok if r["val_diff"] >= -BUDGET - 1e-9),
@@ -172,13 +173,15 @@ def seeds_part(scratch: Path, seeds: tuple[int, ...], recipes: list[dict] | None
             "point_rule_x_smaller": point["x_smaller"] if point else None,
             "point_rule_test_drop_pp": round(100 * (parent_test - point["test_score"]), 2)
             if point else None})
-    return found
+    assert first is not None
+    return found, first
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     bench_options(parser, ROOT / "bench-results" / "scale.json",
-                  "a 2-epoch model, one recipe, the same model for the seed check")
+                  "a 2-epoch model, one recipe, no one-against-two timing, the same model "
+                  "for the seed check")
     args = parser.parse_args(argv)
     import kerasmodels as km
 
@@ -188,15 +191,20 @@ def main(argv=None) -> int:
         scratch = Path(tmp)
         parent = km.train("cnn", "digits", epochs=epochs, verbose=0,
                           out_dir=scratch / "parent").path
-        workers = workers_part(parent, scratch, recipes)
-        serial = workers.pop("serial")
-        print(format_table(workers["rows"]))
-        print(f"two workers: {workers['speedup']}x the variants per minute of one; same rows "
-              f"{workers['same_rows']}, same pick {workers['same_pick']}")
+        workers = None
+        if args.quick:  # the serial sweep in this process: what the resumed one must equal
+            seeds, serial = seeds_part(scratch, SEEDS[:1], [{"recipe": r} for r in recipes],
+                                       parent)
+        else:
+            workers = workers_part(parent, scratch, recipes)
+            serial = workers.pop("serial")
+            print(format_table(workers["rows"]))
+            print(f"two workers: {workers['speedup']}x the variants per minute of one; same "
+                  f"rows {workers['same_rows']}, same pick {workers['same_pick']}")
         resumed = resume_part(parent, scratch, recipes, serial)
         print(format_table([resumed]))
-        seeds = (seeds_part(scratch, SEEDS[:1], [{"recipe": r} for r in recipes], parent)
-                 if args.quick else seeds_part(scratch, SEEDS, None))
+        if not args.quick:
+            seeds, _ = seeds_part(scratch, SEEDS, None)
         print(format_table(seeds))
     within = sum(row["within"] for row in seeds)
     print(f"interval pick within budget + half-width on test: {within} of {len(seeds)} seeds; "

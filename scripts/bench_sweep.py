@@ -49,17 +49,20 @@ def main(argv=None) -> int:
         wall = time.perf_counter() - start
         result = json.loads((run / "sweep.json").read_text())
     columns = ["recipe", "options", "format", "gzip_bytes", "x_smaller", "val_accuracy",
-               "test_accuracy", "p50_ms", "pareto"]
+               "val_diff_low", "test_accuracy", "p50_ms", "pareto"]
     print(format_table(result["rows"], columns))
     pick = result["pick"]
     print(f"sweep wall time {wall:.1f} s (target < {TARGET_S} s); pick {pick['recipe']} "
           f"{pick['format']}: {pick['x_smaller']}x smaller, chosen on validation "
-          f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f}; test "
+          f"{pick['val_accuracy']:.4f} against {result['parent_val_accuracy']:.4f} (interval "
+          f"[{pick['val_diff_low']:+.4f}, {pick['val_diff_high']:+.4f}]); test "
           f"{pick['test_accuracy']:.4f} against {result['parent_accuracy']:.4f}")
     write_results(args.out, quick=args.quick, wall_s=round(wall, 1),
                   target_s=TARGET_S, ok=wall < TARGET_S, pick=pick,
                   parent_accuracy=result["parent_accuracy"],
-                  parent_val_accuracy=result["parent_val_accuracy"], rows=result["rows"])
+                  parent_val_accuracy=result["parent_val_accuracy"],
+                  val_examples=result["val_examples"], interval=result["interval"],
+                  rows=result["rows"])
     return 0
 
 

@@ -115,6 +115,8 @@ def swept(spec: dict, run) -> dict:
         (artifact,) = km.export(km.load_run(Path(pick["path"]).parents[1]), ["tflite-micro"])
         out["pick"] = {"recipe": pick["recipe"], "options": pick["options"],
                        "val": round(pick["val_score"], 4), "test": round(pick["test_score"], 4),
+                       "val_diff_95": [pick["val_diff"], pick["val_diff_low"],
+                                       pick["val_diff_high"]],
                        "flash_bytes": artifact.device["flash_bytes"],
                        "arena_bytes": artifact.device["arena_bytes"]}
     return out

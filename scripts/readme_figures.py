@@ -213,13 +213,17 @@ def render_frontier(data: dict) -> str:
                                  "same format")):
             row = found.get(key)
             if not row:
-                lines.append(f"- {key}: nothing within {data['budget_pp']:g} pp on validation.")
+                lines.append(f"- {key}: nothing within {data['budget_pp']:g} pp on validation "
+                             "at the lower end of its 95% interval.")
                 continue
             target = targets[unit]
             verdict = ("target reached" if row[unit] >= target else
                        f"target {target:g}x not reached: {target / row[unit]:.2f}x short")
-            lines.append(f"- {key} within {data['budget_pp']:g} pp (chosen on validation): "
-                         f"{row['recipe']} ({row['options']}) {row['format']}, **{row[unit]}x** "
+            lines.append(f"- {key} within {data['budget_pp']:g} pp (chosen on validation, at "
+                         "the lower end of its 95% interval): "
+                         + ("the parent itself" if row["recipe"] == "none" else
+                            f"{row['recipe']} ({row['options']})")
+                         + f" {row['format']}, **{row[unit]}x** "
                          f"{what} ({verdict}); test accuracy {row['test_pp']:+.2f} pp.")
         speedups = ", ".join(f"{r['format']} {r['x_faster']}x ({r['recipe']}, "
                              f"{ms(r['p50_ms'])} ms against {ms(r['parent_p50_ms'])}, floor "
@@ -273,6 +277,10 @@ def render_sweep(data: dict) -> str:
     return text + machine_line(data, "p50: the runtime alone, 1 thread, interleaved. ")
 
 
+def yes(flag: bool) -> str:
+    return "yes" if flag else "**no**"
+
+
 @renderer("scale")
 def render_scale(data: dict) -> str:
     workers = data["workers"]
@@ -281,15 +289,15 @@ def render_scale(data: dict) -> str:
     text = table(["workers", "wall s", "variants", "variants per minute", "pick"], rows)
     text += (f"\n\nTwo workers make {workers['speedup']}x the variants per minute of one on "
              f"{data['cpus']} cores (each training already uses both); both sweeps measured "
-             f"the same rows ({workers['same_rows']}) and made the same pick "
-             f"({workers['same_pick']}).")
+             f"the same rows: {yes(workers['same_rows'])}, and made the same pick: "
+             f"{yes(workers['same_pick'])}.")
     resumed = data["resume"]
     text += (f" Killed (SIGKILL) after {resumed['finished_before_kill']} of "
              f"{resumed['variants']} variants and started again: "
              f"{resumed['variants_finished_twice']} variants finished twice, "
              f"{resumed['trials_failed_by_the_kill']} trials failed by the kill and made again, "
-             f"the rest in {resumed['resumed_wall_s']} s, the same rows as the serial sweep "
-             f"({resumed['same_rows_as_serial']}).")
+             f"the rest in {resumed['resumed_wall_s']} s; the same rows as the serial sweep: "
+             f"{yes(resumed['same_rows_as_serial'])}.")
     seeds = [[r["seed"], num(r["parent_test"]), r["pick"], r["pick_x_smaller"],
               num(r["pick_test"]), f"{r['test_drop_pp']:+.2f}", r["val_diff_95"],
               f"{r['allowed_pp']:.2f}", "yes" if r["within"] else "**no**",
@@ -304,8 +312,11 @@ def render_scale(data: dict) -> str:
     text += table(["seed", "parent test", "pick", "x smaller", "pick test", "test drop pp",
                    "val difference [95%]", "allowed pp", "within", "point-rule pick",
                    "x smaller", "test drop pp"], seeds)
-    text += (f"\n\n{data['seeds_within']} of {len(data['seeds'])} seeds within. "
-             "`scripts/bench_scale.py`.")
+    beyond = sum(r["point_rule_test_drop_pp"] is not None
+                 and r["point_rule_test_drop_pp"] > 100 * data["budget"] for r in data["seeds"])
+    text += (f"\n\nThe interval pick: {data['seeds_within']} of {len(data['seeds'])} seeds "
+             f"within. The rule it replaced lost more than the budget on test in {beyond} of "
+             f"{len(data['seeds'])}. `scripts/bench_scale.py`.")
     return text + machine_line(data)
 
 
@@ -398,8 +409,9 @@ def render_import(data: dict) -> str:
         ["imported model's accuracy (val / test)",
          f"{data['imported_accuracy']['val']:.4f} / {data['imported_accuracy']['test']:.4f}"],
         ["`km.sweep` wall time", f"{data['sweep_s']:.0f} s"],
-    ]) + speed_note(data) + f"\n\nThe sweep's pick (the smallest within {data['accuracy_budget']:.0%} of the "
-        f"import's validation accuracy): {chosen}. Its Pareto front:\n\n"
+    ]) + speed_note(data) + f"\n\nThe sweep's pick (the smallest whose paired difference from the import on "
+        f"validation is within {data['accuracy_budget']:.0%} at the lower end of its 95% "
+        f"interval): {chosen}. Its Pareto front:\n\n"
         + table(["recipe", "options", "format", "kB gzip", "val acc", "test acc", "p50 ms"],
                 front) + machine_line(data))
 
@@ -454,9 +466,11 @@ def render_micro(data: dict) -> str:
                  + table(["recipe", "flash kB", "arena kB", "TFLM p50 ms",
                           f"val {frontier['metric']}", f"test {frontier['metric']}",
                           "fits (board classes)"], front)
-                 + "\n\n" + (f"Pick (the smallest flash within "
-                              f"{frontier['accuracy_budget']:g} of the parent's validation "
-                              f"{frontier['metric']} {frontier['parent_val_score']:.4f}): "
+                 + "\n\n" + (f"Pick (the smallest flash whose paired difference "
+                              f"from the parent's validation {frontier['metric']} "
+                              f"{frontier['parent_val_score']:.4f} is within "
+                              f"{frontier['accuracy_budget']:g} at the lower end of its 95% "
+                              "interval): "
                               f"**{pick['recipe']}**, {kilobytes(pick['flash_bytes'])} kB flash, "
                               f"{kilobytes(pick['arena_bytes'])} kB arena, test "
                               f"{pick['test_score']:.4f}; fits "
@@ -543,9 +557,16 @@ def render_tiny(data: dict) -> str:
                   f"{kilobytes(s['pick']['flash_bytes'])} kB" if s["pick"] else "-",
                   f"{kilobytes(s['pick']['arena_bytes'])} kB" if s["pick"] else "-"]
                  for s in data["sweeps"]]
+        by_interval = all(s["pick"] is None or "val_diff_95" in s["pick"]
+                          for s in data["sweeps"])
+        rule = ("whose paired difference from the parent on validation is within the budget at "
+                "the lower end of its 95% interval" if by_interval else
+                "whose validation score alone is within the budget (these picks predate the "
+                "interval rule of the sweep: `bench_tiny.py`, about 25 minutes, makes them "
+                "again by it)")
         out += ("\n\nThen `km.sweep(run, formats=[\"tflite-int8\"], accuracy_budget="
-                f"{data['sweep_budget']})` on each stand-in run: the smallest int8 variant whose "
-                "validation score is within the budget, exported for TFLM.\n\n"
+                f"{data['sweep_budget']})` on each stand-in run: the smallest int8 variant {rule}"
+                ", exported for TFLM.\n\n"
                 + table(["model", "score", "parent (val)", "int8 variants", "pick",
                          "pick (val)", "pick (test)", "flash", "arena"], picks))
     return (out + f"\n\nPublished: the int8 files of {data['reference']} "
