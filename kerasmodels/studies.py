@@ -156,7 +156,13 @@ def _boot_id() -> str:
         return ""
 
 
-def fail_gone_local_trials(study) -> int:
+def trial_id(storage, study, number: int) -> int:
+    """The storage's id of ``study``'s trial ``number`` (what the storage's calls take)."""
+    return storage.get_trial_id_from_study_id_trial_number(
+        storage.get_study_id_from_name(study.study_name), number)
+
+
+def fail_gone_local_trials(study, storage) -> int:
     """Fail the running trials whose worker ran on this machine and is gone (a killed search
     or sweep started again), and queue each again (Optuna's retry callback): without waiting
     for their heartbeat to go stale. Returns how many were failed."""
@@ -165,7 +171,7 @@ def fail_gone_local_trials(study) -> int:
     import optuna
 
     here = worker_attrs()
-    storage, failed = study._storage, 0  # noqa: SLF001 - the study's own storage
+    failed = 0
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         attrs = trial.user_attrs
         if (attrs.get("host"), attrs.get("boot")) != (here["host"], here["boot"]) \
@@ -179,15 +185,15 @@ def fail_gone_local_trials(study) -> int:
         except PermissionError:
             continue  # alive, another user's
         try:
-            if not storage.set_trial_state_values(trial._trial_id,  # noqa: SLF001
-                                                  optuna.trial.TrialState.FAIL):
+            number = trial_id(storage, study, trial.number)
+            if not storage.set_trial_state_values(number, optuna.trial.TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker failed it first
         callback = storage.get_heartbeat_stale_trial_callback() if hasattr(
             storage, "get_heartbeat_stale_trial_callback") else None
         if callback is not None:
-            callback(study, storage.get_trial(trial._trial_id))  # noqa: SLF001
+            callback(study, storage.get_trial(number))
         failed += 1
     return failed
 
@@ -220,7 +226,7 @@ def open_queue(storage, name: str, identity: dict[str, Any], grid: list[dict[str
     return study
 
 
-def work_queue(study, objective: Callable[[Any], float], heartbeat_seconds: float,
+def work_queue(study, storage, objective: Callable[[Any], float], heartbeat_seconds: float,
                after_trial: Callable[[], None] | None = None) -> int:
     """Run the study's queued trials until none is waiting and none is running anywhere (a
     worker that dies mid-trial has its trial failed and queued again, and whoever is left
@@ -229,23 +235,23 @@ def work_queue(study, objective: Callable[[Any], float], heartbeat_seconds: floa
     import optuna
     from optuna.storages import fail_stale_trials
 
-    storage, ran = study._storage, 0  # noqa: SLF001
+    ran = 0
     waiting, running = optuna.trial.TrialState.WAITING, optuna.trial.TrialState.RUNNING
     while True:
         with warnings.catch_warnings():  # "experimental" in Optuna's words since 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             fail_stale_trials(study)
-        fail_gone_local_trials(study)
-        trial_id = _claim(storage, study.get_trials(deepcopy=False, states=(waiting,)))
-        if trial_id is None:
+        fail_gone_local_trials(study, storage)
+        claimed = _claim(storage, study, study.get_trials(deepcopy=False, states=(waiting,)))
+        if claimed is None:
             if not study.get_trials(deepcopy=False, states=(running,)):
                 return ran
             time.sleep(max(0.2, heartbeat_seconds / 2))  # another worker's trial may fail
             continue
-        trial = optuna.trial.Trial(study, trial_id)
+        trial = optuna.trial.Trial(study, claimed)
         for key, value in worker_attrs().items():
             trial.set_user_attr(key, value)
-        with _Heartbeat(storage, trial_id, heartbeat_seconds):
+        with _Heartbeat(storage, claimed, heartbeat_seconds):
             try:
                 value = objective(trial)
             except BaseException:  # interrupted or broken: failed, and queued again
@@ -258,16 +264,16 @@ def work_queue(study, objective: Callable[[Any], float], heartbeat_seconds: floa
             after_trial()
 
 
-def _claim(storage, trials) -> int | None:
+def _claim(storage, study, trials) -> int | None:
     """The id of the first waiting trial this process set running (another may get there
     first: set_trial_state_values is the database's compare-and-set)."""
     import optuna
 
     for trial in trials:
+        number = trial_id(storage, study, trial.number)
         try:
-            if storage.set_trial_state_values(trial._trial_id,  # noqa: SLF001
-                                              optuna.trial.TrialState.RUNNING):
-                return trial._trial_id  # noqa: SLF001
+            if storage.set_trial_state_values(number, optuna.trial.TrialState.RUNNING):
+                return number
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None
@@ -305,4 +311,5 @@ def _brief(value: Any, most: int = 48) -> str:
 
 
 __all__ = ["HEARTBEAT_SECONDS", "StorageError", "default_storage", "fail_gone_local_trials",
-           "open_queue", "open_storage", "open_study", "shown", "work_queue", "worker_attrs"]
+           "open_queue", "open_storage", "open_study", "shown", "trial_id", "work_queue",
+           "worker_attrs"]

@@ -85,6 +85,31 @@ def anomaly_metrics(scores: np.ndarray, y) -> dict[str, float]:
     return result
 
 
+def _accuracy_of(outputs: np.ndarray, y) -> float:
+    return float((outputs.argmax(-1) == y).mean())
+
+
+def _mae_of(outputs: np.ndarray, y) -> float:
+    return float(np.abs(np.asarray(outputs, "float64").ravel()
+                        - np.asarray(y, "float64").ravel()).mean())
+
+
+def _auc_of(scores: np.ndarray, y) -> float:
+    """The ROC AUC of ``scores`` against labels ``y`` (1: anomaly), from the ranks
+    (Mann-Whitney U; ties share their mean rank): what ``roc_auc_score`` gives, many times
+    faster, for a bootstrap's thousand resamples. NaN with one class only."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y)
+    positives = int((y == ANOMALY).sum())
+    negatives = len(y) - positives
+    if not positives or not negatives:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[y == ANOMALY].sum() - positives * (positives + 1) / 2)
+                 / (positives * negatives))
+
+
 @dataclass(frozen=True)
 class Task:
     """One row of the table.
@@ -97,6 +122,8 @@ class Task:
         higher_is_better: whether a larger ``score`` is a better run.
         reconstructs: the model is trained to give back its input (the targets are the inputs).
         measurer: ``(outputs, x, y) -> {metric: value}`` on a split, ``loss`` among them.
+        score_of: ``(per_example, y) -> score`` alone (``per_example``: the outputs, or the
+            ``scorer``'s scores), fast: what a bootstrap measures on each resample.
         scorer: for a task measured through one score per example (anomaly detection),
             ``(outputs, x) -> scores``; with ``from_scores``, ``(scores, y) -> {metric:
             value}``, a split too large for memory is measured a batch at a time.
@@ -108,6 +135,7 @@ class Task:
     score: str
     higher_is_better: bool
     measurer: Callable[[Any, Any, Any], dict[str, float]]
+    score_of: Callable[[np.ndarray, Any], float]
     reconstructs: bool = False
     scorer: Callable[[Any, Any], np.ndarray] | None = None
     from_scores: Callable[[np.ndarray, Any], dict[str, float]] | None = None
@@ -130,9 +158,7 @@ class Task:
     def from_examples(self, per_example: np.ndarray, y) -> float:
         """The score of :meth:`per_example`'s entries with labels ``y`` (NaN where it is not
         defined: an AUC of one class)."""
-        found = (self.from_scores(per_example, y) if self.from_scores
-                 else self.measure(per_example, None, y))
-        return float(found.get(self.score, float("nan")))
+        return self.score_of(per_example, y)
 
     def better(self, a: float, b: float) -> bool:
         """Whether score ``a`` is better than ``b``."""
@@ -141,10 +167,10 @@ class Task:
 
 TASKS: list[Task] = [
     Task("classification", "sparse_categorical_crossentropy", ("accuracy",), "accuracy", True,
-         _classification, description="class probabilities; ranked by accuracy"),
-    Task("regression", "mse", ("mae",), "mae", False, _regression,
+         _classification, _accuracy_of, description="class probabilities; ranked by accuracy"),
+    Task("regression", "mse", ("mae",), "mae", False, _regression, _mae_of,
          description="one value; ranked by mean absolute error"),
-    Task("anomaly", "mse", (), "auc", True, _anomaly, reconstructs=True,
+    Task("anomaly", "mse", (), "auc", True, _anomaly, _auc_of, reconstructs=True,
          scorer=reconstruction_error, from_scores=anomaly_metrics,
          label_names=("normal", "anomaly"),
          description="an autoencoder of normal examples; the reconstruction error is the "

@@ -187,7 +187,7 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
     if "objective" not in found.user_attrs:
         found.set_user_attr("objective", f"val_{objective.score}" if objective.score
                             else "-val_loss")
-    fail_gone_local_trials(found)  # this machine's killed search: its trial runs again now
+    fail_gone_local_trials(found, store)  # this machine's killed search: its trial runs again now
     if finished(found) < trials:  # a study already done is read, not searched again
         optimize(found, objective, trials, timeout, progress)
     return summarize(found, url, out_dir)

@@ -5,8 +5,8 @@ the interval pick holds on the test split over five seeds.
    default recipe, the phone formats) with one worker and with two, each on its own copy of
    the run and its own study: wall time (TensorFlow's start-up included) and variants per
    minute, and whether both sweeps measured the same rows and made the same pick.
-2. **Resume**: the same sweep with two workers, killed (SIGKILL, helpers included) once a
-   third of the variants are finished, then started again: the variants finished twice (the
+2. **Resume**: the same sweep with two workers (one in ``--quick``), killed (SIGKILL, helpers
+   included) once a third of the variants are finished, then started again with two: the variants finished twice (the
    target is zero), the children trained again, and the wall time of the rest.
 3. **Five seeds**: a digits CNN per seed and its sweep at a budget of 0.01; the pick's test
    accuracy against the parent's, and whether the drop stays within the budget plus the
@@ -99,12 +99,14 @@ def study_trials(run: Path, study: str) -> list:
     return optuna.load_study(study_name=study, storage=storage).get_trials(deepcopy=False)
 
 
-def resume_part(parent: Path, scratch: Path, recipes: list[str], serial: dict) -> dict:
-    """Killed once a third of the variants are finished, started again."""
+def resume_part(parent: Path, scratch: Path, recipes: list[str], serial: dict,
+                quick: bool = False) -> dict:
+    """Killed once a third of the variants are finished, started again with two workers
+    (``quick``: the killed one had one, which saves a TensorFlow start)."""
     run = copy_of(parent, scratch / "resume")
     command = sweep_command(run, 2, recipes)
-    first = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(sweep_command(run, 1 if quick else 2, recipes), cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     variants = len(recipes) + 1 if recipes else None
     deadline, kept = time.monotonic() + 1800, {}
     while time.monotonic() < deadline and first.poll() is None:
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
             print(format_table(workers["rows"]))
             print(f"two workers: {workers['speedup']}x the variants per minute of one; same "
                   f"rows {workers['same_rows']}, same pick {workers['same_pick']}")
-        resumed = resume_part(parent, scratch, recipes, serial)
+        resumed = resume_part(parent, scratch, recipes, serial, args.quick)
         print(format_table([resumed]))
         if not args.quick:
             seeds, _ = seeds_part(scratch, SEEDS, None)

@@ -27,10 +27,12 @@ os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{time.time_ns()}")
 # --durations=0` on the 2-core machine, 2026-12-05: 283, 221, 216, 137, 119, 94, 80 (audio,
 # estimated from its slowest tests), 58, 52, 50, 48, 44, 40 (cli, after its error cases moved
 # in process); anomaly ~90, tiny ~50 and stream ~40 estimated from their tests' durations in
-# the fresh-clone run of the second session of 2026-12-05). xdist hands a whole file to
+# the fresh-clone run of the second session of 2026-12-05; sweep_studies ~140 from its tests'
+# durations in the fourth). xdist hands a whole file to
 # whichever worker is free, in collection order
 # (--no-loadscope-reorder), so the long ones start first and the short ones fill in at the end.
 LONGEST_FIRST = ("test_scripts.py", "test_reopen.py", "test_compression.py", "test_scale.py",
+                 "test_sweep_studies.py",
                  "test_import_keras3.py", "test_browser.py", "test_anomaly.py", "test_audio.py",
                  "test_dashboard.py", "test_tiny.py", "test_micro.py", "test_studies.py",
                  "test_packaging.py",

@@ -16,17 +16,19 @@ import pytest
 
 import kerasmodels as km
 from kerasmodels.errors import HyperparameterError
-from tests.conftest import cli
+from tests.conftest import cli, run_quick
 from tests.test_studies import finish, states, trials_of, wait_until
 
 RECIPES = [{"recipe": "qat"}]
+FORMATS = ["tflite-float32", "tflite-int8"]
 COMPARED = ("recipe", "format", "status", "val_score", "val_diff", "val_diff_low",
             "val_diff_high", "test_score")
 # one sweep worker of its own (argv: parent folder, storage, study)
 WORKER = """
 import sys
 import kerasmodels as km
-km.sweep(sys.argv[1], recipes=[{"recipe": "qat"}], calls=5,
+km.sweep(sys.argv[1], recipes=[{"recipe": "qat"}], formats=["tflite-float32", "tflite-int8"],
+         calls=5,
          storage=sys.argv[2], study=sys.argv[3], heartbeat_seconds=1, progress=False)
 """
 
@@ -50,7 +52,21 @@ def picked(result) -> tuple:
 def serial(cnn_run, tmp_path_factory):
     """The sweep made in this process, one variant after another."""
     copy = copy_of(cnn_run, tmp_path_factory.mktemp("serial") / "runs")
-    return km.sweep(copy, recipes=RECIPES, calls=20, progress=False)
+    return km.sweep(copy, recipes=RECIPES, formats=FORMATS, calls=20, progress=False)
+
+
+def test_two_workers_killed_and_started_again_make_the_serial_sweep(tmp_path):
+    """`bench_scale.py --quick`: a sweep made in one process, then the same sweep as
+    `kerasmodels sweep RUN` killed (SIGKILL) once a variant is finished, and started again as
+    `kerasmodels sweep RUN --workers 2`. No variant is finished twice, only the one that was
+    running is made again, and the rows are the serial sweep's. (The full bench kills a
+    two-worker sweep, its helper with it.)"""
+    figures = run_quick("scale", tmp_path / "scale.json")
+    resumed = figures["resume"]
+    assert resumed["finished_before_kill"] >= 1 and resumed["variants_left"] >= 1, resumed
+    assert resumed["variants_finished_twice"] == 0 and resumed["complete"], resumed
+    assert resumed["trials_failed_by_the_kill"] == 1 and resumed["same_rows_as_serial"], resumed
+    assert figures["seeds"][0]["pick"] and isinstance(figures["seeds"][0]["within"], bool)
 
 
 def test_two_machines_share_a_sweep_through_postgresql_and_one_dies(serial, cnn_run, postgres,
@@ -98,7 +114,7 @@ def test_the_pick_is_the_smallest_whose_interval_stays_within_the_budget(serial)
     from kerasmodels.runtime.litert import LiteRTModel
 
     rows = [r for r in serial["rows"] if r["status"] == "ok"]
-    assert {(r["recipe"], r["format"]) for r in rows} >= {
+    assert {(r["recipe"], r["format"]) for r in rows} == {
         ("none", "tflite-float32"), ("none", "tflite-int8"), ("qat", "tflite-int8")}
     assert [r["format"] for r in rows if r["recipe"] == "qat"] == ["tflite-int8"]
     assert serial["val_examples"] == 270 and serial["interval"]["level"] == 0.95
@@ -119,6 +135,24 @@ def test_the_pick_is_the_smallest_whose_interval_stays_within_the_budget(serial)
         x, y = getattr(run.dataset(), split)
         measured = (LiteRTModel(pick["path"]).predict(x).argmax(1) == y).mean()
         assert measured == pytest.approx(pick[key], abs=1e-6), split
+
+
+def test_the_bootstraps_auc_is_sklearns():
+    """Anomaly runs' rows resample an AUC a thousand times: from ranks, with ties, it is
+    roc_auc_score's value."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from kerasmodels.tasks import get_task
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        y = rng.integers(0, 2, 300)
+        scores = rng.normal(size=300) + y
+        scores[:40] = np.round(scores[:40], 1)  # ties
+        assert get_task("anomaly").from_examples(scores, y) == pytest.approx(
+            roc_auc_score(y, scores), abs=1e-12)
+    assert np.isnan(get_task("anomaly").from_examples(scores[:5], np.zeros(5)))
 
 
 def test_a_budget_below_one_validation_example_is_refused(cnn_run, tmp_path):

@@ -183,7 +183,7 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.01,
                 "variants": variants}
     name = study or default_study_name(identity)
     found = open_queue(store, name, identity, [{"variant": i} for i in range(len(variants))])
-    state.attach(found, url, len(variants))
+    state.attach(found, store, url, len(variants))
     return _made_and_ranked(state, variants, workers, heartbeat_seconds, calls, progress)
 
 
@@ -206,7 +206,7 @@ def _made_and_ranked(state: SweepState, variants: list[dict[str, Any]], workers:
                  state.study.study_name, str(heartbeat_seconds)],
                 stdout=log, stderr=subprocess.STDOUT))
     try:
-        work_queue(state.study, state.objective(variants), heartbeat_seconds,
+        work_queue(state.study, state.storage, state.objective(variants), heartbeat_seconds,
                    after_trial=state.keep)
         for helper in helpers:
             helper.wait()
@@ -250,12 +250,12 @@ def work(run: str | Path, storage: str, study: str, heartbeat_seconds: float) ->
     how many variants this process made."""
     import optuna
 
-    found = optuna.load_study(study_name=study, storage=open_storage(storage,
-                                                                       heartbeat_seconds))
+    store = open_storage(storage, heartbeat_seconds)
+    found = optuna.load_study(study_name=study, storage=store)
     attrs = found.user_attrs
     state = SweepState(load_run(run), list(attrs["formats"]), 0.01, TARGETS[attrs["target"]])
-    state.study, state.url = found, storage  # its rows go to the study; the sweep writes them
-    return work_queue(found, state.objective(attrs["variants"]), heartbeat_seconds)
+    state.study, state.storage, state.url = found, store, storage  # the sweep writes its file
+    return work_queue(found, store, state.objective(attrs["variants"]), heartbeat_seconds)
 
 
 def default_study_name(identity: dict[str, Any]) -> str:
@@ -325,6 +325,7 @@ class SweepState:
         self.started = time.perf_counter()
         self.reference: np.ndarray | None = None  # the parent's Keras outputs on validation
         self.study: Any = None
+        self.storage: Any = None
         self.url = ""
         self.bar: Any = None
         test, val = parent.metrics["test"][self.metric], parent.metrics["val"][self.metric]
@@ -342,9 +343,10 @@ class SweepState:
             self.result["boards"] = [row.to_json() for row in board_classes()]
             self.result["board"] = board
 
-    def attach(self, study, url: str, variants: int) -> None:
-        """Collect the rows of ``study`` (in ``url``, of ``variants`` trials)."""
-        self.study, self.url = study, url
+    def attach(self, study, storage, url: str, variants: int) -> None:
+        """Collect the rows of ``study`` (in ``storage`` at ``url``, of ``variants``
+        trials)."""
+        self.study, self.storage, self.url = study, storage, url
         self.result.update(study=study.study_name, storage=shown(url), variants=variants,
                            variants_done=0)
         self.keep()
