@@ -201,13 +201,19 @@ def _search_arguments(search: argparse.ArgumentParser) -> None:
                              'the width and depth of the family and the training options\' '
                              'declared ranges)')
     search.add_argument("--out-dir", default=RUNS_DIR)
-    search.add_argument("--storage", metavar="URL",
-                        help="the database the study lives in (default: an SQLite file in "
-                             "OUT_DIR/.searches: a search started again resumes); a "
+    _study_arguments(search, "search", "OUT_DIR/.searches", "the architecture, dataset, epochs, space "
+                     "and seed")
+
+
+def _study_arguments(parser: argparse.ArgumentParser, what: str, where: str,
+                     named_from: str) -> None:
+    """``--storage`` and ``--study``: where a search's or sweep's Optuna study lives."""
+    parser.add_argument("--storage", metavar="URL",
+                        help=f"the database the {what}'s study lives in (default: an SQLite "
+                             f"file in {where}: a {what} started again resumes); a "
                              "postgresql:// or mysql:// URL lets workers on several machines "
-                             "share one search")
-    search.add_argument("--study", help="the study's name (default: from the architecture, "
-                                        "dataset, epochs, space and seed)")
+                             f"share one {what}")
+    parser.add_argument("--study", help=f"the study's name (default: from {named_from})")
 
 
 def _pretrain_arguments(pretrain: argparse.ArgumentParser) -> None:
@@ -329,13 +335,8 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("--workers", type=int,
                        help="processes on this machine making variants at once (default "
                             f"{swept['workers']})")
-    sweep.add_argument("--storage", metavar="URL",
-                       help="the database the sweep's study lives in (default: an SQLite file "
-                            "in the runs folder's .searches: a sweep started again resumes); "
-                            "a postgresql:// or mysql:// URL lets workers on several machines "
-                            "share one sweep (each with a copy of the run)")
-    sweep.add_argument("--study", help="the study's name (default: from the run, target, "
-                                       "formats and recipes)")
+    _study_arguments(sweep, "sweep", "the .searches folder beside the run", "the run, target, formats and "
+                     "recipes; each machine needs a copy of the run")
 
 
 def _export_arguments(export: argparse.ArgumentParser) -> None:

@@ -175,22 +175,17 @@ def test_bad_storage_and_another_searchs_study_are_one_line_and_write_nothing(tm
         "kerasmodels: error: search storage 'nowhere' is not a database URL")
 
 
-def test_two_workers_share_a_search_through_postgresql_and_one_dies(postgres, tmp_path):
-    """Two worker processes, one study in PostgreSQL: six trials in all. One worker is killed
-    in the middle of a trial; the other fails that trial once its heartbeat stops, runs it
-    again and finishes the search. Each worker saves its runs in its own folder (as on two
-    machines); the study says which."""
-    runs = {name: tmp_path / name for name in ("a", "b")}
-    workers = {name: start_worker(folder, postgres, 6) for name, folder in runs.items()}
-    try:
-        def running_in_a() -> bool:
-            mine = [t for t in trials_of(postgres)
-                    if t.user_attrs.get("pid") == workers["a"].pid]
-            return any(t.state.name == "COMPLETE" for t in mine) and any(
-                t.state.name == "RUNNING" for t in mine)
+def kill_one_and_finish(workers: dict, url: str, study: str, what: str,
+                        finished_one: bool) -> None:
+    """Kill worker ``a`` (SIGKILL) once it runs a trial (``finished_one``: and has finished
+    one); worker ``b`` must then finish the study."""
+    def running_in_a() -> bool:
+        mine = [t for t in trials_of(url, study) if t.user_attrs.get("pid") == workers["a"].pid]
+        return (not finished_one or any(t.state.name == "COMPLETE" for t in mine)) and any(
+            t.state.name == "RUNNING" for t in mine)
 
-        wait_until(running_in_a, what="worker a to finish one trial and start another",
-                   workers=tuple(workers.values()))
+    try:
+        wait_until(running_in_a, what=what, workers=tuple(workers.values()))
         workers["a"].send_signal(signal.SIGKILL)
         workers["a"].wait()
         finish(workers["b"])
@@ -199,6 +194,17 @@ def test_two_workers_share_a_search_through_postgresql_and_one_dies(postgres, tm
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
+
+
+def test_two_workers_share_a_search_through_postgresql_and_one_dies(postgres, tmp_path):
+    """Two worker processes, one study in PostgreSQL: six trials in all. One worker is killed
+    in the middle of a trial; the other fails that trial once its heartbeat stops, runs it
+    again and finishes the search. Each worker saves its runs in its own folder (as on two
+    machines); the study says which."""
+    runs = {name: tmp_path / name for name in ("a", "b")}
+    workers = {name: start_worker(folder, postgres, 6) for name, folder in runs.items()}
+    kill_one_and_finish(workers, postgres, "shared", "worker a to finish one trial and start "
+                        "another", finished_one=True)
     trials = trials_of(postgres)
     check_nothing_lost(trials, 6)
     made = {Path(t.user_attrs["path"]).parent.name for t in trials if t.state.name == "COMPLETE"}

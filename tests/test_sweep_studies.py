@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 import kerasmodels as km
 from kerasmodels.errors import HyperparameterError
 from tests.conftest import cli, run_quick
-from tests.test_studies import finish, states, trials_of, wait_until
+from tests.test_studies import kill_one_and_finish, states, trials_of
 
 RECIPES = [{"recipe": "qat"}]
 FORMATS = ["tflite-float32", "tflite-int8"]
@@ -81,21 +80,8 @@ def test_two_machines_share_a_sweep_through_postgresql_and_one_dies(serial, cnn_
     for name, copy in copies.items():
         workers[name] = start_worker(copy.parent, postgres, 0, script=WORKER,
                                      argv=[str(copy), postgres, "shared-sweep"])
-    try:
-        def running_in_a() -> bool:
-            mine = [t for t in trials_of(postgres, "shared-sweep")
-                    if t.user_attrs.get("pid") == workers["a"].pid]
-            return any(t.state.name == "RUNNING" for t in mine)
-
-        wait_until(running_in_a, what="worker a to make a variant",
-                   workers=tuple(workers.values()))
-        workers["a"].send_signal(signal.SIGKILL)
-        workers["a"].wait()
-        finish(workers["b"])
-    finally:
-        for worker in workers.values():
-            if worker.poll() is None:
-                worker.kill()
+    kill_one_and_finish(workers, postgres, "shared-sweep", "worker a to make a variant",
+                        finished_one=False)
     trials = trials_of(postgres, "shared-sweep")
     finished = [t.params["variant"] for t in trials if t.state.name == "COMPLETE"]
     assert sorted(finished) == [0, 1] and states(trials).count("FAIL") == 1, states(trials)
