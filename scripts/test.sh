@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check kerasmodels tests scripts
+.venv/bin/ruff check kerasmodels tests scripts apps
 echo "== mypy (the package's types, the public API among them)"
 .venv/bin/mypy
 # three workers on the 2 cores, a test file each at a time: TensorFlow leaves cores idle

@@ -5,6 +5,7 @@ docs/screenshots/ to refresh the README's."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -53,6 +54,47 @@ def start_dashboard(runs_dir: Path) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
+@contextlib.contextmanager
+def chromium_page():
+    """A page of Debian's chromium (Playwright), 1400x1000, two minutes per wait."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), "Debian's chromium is needed: bash scripts/setup.sh"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_streamlit_run_apps_dashboard_serves_the_packaged_dashboard(dashboard_runs, cnn_run,
+                                                                   tmp_path):
+    """`streamlit run apps/dashboard.py`, Streamlit's own way to run an app (and how its hosts
+    deploy one): the packaged dashboard, every page reachable from its navigation."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "apps/dashboard.py", "--server.port",
+         str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "KERASMODELS_RUNS_DIR": str(dashboard_runs)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://localhost:{port}"
+        wait_healthy(url, process)
+        with chromium_page() as page:
+            page.goto(url)
+            heading(page, "Models").wait_for()
+            page.locator("[role=gridcell]", has_text=cnn_run.id).first.wait_for(
+                state="attached")  # the runs folder it was given
+            page.get_by_role("link", name="Compare").click()
+            heading(page, "Compare").wait_for()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def screenshots(tmp_path_factory) -> Path:
     """A temporary folder, never tracked files (``KERASMODELS_SCREENSHOTS`` names another)."""
@@ -73,14 +115,8 @@ def server(dashboard_runs, cnn_run):
 
 @pytest.fixture(scope="module")
 def page(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
+    with chromium_page() as page:
         yield page
-        browser.close()
 
 
 def shoot(page, name: str) -> None:

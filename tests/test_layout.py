@@ -51,3 +51,22 @@ def test_the_names_are_what_runs_of_earlier_releases_hold(cnn_run):
     files = {p.name for p in cnn_run.path.iterdir()}
     assert {layout.MANIFEST, layout.MODEL, layout.HISTORY} <= files
     assert layout.NAMES["MANIFEST"] == "manifest.json" and layout.RUNS_DIR == "saved_models"
+
+
+def test_the_run_directory_contract_is_written_once_in_the_runs_folder():
+    """saved_models/README.md, in the default runs folder itself, names every file a run
+    holds; the README and docs/architecture.md link to it instead of keeping copies; a runs
+    folder holding it lists no broken run."""
+    from kerasmodels.runs import scan_runs
+
+    root = PACKAGE.parent
+    contract = (root / layout.RUNS_DIR / "README.md").read_text()
+    for name in ("MANIFEST", "MODEL", "SAVED_MODEL", "HISTORY", "DATASET", "LOGS", "QAT_STATE",
+                 "QAT_TEMPLATE", "EXPORTS", "EXPORTS_RECORD", "LABELS", "FEATURES", "SWEEP",
+                 "BENCHMARK", "SEARCHES", "SEARCH_STORAGE"):
+        assert layout.NAMES[name] in contract, name
+    for copy in ("README.md", "docs/architecture.md"):
+        text = (root / copy).read_text()
+        assert "saved_models/README.md" in text and "  history.json " not in text, copy
+    _, broken = scan_runs(root / layout.RUNS_DIR)
+    assert not any(path.name == "README.md" for path, _ in broken)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_browser import CHROMIUM, free_port, wait_healthy
+from tests.test_browser import chromium_page, free_port, wait_healthy
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,6 @@ def test_the_installed_wheel_runs_the_demo_and_serves_the_dashboard(installed):
                           .read_text())  # the demo trained and exported from the wheel
     assert {"tflite-float32", "tflite-int8", "onnx"} <= set(exported["artifacts"])
 
-    from playwright.sync_api import sync_playwright
-
     port = free_port()
     server = subprocess.Popen([*installed["command"], "dashboard", "--runs-dir", "runs",
                                "--port", str(port), "--headless"], cwd=installed["project"],
@@ -90,10 +88,7 @@ def test_the_installed_wheel_runs_the_demo_and_serves_the_dashboard(installed):
     try:
         url = f"http://localhost:{port}"
         wait_healthy(url, server)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(120_000)
+        with chromium_page() as page:
             page.goto(f"{url}/compare")
             page.get_by_role("heading", name="Compare", exact=True).wait_for()
             # the picker starts on the family with the most variants (the CNN's: the demo
@@ -101,7 +96,6 @@ def test_the_installed_wheel_runs_the_demo_and_serves_the_dashboard(installed):
             page.locator("[role=gridcell]", has_text="qat · tflite-int8").first.wait_for(
                 state="attached")
             page.get_by_role("heading", name="latency per runtime", exact=True).wait_for()
-            browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
