@@ -142,14 +142,16 @@ def test_the_bootstraps_auc_is_sklearns():
 
 
 def test_a_budget_below_one_validation_example_is_refused(cnn_run, tmp_path):
+    copy = copy_of(cnn_run, tmp_path / "runs")
     with pytest.raises(HyperparameterError, match=r"below one validation example: the "
                                                   r"validation split has 270 examples, a "
                                                   r"resolution of 0\.0037"):
-        km.sweep(cnn_run, accuracy_budget=0.002, progress=False)
-    done = cli("sweep", str(cnn_run.path), "--budget", "0.001")
+        km.sweep(copy, accuracy_budget=0.002, progress=False)
+    done = cli("sweep", str(copy), "--budget", "0.001")
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].startswith(
         "kerasmodels: error: accuracy_budget 0.001 is below one validation example")
-    assert not (tmp_path / "runs").exists()
+    assert not (tmp_path / "runs" / ".searches").exists()  # no study made for it
+    assert not (copy / "sweep.json").exists()
 
 
 def test_another_sweeps_study_and_a_bad_storage_are_refused_before_any_work(cnn_run, tmp_path):

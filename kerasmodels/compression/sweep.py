@@ -175,9 +175,10 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.01,
     check_positive("workers", workers, integer=True)
     check_positive("heartbeat_seconds", heartbeat_seconds)
     parent = _checked_parent(run, target, board)
+    state = SweepState(parent, formats, accuracy_budget, TARGETS[target], board)
+    state.check_budget()  # before the storage: a refused budget writes nothing
     url = default_storage(parent.path.parent) if storage is None else storage
     store = open_storage(url, heartbeat_seconds)  # before any work: a bad URL costs nothing
-    state = SweepState(parent, formats, accuracy_budget, TARGETS[target], board)
     variants = [{"recipe": "none"}, *recipes]
     identity = {"kind": "sweep", "parent": parent.id, "target": target, "formats": formats,
                 "variants": variants}
@@ -253,7 +254,7 @@ def work(run: str | Path, storage: str, study: str, heartbeat_seconds: float) ->
     store = open_storage(storage, heartbeat_seconds)
     found = optuna.load_study(study_name=study, storage=store)
     attrs = found.user_attrs
-    state = SweepState(load_run(run), list(attrs["formats"]), 0.01, TARGETS[attrs["target"]])
+    state = SweepState(load_run(run), list(attrs["formats"]), 1.0, TARGETS[attrs["target"]])
     state.study, state.storage, state.url = found, store, storage  # the sweep writes its file
     return work_queue(found, store, state.objective(attrs["variants"]), heartbeat_seconds)
 
@@ -315,12 +316,6 @@ class SweepState:
         self.task = get_task(data.task)
         self.metric = self.task.score
         self.example, (self.x_val, self.y_val) = data.test[0][:1], data.val
-        resolution = 1 / len(self.y_val)
-        if accuracy_budget < resolution - 1e-12:
-            raise HyperparameterError(
-                f"accuracy_budget {accuracy_budget} is below one validation example: the "
-                f"validation split has {len(self.y_val)} examples, a resolution of "
-                f"{resolution:.4f}; give at least {resolution:.4f} (or validate on more)")
         self.machine = machine()
         self.started = time.perf_counter()
         self.reference: np.ndarray | None = None  # the parent's Keras outputs on validation
@@ -342,6 +337,16 @@ class SweepState:
 
             self.result["boards"] = [row.to_json() for row in board_classes()]
             self.result["board"] = board
+
+    def check_budget(self) -> None:
+        """A HyperparameterError when the budget is below one validation example (the sweep
+        checks it; a helper ranks nothing, so it does not)."""
+        budget, examples = self.result["accuracy_budget"], len(self.y_val)
+        if budget < 1 / examples - 1e-12:
+            raise HyperparameterError(
+                f"accuracy_budget {budget} is below one validation example: the validation "
+                f"split has {examples} examples, a resolution of {1 / examples:.4f}; give at "
+                f"least {1 / examples:.4f} (or validate on more)")
 
     def attach(self, study, storage, url: str, variants: int) -> None:
         """Collect the rows of ``study`` (in ``storage`` at ``url``, of ``variants``
