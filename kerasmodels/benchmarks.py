@@ -170,10 +170,38 @@ def benchmark(run: Run | str | Path, *, threads: tuple[int, ...] = (1,), calls: 
               export_missing: bool = True, progress: bool = True) -> list[dict[str, Any]]:
     """Measure every run of ``run``'s family in every exported format and runtime.
 
-    Runs without exports are exported first (all formats) when ``export_missing``. ``calls``
-    sets the measuring budget: batch-1 latency calls per variant, and a batch throughput
-    window of ``calls`` x 2.5 ms (0.5 s at the default). Returns the rows and writes them to
-    the root run's ``benchmark.json`` and ``benchmark.csv``.
+    Each variant (the Keras model and each exported file of the root run and its compressed
+    children) is measured through its own runtime: accuracy (or MAE, or an anomaly
+    detector's AUC) on the test split, bytes, gzip bytes, flash and RAM (TFLM's measured arena;
+    for LiteRT and ONNX Runtime the peak memory a fresh process adds to load and run it),
+    batch-1 p50 and p90 latency of the runtime alone (interleaved across variants) and batch
+    throughput, with the CPU it ran on.
+
+    Args:
+        run: any member of the family, or its folder.
+        threads: the runtimes' thread counts to measure (each a row).
+        calls: batch-1 latency calls per variant; the throughput window is ``calls`` x 2.5 ms.
+        export_missing: export the members that have no exports first (every default format).
+        progress: a progress bar, one step per variant.
+
+    Returns:
+        The rows (``run``, ``variant``, ``format``, ``runtime``, ``threads``, ``params``,
+        ``bytes``, ``gzip_bytes``, ``flash_bytes``, ``ram_bytes``, ``sparsity``,
+        ``accuracy``/``mae``/``auc``, ``p50_ms``, ``p90_ms``, ``throughput``, ``error``), also
+        written to the root run's ``benchmark.json`` and ``benchmark.csv``.
+
+    Raises:
+        RunError: ``run`` is not a run.
+        HyperparameterError: a thread count or call count below 1.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> _ = km.export(run, ["tflite-int8"])
+        >>> rows = km.benchmark(run, calls=5, export_missing=False, progress=False)
+        >>> {"keras", "tflite-int8"} <= {row["format"] for row in rows}
+        True
+        >>> (run.path / "benchmark.csv").is_file()
+        True
     """
     check_positive("calls", calls, integer=True)
     if not threads or any(not isinstance(n, int) or n < 1 for n in threads):
@@ -289,15 +317,26 @@ class _Measurements:
 
 
 def compare_family(run: Run | str | Path) -> dict[str, Any]:
-    """What a family's comparison shows, from its files alone: the rows of ``benchmark.json``
-    plus the sweep's artifacts it has not timed (from ``sweep.json``), each with a ``label``
-    (``variant · format``, numbered where two children share a recipe), ``pareto`` (on the
-    test score, size and latency), ``sweep_pick`` and, for the sweep's rows, ``val_diff_95``
-    (the paired difference from the parent on validation with its 95% interval); ``{"rows",
-    "metric", "pick", "benchmarked", "sweep"}``, ``sweep`` saying how far the family's sweep
-    has got (``complete``, ``variants_done`` of ``variants``, its study and storage) or None.
+    """What a family's comparison shows, from its files alone (the Compare page's table).
 
-    >>> km.compare_family("saved_models/cnn-digits-...")["pick"]  # doctest: +SKIP
+    Args:
+        run: any member of the family, or its folder.
+
+    Returns:
+        ``{"rows", "metric", "pick", "benchmarked", "sweep"}``: the rows of ``benchmark.json``
+        plus the sweep's artifacts it has not timed (from ``sweep.json``), each with a
+        ``label`` (``variant · format``), ``pareto`` (on the test score, size and latency),
+        ``sweep_pick`` and, for the sweep's rows, ``val_diff_95`` (the paired difference from
+        the parent on validation with its 95% interval); ``sweep`` says how far the family's
+        sweep has got (``complete``, ``variants_done`` of ``variants``) or is None.
+
+    Raises:
+        RunError: ``run`` is not a run, or its ``benchmark.json`` is corrupt.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> sorted(km.compare_family(run))
+        ['benchmarked', 'metric', 'pick', 'rows', 'sweep']
     """
     from kerasmodels.layout import SWEEP
     from kerasmodels.measure import pareto_front

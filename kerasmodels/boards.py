@@ -45,7 +45,17 @@ BOARDS: list[Board] = [
 
 
 def board_classes() -> list[Board]:
-    """The table (a copy of its rows)."""
+    """The microcontroller board classes a micro sweep says each variant fits: a copy of the table.
+
+    Returns:
+        The rows, largest first: ``name``, ``ram_bytes``, ``flash_bytes`` and example boards.
+        A variant fits a class when its measured arena fits the RAM and its model the flash.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> [(b.name, b.ram_bytes) for b in km.board_classes()][-1]
+        ('32k-ram-128k-flash', 32768)
+    """
     return list(BOARDS)
 
 

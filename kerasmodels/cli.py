@@ -390,6 +390,22 @@ def _demo_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
 
 
+def _docs_arguments(docs: argparse.ArgumentParser) -> None:
+    """The arguments of ``kerasmodels docs``."""
+    from kerasmodels import docs_site
+
+    docs.add_argument("--port", type=int, default=docs_site.PORT)
+    docs.add_argument("--address", default=docs_site.LOOPBACK,
+                      help="interface to listen on (default: this machine only)")
+    docs.add_argument("--site-dir", default=None,
+                      help="where the built site goes (default: site/ in the checkout)")
+    docs.add_argument("--config", default=str(docs_site.CONFIG),
+                      help="the site's mkdocs.yml (default: this checkout's)")
+    docs.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    docs.add_argument("--build-only", action="store_true",
+                      help="build the site and print its folder, without serving it")
+
+
 def _dashboard_arguments(dashboard: argparse.ArgumentParser) -> None:
     """The arguments of ``kerasmodels dashboard``."""
     dashboard.add_argument("--runs-dir", default=RUNS_DIR)
@@ -815,6 +831,17 @@ def _open_when_up(url: str) -> None:
     threading.Thread(target=wait_then_open, daemon=True).start()
 
 
+def cmd_docs(args) -> int:
+    from kerasmodels.docs_site import build_docs, serve_docs
+
+    site = build_docs(args.site_dir, config=args.config)
+    if args.build_only:
+        print(site)
+        return 0
+    serve_docs(site, port=args.port, address=args.address, open_browser=not args.no_browser)
+    return 0
+
+
 @dataclass(frozen=True)
 class Command:
     """A row of the command table: its name, its help, the function it runs and the one that
@@ -861,6 +888,8 @@ COMMANDS = [
             cmd_demo, _demo_arguments),
     Command("dashboard", "open the Streamlit dashboard in the browser", cmd_dashboard,
             _dashboard_arguments),
+    Command("docs", "build the documentation site (guides, figures, API reference) and serve "
+                    "it on this machine", cmd_docs, _docs_arguments),
 ]
 
 

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -193,13 +193,37 @@ def free_ports(count: int) -> list[int]:
 
 
 def launch(args: list[str], workers: int = 2, *, grace: float = 30.0,
-           env: dict[str, str] | None = None, out=None) -> int:
-    """Run ``kerasmodels <args> --distribution multiworker`` as ``workers`` local processes
-    over loopback, each with its ``TF_CONFIG``; stream their output prefixed ``[worker i]``.
+           env: dict[str, str] | None = None, out: TextIO | None = None) -> int:
+    """Run a ``kerasmodels`` command as local workers of one multi-worker training.
 
-    When a worker fails, the others get ``grace`` seconds to stop on their own (their
-    collectives time out) and are then terminated, with a message naming the failed worker.
-    Returns 0 when every worker succeeded, else the first failure's exit code (or 1).
+    Each worker is a process running ``kerasmodels <args> --distribution multiworker`` with
+    its ``TF_CONFIG`` (loopback addresses), under ``MultiWorkerMirroredStrategy``; their output
+    is streamed prefixed ``[worker i]``. When a worker fails, the others get ``grace`` seconds
+    to stop on their own (their collectives time out) and are then terminated, with a message
+    naming the failed worker. It checks that a multi-host run is correct before you pay for
+    hosts.
+
+    Args:
+        args: the command and its arguments (``["train", "--arch", "cnn"]``).
+        workers: how many worker processes.
+        grace: seconds the others get to stop after one fails.
+        env: extra environment variables for the workers.
+        out: where the prefixed output goes (default: stdout).
+
+    Returns:
+        0 when every worker succeeded, else the first failure's exit code (or 1).
+
+    Raises:
+        HyperparameterError: a worker count below 1, a negative grace, or no command.
+
+    Examples:
+        >>> import io
+        >>> import kerasmodels as km
+        >>> log = io.StringIO()
+        >>> km.launch(["train", "--arch", "linear", "--epochs", "1"], workers=2, out=log)
+        0
+        >>> "[launch] all 2 workers finished" in log.getvalue()
+        True
     """
     from kerasmodels.errors import HyperparameterError
 

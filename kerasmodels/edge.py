@@ -24,15 +24,36 @@ from kerasmodels.runtime.litert import LiteRTModel  # numpy and ai-edge-litert o
 
 
 class EdgeModel(LiteRTModel):
-    """A ``.tflite`` export and what it was trained on: label names and preprocessing, read from
-    ``labels.json`` next to it or, when that is absent, from the file's embedded metadata.
+    """A ``.tflite`` export and what it was trained on, run with numpy and LiteRT alone.
 
-    ``predict(x)`` takes what the dataset's arrays hold, as every predictor does;
-    ``predict_raw(raw)`` and ``classify(raw)`` take raw input (pixels 0..16 for digits, CSV
-    rows as written, sound for a keyword spotter: WAV paths or bytes, or samples at the
-    recorded rate), apply the recorded preprocessing, and accept grayscale images without
-    their channel axis (``(n, 8, 8)``). A keyword spotter's features are computed by
-    ``features.tflite`` (written beside every export) in LiteRT.
+    What a device installs: ``numpy``, ``ai-edge-litert`` and kerasmodels with ``--no-deps``
+    (no TensorFlow). Label names and preprocessing come from ``labels.json`` next to the file
+    or, when that is absent, from the file's embedded metadata. ``predict(x)`` takes what the
+    dataset's arrays hold, as every predictor does; ``predict_raw(raw)`` and ``classify(raw)``
+    take raw input (pixels 0..16 for digits, CSV rows as written, sound for a keyword
+    spotter: WAV paths or bytes, or samples at the recorded rate), apply the recorded
+    preprocessing, and accept grayscale images without their channel axis (``(n, 8, 8)``). A
+    keyword spotter's features are computed by ``features.tflite`` (written beside every
+    export) in LiteRT. int8 input and output are quantized and dequantized for you.
+
+    Args:
+        path: the ``.tflite`` file.
+        num_threads: LiteRT's threads.
+        labels_path: a ``labels.json`` to use instead of the one beside the file or inside it.
+
+    Raises:
+        ModelFileError: the file does not exist or is not a TFLite model, or its labels are
+            corrupt.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> from kerasmodels.edge import EdgeModel
+        >>> _ = km.export(run, ["tflite-int8"])
+        >>> model = EdgeModel(run.path / "exports" / "tflite-int8.tflite", num_threads=1)
+        >>> pixels = km.load_dataset("digits").test[0][:3] * 16   # raw: 0..16, as scanned
+        >>> labels = model.classify(pixels)
+        >>> len(labels), all(label in model.labels for label in labels)
+        (3, True)
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None,

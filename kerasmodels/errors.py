@@ -15,7 +15,29 @@ from collections.abc import Iterable
 
 
 class KerasModelsError(ValueError):
-    """Base class: a clear, user-facing error."""
+    """The base of every error kerasmodels raises for bad input or failed work: one line that
+    names the problem and the fix, which the CLI prints as it is (exit code 2 for a usage
+    error, 1 for failed work) and the dashboard shows in place.
+
+    It subclasses ``ValueError``, so ``except ValueError`` catches it too.
+
+    Args:
+        message: the problem and the fix, in one line.
+
+    Raises:
+        KerasModelsError: raised, never raising.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> try:
+        ...     km.build_model("cnnn", "digits")
+        ... except km.KerasModelsError as error:
+        ...     print(error)
+        unknown architecture 'cnnn': did you mean 'cnn'? Choose one of: ...
+    """
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
 
 
 class UnknownNameError(KerasModelsError):
@@ -122,3 +144,8 @@ class UnsupportedLayerError(KerasModelsError):
 class StorageError(KerasModelsError):
     """A search storage that cannot be used: a malformed URL, a database that cannot be
     reached, a study made for another search."""
+
+
+class DocsError(KerasModelsError):
+    """The documentation site cannot be built here: no source checkout, MkDocs missing, or a
+    page with a broken link or reference."""

@@ -162,7 +162,21 @@ OPTIONS = option_table(
 
 
 def export_formats() -> list[ExportFormat]:
-    """The table (a copy of its rows: every consumer reads the same list)."""
+    """The export formats: a copy of the one table every consumer reads.
+
+    ``km.export``, ``km.load_predictor``, ``km.benchmark``, ``km.sweep``, the CLI's choices and
+    the dashboard read these rows; adding a format is a row and its converter.
+
+    Returns:
+        The rows in order: ``name``, ``file``, ``device``, ``runtime`` (what checks it),
+        ``agreement_floor`` and the other floors, ``options``, ``default`` (made when no format
+        is named) and a note.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> [(f.name, f.runtime) for f in km.export_formats() if f.default][:3]
+        [('tflite-float32', 'litert'), ('tflite-float16', 'litert'), ('tflite-dynamic', 'litert')]
+    """
     return list(FORMATS)
 
 

@@ -61,12 +61,35 @@ def check_pixels(size: tuple[int, int]) -> None:
                           f"{MAX_PIXELS // 1_000_000} million pixels are accepted: resize it first")
 
 
-def image_input(source, preprocessing: dict[str, Any], input_shape: tuple[int, ...]) -> np.ndarray:
+def image_input(source: bytes | str | Path | np.ndarray, preprocessing: dict[str, Any],
+                input_shape: tuple[int, ...]) -> np.ndarray:
     """One model input from an image, preprocessed as the run's dataset was.
 
     Colour and size follow the dataset; for data with bright ink on black (digits) a dark
     drawing on light paper is inverted, and the ink is cropped to its bounding box and
-    centred, as the dataset's digits are.
+    centred, as the dataset's digits are. The Playground's uploads and drawings come through
+    here.
+
+    Args:
+        source: an image file's bytes, its path, or an array of pixels (0..1 or 0..255).
+        preprocessing: the run's dataset ``preprocessing`` (``kind`` ``"image"``).
+        input_shape: the model's input shape, without the batch axis.
+
+    Returns:
+        One example, ``input_shape`` in float32, scaled as the dataset's arrays are.
+
+    Raises:
+        InputShapeError: the model does not take images (it names what it takes).
+        UploadError: not an image this tool can read, over 10 MB, or too many pixels.
+
+    Examples:
+        >>> import numpy as np
+        >>> import kerasmodels as km
+        >>> digits = km.load_dataset("digits")
+        >>> stroke = np.ones((64, 64)); stroke[8:56, 30:34] = 0   # a dark "1" on white paper
+        >>> x = km.image_input(stroke, digits.preprocessing, digits.input_shape)
+        >>> x.shape, float(x.min()), float(x.max())
+        ((8, 8, 1), 0.0, 1.0)
     """
     if preprocessing.get("kind") != "image":
         raise InputShapeError(f"this model takes {preprocessing.get('kind', 'non-image')} "
@@ -114,6 +137,26 @@ def token_input(text: str, preprocessing: dict[str, Any], input_shape: tuple[int
 
     Token models are padded with the pad id or cut to their length; sequence models take
     exactly as many numbers as their input holds.
+
+    Args:
+        text: tokens or numbers separated by spaces or commas.
+        preprocessing: the run's dataset ``preprocessing`` (``kind`` ``"tokens"`` or numbers).
+        input_shape: the model's input shape, without the batch axis.
+        dtype: the input's dtype (token ids are integers).
+
+    Returns:
+        One example of ``input_shape``.
+
+    Raises:
+        InputShapeError: empty text, an unknown word, an id outside the vocabulary, or the
+            wrong count of numbers (what the model takes named).
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> text = km.load_dataset("text")
+        >>> x = km.token_input("5 12 7", text.preprocessing, text.input_shape)
+        >>> x.shape, x[:4].tolist()
+        ((32,), [5, 12, 7, 0])
     """
     parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
     if not parts:
@@ -150,7 +193,8 @@ def token_input(text: str, preprocessing: dict[str, Any], input_shape: tuple[int
 __all__ = ["MAX_UPLOAD_BYTES", "image_input", "read_image", "token_input"]
 
 
-def sound_input(source, preprocessing: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def sound_input(source: bytes | str | Path | np.ndarray,
+                preprocessing: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """One keyword spotter's input from sound: WAV bytes, a WAV path, or samples at the
     recorded rate; a recording longer than the clip is cut to its loudest clip.
 
@@ -166,14 +210,15 @@ def sound_input(source, preprocessing: dict[str, Any]) -> tuple[np.ndarray, np.n
     Raises:
         UploadError: not a model that takes sound, or not a mono 16-bit PCM WAV (the reason).
 
-    Example:
+    Examples:
         >>> import numpy as np
+        >>> import kerasmodels as km
         >>> from kerasmodels.audio import FeatureParams
         >>> prep = FeatureParams().to_preprocessing()
         >>> tone = np.sin(np.arange(16_000) * 2 * np.pi * 440 / 16_000)
-        >>> features, clip = sound_input(tone, prep)  # doctest: +SKIP
-        >>> features.shape  # doctest: +SKIP
-        (49, 10, 1)
+        >>> features, clip = km.sound_input(tone, prep)
+        >>> features.shape, clip.shape
+        ((49, 10, 1), (16000,))
     """
     from kerasmodels.audio import FeatureParams, as_clips
     from kerasmodels.errors import DatasetError

@@ -11,7 +11,8 @@ These return plain data (lists and arrays) that the dashboard draws and the CLI 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,15 +21,44 @@ from kerasmodels.architectures import DEFAULT_ARCH, QUICK_ARCH, build_model
 from kerasmodels.data import DEFAULT_DATASET
 from kerasmodels.errors import HyperparameterError, check_positive
 
+if TYPE_CHECKING:  # pragma: no cover
+    from kerasmodels.data import Dataset
 
-def find_learning_rate(arch: str = DEFAULT_ARCH, dataset=DEFAULT_DATASET, *, optimizer: str = "adam",
+
+def find_learning_rate(arch: str = DEFAULT_ARCH, dataset: str | Dataset = DEFAULT_DATASET, *,
+                       optimizer: str = "adam",
                        start: float = 1e-6, end: float = 1.0, steps: int = 100,
-                       batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, Any]:
-    """LR range test (Smith, 2017): raise the learning rate exponentially from ``start`` to
-    ``end`` over ``steps`` mini-batches and record the loss; stop once it explodes.
+                       batch_size: int = 32, seed: int = 0, **hparams: Any) -> dict[str, Any]:
+    """The learning-rate range test (Smith, 2017): the loss against a rising learning rate.
 
-    Returns ``learning_rates``, ``losses``, ``smoothed`` (exponential moving average) and
-    ``suggested``: a tenth of the learning rate at the smoothed loss' minimum.
+    The learning rate rises exponentially from ``start`` to ``end`` over ``steps``
+    mini-batches of one model, the loss recorded at each; the test stops once the loss
+    explodes. Nothing is saved.
+
+    Args:
+        arch: a registered architecture.
+        dataset: a dataset name or a Dataset.
+        optimizer: the optimizer (from its formula; ``keras:<name>`` for Keras' own).
+        start: the first learning rate.
+        end: the last learning rate, if the loss has not exploded before.
+        steps: mini-batches, one learning rate each.
+        batch_size: examples per mini-batch.
+        seed: seeds the model and the batches.
+        **hparams: the architecture's hyperparameters.
+
+    Returns:
+        ``learning_rates``, ``losses``, ``smoothed`` (their exponential moving average),
+        ``min_loss_lr`` (where the smoothed loss is lowest) and ``suggested``: a tenth of it.
+
+    Raises:
+        UnknownNameError: an unknown architecture, dataset or optimizer.
+        HyperparameterError: ``start`` not below ``end``, or a step count below 1.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> found = km.find_learning_rate("linear", "digits", steps=20)
+        >>> len(found["learning_rates"]) <= 20, found["suggested"] < found["min_loss_lr"]
+        (True, True)
     """
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, seed_everything
@@ -65,13 +95,40 @@ def find_learning_rate(arch: str = DEFAULT_ARCH, dataset=DEFAULT_DATASET, *, opt
             "suggested": lrs[best] / 10 if lrs else start, "min_loss_lr": lrs[best] if lrs else start}
 
 
-def compare_optimizers(arch: str = QUICK_ARCH, dataset=DEFAULT_DATASET, *, optimizers=("sgd", "momentum",
-                       "rmsprop", "adam"), epochs: int = 10, learning_rates: dict | None = None,
-                       batch_size: int = 32, seed: int = 0, **hparams) -> dict[str, dict[str, Any]]:
-    """Train the same initial model with each optimizer; return each one's per-epoch curves.
+def compare_optimizers(arch: str = QUICK_ARCH, dataset: str | Dataset = DEFAULT_DATASET, *,
+                       optimizers: Sequence[str] = ("sgd", "momentum", "rmsprop", "adam"),
+                       epochs: int = 10, learning_rates: dict | None = None,
+                       batch_size: int = 32, seed: int = 0, **hparams: Any) -> dict[str, dict[str, Any]]:
+    """Train one initial model with each optimizer and return each one's per-epoch curves.
 
-    Nothing is saved: this is for looking. ``learning_rates`` maps an optimizer name to its
-    rate (default 0.05 for gradient descent, 1e-3 otherwise).
+    Every optimizer starts from the same weights and sees the same batches, so the curves differ
+    by the update rule alone. Nothing is saved: this is for looking (the dashboard's Optimizer
+    lab plots it).
+
+    Args:
+        arch: a registered architecture.
+        dataset: a dataset name or a Dataset.
+        optimizers: optimizer names (``sgd``, ``momentum``, ``rmsprop``, ``adam``, ...).
+        epochs: epochs per optimizer.
+        learning_rates: ``{optimizer: rate}``; default 0.05 for gradient descent, 1e-3 for the
+            others.
+        batch_size: examples per step.
+        seed: seeds the initial model and the batches.
+        **hparams: the architecture's hyperparameters.
+
+    Returns:
+        ``{optimizer: {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"}}``,
+        each a list with one value per epoch.
+
+    Raises:
+        UnknownNameError: an unknown architecture, dataset or optimizer.
+        HyperparameterError: a bad epoch count or learning rate.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> curves = km.compare_optimizers("linear", "digits", optimizers=("sgd", "adam"), epochs=2)
+        >>> sorted(curves), len(curves["adam"]["val_loss"])
+        (['adam', 'sgd'], 2)
     """
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, seed_everything
@@ -112,18 +169,54 @@ SURFACE_OPTIMIZERS = {
 SURFACE_LRS = {"gd": 0.1, "sgd": 0.05, "momentum": 0.02, "rmsprop": 0.05, "adam": 0.1}
 
 
-def loss_surface(X=None, y=None, *, optimizers=tuple(SURFACE_OPTIMIZERS), steps: int = 100,
+def loss_surface(X: np.ndarray | None = None, y: np.ndarray | None = None, *,
+                 optimizers: Sequence[str] = tuple(SURFACE_OPTIMIZERS), steps: int = 100,
                  learning_rates: dict | None = None, grid: int = 60,
-                 w_range=(-1.0, 5.0), b_range=(-1.0, 5.0), seed: int = 0) -> dict[str, Any]:
-    """The MSE of y = w x + b over a (w, b) grid and each optimizer's path on it.
+                 w_range: tuple[float, float] = (-1.0, 5.0),
+                 b_range: tuple[float, float] = (-1.0, 5.0), seed: int = 0) -> dict[str, Any]:
+    """The mean squared error of y = w x + b over a (w, b) grid, and each optimizer's path on it.
 
-    Defaults to the training chapter's data. Every path starts at (0, 0); ``gd`` uses the
-    full batch each step, ``sgd`` one random point.
+    The training chapter's picture: gradient descent walks straight down, SGD wanders, momentum
+    overshoots, Adam takes even steps. Numpy only (the optimizers from their formulas,
+    ``kerasmodels.reference``).
+
+    Args:
+        X: the inputs, one feature (default: the training chapter's data).
+        y: the targets.
+        optimizers: ``gd`` (the full batch each step), ``sgd`` (one random point), ``momentum``,
+            ``rmsprop``, ``adam``.
+        steps: updates per optimizer.
+        learning_rates: ``{optimizer: rate}`` (defaults suited to each).
+        grid: points per axis of the grid.
+        w_range: the grid's range of w.
+        b_range: the grid's range of b.
+        seed: seeds SGD's choice of points.
+
+    Returns:
+        ``w`` and ``b`` (the grid's axes), ``loss`` (grid x grid), ``paths`` (``{optimizer:
+        [(w, b), ...]}``, each from (0, 0)) and ``optimum``, the least-squares (w, b).
+
+    Raises:
+        HyperparameterError: ``X`` and ``y`` of different lengths, an unknown optimizer or a
+            bad step count.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> surface = km.loss_surface(steps=10, grid=10)
+        >>> [round(v, 4) for v in surface["optimum"]], len(surface["paths"]["gd"])
+        ([3.0573, 2.0376], 11)
     """
     check_positive("steps", steps, integer=True)
     check_positive("grid", grid, integer=True)
-    if X is None:
+    if X is None or y is None:
+        if X is not None or y is not None:
+            raise HyperparameterError("give both X and y (one feature and its targets), or "
+                                      "neither for the training chapter's data")
         X, y = ref.chapter_data()
+    X, y = np.asarray(X, dtype="float64"), np.asarray(y, dtype="float64")
+    if X.size != y.size or X.size < 2:
+        raise HyperparameterError(f"X and y must hold one feature and its target for the same "
+                                  f"points (at least 2), got {X.size} and {y.size} values")
     unknown = set(optimizers) - set(SURFACE_OPTIMIZERS)
     if unknown:
         from kerasmodels.errors import UnknownNameError
@@ -144,15 +237,40 @@ def loss_surface(X=None, y=None, *, optimizers=tuple(SURFACE_OPTIMIZERS), steps:
             "optimum": ref.least_squares(X, y)}
 
 
-def compare_regularizers(arch: str = QUICK_ARCH, dataset=DEFAULT_DATASET, *,
-                         regularizers=(None, "l1", "l2"), strength: float = 3e-3,
+def compare_regularizers(arch: str = QUICK_ARCH, dataset: str | Dataset = DEFAULT_DATASET, *,
+                         regularizers: Sequence[str | None] = (None, "l1", "l2"), strength: float = 3e-3,
                          epochs: int = 8, learning_rate: float = 1e-3, batch_size: int = 32,
-                         seed: int = 0, **hparams) -> dict[str, dict[str, Any]]:
-    """Train the same initial model with each regularizer; return each one's kernel weights.
+                         seed: int = 0, **hparams: Any) -> dict[str, dict[str, Any]]:
+    """Train one initial model with each regularizer and return each one's kernel weights.
 
-    Per regularizer (``"none"`` for None): ``weights`` (every kernel value, flattened),
-    ``near_zero`` (share with ``|w| < 1e-3``: L1 drives weights to exactly zero, L2 only
-    shrinks them), ``l2_norm`` and the validation accuracy. Nothing is saved.
+    L1 drives weights to exactly zero, L2 only shrinks them: ``near_zero`` shows it. Nothing is
+    saved.
+
+    Args:
+        arch: a registered architecture.
+        dataset: a dataset name or a Dataset.
+        regularizers: ``None`` (no penalty), ``"l1"``, ``"l2"`` or ``"l1l2"``.
+        strength: the penalty's strength (lambda), on every kernel.
+        epochs: epochs per regularizer.
+        learning_rate: Adam's learning rate.
+        batch_size: examples per step.
+        seed: seeds the initial model and the batches.
+        **hparams: the architecture's hyperparameters.
+
+    Returns:
+        ``{name: {"weights", "near_zero", "l2_norm", "val_accuracy"}}`` (``"none"`` for
+        None): every kernel value flattened, the share with ``|w| < 1e-3``, the kernels' L2
+        norm and the validation accuracy.
+
+    Raises:
+        UnknownNameError: an unknown architecture, dataset or regularizer.
+        HyperparameterError: a negative strength or a bad epoch count.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> result = km.compare_regularizers("linear", "digits", regularizers=(None, "l1"), epochs=1)
+        >>> sorted(result), 0 <= result["l1"]["near_zero"] <= 1
+        (['l1', 'none'], True)
     """
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, kernel_layers, seed_everything

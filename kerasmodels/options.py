@@ -17,10 +17,13 @@ kerasmodels.errors.HyperparameterError: epochs must be an integer from 1 to 100,
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kerasmodels.errors import HyperparameterError, UnknownNameError
 
@@ -65,6 +68,8 @@ class Option:
             return f"a non-empty text of at most {self.max_length:,} characters"
         if self.kind is dict:
             return "a dict of options"
+        if self.kind is object:  # a model or a structure: the step that takes it checks it
+            return "what its meaning says (the step checks it)"
         noun = "an integer" if self.kind is int else "a number"
         if self.low is not None and self.high is not None and not self.low_open:
             return f"{noun} from {_number(self.low)} to {_number(self.high)}"
@@ -136,6 +141,115 @@ def check_all(table: dict[str, Option], given: dict[str, Any], kind: str) -> dic
             raise UnknownNameError(kind, name, table)
         table[name].check(value)
     return given
+
+
+_ARG = re.compile(r"^    (\*{0,2}\w+)( \(.*\))?:")
+WIDTH = 96
+
+
+def _entry(name: str, text: str) -> list[str]:
+    return textwrap.wrap(f"{name}: {text}", WIDTH, initial_indent="    ",
+                         subsequent_indent="        ", break_on_hyphens=False)
+
+
+def with_option_args(doc: str, parameters: Sequence[str], table: dict[str, Option],
+                     variadic: bool = False) -> str:
+    """``doc`` with its ``Args:`` section completed from ``table``'s help.
+
+    A parameter the section does not describe and ``table`` declares gets the option's help
+    and default, in signature order; with ``variadic``, the ``**`` parameter gets the list of
+    every option in the table. What the docstring says itself is kept.
+
+    Args:
+        doc: a Google-style docstring.
+        parameters: the function's parameter names in order, ``*``/``**`` prefixed.
+        table: an option table (:data:`TRAINING`, :data:`COMPRESSION`).
+        variadic: describe the ``**`` parameter as the table's options.
+
+    Returns:
+        The docstring, cleaned of its indentation, with the entries added.
+
+    Raises:
+        ValueError: ``doc`` has no ``Args:`` section to complete.
+
+    Examples:
+        >>> doc = "Fit.\\n\\nArgs:\\n    x: the data.\\n"
+        >>> print(with_option_args(doc, ["x", "seed"], TRAINING))
+        Fit.
+        <BLANKLINE>
+        Args:
+            x: the data.
+            seed: seeds the data order, the initial weights and dropout (default 0).
+    """
+    lines = inspect.cleandoc(doc).splitlines()
+    if "Args:" not in lines:
+        raise ValueError("the docstring has no Args: section to complete")
+    start = lines.index("Args:") + 1
+    end = next((i for i in range(start, len(lines))
+                if lines[i] and not lines[i].startswith(" ")), len(lines))
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in lines[start:end]:
+        match = _ARG.match(line)
+        if match:
+            current = match.group(1)
+            entries[current] = []
+        if current is not None:
+            entries[current].append(line)
+    section: list[str] = []
+    for name in parameters:
+        bare = name.lstrip("*")
+        if name in entries:
+            section += entries.pop(name)
+        elif name.startswith("**") and variadic:
+            listed = "; ".join(f"``{o.name}``: {o.help}" for o in table.values())
+            section += _entry(name, f"the options, each declared in the option table, any of: {listed}.")
+        elif not name.startswith("*") and bare in table:
+            section += _entry(name, table[bare].described() + ".")
+    for rest in entries.values():  # described, though not in the signature: kept
+        section += rest
+    return "\n".join(lines[:start] + section + lines[end:])
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def documented(table: dict[str, Option], variadic: bool = False) -> Callable[[F], F]:
+    """A decorator: the function's ``Args:`` completed from ``table`` (:func:`with_option_args`),
+    so that an option's help is written once, in its table.
+
+    The docs site's API pages apply the same function to the source (``docs/griffe_options.py``).
+
+    Args:
+        table: an option table.
+        variadic: describe the ``**`` parameter as the table's options.
+
+    Returns:
+        The decorator.
+
+    Raises:
+        ValueError: the function's docstring has no ``Args:`` section.
+
+    Examples:
+        >>> @documented(TRAINING)
+        ... def fit(x, seed=0):
+        ...     \"\"\"Fit.
+        ...
+        ...     Args:
+        ...         x: the data.
+        ...     \"\"\"
+        >>> "seeds the data order" in fit.__doc__
+        True
+    """
+    def decorate(function: F) -> F:
+        names = [("**" if p.kind is p.VAR_KEYWORD else "*" if p.kind is p.VAR_POSITIONAL
+                  else "") + p.name for p in inspect.signature(function).parameters.values()]
+        function.__doc__ = with_option_args(function.__doc__ or "", names, table, variadic)
+        return function
+
+    return decorate
 
 
 def _optimizer_names() -> list[str]:
@@ -212,4 +326,5 @@ COMPRESSION = option_table(
 """Every option a compression step takes; each step's default is its signature's."""
 
 
-__all__ = ["COMPRESSION", "MAX_EPOCHS", "Option", "TRAINING", "check_all", "option_table"]
+__all__ = ["COMPRESSION", "MAX_EPOCHS", "Option", "TRAINING", "check_all", "documented",
+           "option_table", "with_option_args"]

@@ -31,6 +31,7 @@ from kerasmodels.architectures import (
     family_of,
     get_architecture,
 )
+from kerasmodels.data import Dataset
 from kerasmodels.errors import HyperparameterError, UnknownNameError, check_positive
 from kerasmodels.layout import RUNS_DIR
 from kerasmodels.runs import Run, load_run, new_run_id
@@ -84,12 +85,47 @@ def language_model(arch: str, data, *, causal: bool, **hparams):
     return keras.Model(classifier.inputs, logits, name=f"{arch}_{'causal_' if causal else ''}lm")
 
 
-def pretrain(arch: str = PRETRAIN_ARCH, corpus="text", *, objective: str = "masked",
+def pretrain(arch: str = PRETRAIN_ARCH, corpus: str | Dataset = "text", *,
+             objective: str = "masked",
              epochs: int = 10, mask_rate: float = 0.15, learning_rate: float = 1e-3,
              batch_size: int = 32, seed: int = 0, out_dir: str | Path = RUNS_DIR,
              corpus_options: dict[str, Any] | None = None, verbose: int = 1,
-             **hparams) -> Run:
-    """Pretrain ``arch``'s encoder on ``corpus`` without labels; returns the saved run."""
+             **hparams: Any) -> Run:
+    """Pretrain ``arch``'s encoder on ``corpus`` without labels, and save it as a run.
+
+    The architecture chapter's pretraining: ``masked`` replaces 15% of the tokens with a
+    ``[MASK]`` id and learns to restore them (the loss on them, a tenth of it on the others);
+    ``next_token`` learns to predict each next token under causal attention. ``km.finetune``
+    then puts a classifier head on the encoder.
+
+    Args:
+        arch: a transformer architecture (the encoder is what transfers).
+        corpus: a token dataset name (its labels are not used) or a Dataset.
+        objective: ``masked`` or ``next_token``.
+        epochs: passes over the corpus.
+        mask_rate: the share of tokens masked (``masked``).
+        learning_rate: Adam's learning rate.
+        batch_size: sequences per step.
+        seed: seeds the masks, the model and the batches.
+        out_dir: the runs folder the run is saved in.
+        corpus_options: options of a corpus given by name (``{"context": 0.8}``).
+        verbose: 0 silent, 1 a progress bar per epoch.
+        **hparams: the architecture's hyperparameters.
+
+    Returns:
+        The pretrained run (a language model: ``finetune`` takes its encoder).
+
+    Raises:
+        UnknownNameError: an unknown objective, architecture or corpus.
+        HyperparameterError: an architecture that does not pretrain, a corpus that is not
+            token sequences, a mask rate outside (0, 1) or a bad epoch count.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> encoder = km.pretrain("transformer_small", "text", epochs=1, verbose=0)
+        >>> encoder.arch, encoder.manifest["pretraining"]["objective"]
+        ('transformer_small', 'masked')
+    """
     from kerasmodels.modeling import seed_everything
     from kerasmodels.optimizers import make_optimizer
     from kerasmodels.runs import new_manifest, save_run
@@ -263,16 +299,51 @@ def _with_backbone(parent: Run, data, seed: int):
     return model, backbone, model_data, hparams
 
 
-def finetune(pretrained: Run | str | Path, dataset="text", *, freeze: str = "encoder",
+def finetune(pretrained: Run | str | Path, dataset: str | Dataset = "text", *, freeze: str = "encoder",
              epochs: int = 10, learning_rate: float = 1e-3, backbone_factor: float = 0.5,
              labelled_fraction: float = 1.0, batch_size: int = 32, seed: int = 0,
              dataset_options: dict[str, Any] | None = None, compare_scratch: bool = False,
              out_dir: str | Path | None = None) -> Run:
-    """A new classifier head on ``pretrained``'s backbone, trained on ``dataset``.
+    """A new classifier head on a pretrained run's backbone, trained on a labelled dataset.
 
-    ``freeze="encoder"`` trains the head only; ``"none"`` trains everything, the backbone at
-    ``backbone_factor`` times ``learning_rate``. The manifest's ``parent`` is the pretrained
-    run and ``finetune`` records the chain (and the scratch baseline when asked).
+    ``freeze="encoder"`` trains the head only; ``"none"`` trains everything with two
+    optimizers, the backbone at ``backbone_factor`` times ``learning_rate``. Any classifier
+    run can be the backbone (a CNN trained on digits 0-4, fine-tuned to 5-9).
+
+    Args:
+        pretrained: the pretrained (or any classifier) run, or its folder.
+        dataset: a labelled dataset name or a Dataset, with the backbone's input.
+        freeze: ``encoder`` (train the head only) or ``none`` (train everything).
+        epochs: fine-tuning epochs.
+        learning_rate: the head's learning rate.
+        backbone_factor: the backbone's learning rate as a share of the head's (``freeze=
+            "none"``).
+        labelled_fraction: the share of the training labels used, in (0, 1].
+        batch_size: examples per step.
+        seed: seeds the head, the labelled subset and the batches.
+        dataset_options: options of a dataset given by name (``{"classes": [5, 6, 7, 8, 9]}``).
+        compare_scratch: also train the same architecture from scratch on the same labels and
+            budget, recorded beside (the baseline the fine-tuning must beat).
+        out_dir: the runs folder (default: the pretrained run's).
+
+    Returns:
+        The fine-tuned run: its ``parent`` is the pretrained run, its recipe ``finetune``; the
+        manifest's ``finetune`` records the backbone layers, the labels used and the scratch
+        baseline when asked.
+
+    Raises:
+        RunError: ``pretrained`` is not a run.
+        UnknownNameError: an unknown ``freeze`` or dataset.
+        HyperparameterError: a dataset that is not a classification, inputs the backbone did
+            not learn from, a vocabulary larger than the pretrained one, or a fraction outside
+            (0, 1].
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> encoder = km.pretrain("transformer_small", "text", epochs=1, verbose=0)
+        >>> tuned = km.finetune(encoder, "text", epochs=1, labelled_fraction=0.5)
+        >>> tuned.manifest["recipe"], tuned.parent == encoder.id
+        ('finetune', True)
     """
     from kerasmodels.data import load_dataset
     from kerasmodels.modeling import compile_for, evaluate, seed_everything

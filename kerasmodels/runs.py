@@ -142,11 +142,30 @@ def staging_dir(out_dir: str | Path, run_id: str) -> Path:
 
 
 class Run:
-    """A run directory: ``.path``, ``.manifest``, ``.history``, ``.metrics``, ``.model``.
+    """A run directory: one trained, imported or compressed model and everything about it.
 
-    >>> run = km.load_run("saved_models/cnn-digits-20260101-000000")  # doctest: +SKIP
-    >>> run.predict(run.dataset().test[0][:5]).shape  # doctest: +SKIP
-    (5, 10)
+    Everything downstream of training reads and writes only this folder (its contract:
+    ``saved_models/README.md``), so the API, the CLI and the dashboard see the same thing. The
+    model loads on first use of ``.model``, after its config is checked (safe mode, no code
+    from the file runs). Open one with ``km.load_run``; ``km.train``, ``km.compress`` and
+    ``km.import_model`` return one.
+
+    Args:
+        path: the run's folder.
+        manifest: its ``manifest.json``, as written.
+        record: the typed manifest, when already parsed (it is parsed from ``manifest``
+            otherwise).
+
+    Raises:
+        RunError: a manifest that is not a kerasmodels manifest (its schema named).
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> run = km.load_run(run.path)          # a run's folder, e.g. saved_models/cnn-digits-...
+        >>> run.arch, run.manifest["dataset"]["name"], sorted(run.metrics)
+        ('cnn', 'digits', ['test', 'train', 'val'])
+        >>> run.predict(run.dataset().test[0][:5]).shape
+        (5, 10)
     """
 
     def __init__(self, path: str | Path, manifest: dict[str, Any],
@@ -360,7 +379,27 @@ def load_model(path: str | Path, trusted: dict[str, str] | None = None):
 
 
 def load_run(path: Run | str | Path) -> Run:
-    """Open a run directory (the model itself loads on first use)."""
+    """Open a run directory (the model itself loads on first use).
+
+    Args:
+        path: the run's folder, or a Run (returned as it is).
+
+    Returns:
+        The Run.
+
+    Raises:
+        RunError: no such folder (the runs beside it suggested), not a run, or a manifest that
+            is corrupt or from another tool (the file and the fix named).
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> km.load_run(run.path).id == run.id
+        True
+        >>> km.load_run("saved_models/no-such-run")
+        Traceback (most recent call last):
+        ...
+        kerasmodels.errors.RunError: run directory saved_models/no-such-run does not exist...
+    """
     if isinstance(path, Run):
         return path
     if not isinstance(path, (str, os.PathLike)):
@@ -391,7 +430,24 @@ def check_manifest(manifest: Any, path: Path) -> Manifest:
 
 
 def scan_runs(runs_dir: str | Path = RUNS_DIR) -> tuple[list[Run], list[tuple[Path, str]]]:
-    """All runs under ``runs_dir``, oldest first, and the broken ones with the reason."""
+    """All runs under a runs folder, oldest first, and the broken ones with the reason.
+
+    Args:
+        runs_dir: the runs folder (a folder that does not exist holds no runs).
+
+    Returns:
+        ``(runs, broken)``: the loadable Runs, and ``(folder, reason)`` for each folder that
+        looks like a run and cannot be opened (a missing model, a corrupt manifest).
+
+    Raises:
+        TypeError: ``runs_dir`` is not a path.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> runs, broken = km.scan_runs(run.path.parent)
+        >>> len(runs) >= 1, broken
+        (True, [])
+    """
     root = Path(runs_dir)
     runs: list[Run] = []
     broken: list[tuple[Path, str]] = []
@@ -413,8 +469,24 @@ def scan_runs(runs_dir: str | Path = RUNS_DIR) -> tuple[list[Run], list[tuple[Pa
 
 def runs_table(runs_dir: str | Path = RUNS_DIR) -> tuple[list[dict[str, Any]],
                                                                  list[tuple[Path, str]]]:
-    """One row per run (arch, dataset, parent, recipe, params, test metrics, size, epochs),
-    and the broken runs with the reason: what ``kerasmodels runs`` and the dashboard show."""
+    """One row per run, and the broken runs: what ``kerasmodels runs`` and the dashboard show.
+
+    Args:
+        runs_dir: the runs folder.
+
+    Returns:
+        ``(rows, broken)``: a dict per run (id, arch, dataset, parent, recipe, params, test
+        metrics, size, epochs, ...) and ``(folder, reason)`` for each broken one.
+
+    Raises:
+        TypeError: ``runs_dir`` is not a path.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> rows, broken = km.runs_table(run.path.parent)
+        >>> rows[0]["arch"], rows[0]["dataset"]
+        ('cnn', 'digits')
+    """
     runs, broken = scan_runs(runs_dir)
     rows = []
     for run in runs:
@@ -433,7 +505,23 @@ def runs_table(runs_dir: str | Path = RUNS_DIR) -> tuple[list[dict[str, Any]],
 
 def list_runs(runs_dir: str | Path = RUNS_DIR, *,
               where: Callable[[Run], bool] | None = None) -> list[Run]:
-    """The loadable runs under ``runs_dir`` (see :func:`scan_runs` for broken ones)."""
+    """The loadable runs under a runs folder, oldest first.
+
+    Args:
+        runs_dir: the runs folder (a folder that does not exist holds no runs).
+        where: keep only the runs for which ``where(run)`` is true.
+
+    Returns:
+        The runs; broken ones are left out (``km.scan_runs`` lists them with the reason).
+
+    Raises:
+        TypeError: ``runs_dir`` is not a path.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> [r.arch for r in km.list_runs(run.path.parent, where=lambda r: r.parent is None)]
+        ['cnn']
+    """
     runs, _ = scan_runs(runs_dir)
     return [r for r in runs if where is None or where(r)]
 

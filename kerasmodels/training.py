@@ -41,7 +41,7 @@ from kerasmodels.logs import get_logger
 from kerasmodels.model_files import save_keras_file
 from kerasmodels.modeling import compile_for, evaluate, run_name, seed_everything
 from kerasmodels.optimizers import make_optimizer
-from kerasmodels.options import TRAINING, check_all
+from kerasmodels.options import TRAINING, check_all, documented
 from kerasmodels.regularizers import make_regularizer, with_kernel_regularizer
 from kerasmodels.resume import TrainingState, epoch_batches
 from kerasmodels.runs import (
@@ -235,6 +235,7 @@ class WorkFolder:
         return cls(work, run_id, out_dir, created_out_dir)
 
 
+@documented(TRAINING)
 def train(
     arch: str | Any = DEFAULT_ARCH,
     dataset: str | Dataset = DEFAULT_DATASET,
@@ -260,24 +261,53 @@ def train(
     callbacks: list | tuple = (),
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
     distribution: str | None = None,
-    **hparams,
+    **hparams: Any,
 ) -> Run | None:
-    """Train ``arch`` on ``dataset`` and save the run; returns the Run.
+    """Train ``arch`` on ``dataset`` and save the run.
 
-    Every option is declared (default, accepted values, meaning) in
-    :data:`kerasmodels.options.TRAINING`, which the CLI, the dashboard and the search read too;
-    unset ``epochs``, ``batch_size`` and ``learning_rate`` take the architecture's defaults.
-    ``arch`` is a registry name or your own uncompiled Keras model (tf_keras or Keras 3): it is
-    copied, checked to fit the dataset, and trained like any architecture. ``resume``: an
-    interrupted call made again continues from its last saved state (saved at an epoch's end
-    at most every ``checkpoint_every`` seconds). ``on_epoch_end(epoch, logs)`` runs after each
-    epoch. ``distribution``: ``"mirrored"`` or ``"multiworker"`` (:mod:`kerasmodels.distribute`);
-    only the chief saves the run, the other workers return None.
+    Every option is declared once (default, accepted values, meaning) in ``km.TRAINING``, which
+    the CLI, the dashboard and the search read too; the options below without their own text
+    come from that table. Unset ``epochs``, ``batch_size`` and ``learning_rate`` take the
+    architecture's defaults. A call interrupted (Ctrl-C, a kill, a crash) and made again
+    continues from its last saved state and ends with the weights an uninterrupted call gives.
 
-    >>> import kerasmodels as km
-    >>> run = km.train("mlp", "digits", epochs=2, out_dir="/tmp/km-doc", verbose=0)
-    >>> sorted(run.metrics)
-    ['test', 'train', 'val']
+    Args:
+        arch: a registered architecture (``km.architecture_names()``), or your own uncompiled
+            Keras model (tf_keras or Keras 3): it is copied, checked to fit the dataset, and
+            trained like any architecture.
+        dataset: a dataset name (``km.load_dataset``) or a Dataset.
+        optimizer_options: the optimizer's own options (``{"momentum": 0.9}``, ``{"beta_2":
+            0.99}``).
+        schedule_options: the schedule's options (``{"decay_rate": 0.5}``).
+        out_dir: the runs folder the run is saved in.
+        resume: continue an interrupted call with the same arguments from its saved state.
+        verbose: 0 silent, 1 a progress bar per epoch.
+        dataset_options: options of a dataset given by name (``{"classes": [0, 1]}``).
+        callbacks: Keras callbacks added to the fit.
+        on_epoch_end: ``f(epoch, logs)`` called after each epoch.
+        distribution: ``"mirrored"`` (every local device) or ``"multiworker"`` (the cluster in
+            ``TF_CONFIG``, see ``km.launch``); only the chief saves the run.
+        **hparams: the architecture's hyperparameters (``km.get_architecture(arch).hparams``).
+
+    Returns:
+        The saved Run (its folder under ``out_dir``), or None on a multi-worker run's other
+        workers.
+
+    Raises:
+        UnknownNameError: an unknown architecture, dataset, optimizer, schedule or
+            hyperparameter.
+        HyperparameterError: a value an option refuses (the accepted range named).
+        InputShapeError: a model of your own whose input or outputs do not fit the dataset.
+        TrainingDivergedError: the loss or the weights became NaN or infinite (the epoch and
+            step named; nothing is saved).
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> run = km.train("linear", "digits", epochs=2, verbose=0)
+        >>> sorted(run.metrics), run.manifest["training"]["epochs"]
+        (['test', 'train', 'val'], 2)
+        >>> run.predict(km.load_dataset("digits").test[0][:3]).shape
+        (3, 10)
     """
     plan = TrainingPlan.resolve(
         arch, dataset, hparams, epochs=epochs, batch_size=batch_size, strategy=strategy,

@@ -157,9 +157,16 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
         HyperparameterError: a bad space, trial count or timeout; no trial completed.
         StorageError: a malformed or unreachable storage, or a study made for another search.
 
-    Example:
-        >>> km.search("mlp", "digits", trials=20, storage="postgresql://km@db/km",
-        ...           study="mlp-digits")  # doctest: +SKIP
+    Examples:
+        Two short trials here; several machines share one search through a database URL
+        (``storage="postgresql://km@db/km", study="mlp-digits"`` on each):
+
+        >>> import kerasmodels as km
+        >>> result = km.search("linear", "digits", trials=2, epochs=1, progress=False)
+        >>> len(result.trials), result.best_run.arch
+        (2, 'linear')
+        >>> sorted(result.best_params)[:2]
+        ['learning_rate', 'optimizer']
     """
     import optuna
 
@@ -182,7 +189,8 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
                        sampler=optuna.samplers.TPESampler(seed=seed),
                        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
     if not found.trials:  # trial 0: the defaults, the bar to beat
-        found.enqueue_trial({k: v for k, v in _default_params(arch).items() if k in space})
+        found.enqueue_trial({k: v for k, v in _default_params(arch).items()
+                             if k in space and _within(v, space[k])})
     objective = Objective(arch, data, space, epochs=epochs, seed=seed, out_dir=out_dir)
     if "objective" not in found.user_attrs:
         found.set_user_attr("objective", f"val_{objective.score}" if objective.score
@@ -338,6 +346,14 @@ class Objective:
                     self.model.stop_training = True
 
         return Report()
+
+
+def _within(value: Any, values: Any) -> bool:
+    """Whether the space's entry (a list of choices or a ``(low, high[, "log"])`` range) holds
+    ``value``: a default outside it is sampled, not enqueued (Optuna would warn and use it)."""
+    if isinstance(values, tuple):
+        return isinstance(value, (int, float)) and values[0] <= value <= values[1]
+    return value in values
 
 
 def _default_params(arch: str) -> dict[str, Any]:

@@ -52,9 +52,30 @@ class Variants(list):
 def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = None) -> Variants:
     """The Keras model and every exported file of each member of ``run``'s family, warmed up.
 
-    A broken file (a random ``.tflite``, garbage ``.onnx``, a corrupt ``exports.json``) does
-    not take the family down: the good variants are returned and each broken one is listed in
-    ``.broken`` with its reason. ``formats`` restricts the list.
+    The family is the root run and its compressed children; each member's Keras model and
+    each file in its ``exports.json`` becomes a variant with its runtime (LiteRT, ONNX
+    Runtime, TFLM, TensorFlow), loaded once. The Playground predicts with them side by side.
+
+    Args:
+        run: any member of the family, or its folder.
+        formats: keep only these formats (``"keras"`` and rows of the format table).
+
+    Returns:
+        A list of variants (``run``, ``recipe``, ``format``, ``runtime``, ``predictor``,
+        ``labels``) with a ``broken`` attribute: ``(run, file, reason)`` for each file that
+        did not load (a random ``.tflite``, garbage ``.onnx``, a corrupt ``exports.json``),
+        which does not take the family down.
+
+    Raises:
+        RunError: ``run`` is not a run.
+        UnknownNameError: a format that is neither ``keras`` nor a row of the table.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> _ = km.export(run, ["tflite-int8"])
+        >>> variants = km.load_variants(run, formats=("keras", "tflite-int8"))
+        >>> sorted((v.format, v.runtime) for v in variants if v.recipe == "base")
+        [('keras', 'keras'), ('tflite-int8', 'litert')]
     """
     from kerasmodels.benchmarks import family
     from kerasmodels.errors import KerasModelsError
@@ -64,6 +85,12 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
     from kerasmodels.runtime import load_predictor
     from kerasmodels.runtime.keras import KerasPredictor
 
+    if formats is not None:
+        from kerasmodels.errors import UnknownNameError
+
+        for name in formats:
+            if name not in ("keras", *format_names()):
+                raise UnknownNameError("format", name, ("keras", *format_names()))
     found = Variants()
     members = family(load_run(run))
     example = members[0].dataset().test[0][:1]  # warm-up input (zeros are all padding)
@@ -112,12 +139,30 @@ def load_variants(run: Run | str | Path, *, formats: tuple[str, ...] | None = No
 
 
 def predict_variants(variants: list[Variant], x: np.ndarray) -> list[dict[str, Any]]:
-    """Each variant's output for one example ``x``: label, confidence, probabilities, ms
-    (an anomaly detector's: ``anomaly_score``, its ``threshold`` and the label ``normal`` or
-    ``anomaly``).
+    """Each variant's answer for one example, timed: the Playground's table.
 
-    The input's shape is checked once (an InputShapeError names the shape the family takes);
-    a variant whose runtime fails on this input gets its ``error`` instead of a label.
+    Args:
+        variants: what ``km.load_variants`` returned (or some of it).
+        x: one example as the dataset's arrays hold it (``input_shape``, or with a batch axis
+            of 1).
+
+    Returns:
+        A row per variant: ``variant``, ``run``, ``recipe``, ``format``, ``runtime``, ``ms``,
+        ``label``, ``confidence`` and ``probabilities`` (an anomaly detector's:
+        ``anomaly_score``, its ``threshold`` and the label ``normal`` or ``anomaly``). A variant
+        whose runtime fails on this input gets its ``error`` instead of a label.
+
+    Raises:
+        InputShapeError: an input of another shape or dtype than the family takes (checked
+            once, the expected shape named), or NaN or infinite values.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> variants = km.load_variants(run, formats=("keras", "tflite-int8"))
+        >>> x = run.dataset().test[0][0]
+        >>> rows = km.predict_variants(variants, x)
+        >>> sorted(rows[0])
+        ['confidence', 'format', 'label', 'ms', 'probabilities', 'recipe', 'run', 'runtime', 'variant']
     """
     from kerasmodels.runs import check_input
 

@@ -17,7 +17,7 @@ sweep does not make; another fresh process runs the console script
 and never in a dead process: a case whose process dies fails the bench (exit 1). It also
 measures what the isolation costs: the same exports in fresh processes with the converters in
 the worker and in the process itself (``KERASMODELS_ISOLATE=0``). Writes
-bench-results/export_matrix.json (the README's table of what each format holds).
+bench-results/export_matrix.json (the docs' table of what each format holds: docs/benchmarks.md).
 
     .venv/bin/python scripts/bench_export_matrix.py           # about an hour on 2 cores
     .venv/bin/python scripts/bench_export_matrix.py --quick   # CI: the crash case, no recipe

@@ -1,11 +1,13 @@
-"""The README's figures, generated from bench-results/*.json so that text and data cannot drift.
+"""The figures of the README and the docs site, generated from bench-results/*.json so that
+text and data cannot drift.
 
-Every block between ``<!-- figures: NAME -->`` and ``<!-- /figures -->`` in README.md is
-rewritten from ``bench-results/NAME.json`` (written by ``scripts/bench_NAME.py``) by the
-renderer of that name below, with the machine it was measured on.
+Every block between ``<!-- figures: NAME -->`` and ``<!-- /figures -->`` in README.md and
+docs/*.md is rewritten from ``bench-results/NAME.json`` (written by ``scripts/bench_NAME.py``)
+by the renderer of that name below, with the machine it was measured on. Each block lives in
+one file only (most in docs/benchmarks.md).
 
-    .venv/bin/python scripts/readme_figures.py           # rewrite README.md
-    .venv/bin/python scripts/readme_figures.py --check   # exit 1 if README.md is out of date
+    .venv/bin/python scripts/readme_figures.py           # rewrite README.md and docs/*.md
+    .venv/bin/python scripts/readme_figures.py --check   # exit 1 if any is out of date
 """
 
 from __future__ import annotations
@@ -76,6 +78,29 @@ def render_export_formats(_: dict) -> str:
     return table(["format", "file", "for", "checked in", "top-1 agreement with Keras at least",
                   "max difference at most (regression, in std of the outputs)",
                   "AUC drop at most (anomaly detection)", "options", "note"], rows)
+
+
+def option_rows(options: dict) -> str:
+    """An option table's rows: name, default, what it accepts, what it means, its search."""
+    rows = [[f"`{o.name}`", "-" if o.default is None else f"`{o.default!r}`", o.expected,
+             o.help, "-" if o.search is None else f"`{o.search!r}`"] for o in options.values()]
+    rows = [[cell.replace("|", "\\|") for cell in row] for row in rows]
+    return table(["option", "default", "accepts", "meaning", "searched over"], rows)
+
+
+@renderer("training_options", from_code=True)
+def render_training_options(_: dict) -> str:
+    from kerasmodels.options import TRAINING
+
+    return option_rows(TRAINING)
+
+
+@renderer("compression_options", from_code=True)
+def render_compression_options(_: dict) -> str:
+    from kerasmodels.options import COMPRESSION
+
+    return option_rows(COMPRESSION) + ("\n\nA default of `-` is the step's own, in its "
+                                       "signature: `km.recipe_options(recipe)` lists them.")
 
 
 @renderer("train")
@@ -770,11 +795,45 @@ def render_dashboard_load(data: dict) -> str:
                    "SIGTERM to exit", "server MB before / after"], rows) + machine_line(data))
 
 
+def results(name: str) -> dict:
+    return json.loads((ROOT / "bench-results" / f"{name}.json").read_text())
+
+
+@renderer("headline", from_code=True)
+def render_headline(_: dict) -> str:
+    """The README's few figures, each from the bench whose full table is in the docs."""
+    sweep, micro, kws = results("sweep"), results("micro"), results("kws")
+    dashboard, zoo = results("dashboard"), results("zoo")
+    pick, tiny = sweep["pick"], micro["frontier"]["pick"]
+    imported = [row["model"] for row in zoo["rows"] if row.get("max_abs_difference") is not None]
+    lines = [
+        f"- **Phone**: `kerasmodels sweep` on the digits CNN picks {pick['recipe']} in "
+        f"{pick['format']}, **{pick['x_smaller']}x smaller**, test {pick['test_accuracy']:.4f} "
+        f"against the parent's {sweep['parent_accuracy']:.4f}, in {sweep['wall_s']} s "
+        "(`scripts/bench_sweep.py`).",
+        f"- **Microcontroller**: its micro sweep picks {tiny['recipe']} ({tiny['options']}): "
+        f"**{kilobytes(tiny['flash_bytes'])} kB flash, {kilobytes(tiny['arena_bytes'])} kB "
+        f"arena** measured with TFLM, test {tiny['test_score']:.4f} (`scripts/bench_micro.py`).",
+        f"- **Keyword spotting**: MLPerf Tiny's DS-CNN on spoken words, test "
+        f"{kws['keras_test_accuracy']:.4f}, int8 {kws['int8_minus_keras_pp']:+.2f} pp, "
+        f"{kilobytes(kws['micro_flash_bytes'])} kB flash and "
+        f"{kilobytes(kws['micro_arena_bytes'])} kB arena on TFLM (`scripts/bench_kws.py`).",
+        f"- **Your model**: {len(imported)} of the {len(zoo['rows'])} keras.applications models "
+        f"tried ({', '.join(imported)}) saved as `.keras` files by Keras 3, imported as runs "
+        "and exported to float32 and int8 TFLite, each file checked against its model "
+        "(`scripts/bench_zoo.py`).",
+        f"- **Dashboard**: first page in {dashboard['first_page_s']:.2f} s, a Playground "
+        f"prediction from every variant in {dashboard['prediction_ms_median']:.0f} ms "
+        "(median; `scripts/bench_dashboard.py`).",
+    ]
+    return "\n".join(lines) + machine_line(sweep)
+
+
 def render(text: str) -> str:
     def replace(match: re.Match) -> str:
         name = match["name"]
         if name not in RENDERERS:
-            raise SystemExit(f"README.md has a figures block {name!r} no renderer knows")
+            raise SystemExit(f"a figures block {name!r} has no renderer")
         source = SOURCES.get(name, name)
         data = {} if name in FROM_CODE else \
             json.loads((ROOT / "bench-results" / f"{source}.json").read_text())
@@ -783,23 +842,39 @@ def render(text: str) -> str:
     return MARKER.sub(replace, text)
 
 
+def documents() -> list[Path]:
+    """The files that hold figure blocks: the README and every page of the docs site."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
-                        help="exit 1 when README.md differs from what the JSON files give")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+                        help="exit 1 when a file differs from what the JSON files give")
     args = parser.parse_args(argv)
-    current = args.readme.read_text()
-    wanted = render(current)
-    blocks = [m["name"] for m in MARKER.finditer(current)]
-    if args.check:
+    seen: dict[str, Path] = {}
+    stale = []
+    for path in documents():
+        current = path.read_text()
+        for match in MARKER.finditer(current):
+            if match["name"] in seen:
+                raise SystemExit(f"figures block {match['name']!r} is in both "
+                                 f"{seen[match['name']].relative_to(ROOT)} and "
+                                 f"{path.relative_to(ROOT)}: keep it in one")
+            seen[match["name"]] = path
+        wanted = render(current)
         if wanted != current:
-            print(f"{args.readme} is out of date: run python scripts/readme_figures.py")
+            stale.append(path.relative_to(ROOT))
+            if not args.check:
+                path.write_text(wanted)
+    if args.check:
+        if stale:
+            print(f"out of date: {', '.join(map(str, stale))}: run python "
+                  "scripts/readme_figures.py")
             return 1
-        print(f"{args.readme}: {len(blocks)} figure blocks match bench-results/")
+        print(f"{len(seen)} figure blocks match bench-results/")
         return 0
-    args.readme.write_text(wanted)
-    print(f"rewrote {len(blocks)} figure blocks in {args.readme}: {', '.join(blocks)}")
+    print(f"rewrote {', '.join(map(str, stale)) or 'nothing'} ({len(seen)} figure blocks)")
     return 0
 
 

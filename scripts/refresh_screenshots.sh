@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refresh docs/screenshots/ (the README's pictures of the dashboard) from the browser tests.
+# Refresh docs/screenshots/ (the docs' pictures of the dashboard: docs/dashboard.md) from the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KERASMODELS_SCREENSHOTS="$PWD/docs/screenshots" .venv/bin/python -m pytest tests/test_browser.py -q "$@"

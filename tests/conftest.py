@@ -36,7 +36,7 @@ LONGEST_FIRST = ("test_scripts.py", "test_reopen.py", "test_compression.py", "te
                  "test_import_keras3.py", "test_browser.py", "test_anomaly.py", "test_audio.py",
                  "test_dashboard.py", "test_tiny.py", "test_micro.py", "test_studies.py",
                  "test_packaging.py",
-                 "test_stream.py", "test_device_clients.py",
+                 "test_stream.py", "test_docs.py", "test_device_clients.py",
                  "test_quality.py", "test_training.py", "test_processes.py", "test_cli.py")
 
 

@@ -197,6 +197,33 @@ def test_the_cli_help_and_the_search_read_the_declared_options():
         assert train[name].default == TRAINING[name].default, name
 
 
+def test_a_search_enqueues_only_the_defaults_its_space_holds(tmp_path):
+    """linear's default learning rate (0.05) lies above the searched range (up to 3e-2):
+    enqueued, Optuna warned "Fixed parameter learning_rate ... is out of range" and trained
+    outside the space; it is sampled instead, and the rest of the defaults are the first
+    trial."""
+    import warnings
+
+    from kerasmodels.tuning import _default_params, default_space
+
+    assert _default_params("linear")["learning_rate"] > default_space("linear")["learning_rate"][1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the out-of-range warning fails the search
+        result = km.search("linear", "digits", trials=1, epochs=1, progress=False,
+                           out_dir=tmp_path)
+    first = result.trials[0]["params"]
+    space = default_space("linear")
+    assert space["learning_rate"][0] <= first["learning_rate"] <= space["learning_rate"][1]
+    assert first["optimizer"] == _default_params("linear")["optimizer"]
+
+
+def test_an_option_of_any_kind_says_what_it_accepts_without_calling_it_a_number():
+    """``student`` (a name or a model) and ``keep`` (a share or a dict) were "a number" in
+    ``km.recipe_options`` and the option tables."""
+    assert "number" not in km.recipe_options("distill")["student"]["expected"]
+    assert "number" not in km.COMPRESSION["keep"].expected
+
+
 def test_every_compression_step_option_is_declared():
     from kerasmodels.compression import recipe_options
     from kerasmodels.compression.recipes import STEPS

@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Debian's Chromium (Playwright) against a real
 ``kerasmodels dashboard`` on localhost. Saves a screenshot of every page in a temporary folder;
 ``bash scripts/refresh_screenshots.sh`` runs these tests with ``KERASMODELS_SCREENSHOTS`` set to
-docs/screenshots/ to refresh the README's."""
+docs/screenshots/ to refresh the docs' (docs/dashboard.md)."""
 
 from __future__ import annotations
 

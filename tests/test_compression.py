@@ -59,7 +59,7 @@ def test_prune_reaches_the_target_on_every_kernel_and_leaves_the_parent(parent, 
         assert report["sparsity"][name] == pytest.approx(measured)
     print(f"accuracy: parent {parent.metrics['test']['accuracy']:.4f}, pruned "
           f"{child.metrics['test']['accuracy']:.4f}")
-    # 80% of every kernel gone, and within 3 pp of the parent (README: 1.7 pp at 25 epochs)
+    # 80% of every kernel gone, and within 3 pp of the parent (docs: 1.7 pp at 25 epochs)
     assert child.metrics["test"]["accuracy"] >= parent.metrics["test"]["accuracy"] - 0.03
 
 
@@ -196,7 +196,7 @@ def test_qat_chains_keep_what_the_earlier_steps_made(parent, recipe):
           f"{artifact.parity['top1_agreement']:.2%}), sparsity {report['sparsity']}, unique "
           f"values {report['unique_values']}")
     # the int8 file is the QAT model it came from: same labels, same accuracy (one epoch per
-    # step here; the accuracy at the defaults is bench_compression.py's, in the README)
+    # step here; the accuracy at the defaults is bench_compression.py's, in docs/benchmarks.md)
     assert artifact.parity["top1_agreement"] >= 0.98
     assert artifact.parity["accuracy"] == pytest.approx(child.metrics["test"]["accuracy"],
                                                         abs=0.02)
@@ -280,7 +280,7 @@ def test_distilled_student_is_small_and_close_to_its_teacher(full_cnn_run):
     assert report["student_params"] * 10 <= report["teacher_params"]
     # 14x fewer parameters for at most 3 pp (11 of the 360 test digits) below the teacher, on
     # validation and on test; against the same student trained alone it is within noise here
-    # (the README gives both), so that comparison is reported, not asserted
+    # (docs/benchmarks.md gives both), so that comparison is reported, not asserted
     assert accuracy >= teacher_accuracy - 0.03
     assert student.metrics["val"]["accuracy"] >= teacher.metrics["val"]["accuracy"] - 0.03
     assert abs(accuracy - alone) <= 0.03

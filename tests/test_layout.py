@@ -55,8 +55,8 @@ def test_the_names_are_what_runs_of_earlier_releases_hold(cnn_run):
 
 def test_the_run_directory_contract_is_written_once_in_the_runs_folder():
     """saved_models/README.md, in the default runs folder itself, names every file a run
-    holds; the README and docs/architecture.md link to it instead of keeping copies; a runs
-    folder holding it lists no broken run."""
+    holds; the README and the docs site link to it or include it instead of keeping copies; a
+    runs folder holding it lists no broken run."""
     from kerasmodels.runs import scan_runs
 
     root = PACKAGE.parent
@@ -65,8 +65,10 @@ def test_the_run_directory_contract_is_written_once_in_the_runs_folder():
                  "QAT_TEMPLATE", "EXPORTS", "EXPORTS_RECORD", "LABELS", "FEATURES", "SWEEP",
                  "BENCHMARK", "SEARCHES", "SEARCH_STORAGE"):
         assert layout.NAMES[name] in contract, name
-    for copy in ("README.md", "docs/architecture.md"):
-        text = (root / copy).read_text()
-        assert "saved_models/README.md" in text and "  history.json " not in text, copy
+    for copy in [root / "README.md", *(root / "docs").rglob("*.md")]:
+        assert "  history.json " not in copy.read_text(), copy
+    # the docs site shows it by including the file itself
+    assert '--8<-- "saved_models/README.md' in (root / "docs" / "run-directory.md").read_text()
+    assert "docs/run-directory.md" in (root / "README.md").read_text()
     _, broken = scan_runs(root / layout.RUNS_DIR)
     assert not any(path.name == "README.md" for path, _ in broken)

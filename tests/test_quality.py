@@ -1,4 +1,4 @@
-"""The default budgets reach the accuracy the README promises (slow: full default training)."""
+"""The default budgets reach the accuracy the docs promise (docs/benchmarks.md) (slow: full default training)."""
 
 import pytest
 

@@ -134,7 +134,7 @@ def test_bad_search_spaces(space, match, tmp_path):
 
 @pytest.mark.slow
 def test_pretrained_transformer_beats_scratch_on_a_tenth_of_the_labels(tmp_path):
-    """``scripts/bench_pretraining.py --quick`` on a CI budget (the README's figures: 10
+    """``scripts/bench_pretraining.py --quick`` on a CI budget (the figures in docs/benchmarks.md: 10
     epochs on 6,000 sequences): masked-token pretraining, fine-tuning on 10% of the labels, and
     the same architecture from scratch on the same labels."""
     figures = run_quick("pretraining", tmp_path / "pretraining.json", "--pretrain-epochs", "6",

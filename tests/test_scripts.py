@@ -1,5 +1,5 @@
 """The benchmark scripts run end to end and write their JSON (speed targets live in the JSON),
-and the README's figures are the ones in bench-results/."""
+and the figures of the README and the docs are the ones in bench-results/."""
 
 import json
 import subprocess
@@ -62,14 +62,37 @@ def test_bench_script_quick_mode_works(name, tmp_path):
 
 
 def test_readme_figures_are_the_committed_results():
-    """Every figure block in the README is what scripts/readme_figures.py renders from
-    bench-results/*.json, and every bench script's results are committed."""
+    """Every figure block in the README and docs/*.md is what scripts/readme_figures.py renders
+    from bench-results/*.json, and every bench script's results are committed."""
     result = subprocess.run([sys.executable, "scripts/readme_figures.py", "--check"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     for name in BENCHMARKS:
         figures = json.loads((ROOT / "bench-results" / f"{name}.json").read_text())
         assert not figures.get("quick"), f"bench-results/{name}.json holds a --quick run"
+
+
+def test_lab_plots_quick_draws_every_plot_of_the_training_page(tmp_path):
+    """scripts/lab_plots.py --quick writes each PNG the docs' training page shows."""
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("lab_plots", ROOT / "scripts" / "lab_plots.py")
+    plots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plots)
+    result = subprocess.run([sys.executable, "scripts/lab_plots.py", "--quick", "--out",
+                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    page = (ROOT / "docs" / "training.md").read_text()
+    assert sorted(png.stem for png in tmp_path.glob("*.png")) == sorted(plots.PLOTS)
+    for name in plots.PLOTS:
+        assert f"](lab/{name}.png)" in page, name
+        assert (ROOT / "docs" / "lab" / f"{name}.png").is_file(), name  # committed
+        with Image.open(tmp_path / f"{name}.png") as image:
+            assert image.size[0] > 500
+            assert len(image.convert("L").getcolors(1 << 16)) > 10  # drawn, not blank
 
 
 def test_bench_optimizers_quick_writes_json(tmp_path):

@@ -194,6 +194,14 @@ def test_loss_surface_and_paths():
     assert distance(surface["paths"]["gd"][-1], surface["optimum"]) < 1e-3
 
 
+@pytest.mark.parametrize(("X", "y"), [(np.zeros(3), np.zeros(4)), (np.zeros(3), None),
+                                      (np.zeros(1), np.zeros(1))])
+def test_loss_surface_refuses_data_that_is_not_points_and_their_targets(X, y):
+    """Different lengths were a numpy broadcasting error from deep inside."""
+    with pytest.raises(HyperparameterError, match="X and y|give both X and y"):
+        km.loss_surface(X, y, steps=2, grid=3)
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [

@@ -11,6 +11,8 @@ kerasmodels names a family or an architecture: they read these tables, and the r
 
 from __future__ import annotations
 
+from typing import Any
+
 from kerasmodels.architectures import (  # noqa: F401  (registers)
     autoencoder,
     cnn,
@@ -33,14 +35,46 @@ DEMO_ARCHS = ("cnn", "mlp", "rnn", "transformer")  # `kerasmodels demo`, each on
 
 
 def get_architecture(name: str) -> Architecture:
-    """Look an architecture up by name, with a clear error listing the choices."""
+    """Look an architecture up by name.
+
+    Args:
+        name: a registered architecture.
+
+    Returns:
+        Its registry row: ``builder``, ``hparams`` (the defaults), ``family``, ``description``
+        and the training defaults.
+
+    Raises:
+        UnknownNameError: no architecture has that name (the closest one suggested).
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> km.get_architecture("cnn").hparams
+        {'filters': (32, 64), 'kernel_size': 3, 'dense_units': 128, 'dropout': 0.0}
+    """
     if name not in REGISTRY:
         raise UnknownNameError("architecture", name, REGISTRY)
     return REGISTRY[name]
 
 
 def small_variant(name: str) -> str:
-    """The small variant of an architecture's family (``cnn`` -> ``cnn_small``)."""
+    """The small variant of an architecture's family, the default distillation student.
+
+    Args:
+        name: a registered architecture.
+
+    Returns:
+        The family's small architecture (``cnn`` -> ``cnn_small``), or ``name`` itself when
+        its family has none.
+
+    Raises:
+        UnknownNameError: no architecture has that name.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> km.small_variant("cnn"), km.small_variant("linear")
+        ('cnn_small', 'linear')
+    """
     arch = get_architecture(name)
     for other in REGISTRY.values():
         if other.small_of == arch.name or (other.small_of and other.family == arch.family):
@@ -49,6 +83,17 @@ def small_variant(name: str) -> str:
 
 
 def architecture_names() -> list[str]:
+    """Every registered architecture, what ``arch`` may name in ``km.train`` and the CLI.
+
+    Returns:
+        The names in registry order: the classic families, their small variants and MLPerf
+        Tiny's reference models.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> {"cnn", "mlp", "rnn", "transformer", "ds_cnn", "resnet8"} <= set(km.architecture_names())
+        True
+    """
     return list(REGISTRY)
 
 
@@ -97,16 +142,35 @@ def problem_spec(dataset: Dataset | str | None = None, *, input_shape=None, num_
     return ProblemSpec(input_shape, num_classes, task, vocab_size)
 
 
-def build_model(arch: str, dataset: Dataset | str | None = None, *, input_shape=None,
-                num_classes=None, task=None, vocab_size=None, **hparams):
-    """Build an uncompiled keras.Model of a registered architecture.
+def build_model(arch: str, dataset: Dataset | str | None = None, *,
+                input_shape: tuple[int, ...] | None = None, num_classes: int | None = None,
+                task: str | None = None, vocab_size: int | None = None, **hparams: Any) -> Any:
+    """Build an uncompiled Keras model (tf_keras) of a registered architecture.
 
-    Pass a Dataset (or its name) or the shapes; ``hparams`` override the builder's defaults
-    (see ``km.get_architecture(arch).hparams``).
+    Args:
+        arch: a registered architecture (``km.architecture_names()``).
+        dataset: a Dataset or its name: the input shape, classes, task and vocabulary come from
+            it. Or give them yourself (``input_shape`` and ``num_classes``).
+        input_shape: one example's shape, without the batch axis.
+        num_classes: the classes of a classifier.
+        task: ``classification`` (default), ``regression`` or ``anomaly``.
+        vocab_size: the vocabulary of a token model.
+        **hparams: the architecture's hyperparameters (``km.get_architecture(arch).hparams``
+            lists them with their defaults).
 
-    >>> import kerasmodels as km
-    >>> km.build_model("mlp", input_shape=(8, 8, 1), num_classes=10).output_shape
-    (None, 10)
+    Returns:
+        The model, uncompiled and untrained (``km.train`` compiles and fits it).
+
+    Raises:
+        UnknownNameError: an unknown architecture or hyperparameter.
+        HyperparameterError: a hyperparameter value the architecture refuses.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> km.build_model("mlp", input_shape=(8, 8, 1), num_classes=10).output_shape
+        (None, 10)
+        >>> km.build_model("cnn", input_shape=(24, 24, 3), num_classes=10).count_params()
+        315722
     """
     spec_of = get_architecture(arch)
     spec_of.check_hparams(hparams)

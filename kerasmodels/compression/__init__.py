@@ -26,7 +26,7 @@ from kerasmodels.compression.recipes import get_recipe, get_step, recipe_names, 
 from kerasmodels.errors import HyperparameterError
 from kerasmodels.layout import LOGS
 from kerasmodels.logs import get_logger
-from kerasmodels.options import COMPRESSION, check_all
+from kerasmodels.options import COMPRESSION, check_all, documented
 from kerasmodels.runs import Run, load_run
 
 LOG = get_logger(__name__)
@@ -46,8 +46,12 @@ def recipe_options(recipe: str) -> dict[str, dict[str, Any]]:
     Raises:
         UnknownNameError: no recipe has that name.
 
-    >>> recipe_options("prune")["target_sparsity"]["default"]
-    0.8
+    Examples:
+        >>> import kerasmodels as km
+        >>> km.recipe_options("prune")["target_sparsity"]["default"]
+        0.8
+        >>> km.recipe_options("cluster")["clusters"]
+        {'default': 16, 'steps': ['cluster'], 'help': 'distinct values per weight tensor (cluster)', 'expected': 'an integer from 2 to 256'}
     """
     import inspect
 
@@ -79,29 +83,40 @@ def check_recipe(recipe: str, options: dict[str, Any]) -> None:
     check_all(COMPRESSION, options, "compression option")
 
 
+@documented(COMPRESSION, variadic=True)
 def compress(run: Run | str | Path, recipe: str, *, progress: bool = False,
              **options: Any) -> Run:
     """Apply ``recipe`` to a clone of ``run``'s model and save the result as a child run.
 
     A chain's options go to every step that takes them (``target_sparsity`` to prune,
     ``clusters`` to cluster, ``epochs`` to each step), and each step is told what the earlier
-    ones made that it must keep (its row's ``keeps``); :func:`recipe_options` lists the
-    options with their defaults, :data:`kerasmodels.options.COMPRESSION` declares what each
-    accepts. Every step's epochs go to TensorBoard (the child's ``logs/<step>/``);
-    ``progress`` shows a bar per step.
+    ones made that it must keep (its row's ``keeps``); ``km.recipe_options(recipe)`` lists the
+    options with their defaults. Every step's epochs go to TensorBoard (the child's
+    ``logs/<step>/``).
 
     Args:
         run: the parent run (or its folder).
-        recipe: a row of :data:`kerasmodels.compression.recipes.RECIPES`.
+        recipe: ``prune``, ``cluster``, ``qat``, ``distill``, ``channel_prune`` or a chain
+            of them (``prune+qat``, ``cluster+qat``, ``prune+cluster+qat``, ...): a row of
+            ``kerasmodels.compression.recipes.RECIPES``.
         progress: a progress bar per step.
-        **options: the recipe's options.
 
     Returns:
-        The child run, saved beside its parent.
+        The child run, saved beside its parent: its manifest names the ``parent`` and the
+        ``recipe`` and adds a ``compression`` report.
 
     Raises:
         UnknownNameError: no recipe has that name.
-        HyperparameterError: an option the recipe does not take or a value it refuses.
+        HyperparameterError: an option the recipe does not take, or a value it refuses.
+        RunError: a graph-only run (an imported SavedModel) for a recipe that changes layers.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> child = km.compress(run, "cluster", epochs=1, clusters=8)
+        >>> child.manifest["recipe"], child.parent == run.id
+        ('cluster', True)
+        >>> child.manifest["compression"]["unique_values"]
+        {'conv_0': 8, 'conv_1': 8, 'dense': 8, 'logits': 8}
     """
     check_recipe(recipe, options)
     steps = [get_step(name) for name in get_recipe(recipe).steps]

@@ -98,7 +98,19 @@ TARGETS = {target.name: target for target in (
 
 
 def sweep_targets() -> dict[str, Target]:
-    """The targets a sweep can compare for (a copy of :data:`TARGETS`)."""
+    """The devices a sweep can choose for: a copy of the table ``TARGETS``.
+
+    Returns:
+        ``{name: Target}``: ``phone`` (LiteRT, ranked on gzip size) and ``micro`` (TFLM, ranked
+        on flash, with the arena and latency beside it); each row names its runtime, its size
+        measure and the costs of its Pareto front.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> targets = km.sweep_targets()
+        >>> sorted(targets), targets["micro"].runtime, targets["micro"].size
+        (['micro', 'phone'], 'tflm', 'flash_bytes')
+    """
     return dict(TARGETS)
 
 
@@ -166,10 +178,17 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.01,
             higher-is-better (a regression).
         StorageError: a malformed or unreachable storage, or a study made for another sweep.
 
-    Example:
-        >>> result = km.sweep(run, accuracy_budget=0.01, workers=2)  # doctest: +SKIP
-        >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
-        ('distill', 'tflite-int8')
+    Examples:
+        A sweep of one recipe and one format, to keep the example short (the default sweeps
+        every recipe's option sets in every format of the target):
+
+        >>> import kerasmodels as km
+        >>> result = km.sweep(run, recipes=[{"recipe": "cluster", "epochs": 1, "clusters": 8}],
+        ...                   formats=["tflite-int8"], calls=5, progress=False)
+        >>> result["complete"], result["variants_done"], result["variants"]
+        (True, 2, 2)
+        >>> sorted({row["recipe"] for row in result["rows"]})
+        ['cluster', 'none']
     """
     recipes, formats = _checked(accuracy_budget, recipes, formats, target)
     check_positive("workers", workers, integer=True)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from kerasmodels.data import builtin
 from kerasmodels.data.dataset import Dataset, holdout, split
@@ -44,23 +45,51 @@ DEFAULT_DATASET = "digits"
 
 
 def dataset_names() -> list[str]:
-    """Every dataset name ``load_dataset`` accepts (plus ``csv:<path>``, ``images:<folder>``,
-    ``audio:<folder>`` and ``anomaly:<folder>``)."""
+    """Every dataset name ``load_dataset`` accepts, besides the folder and file prefixes.
+
+    Returns:
+        The built-in names (made on this machine) and the downloadable ones; ``csv:<path>``,
+        ``images:<folder>``, ``audio:<folder>`` and ``anomaly:<folder>`` are accepted too.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> km.dataset_names()[:4]
+        ['digits', 'regression', 'sequences', 'text']
+    """
     return [*BUILTIN, *ONLINE]
 
 
-def load_dataset(name: str | Dataset = DEFAULT_DATASET, **options) -> Dataset:
+def load_dataset(name: str | Dataset = DEFAULT_DATASET, **options: Any) -> Dataset:
     """Load a dataset by name with fixed, seeded train/val/test splits.
 
-    Names: ``digits`` (default), ``regression``, ``sequences``, ``text``, ``diabetes``;
-    ``mnist``, ``fashion_mnist``, ``cifar10``, ``imdb`` (download, or ``path=`` a local copy);
-    ``csv:<path>`` with ``target=<column>``; ``images:<folder>`` with ``image_size=(h, w)``
-    and ``color="rgb"|"grayscale"``; ``speech`` (command words synthesized with espeak-ng)
-    and ``audio:<folder>`` (WAV clips in Speech Commands' layout, ``keywords=[...]``; see
-    :func:`kerasmodels.data.audio.load_audio_folder`); ``machines`` (a generated machine's
-    hum) and ``anomaly:<folder>`` (WAV recordings in DCASE's layout, anomaly detection; see
-    :func:`kerasmodels.data.anomaly.load_anomaly_folder`). ``classes=[...]`` keeps only those classes of any
-    classification dataset (see :meth:`Dataset.select_classes`). A Dataset passes through.
+    Args:
+        name: ``digits`` (default: scikit-learn's 8x8 handwritten digits), ``regression``,
+            ``sequences``, ``text``, ``diabetes``, ``speech`` (command words spoken by
+            espeak-ng), ``machines`` (a generated machine's hum, anomaly detection);
+            ``mnist``, ``fashion_mnist``, ``cifar10``, ``imdb`` (downloaded, or ``path=`` a local
+            copy); ``csv:<path>`` (with ``target=<column>``), ``images:<folder>`` (a folder per
+            class), ``audio:<folder>`` (WAV clips in Speech Commands' layout) or
+            ``anomaly:<folder>`` (WAV recordings in DCASE's layout). A Dataset passes through.
+        **options: the loader's options: ``classes=[...]`` keeps those classes of any
+            classification dataset (relabelled in that order); ``image_size=(h, w)`` and
+            ``channels`` or ``color`` for images; ``keywords=[...]`` and ``features`` for audio;
+            ``stream=True`` reads the splits from disk a batch at a time.
+
+    Returns:
+        The Dataset, the same splits for the same name and options on every machine.
+
+    Raises:
+        UnknownNameError: a name that is no dataset (the closest one suggested).
+        DatasetError: a file or folder that cannot be read as asked, an unknown option or a
+            bad value (the reason and the fix named).
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> ds = km.load_dataset("digits")
+        >>> ds.input_shape, ds.num_classes, len(ds.train[0]), len(ds.val[0]), len(ds.test[0])
+        ((8, 8, 1), 10, 1167, 270, 360)
+        >>> km.load_dataset("digits", classes=[5, 6, 7, 8, 9]).labels
+        ['5', '6', '7', '8', '9']
     """
     if isinstance(name, Dataset):
         return name

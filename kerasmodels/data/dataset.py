@@ -31,11 +31,38 @@ def data_dir() -> Path:
 class Dataset:
     """Fixed, seeded train/val/test splits plus what a model and a device need to know.
 
-    >>> import numpy as np
-    >>> x, y = np.zeros((10, 3), "float32"), np.arange(10) % 2
-    >>> ds = Dataset("toy", (x, y), (x, y), (x, y), task="classification", num_classes=2)
-    >>> ds.input_shape, ds.dtype
-    ((3,), 'float32')
+    Every stage takes one: training fits on ``train``, chooses on ``val`` (early stopping, the
+    sweep's pick) and reports on ``test``. ``km.load_dataset`` makes the built-in ones and reads
+    your files; ``Dataset.from_arrays`` splits your own arrays.
+
+    Args:
+        name: the dataset's name, as runs record it.
+        train: the training split, ``(x, y)`` arrays (or a split read from disk a batch at a
+            time, ``stream=True``).
+        val: the validation split, what choices are made on.
+        test: the test split, what is reported.
+        task: ``classification``, ``regression`` or ``anomaly`` (the table ``kerasmodels.tasks``).
+        num_classes: classes of a classification task (None otherwise).
+        labels: the class names, in the order of the model's outputs.
+        preprocessing: how raw input becomes ``x`` (``kind`` ``image``, ``tokens``, ``table``,
+            ``audio``, ...), recorded in every export's metadata so a device can repeat it.
+        vocab_size: the vocabulary size of a token dataset.
+        description: one line for tables and the dashboard.
+        options: the options it was loaded with (``load_dataset(name, **options)``).
+        sha256: the content hash of the file or folder it was read from (``csv:``, ``images:``):
+            a run refuses to reload a changed file.
+
+    Raises:
+        DatasetError: from ``from_arrays`` and ``select_classes``: arrays or classes that cannot
+            make a dataset (the reason named).
+
+    Examples:
+        >>> import numpy as np
+        >>> from kerasmodels import Dataset
+        >>> x, y = np.zeros((10, 3), "float32"), np.arange(10) % 2
+        >>> ds = Dataset("toy", (x, y), (x, y), (x, y), task="classification", num_classes=2)
+        >>> ds.input_shape, ds.dtype
+        ((3,), 'float32')
     """
 
     name: str

@@ -110,10 +110,15 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
     ``isolated``) run in a worker process (:mod:`kerasmodels.exports.isolation`). A
     quantization-aware-trained run is held to the integer bounds in every format.
 
-    Example:
-        >>> artifacts = km.export(run, ["tflite-int8"], on_error="skip")  # doctest: +SKIP
-        >>> artifacts[0].parity["top1_agreement"]  # doctest: +SKIP
-        0.9972
+    Examples:
+        >>> import kerasmodels as km
+        >>> artifacts = km.export(run, ["tflite-int8", "onnx"])
+        >>> [(a.format, a.parity["top1_agreement"] >= 0.95) for a in artifacts]
+        [('tflite-int8', True), ('onnx', True)]
+        >>> km.export(run, ["tflite-int8"], opset=17)
+        Traceback (most recent call last):
+        ...
+        kerasmodels.errors.HyperparameterError: ...opset...
     """
     run = load_run(run)
     names, rows = _requested(formats, on_error, options,

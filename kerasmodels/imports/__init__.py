@@ -39,7 +39,7 @@ REBUILD_TOLERANCE = 1e-4
 PARITY_EXAMPLES = 1000
 
 
-def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = RUNS_DIR,
+def import_model(source: Any, dataset: str | Dataset, *, out_dir: str | Path = RUNS_DIR,
                  name: str | None = None, signature: str = SIGNATURE,
                  dataset_options: dict | None = None,
                  custom_objects: dict[str, Any] | None = None) -> Run:
@@ -75,10 +75,17 @@ def import_model(source, dataset: str | Dataset, *, out_dir: str | Path = RUNS_D
     softmax; one that predicts a single class for most of the validation split is imported
     with a warning saying why that usually happens.
 
-    Example:
-        >>> run = km.import_model("mobilenet_v3.keras", "digits")  # doctest: +SKIP
-        >>> run.manifest["source"]["max_abs_difference"]  # doctest: +SKIP
-        1.2e-06
+    Examples:
+        A Keras 3 model (``import keras``), as a user brings it; a ``.keras``, ``.h5`` or
+        SavedModel path imports the same way:
+
+        >>> import keras
+        >>> import kerasmodels as km
+        >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+        ...                           keras.layers.Dense(10, activation="softmax")])
+        >>> mine = km.import_model(model, "digits", name="mine")
+        >>> mine.manifest["recipe"], mine.manifest["source"]["framework"]
+        ('import', 'keras3')
     """
     if name is not None:
         run_name(name)  # before any work

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from kerasmodels.errors import ModelFileError
 from kerasmodels.layout import MANIFEST, MODEL
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kerasmodels.runs import Run
 
 
 class Predictor(Protocol):
@@ -34,10 +37,33 @@ class Predictor(Protocol):
     def runtime_call(self, example) -> Callable[[], Any]: ...
 
 
-def load_predictor(path, *, num_threads: int | None = None) -> Predictor:
-    """The predictor for an exported file or folder (the format table's ``loader`` for the
-    file's suffix or the folder's marker file), a ``.keras`` file or a run (its Keras model).
-    ``num_threads`` goes to runtimes whose thread count can be set."""
+def load_predictor(path: str | Path | Run, *, num_threads: int | None = None) -> Predictor:
+    """The predictor of an exported file or folder, a ``.keras`` file or a run.
+
+    The format table's ``loader`` for the file's suffix (or the folder's marker file) opens it
+    in its runtime: LiteRT for ``.tflite``, ONNX Runtime for ``.onnx``, TFLM for a
+    ``tflite-micro`` folder, TensorFlow for a SavedModel. Every predictor's ``predict(x)``
+    takes what the dataset's arrays hold and returns the model's outputs.
+
+    Args:
+        path: an exported file or folder, a ``.keras`` file, a run's folder or a Run (its
+            Keras model).
+        num_threads: the runtime's threads, where it can be set.
+
+    Returns:
+        The predictor: ``predict(x)``, ``input_spec`` (shape and dtype).
+
+    Raises:
+        ModelFileError: a path that does not exist or is no model kerasmodels can run (what it
+            takes named), or a corrupt file.
+
+    Examples:
+        >>> import kerasmodels as km
+        >>> _ = km.export(run, ["tflite-int8"])
+        >>> model = km.load_predictor(run.path / "exports" / "tflite-int8.tflite")
+        >>> model.predict(run.dataset().test[0][:4]).shape
+        (4, 10)
+    """
     from kerasmodels.runs import Run
 
     if isinstance(path, Run):
