@@ -28,7 +28,7 @@ os.environ.setdefault(SESSION_MARK, f"{os.getpid()}-{time.time_ns()}")
 # estimated from its slowest tests), 58, 52, 50, 48, 44, 40 (cli, after its error cases moved
 # in process); anomaly ~90, tiny ~50 and stream ~40 estimated from their tests' durations in
 # the fresh-clone run of the second session of 2026-12-05; sweep_studies ~140 from its tests'
-# durations in the fourth). xdist hands a whole file to
+# durations in the fourth; docs ~70 from --durations=0 in the fifth). xdist hands a whole file to
 # whichever worker is free, in collection order
 # (--no-loadscope-reorder), so the long ones start first and the short ones fill in at the end.
 LONGEST_FIRST = ("test_scripts.py", "test_reopen.py", "test_compression.py", "test_scale.py",
