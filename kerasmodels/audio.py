@@ -1,6 +1,6 @@
 """Sound for keyword spotting: WAV files in, fixed-length clips out, and the feature parameters
 a model is trained with. numpy and the standard library only (``wave`` reads the file), so a
-device (:class:`kerasmodels.edge.EdgeModel`) reads sound as training did.
+device (``kerasmodels.edge.EdgeModel``) reads sound as training did.
 
 The features themselves (MFCCs or log-mel energies) are computed by
 ``kerasmodels.data.audio`` with ``tf.signal``, and exported as a ``.tflite`` of their own
@@ -131,14 +131,14 @@ class FeatureParams:
     @classmethod
     def from_preprocessing(cls, prep: dict[str, Any]) -> FeatureParams:
         """The parameters a ``preprocessing`` entry recorded (the inverse of
-        :meth:`to_preprocessing`)."""
+        ``to_preprocessing``)."""
         return cls(**known_fields(cls, prep))
 
 
 @dataclass(frozen=True)
 class FrameParams:
     """How a machine recording becomes anomaly-detection inputs; recorded in the run's
-    ``preprocessing`` like :class:`FeatureParams`.
+    ``preprocessing`` like ``FeatureParams``.
 
     The defaults are MLPerf Tiny's anomaly-detection reference (``baseline.yaml``): 16 kHz,
     an FFT of 1024 samples (Hann window) every 512, the power spectrum on 128 mel bands,
@@ -298,7 +298,7 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_R
 def as_clips(raw, params: FeatureParams) -> np.ndarray:
     """Raw sound as a batch of clips ``(n, clip_samples)``: a WAV path, a list of paths, WAV
     bytes, one clip of samples, or a batch of clips. Each is padded to the clip length, or cut
-    to its loudest clip when longer (:func:`loudest`)."""
+    to its loudest clip when longer (``loudest``)."""
     import io
 
     if isinstance(raw, (str, Path)):

@@ -1,12 +1,12 @@
 """The benchmark table: every run of a family x every exported format x runtime.
 
 Each row measures, through that runtime: test accuracy (or MAE), batch-1 latency (p50, p90 of
-the runtime alone: every variant's ``runtime_call``, timed interleaved by :func:`latencies`)
+the runtime alone: every variant's ``runtime_call``, timed interleaved by ``latencies``)
 and batch throughput (through ``predict``, numpy included), next to the model's params, file
 bytes, gzip bytes and weight sparsity. ``flash_bytes`` is what a device stores (the model file;
 for tflite-micro the model alone, not its C source); ``ram_bytes`` what running it takes: the
 measured tensor arena for TFLM, and for LiteRT and ONNX Runtime the peak resident memory a
-fresh process adds while it loads the file and runs one example (:func:`peak_memory`).
+fresh process adds while it loads the file and runs one example (``peak_memory``).
 ``threads`` is the runtime's thread count (TensorFlow's is process-wide: every core unless set).
 Written to ``<root run>/benchmark.json`` and ``benchmark.csv``.
 

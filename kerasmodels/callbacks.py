@@ -81,8 +81,8 @@ NON_FINITE_LOSS = "kerasmodels: the training loss is NaN or inf"
 class DivergenceGuard(keras.callbacks.Callback):
     """Stop at the first non-finite loss (the step it happened) or weights (at an epoch's end).
 
-    The loss is checked inside the training graph: :meth:`watch` wraps ``model.train_step`` so
-    that a NaN/inf loss raises at once, and :meth:`caught` turns that error into
+    The loss is checked inside the training graph: ``watch`` wraps ``model.train_step`` so
+    that a NaN/inf loss raises at once, and ``caught`` turns that error into
     ``diverged_at = (epoch, batch)``. A per-batch callback hook would do the same from Python,
     but then Keras waits for every step and calls every callback's batch hooks: a small model
     trained at about half its steps per second (``scripts/bench_train.py`` measures the cost).

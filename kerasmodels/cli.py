@@ -318,7 +318,8 @@ def _sweep_arguments(sweep: argparse.ArgumentParser) -> None:
     swept = _defaults(sweeping.sweep)
     sweep.add_argument("--budget", type=float, dest="accuracy_budget",
                        help="accuracy the pick may lose against the parent's, on validation "
-                            f"(default {swept['accuracy_budget']}: 0.01 is one point)")
+                            f"(default {sweeping.DEFAULT_BUDGET}, or one validation example "
+                            "when that is more; 0.01 is one point)")
     sweep.add_argument("--calls", type=int,
                        help=f"batch-1 calls timed per artifact (default {swept['calls']})")
     sweep.add_argument("--target", choices=list(sweeping.TARGETS),
@@ -415,7 +416,7 @@ def _dashboard_arguments(dashboard: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command of :data:`COMMANDS` (each with ``-v``/``-q``, and ``--json``
+    """The parser of every command of ``COMMANDS`` (each with ``-v``/``-q``, and ``--json``
     where it has a result to print)."""
     parser = Parser(
         prog="kerasmodels",
@@ -768,18 +769,10 @@ def dashboard_command(runs_dir: str, port: int, address: str = LOOPBACK) -> tupl
     process without a terminal), no usage statistics, no file watcher, uploads capped at what
     the pages accept, and no tracebacks in the browser.
     """
-    import ipaddress
-
     from kerasmodels.dashboard import APP as app
-    from kerasmodels.errors import HyperparameterError
+    from kerasmodels.errors import check_listen_address
 
-    if isinstance(port, bool) or not 0 < port < 65536:
-        raise HyperparameterError(f"--port must be in 1..65535, got {port}")
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        raise HyperparameterError(f"--address must be an IP address such as 127.0.0.1 or "
-                                  f"0.0.0.0, got {address!r}") from None
+    check_listen_address(port, address)
     command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.address", address, "--server.port", str(port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
@@ -832,13 +825,12 @@ def _open_when_up(url: str) -> None:
 
 
 def cmd_docs(args) -> int:
-    from kerasmodels.docs_site import build_docs, serve_docs
+    from kerasmodels.docs_site import docs
 
-    site = build_docs(args.site_dir, config=args.config)
+    site = docs(args.site_dir, config=args.config, port=args.port, address=args.address,
+                serve=not args.build_only, open_browser=not args.no_browser)
     if args.build_only:
         print(site)
-        return 0
-    serve_docs(site, port=args.port, address=args.address, open_browser=not args.no_browser)
     return 0
 
 

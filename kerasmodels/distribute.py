@@ -4,7 +4,7 @@
 CPUs split into ``KERASMODELS_CPU_DEVICES`` logical devices); ``distribution="multiworker"``
 uses MultiWorkerMirroredStrategy with the cluster from ``TF_CONFIG``, the standard TensorFlow
 cluster spec, so the same command runs on N hosts. ``kerasmodels launch --workers N -- train
-...`` (:func:`launch`) starts N workers on this machine over loopback to try it.
+...`` (``launch``) starts N workers on this machine over loopback to try it.
 
 The batch size given to ``train`` is per replica; the global batch is that times the replicas.
 The training data is sharded explicitly by batch (``AutoShardPolicy.DATA``): every worker holds

@@ -22,14 +22,44 @@ import threading
 import webbrowser
 from pathlib import Path
 
-from kerasmodels.errors import DocsError, HyperparameterError
+from kerasmodels.dashboard import LOOPBACK  # one loopback default for every server
+from kerasmodels.errors import DocsError, check_listen_address
 from kerasmodels.logs import get_logger
 
 LOG = get_logger(__name__)
 
 CONFIG = Path(__file__).resolve().parents[1] / "mkdocs.yml"  # a checkout's site configuration
 PORT = 8000  # MkDocs' own default
-LOOPBACK = "127.0.0.1"
+
+
+def docs(site_dir: str | Path | None = None, *, config: str | Path = CONFIG, port: int = PORT,
+         address: str = LOOPBACK, serve: bool = True, open_browser: bool = True) -> Path:
+    """``kerasmodels docs``: check the address, build the site strictly, then serve it.
+
+    Args:
+        site_dir: where the HTML goes (default: ``site/`` beside ``mkdocs.yml``).
+        config: the site's ``mkdocs.yml``.
+        port: the port to serve on.
+        address: the interface to serve on.
+        serve: serve the site after building it (until Ctrl-C).
+        open_browser: open it in the default browser once served.
+
+    Returns:
+        The built site's folder (once the server stops, when serving).
+
+    Raises:
+        HyperparameterError: a bad port or address (before anything is built).
+        DocsError: the site cannot be built or served here.
+
+    Examples:
+        >>> docs("/tmp/km-docs-site", serve=False)  # doctest: +SKIP
+        PosixPath('/tmp/km-docs-site')
+    """
+    check_listen_address(port, address)
+    site = build_docs(site_dir, config=config)
+    if serve:
+        serve_docs(site, port=port, address=address, open_browser=open_browser)
+    return site
 
 
 def build_docs(site_dir: str | Path | None = None, *, config: str | Path = CONFIG) -> Path:
@@ -80,22 +110,21 @@ def serve_docs(site_dir: str | Path, *, port: int = PORT, address: str = LOOPBAC
     """Serve a built site over HTTP until interrupted (Ctrl-C).
 
     Args:
-        site_dir: a folder :func:`build_docs` made.
+        site_dir: a folder ``build_docs`` made.
         port: the port to listen on.
         address: the interface to listen on (this machine only by default).
         open_browser: open the site in the default browser once it answers.
         ready: set once the server listens (for callers in another thread).
 
     Raises:
-        HyperparameterError: a port outside 1..65535.
+        HyperparameterError: a port outside 1..65535 or an address that is no IP address.
         DocsError: the folder holds no built site, or the port is taken.
 
     Examples:
         >>> serve_docs(build_docs(), port=8000)  # doctest: +SKIP
     """
     site = Path(site_dir)
-    if isinstance(port, bool) or not 0 < port < 65536:
-        raise HyperparameterError(f"--port must be in 1..65535, got {port}")
+    check_listen_address(port, address)
     if not (site / "index.html").is_file():
         raise DocsError(f"{site} holds no built site (no index.html): build it first")
     handler = functools.partial(_QuietHandler, directory=str(site))

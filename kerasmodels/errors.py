@@ -149,3 +149,24 @@ class StorageError(KerasModelsError):
 class DocsError(KerasModelsError):
     """The documentation site cannot be built here: no source checkout, MkDocs missing, or a
     page with a broken link or reference."""
+
+
+def check_listen_address(port: int, address: str) -> None:
+    """Refuse a port or an address a server cannot listen on, before any work (the dashboard
+    and the docs site).
+
+    >>> check_listen_address(8501, "127.0.0.1")
+    >>> check_listen_address(70000, "127.0.0.1")
+    Traceback (most recent call last):
+    ...
+    kerasmodels.errors.HyperparameterError: --port must be in 1..65535, got 70000
+    """
+    import ipaddress
+
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise HyperparameterError(f"--port must be in 1..65535, got {port}")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise HyperparameterError(f"--address must be an IP address such as 127.0.0.1 or "
+                                  f"0.0.0.0, got {address!r}") from None

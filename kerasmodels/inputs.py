@@ -201,7 +201,7 @@ def sound_input(source: bytes | str | Path | np.ndarray,
     Args:
         source: WAV bytes (an upload, a microphone recording), a path, or float samples.
         preprocessing: the run's dataset ``preprocessing`` (``kind`` ``"audio"``: the
-            feature parameters, :class:`kerasmodels.audio.FeatureParams`).
+            feature parameters, ``kerasmodels.audio.FeatureParams``).
 
     Returns:
         ``(features, clip)``: the model's input ``(frames, coefficients, 1)``, computed as

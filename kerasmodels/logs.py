@@ -1,10 +1,10 @@
 """kerasmodels' logging, and the native libraries' stderr lines kept out of the way.
 
 The library logs to the ``kerasmodels`` logger (a library adds no handler: the application
-decides); the CLI calls :func:`configure` (``-v``: debug, ``-q``: warnings only). TensorFlow's,
+decides); the CLI calls ``configure`` (``-v``: debug, ``-q``: warnings only). TensorFlow's,
 LiteRT's and the TFLite converter's C++ code write to file descriptor 2 directly ("Created
 TensorFlow Lite XNNPACK delegate for CPU.", "fully_quantize: 0, ..."), past Python's logging and
-into progress bars: :func:`quiet_native` captures those lines, and shows them when the process
+into progress bars: ``quiet_native`` captures those lines, and shows them when the process
 is verbose (``-v`` or ``KERASMODELS_NATIVE_LOGS=1``) or the call fails.
 
 >>> from kerasmodels.logs import quiet_native

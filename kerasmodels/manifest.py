@@ -2,8 +2,8 @@
 brought up to the current schema from every version written so far.
 
 ``manifest.json`` stays plain JSON (``Run.manifest`` is that dict, for tools and people);
-``Run.record`` is a :class:`Manifest`, which code reads instead of indexing the dict. Every
-manifest ever written carries ``schema_version``; :data:`MIGRATIONS` takes a manifest of one
+``Run.record`` is a ``Manifest``, which code reads instead of indexing the dict. Every
+manifest ever written carries ``schema_version``; ``MIGRATIONS`` takes a manifest of one
 version to the next, so runs made by earlier releases still open. Version 1 is the only one
 written so far: within it, sections were added over time (``source``, ``dataset.stored`` and
 ``sha256``, ``training.steps_per_epoch``), and a manifest without them reads as one that has
@@ -86,7 +86,7 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: Any, where: str = MANIFEST) -> Manifest:
-        """The manifest ``data`` (as read from ``where``), brought to :data:`SCHEMA_VERSION`.
+        """The manifest ``data`` (as read from ``where``), brought to ``SCHEMA_VERSION``.
 
         Raises:
             RunError: it is not a manifest, or lacks a field every reader relies on, or was
@@ -136,7 +136,7 @@ class Manifest:
 
 
 def upgrade(data: Any, where: str = MANIFEST) -> dict[str, Any]:
-    """``data`` migrated, version by version, to :data:`SCHEMA_VERSION`.
+    """``data`` migrated, version by version, to ``SCHEMA_VERSION``.
 
     Raises:
         RunError: not a manifest, or one from a newer kerasmodels.

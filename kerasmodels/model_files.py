@@ -6,7 +6,7 @@ by module (``pydoc.pipepager``, ``os.system``) is imported and run on load, and 
 ``module``/``class_name`` pair in the config is imported. So every ``.keras`` file is read as
 data first: each object in its config must be a layer, initializer, regularizer or constraint
 of Keras' own, or a class that kerasmodels registered; ``Lambda`` layers and functions that are
-not Keras activations are refused with an :class:`~kerasmodels.errors.UnsafeModelError` naming
+not Keras activations are refused with an ``kerasmodels.errors.UnsafeModelError`` naming
 them. Only then is the file (a private copy of it, so it cannot change between the check and
 the load) opened with ``safe_mode=True``.
 

@@ -1,9 +1,9 @@
 """Options declared once: the default, what is accepted, what it means, and a search range.
 
 ``km.train``, the CLI's flags, the dashboard's widgets and the search space read
-:data:`TRAINING`; ``km.compress`` checks recipe options against :data:`COMPRESSION` (each
+``TRAINING``; ``km.compress`` checks recipe options against ``COMPRESSION`` (each
 step's own defaults stay in its signature, the one place they are written); ``km.export``
-checks its options against :data:`kerasmodels.formats.OPTIONS`. No list of choices or default is
+checks its options against ``kerasmodels.formats.OPTIONS``. No list of choices or default is
 written anywhere else. The module imports neither TensorFlow nor Keras.
 
 >>> from kerasmodels.options import TRAINING
@@ -163,7 +163,7 @@ def with_option_args(doc: str, parameters: Sequence[str], table: dict[str, Optio
     Args:
         doc: a Google-style docstring.
         parameters: the function's parameter names in order, ``*``/``**`` prefixed.
-        table: an option table (:data:`TRAINING`, :data:`COMPRESSION`).
+        table: an option table (``TRAINING``, ``COMPRESSION``).
         variadic: describe the ``**`` parameter as the table's options.
 
     Returns:
@@ -217,7 +217,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def documented(table: dict[str, Option], variadic: bool = False) -> Callable[[F], F]:
-    """A decorator: the function's ``Args:`` completed from ``table`` (:func:`with_option_args`),
+    """A decorator: the function's ``Args:`` completed from ``table`` (``with_option_args``),
     so that an option's help is written once, in its table.
 
     The docs site's API pages apply the same function to the source (``docs/griffe_options.py``).

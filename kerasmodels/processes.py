@@ -1,7 +1,7 @@
 """Child processes that stop with their parent.
 
 ``kerasmodels dashboard`` (and ``demo``, and ``launch``'s workers) start other processes.
-:func:`run_owned` makes the command own its child: SIGTERM, SIGINT and SIGHUP are forwarded to
+``run_owned`` makes the command own its child: SIGTERM, SIGINT and SIGHUP are forwarded to
 it, a child that has not stopped after ``grace`` seconds is killed, the child dies with the
 parent even if the parent is killed with SIGKILL (Linux ``PR_SET_PDEATHSIG``), and the parent
 exits with the child's exit code.

@@ -1,7 +1,7 @@
 """NumPy reference implementations of the training chapter's formulas: the test oracles.
 
 Each optimizer updates a list of float64 arrays in place, with the same formulas (and the
-same constants) as :mod:`kerasmodels.optimizers`. ``linear_regression`` is the chapter's
+same constants) as ``kerasmodels.optimizers``. ``linear_regression`` is the chapter's
 example done right.
 
 >>> import numpy as np
@@ -135,7 +135,7 @@ def mse_gradient(X, y, w: float, b: float) -> tuple[float, float]:
 
 def chapter_linear_regression(X, y, alpha=0.01, iterations=1000, seed=0):
     """The chapter's snippet as printed: it steps *up* the gradient and never uses b in the
-    prediction, so it cannot converge (kept to show why; see :func:`linear_regression`)."""
+    prediction, so it cannot converge (kept to show why; see ``linear_regression``)."""
     rs = np.random.RandomState(seed)
     w, b = rs.randn(2, 1)
     for _ in range(iterations):

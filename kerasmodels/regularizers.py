@@ -1,7 +1,7 @@
 """L1, L2 and L1L2 weight penalties, applied to every kernel of a model.
 
 The strength lives in a non-trainable variable, so a callback can schedule it during
-training without retracing the train step (see :class:`kerasmodels.callbacks.RegularizationSchedule`).
+training without retracing the train step (see ``kerasmodels.callbacks.RegularizationSchedule``).
 
 >>> from kerasmodels.regularizers import L1
 >>> float(L1(0.5)([[1.0, -2.0]]))

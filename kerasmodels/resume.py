@@ -7,7 +7,7 @@ three things restored, not only the weights:
   ``tf.train.Checkpoint`` of the model and its optimizer, written after every epoch into a new
   folder and published by an atomic rename of ``state.json``;
 - the order of the examples: epoch ``e`` visits the training set in the permutation drawn from
-  ``(seed, e)`` alone (:func:`epoch_batches`), so a resumed epoch sees what it would have seen;
+  ``(seed, e)`` alone (``epoch_batches``), so a resumed epoch sees what it would have seen;
 - the stateful callbacks (early stopping, the plateau schedule): their counters and best
   weights are saved with the checkpoint.
 
@@ -62,7 +62,7 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, seed: int,
 def fit_arguments(train, val, *, batch_size: int, epochs: int, seed: int = 0) -> dict:
     """``model.fit``'s data arguments for ``train`` and ``val`` (``(x, y)`` each): the arrays
     as they are, or for a streamed split its batches read from disk (Keras would otherwise
-    copy the whole split into memory), shuffled each epoch as :func:`epoch_batches`
+    copy the whole split into memory), shuffled each epoch as ``epoch_batches``
     does."""
     from kerasmodels.data.stream import on_disk, validation_batches
 
@@ -76,7 +76,7 @@ def fit_arguments(train, val, *, batch_size: int, epochs: int, seed: int = 0) ->
 
 
 class TrainingState(keras.callbacks.Callback):
-    """Save the training state at the end of an epoch; :meth:`restore` it before ``fit``.
+    """Save the training state at the end of an epoch; ``restore`` it before ``fit``.
 
     ``every_seconds`` spaces the saves: an epoch's end saves only when that much time has
     passed since the last save (0: every epoch). A checkpoint costs tens of milliseconds,

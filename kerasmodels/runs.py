@@ -234,7 +234,7 @@ class Run:
     @property
     def model(self):
         """The Keras model, loaded once with ``safe_mode=True`` (an imported SavedModel: its
-        graph, a :class:`~kerasmodels.imports.saved_model.GraphModel`).
+        graph, a ``kerasmodels.imports.saved_model.GraphModel``).
 
         The installed ``kerasmodels.model_loaders`` then see it: a quantization-aware-trained
         run is rebuilt from its float model and its QAT state.
@@ -357,7 +357,7 @@ def _fits(shape: tuple[int, ...], input_shape: tuple[int | None, ...]) -> bool:
 
 def load_model(path: str | Path, trusted: dict[str, str] | None = None):
     """Load a ``.keras`` file, refusing files that would run code (see
-    :mod:`kerasmodels.model_files`), turning every failure into a clear error.
+    ``kerasmodels.model_files``), turning every failure into a clear error.
 
     ``trusted``: ``{class name: registered name}`` of classes the user vouched for when the
     run was imported (``custom_objects``); each must be registered in this process."""

@@ -62,7 +62,7 @@ def _regression(outputs, x, y) -> dict[str, float]:
 
 
 def _anomaly(outputs, x, y) -> dict[str, float]:
-    """:func:`anomaly_metrics` of the reconstruction errors."""
+    """``anomaly_metrics`` of the reconstruction errors."""
     return anomaly_metrics(reconstruction_error(outputs, x), y)
 
 
@@ -118,7 +118,7 @@ class Task:
         name: what a dataset's ``task`` says.
         loss: the Keras loss a model of it trains with.
         metrics: the Keras metrics compiled with it (shown per epoch).
-        score: the figure runs are ranked by (a key of :meth:`measure`'s result).
+        score: the figure runs are ranked by (a key of ``measure``'s result).
         higher_is_better: whether a larger ``score`` is a better run.
         reconstructs: the model is trained to give back its input (the targets are the inputs).
         measurer: ``(outputs, x, y) -> {metric: value}`` on a split, ``loss`` among them.
@@ -156,7 +156,7 @@ class Task:
         return self.scorer(outputs, x) if self.scorer else np.asarray(outputs)
 
     def from_examples(self, per_example: np.ndarray, y) -> float:
-        """The score of :meth:`per_example`'s entries with labels ``y`` (NaN where it is not
+        """The score of ``per_example``'s entries with labels ``y`` (NaN where it is not
         defined: an AUC of one class)."""
         return self.score_of(per_example, y)
 

@@ -1,7 +1,7 @@
 """``train()``: dataset + architecture + optimizer -> a Run on disk.
 
 Interrupted runs resume: progress lives in ``<out_dir>/.partial/<key>/`` (the training state
-of :mod:`kerasmodels.resume`, the history so far, TensorBoard logs) until the run is complete,
+of ``kerasmodels.resume``, the history so far, TensorBoard logs) until the run is complete,
 and calling ``train`` again with the same arguments continues from the last epoch, ending with
 the very weights an uninterrupted run would have.
 """
@@ -78,8 +78,8 @@ def resolve_batch_size(strategy: str, batch_size: int | None, n_train: int, defa
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """One call of :func:`train`, resolved: every option checked and every default filled in
-    (the architecture's training defaults, then :data:`kerasmodels.options.TRAINING`'s), the
+    """One call of ``train``, resolved: every option checked and every default filled in
+    (the architecture's training defaults, then ``kerasmodels.options.TRAINING``'s), the
     dataset loaded, before anything is written."""
 
     arch: str  # the run's architecture: a registry name, or your model's name

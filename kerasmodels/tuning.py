@@ -122,10 +122,10 @@ def search(arch: str = QUICK_ARCH, dataset: str = DEFAULT_DATASET, *, trials: in
            epochs: int | None = None, seed: int = 0, storage: str | None = None,
            study: str | None = None, heartbeat_seconds: float = HEARTBEAT_SECONDS,
            progress: bool = True) -> SearchResult:
-    """Search ``space`` (default: :func:`default_space`) with TPE and the median pruner.
+    """Search ``space`` (default: ``default_space``) with TPE and the median pruner.
 
     Every trial trains and saves a run in ``out_dir``. The trials live in an Optuna study in
-    ``storage`` (:mod:`kerasmodels.studies`): by default the runs folder's SQLite file, so a
+    ``storage`` (``kerasmodels.studies``): by default the runs folder's SQLite file, so a
     killed search started again resumes with the trials it finished; a database URL
     (``postgresql://...``) shared by processes on several machines makes them one search,
     ``trials`` in all. The objective is the validation accuracy (classification), the
@@ -267,7 +267,7 @@ def summarize(study, url: str, out_dir: str | Path) -> SearchResult:
 
 
 def _checked_space(arch: str, space: dict[str, Any] | None) -> dict[str, Any]:
-    """The space to search (default: :func:`default_space`), every entry checked before any
+    """The space to search (default: ``default_space``), every entry checked before any
     trial trains."""
     hparams = get_architecture(arch).hparams
     space = default_space(arch) if space is None else dict(space)

@@ -573,7 +573,9 @@ def render_tiny(data: dict) -> str:
                  "TFLM arena (measured)", "TFLM p50 ms", "LiteRT int8 p50 ms",
                  "int8 on the stand-in (test)", "real dataset"], rows)
     if data.get("sweeps"):
-        picks = [[f"`{s['arch']}`", s["metric"], num(s["parent_val"], 3), s["variants"],
+        picks = [[f"`{s['arch']}`", s["metric"], num(s["parent_val"], 3),
+                  f"{s['budget']:g} ({s['val_examples']} val. examples)" if "budget" in s
+                  else f"{data['sweep_budget']:g}", s["variants"],
                   (f"{s['pick']['recipe']}" + (f" ({s['pick']['options']})"
                                                 if s["pick"]["options"] else "")
                    if s["pick"] else "none within the budget"),
@@ -589,10 +591,10 @@ def render_tiny(data: dict) -> str:
                 "whose validation score alone is within the budget (these picks predate the "
                 "interval rule of the sweep: `bench_tiny.py`, about 25 minutes, makes them "
                 "again by it)")
-        out += ("\n\nThen `km.sweep(run, formats=[\"tflite-int8\"], accuracy_budget="
-                f"{data['sweep_budget']})` on each stand-in run: the smallest int8 variant {rule}"
-                ", exported for TFLM.\n\n"
-                + table(["model", "score", "parent (val)", "int8 variants", "pick",
+        out += ("\n\nThen `km.sweep(run, formats=[\"tflite-int8\"])` on each stand-in run, at "
+                "the default budget (one point, or one validation example when that is more): "
+                f"the smallest int8 variant {rule}, exported for TFLM.\n\n"
+                + table(["model", "score", "parent (val)", "budget", "int8 variants", "pick",
                          "pick (val)", "pick (test)", "flash", "arena"], picks))
     return (out + f"\n\nPublished: the int8 files of {data['reference']} "
             "(`benchmark/training/*/trained_models`). p50: one example, the runtime alone, "

@@ -217,10 +217,17 @@ def test_kerasmodels_docs_serves_the_site_and_its_navigation_works(tmp_path):
         server.wait(timeout=30)
 
 
-def test_kerasmodels_docs_without_a_checkout_is_one_clear_line(tmp_path):
-    result = run_cli("docs", "--config", str(tmp_path / "mkdocs.yml"), cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "mkdocs.yml" in result.stderr, result.stderr
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (("--config", "{tmp}/mkdocs.yml"), 1, "no mkdocs.yml at"),
+    (("--port", "0"), 2, "--port must be in 1..65535"),
+    (("--address", "localhost:8000"), 2, "--address must be an IP address"),
+])
+def test_kerasmodels_docs_answers_bad_input_in_one_line(tmp_path, args, code, says):
+    """No checkout, a bad port or address: one line, before anything is built."""
+    result = run_cli("docs", *(a.format(tmp=tmp_path) for a in args), cwd=tmp_path)
+    assert result.returncode == code, result.stderr
+    assert result.stderr.count("\n") == 1 and says in result.stderr, result.stderr
+    assert not (tmp_path / "site").exists()
 
 
 def readme_text_lines() -> list[str]:

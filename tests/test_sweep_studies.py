@@ -154,6 +154,26 @@ def test_a_budget_below_one_validation_example_is_refused(cnn_run, tmp_path):
     assert not (copy / "sweep.json").exists()
 
 
+def test_without_a_budget_a_small_validation_split_gets_one_example(tmp_path):
+    """Digits 0 and 1 leave 55 validation examples: the default budget (0.01) was refused, so
+    `kerasmodels sweep` on such a run failed until given --budget (bench_tiny.py's
+    MobileNetV1 on two classes died so). Unset, it is one example's worth; given, it is
+    checked."""
+    from kerasmodels.compression.sweep import DEFAULT_BUDGET
+
+    run = km.train("linear", "digits", dataset_options={"classes": [0, 1]}, epochs=1,
+                   out_dir=tmp_path / "runs", verbose=0)
+    examples = len(run.dataset().val[1])
+    assert 1 / examples > DEFAULT_BUDGET
+    result = km.sweep(run, recipes=[], formats=["tflite-int8"], calls=5, progress=False)
+    assert result["accuracy_budget"] == pytest.approx(1 / examples, abs=1e-4)
+    assert result["accuracy_budget"] >= 1 / examples and result["complete"]
+    assert json.loads((run.path / "sweep.json").read_text())["accuracy_budget"] == \
+        result["accuracy_budget"]
+    with pytest.raises(HyperparameterError, match="below one validation example"):
+        km.sweep(run, accuracy_budget=DEFAULT_BUDGET, recipes=[], progress=False)
+
+
 def test_another_sweeps_study_and_a_bad_storage_are_refused_before_any_work(cnn_run, tmp_path):
     from kerasmodels.errors import StorageError
 

@@ -1,6 +1,6 @@
 """Architectures: one registry, one module per family.
 
-Each family module registers its :class:`~kerasmodels.architectures.registry.Family` (what
+Each family module registers its ``kerasmodels.architectures.registry.Family`` (what
 search, fine-tuning, pretraining and the lab ask of it) and its builders. No other part of
 kerasmodels names a family or an architecture: they read these tables, and the roles below.
 
@@ -98,7 +98,7 @@ def architecture_names() -> list[str]:
 
 
 def family_of(arch: str) -> Family:
-    """The :class:`Family` row of an architecture (or of a family name)."""
+    """The ``Family`` row of an architecture (or of a family name)."""
     return FAMILIES[arch] if arch in FAMILIES else FAMILIES[get_architecture(arch).family]
 
 

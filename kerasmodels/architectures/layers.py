@@ -81,7 +81,7 @@ KERAS3_ACTIVATIONS = {
 
 @keras.saving.register_keras_serializable(package="kerasmodels")
 class Keras3Activation(keras.layers.Layer):
-    """A Keras 3 activation that tf_keras lacks, by name (:data:`KERAS3_ACTIVATIONS`): what a
+    """A Keras 3 activation that tf_keras lacks, by name (``KERAS3_ACTIVATIONS``): what a
     Keras 3 model's ``hard_silu`` (MobileNetV3), Keras 3 ``hard_sigmoid`` or ``log_softmax``
     becomes when the model is rebuilt as tf_keras.
 

@@ -101,7 +101,7 @@ def register(name: str, *, family: str, small_of: str | None = None, lab: bool =
 
     Args:
         name: the architecture's name.
-        family: its :class:`Family` (registered by its module first).
+        family: its ``Family`` (registered by its module first).
         small_of: the architecture it is the small variant of (the default distillation
             student of that one).
         lab: offered by the dashboard's lab.

@@ -1,7 +1,7 @@
 """Transformer encoder: embedding, sinusoidal positions, self-attention blocks, pooled head.
 
 Built from standard Keras layers (MultiHeadAttention, LayerNormalization, Dense) so tfmot can
-see and compress the dense parts. The only custom layer is :class:`PositionalEncoding`.
+see and compress the dense parts. The only custom layer is ``PositionalEncoding``.
 Unlike the chapter's sketch, the attention mask is the padding mask (from token id 0), not
 the source sequence itself.
 """

@@ -38,7 +38,7 @@ def recipe_options(recipe: str) -> dict[str, dict[str, Any]]:
     the architecture's training default.
 
     Args:
-        recipe: a row of :data:`kerasmodels.compression.recipes.RECIPES`.
+        recipe: a row of ``kerasmodels.compression.recipes.RECIPES``.
 
     Returns:
         Every option of every step of the recipe, with the steps that take it.

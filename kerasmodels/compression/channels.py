@@ -363,7 +363,7 @@ def channel_prune(model, data, *, keep: float | dict[str, float] = 0.5, epochs: 
 
 def narrower_copy(model, width: float = 0.5):
     """The same graph as ``model`` with ``width`` of the channels channel pruning can remove
-    (:mod:`kerasmodels.compression.channels`), with fresh weights: the default student of a
+    (``kerasmodels.compression.channels``), with fresh weights: the default student of a
     model the registry did not build.
 
     >>> narrower_copy(km.build_model("mlp", km.load_dataset("digits"))).count_params()  # doctest: +SKIP

@@ -5,7 +5,7 @@ layers fed a padding mask) only the supported layers are annotated and the rest 
 
 A QAT model does not reload from a ``.keras`` file (tfmot's wrappers list other variables on
 load than on save), so a QAT run stores its float model as ``model.keras`` (safe mode) and the
-QAT state (weights and quantizer ranges) as ``qat.weights.npz``; :func:`restore` rebuilds the
+QAT state (weights and quantizer ranges) as ``qat.weights.npz``; ``restore`` rebuilds the
 QAT model from both by the same code path that made it.
 
 >>> child = km.compress(run, "qat")  # doctest: +SKIP
@@ -162,7 +162,7 @@ def restore(float_version, report: dict[str, Any], state: Path):
 def saved_form(model, template, report: dict[str, Any]) -> tuple[Any, dict[str, bytes]]:
     """What a QAT run's folder holds: its float model (``model.keras``, what every exporter
     reads), plus its quantizer state and the float model its wrappers are rebuilt on
-    (restored by :func:`load_run_model`). Adds the float model's sparsity and unique values
+    (restored by ``load_run_model``). Adds the float model's sparsity and unique values
     per kernel to ``report``.
 
     Args:
@@ -192,7 +192,7 @@ def saved_form(model, template, report: dict[str, Any]) -> tuple[Any, dict[str, 
 def load_run_model(run, model):
     """The model of ``run`` as it was trained: for a QAT run (a ``qat.weights.npz`` beside its
     float model), the QAT model rebuilt; any other model as it is. Plugged into
-    :attr:`kerasmodels.runs.Run.model` by the ``kerasmodels.model_loaders`` entry point."""
+    ``kerasmodels.runs.Run.model`` by the ``kerasmodels.model_loaders`` entry point."""
     state = run.path / QAT_STATE
     if not state.is_file():
         return model

@@ -2,9 +2,9 @@
 how its result is saved, and what the sweep tries by default.
 
 ``km.compress``, ``km.recipe_options``, ``km.sweep``, the CLI and the dashboard's Compress page
-read these tables and nothing else. Adding a recipe is one :class:`Step` row and its function
+read these tables and nothing else. Adding a recipe is one ``Step`` row and its function
 (``step(model, data, **options) -> (model, report, history)``, each keyword-only option
-declared in :data:`kerasmodels.options.COMPRESSION`), then one :class:`Recipe` row naming it
+declared in ``kerasmodels.options.COMPRESSION``), then one ``Recipe`` row naming it
 (and any chain it ends). It imports neither TensorFlow nor tfmot: functions are named, and
 imported when used.
 
@@ -74,7 +74,7 @@ class Recipe:
 
     Attributes:
         name: what ``km.compress(run, name)`` and ``--recipe`` take.
-        steps: the :class:`Step` names, in order.
+        steps: the ``Step`` names, in order.
         sweep: the option sets ``km.sweep`` tries by default (none: not by default).
         note: one line for people.
     """

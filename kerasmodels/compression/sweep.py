@@ -16,23 +16,24 @@ the sweep compares some thirty artifacts: the one that looks best is often only 
 every row carries the paired difference of its validation score from the parent Keras
 model's, on the same examples, with a 95% bootstrap interval (``val_diff``, ``val_diff_low``,
 ``val_diff_high``), and the pick is the smallest artifact whose interval's lower end is within
-``accuracy_budget``; a budget below one validation example is refused. The test score is what
-is reported.
+``accuracy_budget``; a budget below one validation example is refused (the default is
+``DEFAULT_BUDGET`` or one validation example's worth, whichever is more). The test score is
+what is reported.
 
 Every row has a ``status``: ``ok``, or why the variant has no artifact (``below floor`` with
 the measured agreement, ``cannot hold``, ``converter failed``, ``compression failed``) and its
 ``reason``; only ``ok`` rows are timed, ranked and picked from.
 
-The variants are the trials of an Optuna study (:mod:`kerasmodels.studies`; by default the
+The variants are the trials of an Optuna study (``kerasmodels.studies``; by default the
 runs folder's SQLite file): ``workers=N`` runs N processes on this machine, a shared database
 lets other machines join, and a sweep started again runs only the variants it has not
 finished.
 
-A target says what is compared (:data:`TARGETS`): ``phone`` (the default) times the TFLite
+A target says what is compared (``TARGETS``): ``phone`` (the default) times the TFLite
 formats in LiteRT and picks the smallest gzip size; ``micro`` exports every variant for TFLM
 (``tflite-micro``: compressed weights where that saves flash), measures its validation score
 in TFLM, ranks on flash, arena and TFLM latency, picks the smallest flash and says which board
-classes of :mod:`kerasmodels.boards` each row fits.
+classes of ``kerasmodels.boards`` each row fits.
 
 >>> result = km.sweep("saved_models/cnn-digits-...", accuracy_budget=0.01)  # doctest: +SKIP
 >>> result["pick"]["recipe"], result["pick"]["format"]  # doctest: +SKIP
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -73,6 +75,8 @@ from kerasmodels.studies import (
 from kerasmodels.tasks import get_task
 
 LOG = get_logger(__name__)
+# the accuracy budget when none is given: one point, or one validation example when more
+DEFAULT_BUDGET = 0.01
 LOCAL_CALLS = 30  # a variant's first latency, where it is made (timed again at the end)
 
 SWEPT_TASKS = ("classification", "anomaly")  # tasks whose score is higher-is-better
@@ -125,7 +129,7 @@ def choose(rows: list[dict[str, Any]], accuracy_budget: float,
     return min(eligible, key=lambda r: (r[size], -r["val_score"])) if eligible else None
 
 
-def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.01,
+def sweep(run: Run | str | Path, *, accuracy_budget: float | None = None,
           recipes: Sequence[dict[str, Any]] | None = None,
           formats: Sequence[str] | None = None, calls: int = 100,
           target: str = "phone", board: str | None = None, workers: int = 1,
@@ -143,16 +147,18 @@ def sweep(run: Run | str | Path, *, accuracy_budget: float = 0.01,
         accuracy_budget: how far below the parent's validation score (accuracy, or an anomaly
             run's ROC AUC) the pick may be, at the lower end of the 95% bootstrap interval of
             its paired difference (0.01: one percentage point); at least one validation
-            example's worth.
+            example's worth. Default: ``DEFAULT_BUDGET`` (0.01), or one validation example's
+            worth when that is more (a small validation split); ``accuracy_budget`` in the
+            result says which.
         recipes: ``{"recipe": name, **options}`` each (default: every recipe row's ``sweep``
-            option sets, :func:`kerasmodels.compression.recipes.default_sweep`).
+            option sets, ``kerasmodels.compression.recipes.default_sweep``).
         formats: rows of the format table run by the target's runtime (default: its
             ``sweep`` rows; quantization-aware children are exported to its integer ones
             only).
         calls: batch-1 latency calls per artifact.
-        target: a row of :data:`TARGETS`: ``phone`` (LiteRT, smallest gzip size) or
+        target: a row of ``TARGETS``: ``phone`` (LiteRT, smallest gzip size) or
             ``micro`` (TFLM, smallest flash; each row says which board classes it fits).
-        board: a micro sweep's board class (:data:`kerasmodels.boards.BOARDS`): the pick is
+        board: a micro sweep's board class (``kerasmodels.boards.BOARDS``): the pick is
             the smallest flash among the rows that fit it (arena in its RAM, model in its
             flash).
         workers: processes on this machine working on the variants (this one and
@@ -266,7 +272,7 @@ work(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]))
 
 def work(run: str | Path, storage: str, study: str, heartbeat_seconds: float) -> int:
     """Make and measure a sweep's variants from its study until none is left (a helper of
-    :func:`sweep` with ``workers > 1``); the sweep that started it ranks and picks. Returns
+    ``sweep`` with ``workers > 1``); the sweep that started it ranks and picks. Returns
     how many variants this process made."""
     import optuna
 
@@ -292,8 +298,9 @@ def _checked(accuracy_budget, recipes, formats, target
     from kerasmodels.compression.recipes import default_sweep
     from kerasmodels.formats import format_names, get_format
 
-    if isinstance(accuracy_budget, bool) or not isinstance(accuracy_budget, (int, float)) \
-            or not 0 <= accuracy_budget < 1:
+    if accuracy_budget is not None and (
+            isinstance(accuracy_budget, bool) or not isinstance(accuracy_budget, (int, float))
+            or not 0 <= accuracy_budget < 1):
         raise HyperparameterError(f"accuracy_budget must be in [0, 1), got {accuracy_budget!r}: "
                                   "0.01 accepts one percentage point less than the parent")
     if target not in TARGETS:
@@ -321,7 +328,7 @@ class SweepState:
     """A sweep's variants made and measured (one study trial each), its rows collected from
     the study's finished trials and written to ``<run>/sweep.json`` after each one."""
 
-    def __init__(self, parent: Run, formats: list[str], accuracy_budget: float,
+    def __init__(self, parent: Run, formats: list[str], accuracy_budget: float | None,
                  target: Target = TARGETS["phone"], board: str | None = None):
         from kerasmodels.formats import get_format
         from kerasmodels.report import machine
@@ -359,8 +366,13 @@ class SweepState:
 
     def check_budget(self) -> None:
         """A HyperparameterError when the budget is below one validation example (the sweep
-        checks it; a helper ranks nothing, so it does not)."""
+        checks it; a helper ranks nothing, so it does not); an unset budget becomes
+        ``DEFAULT_BUDGET`` or one validation example's worth, whichever is more."""
         budget, examples = self.result["accuracy_budget"], len(self.y_val)
+        if budget is None:
+            one = math.ceil(1e4 / examples) / 1e4  # one example, rounded up to 0.01 points
+            self.result["accuracy_budget"] = max(DEFAULT_BUDGET, one)
+            return
         if budget < 1 / examples - 1e-12:
             raise HyperparameterError(
                 f"accuracy_budget {budget} is below one validation example: the validation "

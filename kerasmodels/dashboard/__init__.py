@@ -1,6 +1,6 @@
 """The Streamlit dashboard, shipped in the package so that a wheel install serves it.
 
-``kerasmodels dashboard`` runs :data:`APP` with ``streamlit run``. The pages live in
+``kerasmodels dashboard`` runs ``APP`` with ``streamlit run``. The pages live in
 ``views/`` (a ``pages/`` folder would also be served by Streamlit on its own, without the
 navigation and the page settings); they are thin views over the public API, and ``common``
 holds what they share.

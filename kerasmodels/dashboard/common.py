@@ -216,7 +216,7 @@ def private_upload(uploaded, folder: Path, limit_mb: int = MODEL_UPLOAD_MB) -> P
 
 
 def upload_path(uploaded) -> Path:
-    """:func:`save_upload`, or the error shown on the page and the page stopped."""
+    """``save_upload``, or the error shown on the page and the page stopped."""
     try:
         return save_upload(uploaded)
     except KerasModelsError as exc:

@@ -8,7 +8,7 @@ DCASE 2020 Task 2 (ToyADMOS, MIMII), which MLPerf Tiny's anomaly detection train
 
 A folder without ``train/`` and ``test/`` holds ``normal_*.wav`` and ``anomaly_*.wav`` files
 (in it or any folder below). Each recording becomes log-mel frames stacked 5 at a time
-(:class:`~kerasmodels.audio.FrameParams`: 640 values at 128 mel bands); every vector of a
+(``kerasmodels.audio.FrameParams``: 640 values at 128 mel bands); every vector of a
 recording carries its recording's label (0 normal, 1 anomaly) and split. Training sees normal
 vectors only; validation and test hold both, and a run is ranked by the ROC AUC of its
 reconstruction error (``kerasmodels.tasks``). AUC here is over vectors; the reference averages a
@@ -95,12 +95,12 @@ def load_anomaly_folder(folder: str | Path, *, val_fraction: float = 1 / 3, seed
         seed: the split (by recording, from a hash of its name and the seed).
         name: the dataset's name (``anomaly:<folder>`` by default).
         stream: read the cached vectors a batch at a time from disk rather than into memory
-            (:mod:`kerasmodels.data.features`), for sets larger than memory.
-        **frame_options: :class:`~kerasmodels.audio.FrameParams` fields (``mel_bins``,
+            (``kerasmodels.data.features``), for sets larger than memory.
+        **frame_options: ``kerasmodels.audio.FrameParams`` fields (``mel_bins``,
             ``frames``, ``fft_length``, ``hop_length``, ...).
 
     Returns:
-        A :class:`~kerasmodels.data.Dataset` with ``task="anomaly"``: vectors
+        A ``kerasmodels.data.Dataset`` with ``task="anomaly"``: vectors
         ``(n, frames * mel_bins)``, labels 0 (normal) and 1 (anomaly).
 
     Raises:

@@ -46,7 +46,7 @@ CHUNK = 512  # clips read and turned into features at a time (memory stays flat)
 def feature_function(params: FeatureParams):
     """A ``tf.function`` from clips ``(batch, clip_samples)`` float32 to features
     ``(batch, *params.shape)``. Made of ops TFLite's builtins hold (RFFT2D, a mel matrix and
-    the DCT as constant matmuls), so :func:`feature_model` converts it as it is."""
+    the DCT as constant matmuls), so ``feature_model`` converts it as it is."""
     import tensorflow as tf
 
     mel = tf.signal.linear_to_mel_weight_matrix(
@@ -78,7 +78,7 @@ def compute_features(clips: np.ndarray, params: FeatureParams) -> np.ndarray:
 
 
 def probe_sound(preprocessing: dict) -> np.ndarray:
-    """:func:`probe_clips` for a run of an audio dataset (its recorded ``preprocessing``):
+    """``probe_clips`` for a run of an audio dataset (its recorded ``preprocessing``):
     what a format that takes sound is fed where the splits hold features."""
     return probe_clips(FeatureParams.from_preprocessing(preprocessing))
 
@@ -132,11 +132,11 @@ def load_audio_folder(folder: str | Path, *, keywords: list[str] | str | None = 
         seed: the split (without lists), the augmentation and the samples.
         name: the dataset's name (``audio:<folder>`` by default).
         stream: read the cached features a batch at a time from disk rather than into
-            memory (:mod:`kerasmodels.data.features`), for sets larger than memory.
+            memory (``kerasmodels.data.features``), for sets larger than memory.
 
     Returns:
-        A :class:`~kerasmodels.data.Dataset` of features ``(n, frames, coefficients, 1)``;
-        its ``preprocessing`` holds the feature parameters (:class:`FeatureParams`).
+        A ``kerasmodels.data.Dataset`` of features ``(n, frames, coefficients, 1)``;
+        its ``preprocessing`` holds the feature parameters (``FeatureParams``).
 
     Raises:
         DatasetError: a missing folder, fewer than two classes, an unknown keyword, a file that
@@ -291,7 +291,7 @@ def _features(files: list[Path], labels: list[int], silent: int, classes: list[s
               background: list[np.ndarray], params: FeatureParams, rs: np.random.RandomState,
               mixing: dict[str, Any] | None, out) -> None:
     """Read, fit, augment (training) and featurize the split a chunk at a time, each chunk
-    appended to ``out`` (a :class:`~kerasmodels.data.features.SplitWriter`)."""
+    appended to ``out`` (a ``kerasmodels.data.features.SplitWriter``)."""
     from tqdm.auto import tqdm
 
     n = params.clip_samples

@@ -144,7 +144,7 @@ class Dataset:
 
     @property
     def in_memory(self) -> bool:
-        """Made from arrays (:meth:`from_arrays`): a run keeps them, no name reloads them."""
+        """Made from arrays (``from_arrays``): a run keeps them, no name reloads them."""
         return bool(self.options.get("arrays"))
 
     def write_arrays(self, path: str | Path) -> str:

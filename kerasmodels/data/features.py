@@ -1,11 +1,11 @@
 """The on-disk cache of computed features (``audio:`` MFCCs, ``anomaly:`` log-mel frames): one
 folder per folder content, options and feature parameters, one ``.npy`` file per split and part.
 
-Features are written a chunk at a time (:class:`~kerasmodels.data.stream.RowWriter`) into a
+Features are written a chunk at a time (``kerasmodels.data.stream.RowWriter``) into a
 temporary folder that is renamed when complete, so a killed process leaves no half-written
 cache, and computing them never holds more than a chunk. A loader reads them back whole, or,
 with ``stream=True``, as memory maps that training and evaluation read a batch at a time
-(:mod:`kerasmodels.data.stream`).
+(``kerasmodels.data.stream``).
 
 Example:
     >>> import numpy as np
@@ -59,7 +59,7 @@ class SplitWriter:
 
 
 class Store:
-    """What :meth:`FeatureCache.writing` yields: a writer per split."""
+    """What ``FeatureCache.writing`` yields: a writer per split."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -100,7 +100,7 @@ class FeatureCache:
         return out
 
     def load_or_make(self, stream: bool, make: Callable[[Store], None]) -> dict[str, Split]:
-        """The cached splits, first made by ``make(store)`` when missing (:meth:`writing`)."""
+        """The cached splits, first made by ``make(store)`` when missing (``writing``)."""
         arrays = self.load(stream)
         if arrays is None:
             with self.writing(stream) as store:
@@ -113,7 +113,7 @@ class FeatureCache:
 
     @contextlib.contextmanager
     def writing(self, stream: bool = False) -> Iterator[Store]:
-        """A :class:`Store` whose splits become the cache when the block ends without an
+        """A ``Store`` whose splits become the cache when the block ends without an
         error; nothing of it stays otherwise."""
         try:
             self.folder.parent.mkdir(parents=True, exist_ok=True)

@@ -101,9 +101,9 @@ def load_image_folder(folder: str | Path, *, image_size=(32, 32), color: str = "
         color: ``"rgb"`` or ``"grayscale"``.
         seed: the split.
         stream: decode each split once into a file of the data folder
-            (:func:`~kerasmodels.data.data_dir`, keyed by the images' content and these
+            (``kerasmodels.data.data_dir``, keyed by the images' content and these
             options) and read it back a batch at a time, for folders larger than memory
-            (:mod:`kerasmodels.data.stream`); the same split and the same rows as without.
+            (``kerasmodels.data.stream``); the same split and the same rows as without.
 
     Raises:
         DatasetError: a missing folder, fewer than two classes, an unreadable image, a bad
@@ -200,7 +200,7 @@ def _load_image_folder(root: Path, *, image_size, color: str, seed: int,
 
 def _streamed(files: list[Path], labels: np.ndarray, sha256: str, size: tuple[int, int],
               color: str, seed: int):
-    """The splits of :func:`split` (the same seeded cut of the same order), each decoded once
+    """The splits of ``split`` (the same seeded cut of the same order), each decoded once
     into ``<data dir>/images/<key>/<split>.npy`` and opened as a memory map."""
     import hashlib
     import json

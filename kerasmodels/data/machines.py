@@ -101,7 +101,7 @@ def _generate(root: Path) -> None:
 
 def machines(**options) -> Dataset:
     """The built-in machine recordings as an anomaly-detection dataset (MLPerf Tiny's 640
-    values per vector); ``options`` as :func:`kerasmodels.data.anomaly.load_anomaly_folder`
+    values per vector); ``options`` as ``kerasmodels.data.anomaly.load_anomaly_folder``
     takes them."""
     from kerasmodels.data.anomaly import load_anomaly_folder
 

@@ -7,7 +7,7 @@ local copy in the same format keras downloads: ``mnist.npz``, the four fashion-m
 
 Two of those formats are pickles (cifar's batches, imdb's object arrays), and unpickling runs
 whatever code the file names. A local copy is someone else's file, and its path may come from a
-manifest, so it is read by :class:`NumpyOnlyUnpickler`: numbers, strings, lists, dicts and numpy
+manifest, so it is read by ``NumpyOnlyUnpickler``: numbers, strings, lists, dicts and numpy
 arrays, nothing that can be called.
 """
 
@@ -37,7 +37,7 @@ CIFAR_LABELS = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", 
 
 def load_online(name: str, *, path: str | None = None, seed: int = 0, val_fraction=0.1,
                 num_words: int = 10000, maxlen: int = 200, limit: int | None = None) -> Dataset:
-    """Load one of :data:`ONLINE`; see the module docstring for ``path``."""
+    """Load one of ``ONLINE``; see the module docstring for ``path``."""
     raw = _read_local(name, Path(path), num_words) if path else _download(name, num_words)
     (x_train, y_train), (x_test, y_test) = raw
     if limit:

@@ -160,7 +160,7 @@ def _write_lists(root: Path) -> None:
 def speech(keywords: list[str] | str | None = "speech_commands", **options) -> Dataset:
     """The built-in speech dataset: Speech Commands' 12-class task by default (the ten words,
     ``_silence_`` and ``_unknown_``) as MLPerf Tiny's 49x10 MFCCs; ``options`` as
-    :func:`kerasmodels.data.audio.load_audio_folder` takes them."""
+    ``kerasmodels.data.audio.load_audio_folder`` takes them."""
     from kerasmodels.data.audio import load_audio_folder
 
     return load_audio_folder(speech_folder(), keywords=keywords, name="speech", **options)

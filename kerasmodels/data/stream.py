@@ -3,7 +3,7 @@ back a batch at a time.
 
 A streamed split is a read-only ``numpy.memmap`` of that file, so every consumer that slices it
 (calibration takes a sample, the Playground one example) works unchanged; training and
-evaluation never map it whole: :func:`read_rows` reads the rows a batch needs with ``pread``
+evaluation never map it whole: ``read_rows`` reads the rows a batch needs with ``pread``
 (through the page cache, not into the process), so the process's resident memory stays that of
 a few batches however large the split. The same seeded split as the in-memory path, the same
 rows in the same order: a model trained either way gets the same weights.
@@ -35,13 +35,13 @@ def check_stream(stream) -> None:
 
 
 def on_disk(x) -> bool:
-    """Whether ``x`` is a streamed split (a memory map of a file written by :func:`write_rows`)."""
+    """Whether ``x`` is a streamed split (a memory map of a file written by ``write_rows``)."""
     return isinstance(x, np.memmap)
 
 
 class RowWriter:
     """Rows appended a chunk at a time to a ``.npy`` file whose length is known only at the end
-    (memory stays that of a chunk): written beside ``path`` and renamed by :meth:`close`, so a
+    (memory stays that of a chunk): written beside ``path`` and renamed by ``close``, so a
     killed process leaves no half-written split.
 
     >>> import numpy as np, tempfile, pathlib
@@ -99,7 +99,7 @@ class RowWriter:
 def write_rows(path: str | Path, count: int, row_shape: tuple[int, ...],
                rows: Iterable[np.ndarray], dtype: str = "float32") -> None:
     """Write ``count`` rows of ``row_shape`` as a ``.npy`` file, one row at a time
-    (:class:`RowWriter`); a ValueError when ``rows`` holds another number of rows."""
+    (``RowWriter``); a ValueError when ``rows`` holds another number of rows."""
     with RowWriter(path, row_shape, dtype) as writer:
         for row in rows:
             writer.append(np.asarray(row)[None])
@@ -135,7 +135,7 @@ def read_rows(x: np.ndarray, indices) -> np.ndarray:
 
 def batches(x, y, batch_size: int, order=None):
     """A ``tf.data.Dataset`` of ``(x, y)`` batches of a split in ``order`` (all rows in order by
-    default), streamed rows read with :func:`read_rows`, in-memory ones gathered."""
+    default), streamed rows read with ``read_rows``, in-memory ones gathered."""
     import tensorflow as tf
 
     n = len(x)

@@ -1,4 +1,4 @@
-"""Export a run for the edge in the formats of :mod:`kerasmodels.formats`, each checked
+"""Export a run for the edge in the formats of ``kerasmodels.formats``, each checked
 against its Keras model.
 
 Artifacts land in ``<run>/exports/``; ``exports.json`` records each one's bytes, gzip bytes,
@@ -84,7 +84,7 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
 
     Args:
         run: a run, or its folder.
-        formats: names of rows of :mod:`kerasmodels.formats` (default: its ``default`` rows).
+        formats: names of rows of ``kerasmodels.formats`` (default: its ``default`` rows).
         progress: show a bar, one step per format.
         on_error: what a format that fails does. ``"raise"`` (default): the formats that
             passed are published, then an ExportError names each one that failed.
@@ -98,16 +98,16 @@ def export(run: Run | str | Path, formats: list[str] | tuple[str, ...] | None = 
 
     Raises:
         ExportError: none of ``formats`` can hold the model (each reason named), or, with
-            ``on_error="raise"``, one failed (its ``artifacts`` are those that passed): a :class:`~kerasmodels.errors.ParityError`
+            ``on_error="raise"``, one failed (its ``artifacts`` are those that passed): a ``kerasmodels.errors.ParityError``
             (below its format's ``agreement_floor`` for classification, above its
             ``difference_ceiling`` for regression, on the test split) or a
-            :class:`~kerasmodels.errors.ConverterCrashError` (its converter killed the worker
+            ``kerasmodels.errors.ConverterCrashError`` (its converter killed the worker
             process it runs in, or failed with a bug).
         HyperparameterError: an option no requested format takes, or a bad value.
 
     Formats that cannot hold the model (a converter's known limitation) are skipped and listed
     in ``exports.json`` with the reason. Converters that can crash a process (the rows marked
-    ``isolated``) run in a worker process (:mod:`kerasmodels.exports.isolation`). A
+    ``isolated``) run in a worker process (``kerasmodels.exports.isolation``). A
     quantization-aware-trained run is held to the integer bounds in every format.
 
     Examples:
@@ -452,7 +452,7 @@ def write_feature_model(preprocessing: dict[str, Any], path: Path) -> dict[str, 
 
 def labels_info(run: Run, artifacts: dict[str, Any],
                 options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``labels.json``: :func:`model_info` and each artifact's input/output quantization."""
+    """``labels.json``: ``model_info`` and each artifact's input/output quantization."""
     return {**model_info(run, options), "quantization": {fmt: a["quantization"] for fmt, a in
                                                 artifacts.items() if a.get("quantization")}}
 

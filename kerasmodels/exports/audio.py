@@ -5,7 +5,7 @@ Every other format of an audio run takes the model's input (MFCCs or log-mel ene
 ``AudioClassifier`` or MediaPipe's: they hand a model one buffer of samples and read its
 metadata for the sample rate. This file is that model: float32 samples ``(1, clip_samples)``
 at the dataset's sample rate in, class scores out; the front end is training's own
-``tf.signal`` graph (:func:`kerasmodels.data.audio.feature_function`), the model's layers
+``tf.signal`` graph (``kerasmodels.data.audio.feature_function``), the model's layers
 follow it in one float32 graph, and the metadata's input is ``AudioProperties`` (sample rate,
 one channel) with the labels on the output.
 

@@ -3,11 +3,11 @@
 The TFLite converter's int8 calibration has segfaulted on recurrent loops
 (tensorflow/tensorflow#62281), and tf2onnx and TFLM are native code too. A process that called
 them directly died with them: a script, the CLI (exit 139) or the dashboard's server, for every
-user at once. The rows of :mod:`kerasmodels.formats` marked ``isolated`` are converted by a
+user at once. The rows of ``kerasmodels.formats`` marked ``isolated`` are converted by a
 worker: one Python process per exporting process, started when an export begins (TensorFlow
 starts there while the exporting process computes its reference outputs) and reused by the
 next conversions. It loads the run's model itself, from the run's files. A crash ends the
-worker, not the caller, and becomes a :class:`~kerasmodels.errors.ConverterCrashError` that
+worker, not the caller, and becomes a ``kerasmodels.errors.ConverterCrashError`` that
 names the format, where it crashed, the model's layers known to crash it and what to do; the
 next conversion starts a new worker.
 
@@ -189,7 +189,7 @@ def convert(fmt, run, target: Path, *, data, info: dict[str, Any],
 
     ``data``: the run's dataset (its calibration sample, validation and test splits are
     handed over);
-    ``parts``: the model's layer classes or ops (:func:`model_parts`), named in a crash's
+    ``parts``: the model's layer classes or ops (``model_parts``), named in a crash's
     error. Returns what the converter returns; raises the converter's ExportError (a format
     that cannot hold the model), a ConverterCrashError, or an ExportError for any other
     failure of the converter.

@@ -7,7 +7,7 @@ what tflite-support's ``MetadataPopulator`` writes; tflite-support itself needs 
 and cannot share TensorFlow's environment, so the few tables used here are built with the
 ``flatbuffers`` package (TensorFlow's own dependency) after the official schema, and the model
 is edited with TensorFlow's ``flatbuffer_utils``. ``labels.json`` rides along as a model-level
-associated file, so a ``.tflite`` alone carries everything :class:`kerasmodels.edge.EdgeModel`
+associated file, so a ``.tflite`` alone carries everything ``kerasmodels.edge.EdgeModel``
 needs.
 
 >>> from kerasmodels.exports.metadata import model_metadata
@@ -125,7 +125,7 @@ class _Writer:
 
 def model_metadata(info: dict[str, Any]) -> bytes:
     """The ``ModelMetadata`` flatbuffer for a model described by ``info`` (what
-    :func:`kerasmodels.exports.model_info` returns)."""
+    ``kerasmodels.exports.model_info`` returns)."""
     w = _Writer()
     prep = info.get("preprocessing") or {}
     image = None

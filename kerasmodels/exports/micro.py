@@ -8,7 +8,7 @@ guessed: the smallest arena in which TFLM's own interpreter (the ``tflite-micro`
 reference kernels) runs the model, searched from what its recording allocator reports. A model
 with an op TFLM lacks is refused with the op's name.
 
-Its predictor is :class:`kerasmodels.runtime.micro.MicroModel`.
+Its predictor is ``kerasmodels.runtime.micro.MicroModel``.
 
 >>> from kerasmodels.exports.micro import resolver_call
 >>> resolver_call("CONV_2D")
@@ -145,7 +145,7 @@ def c_files(content: bytes, ops: list[str], arena: int, name: str = "g_model") -
 
 def tflm_outputs(content: bytes, arena: int, inputs: np.ndarray) -> np.ndarray:
     """TFLM's raw (integer) outputs for the already quantized ``inputs``, one invoke each
-    (call it on a model a :class:`Probe` has run: TFLM can crash on one it cannot prepare)."""
+    (call it on a model a ``Probe`` has run: TFLM can crash on one it cannot prepare)."""
     from kerasmodels.runtime.micro import STATEFUL_OPS, captured_stderr, interpreter
 
     with captured_stderr():

@@ -10,11 +10,11 @@ folds a scale per channel, which keeps the count); a pruned model's small channe
 few enough too.
 
 Each int8 weight tensor is compressed where its indices and tables are smaller than its bytes
-by :data:`LEAST_SAVING`; a tensor that an operator must read as a constant while preparing
+by ``LEAST_SAVING``; a tensor that an operator must read as a constant while preparing
 (TFLM's list, ``constant_inputs``) stays as it is and is named, and so are the tensors of an
 operator type whose compressed model TFLM refuses or computes differently (the caller checks:
-:func:`kerasmodels.exports.micro.write_folder`). The compressor's Huffman and pruning methods
-are stubs in this version of the package ("not yet implemented"): :func:`unavailable_methods`
+``kerasmodels.exports.micro.write_folder``). The compressor's Huffman and pruning methods
+are stubs in this version of the package ("not yet implemented"): ``unavailable_methods``
 says so, measured on the installed package.
 
 >>> from kerasmodels.exports.micro_compression import plan
@@ -78,7 +78,7 @@ def _bits(values: np.ndarray, axis: int | None) -> int:
 
 
 def plan(content: bytes) -> tuple[list[Candidate], list[dict[str, str]]]:
-    """What :func:`compress` would do to ``content``: the tensors it shrinks, and those it
+    """What ``compress`` would do to ``content``: the tensors it shrinks, and those it
     leaves with the reason (``{"tensor", "op", "reason"}``)."""
     editor, spec = _module("model_editor"), _module("spec")
     lut, constant_inputs = _module("lut"), _module("constant_inputs")

@@ -3,7 +3,7 @@
 Models are converted from a concrete function. Recurrent models get a static batch of 1
 (LiteRT's TensorList ops need a static shape: ``TensorListReserve ... static``); the others keep
 a dynamic batch. GRU and SimpleRNN layers over sequences of a fixed length are converted
-unrolled (:func:`unrolled`): the converter keeps them as a WHILE loop over TensorLists, and
+unrolled (``unrolled``): the converter keeps them as a WHILE loop over TensorLists, and
 its int8 calibration of that loop kills the process (tensorflow/tensorflow#62281, a segfault
 in ``MinMax::Update``); unrolled, they are plain ops that every format and TFLM can hold.
 
@@ -110,7 +110,7 @@ def input_signature(model, batch: int | None = None, example_shape=None) -> tf.T
 
 
 def concrete_function(model, batch: int | None = None, example_shape=None):
-    """``model(x, training=False)`` traced for :func:`input_signature`, its output named
+    """``model(x, training=False)`` traced for ``input_signature``, its output named
     ``outputs`` (as in every format)."""
     signature = input_signature(model, batch, example_shape)
     function = tf.function(lambda x: {"outputs": model(x, training=False)})
@@ -137,8 +137,8 @@ def convert(model, fmt: str, representative: np.ndarray | None = None, *,
     ``representative`` (a sample of training inputs) calibrates the int8 and int16x8 formats;
     ``io_type`` is what a full-int8 model takes and returns: ``int8``, ``uint8`` or ``float``.
     Integer token inputs stay int32 either way. A uint8 input with ``normalization`` (``(mean,
-    std)`` of raw pixels, :func:`kerasmodels.exports.metadata.normalization`) gets it as its
-    quantization (:func:`fold_normalization`). ``batch`` fixes the batch size (recurrent
+    std)`` of raw pixels, ``kerasmodels.exports.metadata.normalization``) gets it as its
+    quantization (``fold_normalization``). ``batch`` fixes the batch size (recurrent
     models: always 1); None keeps it dynamic. Dynamic-range files quantize Dense weights per
     tensor: FULLY_CONNECTED stays at version 9 (runtime 2.4, what the Task Library runs) where
     per-channel weights need version 12 (runtime 2.17).
@@ -232,7 +232,7 @@ def write(model, target: Path, *, fmt, data, info: dict[str, Any], io_type: str 
     """The converter of the TFLite rows: ``target`` with the standard metadata (labels,
     normalization, name, description, version, author) embedded; what it records besides
     its quantization: the oldest runtime that runs it and the op versions it uses
-    (:func:`runtime_needs`)."""
+    (``runtime_needs``)."""
     from kerasmodels.exports.metadata import embed, normalization
     from kerasmodels.runtime.litert import LiteRTModel
 
@@ -284,7 +284,7 @@ def relative_error(float_output, quantized, scale, zero_point) -> float:
 def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
     """int8, with the layers whose quantization loses most left in float: TensorFlow's
     ``QuantizationDebugger`` compares each quantized layer's output with its float output on
-    the calibration sample and ranks the layers by :func:`relative_error`; the worst 1, 2, 4,
+    the calibration sample and ranks the layers by ``relative_error``; the worst 1, 2, 4,
     ... are kept in float until the file meets ``fmt``'s floor on the validation split (a
     layer is rarely enough alone: the next layer quantizes its output again), then the fewest
     that do are found by bisection.
@@ -335,7 +335,7 @@ def mixed(model, data, fmt) -> tuple[bytes, dict[str, Any]]:
 
 
 def quality_floor(fmt, task: str) -> float:
-    """The least :meth:`MixedPrecision.quality` that meets ``fmt``'s floor for ``task``."""
+    """The least ``MixedPrecision.quality`` that meets ``fmt``'s floor for ``task``."""
     if task == "classification":
         return fmt.agreement_floor
     return -(fmt.auc_drop_ceiling if get_task(task).reconstructs else fmt.difference_ceiling)
@@ -343,7 +343,7 @@ def quality_floor(fmt, task: str) -> float:
 
 class MixedPrecision:
     """int8 files of one model with chosen layers left in float, and how each does on the
-    validation split (what :func:`mixed` searches over)."""
+    validation split (what ``mixed`` searches over)."""
 
     def __init__(self, model, data):
         self.representative = data.train[0][:CALIBRATION_SAMPLES]
@@ -370,7 +370,7 @@ class MixedPrecision:
         return made
 
     def ranked(self) -> list[str]:
-        """The quantized layers' tensors, the worst (largest :func:`relative_error`) first."""
+        """The quantized layers' tensors, the worst (largest ``relative_error``) first."""
         import csv
         import io
 
@@ -387,7 +387,7 @@ class MixedPrecision:
         return [r["tensor_name"] for r in sorted(rows, key=lambda r: -float(r["relative_error"]))]
 
     def quantized(self, denylisted: list[str]) -> bytes:
-        """The int8 file with ``denylisted`` tensors' layers in float (after :meth:`ranked`)."""
+        """The int8 file with ``denylisted`` tensors' layers in float (after ``ranked``)."""
         # the setter rebuilds its debug model, which fails once no layer is quantized; the
         # options are set before that, so the file below is right
         with contextlib.suppress(ValueError):

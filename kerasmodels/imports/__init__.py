@@ -49,7 +49,7 @@ def import_model(source: Any, dataset: str | Dataset, *, out_dir: str | Path = R
         source: a tf_keras or Keras 3 model object, a ``.keras`` or ``.h5`` file of either,
             or a SavedModel folder (its ``signature``, one input and one output; a TF
             Serving folder: its newest version). Keras 3 models are rebuilt as tf_keras
-            models (:mod:`kerasmodels.imports.keras3`) and checked against the original. A
+            models (``kerasmodels.imports.keras3``) and checked against the original. A
             model object that is subclassed, or has a layer of your own, becomes a graph (a
             SavedModel: it exports and benchmarks; recipes that change layers refuse it).
         dataset: a name (with ``dataset_options``, as in ``km.train``) or a ``km.Dataset``.
@@ -111,7 +111,7 @@ def own_model(source, data: Dataset, *, signature: str = SIGNATURE,
     """The model ``source`` holds, ready for kerasmodels on ``data``, and the record of where
     it came from: read safely, rebuilt as tf_keras (Keras 3, checked against the original) or
     copied (a model object: the caller's stays theirs), checked to fit ``data``, with a softmax
-    after logits. Shared by :func:`import_model` and ``km.train(model, ...)``."""
+    after logits. Shared by ``import_model`` and ``km.train(model, ...)``."""
     from kerasmodels.imports.sources import read_source
 
     if custom_objects is not None and (not isinstance(custom_objects, dict) or not all(

@@ -2,15 +2,15 @@
 
 tfmot (pruning, clustering, QAT) only takes tf_keras models, and the TFLite and ONNX paths of
 kerasmodels are tf_keras paths. Every layer class that Keras 3 and tf_keras both have is
-rebuilt by rule, not from a list: :func:`translate_config` carries each option over (renamed
+rebuilt by rule, not from a list: ``translate_config`` carries each option over (renamed
 where tf_keras names it otherwise), drops what the weights make moot (initializers) and the
 options Keras 3 added when they are at their defaults, and names any other option it cannot
-carry. What tf_keras lacks has an exact equivalent (:data:`ACTIVATIONS`,
-:data:`EQUIVALENT_LAYERS`): ``hard_silu`` and Keras 3's ``hard_sigmoid`` (``relu6(x + 3) / 6``,
+carry. What tf_keras lacks has an exact equivalent (``ACTIVATIONS``,
+``EQUIVALENT_LAYERS``): ``hard_silu`` and Keras 3's ``hard_sigmoid`` (``relu6(x + 3) / 6``,
 not tf_keras' ``0.2x + 0.5``), ``silu``, ``relu6``, ``leaky_relu``, ``log_softmax``, ...,
 ConvNeXt's layer scale, stochastic depth at inference. The new layers are called in the order
 of the Keras 3 graph (Sequential and functional, nested models, shared layers, residual
-branches) and the weights copied. :func:`kerasmodels.imports.import_model` then checks the
+branches) and the weights copied. ``kerasmodels.imports.import_model`` then checks the
 rebuilt model against the original on the dataset. A layer that still cannot be rebuilt is
 named with its class and what to do: a class of your own is rebuilt with the tf_keras class
 you name in ``custom_objects``, or the model goes through Keras 3's
@@ -99,7 +99,7 @@ def rebuildable(kind: str, custom_objects: dict[str, Any] | None = None) -> bool
 
 
 def why_not(kind: str, name: str, module: str | None) -> str:
-    """What a layer :func:`rebuildable` refuses is, and what the user can do."""
+    """What a layer ``rebuildable`` refuses is, and what the user can do."""
     layer = f"layer {name!r} ({kind})"
     if kind in CODE_LAYERS:
         return (f"{layer} runs Python code that a file cannot carry safely: rebuild it with "
@@ -119,8 +119,8 @@ def is_keras3(model) -> bool:
 
 
 def unsupported_layers(config: Any, custom_objects: dict[str, Any] | None = None) -> list[str]:
-    """What each layer of a Keras 3 model config that :func:`rebuild` cannot rebuild is, and
-    what to do (:func:`why_not`)."""
+    """What each layer of a Keras 3 model config that ``rebuild`` cannot rebuild is, and
+    what to do (``why_not``)."""
     found = []
     stack = [config]
     while stack:
@@ -388,7 +388,7 @@ def _same(value, default) -> bool:
 
 
 def _activation(layer, value):
-    """A Keras 3 activation's name, checked: tf_keras has it, or :data:`ACTIVATIONS` says
+    """A Keras 3 activation's name, checked: tf_keras has it, or ``ACTIVATIONS`` says
     what it becomes."""
     if not isinstance(value, str):
         raise UnsupportedLayerError(f"layer {layer.name!r} has an activation that is not a "

@@ -4,7 +4,7 @@ the runtimes use (``inputs``, ``model(x, training=False)``, ``variables``, ``cou
 A SavedModel has no Keras layers, so recipes that change layers (pruning, clustering, QAT,
 distillation's default student, fine-tuning) refuse it with a clear error; export to TFLite
 and ONNX, the benchmark and the Playground work on it. Its graph is data: loading restores
-its variables, and :func:`check_graph` refuses a signature that reads or writes files or calls
+its variables, and ``check_graph`` refuses a signature that reads or writes files or calls
 back into Python before it is ever run.
 
 >>> from kerasmodels.imports.saved_model import GraphModel

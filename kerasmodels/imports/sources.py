@@ -1,8 +1,8 @@
 """Read a user's model from wherever it is: a model object, a ``.keras`` or ``.h5`` file (of
-tf_keras or Keras 3) or a SavedModel folder, into a tf_keras model or a :class:`GraphModel`.
+tf_keras or Keras 3) or a SavedModel folder, into a tf_keras model or a ``GraphModel``.
 
 Files are treated as files from strangers: copied to a private folder, their config read as
-data and checked (:func:`kerasmodels.model_files.check_config`: no Lambda, no class from
+data and checked (``kerasmodels.model_files.check_config``: no Lambda, no class from
 outside Keras) before Keras opens the copy, with ``safe_mode=True`` where the format has one.
 """
 

@@ -1,7 +1,7 @@
 """Optimizers written from their formulas, selected by name.
 
 ``sgd``, ``momentum``, ``nesterov``, ``rmsprop``, ``adam``, ``adamw`` are kerasmodels'
-own (:mod:`~kerasmodels.optimizers.gradient_descent`, ...); prefix a name with ``keras:``
+own (``kerasmodels.optimizers.gradient_descent``, ...); prefix a name with ``keras:``
 (``keras:adam``) for Keras' built-in implementation, to compare.
 
 >>> from kerasmodels.optimizers import make_optimizer

@@ -17,7 +17,7 @@ def check_unit_interval(name: str, value, *, closed: bool = False) -> None:
 class FormulaOptimizer(keras.optimizers.Optimizer):
     """A tf_keras optimizer whose ``update_step`` is written from the textbook formula.
 
-    Subclasses call :meth:`add_slots` in ``create_slots`` and :meth:`slot` in ``update_step``; the
+    Subclasses call ``add_slots`` in ``create_slots`` and ``slot`` in ``update_step``; the
     base class gives them learning-rate schedules, gradient clipping, sparse-gradient
     de-duplication, ``jit_compile``, tf.distribute and ``.keras`` serialization.
     """
@@ -36,7 +36,7 @@ class FormulaOptimizer(keras.optimizers.Optimizer):
         self.create_slots(var_list)
 
     def create_slots(self, var_list) -> None:
-        """Add the optimizer's state with :meth:`add_slots` (none for plain gradient descent)."""
+        """Add the optimizer's state with ``add_slots`` (none for plain gradient descent)."""
 
     def add_slots(self, var_list, *names: str) -> None:
         """One zero-initialized slot variable per model variable for each name."""

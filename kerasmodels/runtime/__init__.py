@@ -3,7 +3,7 @@
 Every predictor has ``name``, ``input_spec`` (shape of one example, dtype), ``predict(x)``
 (a batch of float inputs in, float outputs out, quantization handled inside) and
 ``runtime_call(example)``: a zero-argument call that runs only the runtime on one prepared
-example, which is what :func:`kerasmodels.measure.latencies` times.
+example, which is what ``kerasmodels.measure.latencies`` times.
 
 >>> from kerasmodels.runtime import load_predictor
 >>> predictor = load_predictor("saved_models/<run>/exports/tflite-int8.tflite")  # doctest: +SKIP

@@ -1,5 +1,5 @@
 """LiteRT (``ai-edge-litert``): a ``.tflite`` file behind the predictor interface, with numpy
-alone. Imported by :mod:`kerasmodels.edge` on devices: it never imports TensorFlow.
+alone. Imported by ``kerasmodels.edge`` on devices: it never imports TensorFlow.
 
 >>> from kerasmodels.runtime.litert import LiteRTModel
 >>> model = LiteRTModel("saved_models/<run>/exports/tflite-int8.tflite")  # doctest: +SKIP
