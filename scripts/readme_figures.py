@@ -837,8 +837,7 @@ def render(text: str) -> str:
         if name not in RENDERERS:
             raise SystemExit(f"a figures block {name!r} has no renderer")
         source = SOURCES.get(name, name)
-        data = {} if name in FROM_CODE else \
-            json.loads((ROOT / "bench-results" / f"{source}.json").read_text())
+        data = {} if name in FROM_CODE else results(source)
         return f"{match.group(1)}{RENDERERS[name](data)}\n{match.group(4)}"
 
     return MARKER.sub(replace, text)

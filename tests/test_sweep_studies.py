@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -170,6 +172,11 @@ def test_without_a_budget_a_small_validation_split_gets_one_example(tmp_path):
     assert result["accuracy_budget"] >= 1 / examples and result["complete"]
     assert json.loads((run.path / "sweep.json").read_text())["accuracy_budget"] == \
         result["accuracy_budget"]
+    shown = subprocess.run(  # what the Compare page reads, in a new process
+        [sys.executable, "-c", "import sys, kerasmodels as km; "
+         "print(km.compare_family(sys.argv[1])['sweep']['accuracy_budget'])", str(run.path)],
+        capture_output=True, text=True, timeout=120)
+    assert float(shown.stdout.strip().splitlines()[-1]) == result["accuracy_budget"], shown.stderr
     with pytest.raises(HyperparameterError, match="below one validation example"):
         km.sweep(run, accuracy_budget=DEFAULT_BUDGET, recipes=[], progress=False)
 
