@@ -34,6 +34,8 @@ RETRIES = 2  # a trial whose worker died is run again at most this many times
 # what a study records of its search or sweep (any of these recorded: not a new study);
 # joining it with another value of any is refused
 IDENTITY_KEYS = ("kind", "arch", "parent")
+IDENTITY = "identity"  # all of it in one attribute: one write, never read half-made
+IDENTITY_WAIT_SECONDS = 30.0  # a study just made by another worker: its maker records it
 KIND_UNSAID = {"kind": "search"}  # studies made before sweeps shared the storage
 
 
@@ -106,25 +108,43 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 
 def open_study(storage, name: str, identity: dict[str, Any], *, sampler, pruner):
-    """The study ``name`` in ``storage`` (made if new, with ``identity`` recorded); a
-    StorageError when it exists for another search or sweep."""
+    """The study ``name`` in ``storage``: made here with ``identity`` recorded, or loaded and
+    checked against it (a StorageError when it exists for another search or sweep)."""
     import optuna
 
-    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True,
-                                direction="maximize", sampler=sampler, pruner=pruner)
-    check_identity(study, identity)
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, direction="maximize",
+                                    sampler=sampler, pruner=pruner)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler,
+                                  pruner=pruner)
+        check_identity(study, identity)
+    else:
+        record_identity(study, identity)
     return study
 
 
-def check_identity(study, identity: dict[str, Any]) -> None:
-    """Record ``identity`` in a new study; a StorageError when the study records another."""
+def record_identity(study, identity: dict[str, Any]) -> None:
+    """Record ``identity`` in the study this process made: first as one attribute (one write:
+    a worker never reads half of it), then key by key for the readers of each."""
+    study.set_user_attr(IDENTITY, identity)
+    for key, value in identity.items():
+        study.set_user_attr(key, value)
+
+
+def check_identity(study, identity: dict[str, Any],
+                   wait_seconds: float = IDENTITY_WAIT_SECONDS) -> None:
+    """Check a study another process made against ``identity``: a StorageError when it
+    records another. Its maker records it just after making it: wait for that, and record
+    ``identity`` if it never comes (its maker died in between)."""
     import json
 
     identity = json.loads(json.dumps(identity, default=str))  # as the database gives it back
-    recorded = study.user_attrs
-    if not any(key in recorded for key in IDENTITY_KEYS):
-        for key, value in identity.items():
-            study.set_user_attr(key, value)
+    deadline = time.monotonic() + wait_seconds
+    while (recorded := recorded_identity(study)) is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if recorded is None:
+        record_identity(study, identity)
         return
     kind = recorded.get("kind", KIND_UNSAID["kind"])
     if kind != identity.get("kind", kind):
@@ -138,6 +158,17 @@ def check_identity(study, identity: dict[str, Any]) -> None:
         raise StorageError(f"study {study.study_name!r} was made for another "
                            f"{recorded.get('kind', 'search')} ({theirs}; this one has {yours}): "
                            "name another study, or give what it was made with")
+
+
+def recorded_identity(study) -> dict[str, Any] | None:
+    """What ``study`` records of its search or sweep; None before its maker recorded it.
+    Studies made before the one-attribute record keep it key by key."""
+    recorded = study.user_attrs
+    if IDENTITY in recorded:
+        return dict(recorded[IDENTITY])
+    if any(key in recorded for key in IDENTITY_KEYS):
+        return recorded
+    return None
 
 
 def worker_attrs() -> dict[str, Any]:
@@ -219,7 +250,7 @@ def open_queue(storage, name: str, identity: dict[str, Any], grid: list[dict[str
         if "queued" in study.user_attrs:
             return study
     else:
-        check_identity(study, identity)
+        record_identity(study, identity)
     for params in grid:  # made here, or its maker died before queueing
         study.enqueue_trial(params, skip_if_exists=True)
     study.set_user_attr("queued", len(grid))

@@ -133,17 +133,22 @@ def test_a_killed_search_resumes_from_its_sqlite_study(tmp_path):
 
 OPEN_TOGETHER = """
 import sys, time
-from kerasmodels.studies import open_storage
+import optuna
+from kerasmodels.studies import open_storage, open_study
 while time.time() < float(sys.argv[2]):
     pass
-open_storage(sys.argv[1])
+storage = open_storage(sys.argv[1])
+open_study(storage, "together", {"kind": "search", "arch": "mlp", "space": {"width": [32, 64]},
+                                 "epochs": 3}, sampler=None, pruner=None)
 """
 
 
 def test_workers_started_together_on_a_new_database_all_open_it(tmp_path):
     """Three workers started at the same moment on a database nobody has used: each makes
     Optuna's tables; all but one lose that race, and they read the tables made instead of
-    dying (seen in CI: 'UNIQUE constraint failed: alembic_version.version_num')."""
+    dying (seen in CI: 'UNIQUE constraint failed: alembic_version.version_num'). Then each
+    opens one study: one makes it, the others wait for what it records (seen in CI: a worker
+    read the study's identity half-written and refused it as "made for another search")."""
     url = f"sqlite:///{tmp_path / 'new.db'}"
     start = time.time() + 3
     workers = [subprocess.Popen([sys.executable, "-c", OPEN_TOGETHER, url, str(start)],
@@ -151,7 +156,35 @@ def test_workers_started_together_on_a_new_database_all_open_it(tmp_path):
     for worker in workers:
         _, err = worker.communicate(timeout=120)
         assert worker.returncode == 0, err[-1500:]
-    assert trials_of(url, "none") == [] and (tmp_path / "new.db").stat().st_size > 0
+    assert trials_of(url, "together") == [] and (tmp_path / "new.db").stat().st_size > 0
+
+
+def test_a_study_just_made_by_another_worker_is_checked_once_its_maker_records_it(tmp_path):
+    """Its maker records what the study is for just after making it: a worker that loads it
+    in between waits for the record (and refuses another search once it is there); a study
+    whose maker died before recording gets the record of whoever opens it next."""
+    import threading
+
+    import optuna
+
+    from kerasmodels.studies import check_identity, open_storage, record_identity
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}")
+    identity = {"kind": "search", "arch": "mlp", "space": {"width": [32, 64]}}
+    made = optuna.create_study(study_name="new", storage=storage)
+    loaded = optuna.load_study(study_name="new", storage=storage)
+    maker = threading.Timer(1.0, record_identity, (made, identity))
+    maker.start()
+    started = time.monotonic()
+    check_identity(loaded, identity)
+    assert time.monotonic() - started >= 0.9  # it waited for the record, did not write its own
+    maker.join()
+    with pytest.raises(StorageError, match=r"study 'new' was made for another search "
+                                           r"\(arch='mlp'; this one has arch='cnn'\)"):
+        check_identity(loaded, {**identity, "arch": "cnn"})
+    orphan = optuna.create_study(study_name="orphan", storage=storage)
+    check_identity(orphan, identity, wait_seconds=0.3)
+    assert orphan.user_attrs["identity"] == identity and orphan.user_attrs["arch"] == "mlp"
 
 
 def test_bad_storage_and_another_searchs_study_are_one_line_and_write_nothing(tmp_path):
