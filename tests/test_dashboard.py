@@ -115,6 +115,20 @@ def test_compress_page_makes_a_child_and_links_to_compare(app, board_dir, cnn_ru
     shutil.rmtree(children[0])
 
 
+def test_the_compress_pages_sweep_budget_is_the_sweeps_own_default(app):
+    """Left empty, the whole sweep gets ``accuracy_budget=None``: the sweep's default (one
+    point, or one validation example when that is more). A budget of the page's own (it had
+    one point) was refused on a validation split under 100 examples."""
+    from kerasmodels.compression.sweep import DEFAULT_BUDGET
+
+    at = app("compress")
+    budget = at.number_input(key="sweep_budget")
+    assert budget.value is None and budget.disabled  # enabled with "Run the whole sweep"
+    assert f"{DEFAULT_BUDGET * 100:g} points" in budget.proto.placeholder
+    at.checkbox[0].check().run()
+    assert not at.number_input(key="sweep_budget").disabled
+
+
 def test_compare_page_shows_the_benchmark(app, cnn_run):
     at = app("compare")
     at.selectbox(key="compare_run").set_value(cnn_run.id).run()

@@ -58,7 +58,7 @@ def wait_until(condition, timeout: float = 240.0, what: str = "",
             assert worker.poll() is None, (f"a worker ended (exit {worker.returncode}) "
                                            f"before {what}: " + worker.log.read_text()[-2000:])
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+        time.sleep(0.2)
 
 
 def start_worker(runs: Path, url: str, trials: int, script: str = WORKER,
@@ -133,10 +133,9 @@ def test_a_killed_search_resumes_from_its_sqlite_study(tmp_path):
 
 OPEN_TOGETHER = """
 import sys, time
-import optuna
+import optuna, sqlalchemy  # imported before the moment: it is what takes time
 from kerasmodels.studies import open_storage, open_study
-while time.time() < float(sys.argv[2]):
-    pass
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # all three wake at that moment
 storage = open_storage(sys.argv[1])
 open_study(storage, "together", {"kind": "search", "arch": "mlp", "space": {"width": [32, 64]},
                                  "epochs": 3}, sampler=None, pruner=None)

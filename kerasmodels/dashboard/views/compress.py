@@ -7,6 +7,7 @@ import streamlit as st
 
 import kerasmodels as km
 from kerasmodels.compression.recipes import recipe_names
+from kerasmodels.compression.sweep import DEFAULT_BUDGET
 from kerasmodels.dashboard import common
 from kerasmodels.errors import ExportError
 from kerasmodels.report import kilobytes
@@ -32,8 +33,11 @@ formats = st.multiselect("Export formats", list(table),
                          help="; ".join(f"{f.name}: {f.note}" for f in table.values() if f.note))
 whole_sweep = st.checkbox("Run the whole sweep instead (every recipe × every format of the "
                           "target, picks the smallest model within the accuracy budget)")
-budget = st.slider("Accuracy budget (points below the parent)", 0.0, 5.0, 1.0, 0.25,
-                   disabled=not whole_sweep)
+budget = st.number_input(
+    "Accuracy budget (points below the parent)", min_value=0.0, max_value=99.0, value=None,
+    step=0.25, disabled=not whole_sweep, key="sweep_budget",
+    placeholder=f"the sweep's: {DEFAULT_BUDGET * 100:g} points, or one validation example "
+                "when that is more")
 targets = km.sweep_targets()
 target = st.radio("Sweep target", list(targets), horizontal=True, disabled=not whole_sweep,
                   format_func=lambda name: f"{name}: {targets[name].device}")
@@ -47,7 +51,7 @@ if st.button("Start", type="primary", disabled=not (recipes or formats or whole_
     try:
         if whole_sweep:
             with st.spinner("sweeping: compress, export, time every variant (minutes)"):
-                result = km.sweep(common.runs_dir() / run_id, accuracy_budget=budget / 100,
+                result = km.sweep(common.runs_dir() / run_id, accuracy_budget=None if budget is None else budget / 100,
                                   target=target, board=board if target == "micro" else None,
                                   progress=False)
             pick = result["pick"]
