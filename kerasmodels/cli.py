@@ -15,7 +15,6 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from kerasmodels._version import __version__
@@ -27,7 +26,6 @@ LOG = get_logger(__name__)
 
 ADDRESS_HELP = ("interface to listen on (default 127.0.0.1: this machine only); 0.0.0.0 opens "
                 "the dashboard, which has no login, to the whole network")
-UPLOAD_LIMIT_MB = 50  # the largest file any dashboard page accepts
 
 
 def _key_value(text: str) -> tuple[str, object]:
@@ -412,7 +410,8 @@ def _dashboard_arguments(dashboard: argparse.ArgumentParser) -> None:
     dashboard.add_argument("--runs-dir", default=RUNS_DIR)
     dashboard.add_argument("--port", type=int, default=PORT)
     dashboard.add_argument("--address", default=LOOPBACK, help=ADDRESS_HELP)
-    dashboard.add_argument("--headless", action="store_true", help="do not open a browser window")
+    dashboard.add_argument("--no-browser", "--headless", dest="no_browser", action="store_true",
+                           help="do not open a browser window (as kerasmodels docs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -758,70 +757,16 @@ def cmd_demo(args) -> int:
     cmd_runs(argparse.Namespace(runs_dir=args.runs_dir, json=False))
     if args.no_dashboard:
         return 0
-    return cmd_dashboard(argparse.Namespace(runs_dir=args.runs_dir, port=args.port,
-                                            address=args.address, headless=False))
+    from kerasmodels.dashboard.serve import serve_dashboard
 
-
-def dashboard_command(runs_dir: str, port: int, address: str = LOOPBACK) -> tuple[list[str], dict]:
-    """The ``streamlit run`` command line and environment that serve the dashboard.
-
-    Every server option is explicit: headless (no first-run e-mail prompt, which exits a
-    process without a terminal), no usage statistics, no file watcher, uploads capped at what
-    the pages accept, and no tracebacks in the browser.
-    """
-    from kerasmodels.dashboard import APP as app
-    from kerasmodels.errors import check_listen_address
-
-    check_listen_address(port, address)
-    command = [sys.executable, "-m", "streamlit", "run", str(app),
-               "--server.address", address, "--server.port", str(port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false",
-               "--server.maxUploadSize", str(UPLOAD_LIMIT_MB),
-               "--server.maxMessageSize", "200",
-               # no full gc.collect(2) after every script run: it walks every loaded model
-               # holding the GIL (the app spaces its full collections: common.collect_garbage)
-               "--runner.postScriptGC", "false",
-               "--client.showErrorDetails", "false", "--client.toolbarMode", "minimal"]
-    env = {**os.environ, "KERASMODELS_RUNS_DIR": str(Path(runs_dir).resolve())}
-    return command, env
+    return serve_dashboard(args.runs_dir, port=args.port, address=args.address)
 
 
 def cmd_dashboard(args) -> int:
-    import ipaddress
+    from kerasmodels.dashboard.serve import serve_dashboard
 
-    from kerasmodels.processes import run_owned
-
-    command, env = dashboard_command(args.runs_dir, args.port, args.address)
-    shown = "localhost" if ipaddress.ip_address(args.address).is_loopback else args.address
-    url = f"http://{shown}:{args.port}"
-    if not ipaddress.ip_address(args.address).is_loopback:
-        print(f"warning: the dashboard listens on {args.address}, so anyone who can reach this "
-              "machine can use it: it has no login. Use --address 127.0.0.1 to keep it local.",
-              file=sys.stderr)
-    print(f"dashboard on {url} (runs: {args.runs_dir}); Ctrl+C or SIGTERM stops it")
-    opener = None if args.headless or os.environ.get("CI") else (lambda _p: _open_when_up(url))
-    return run_owned(command, env=env, on_started=opener)
-
-
-def _open_when_up(url: str) -> None:
-    """Open the browser once the server answers (in the background: the CLI keeps waiting)."""
-    import threading
-    import urllib.request
-    import webbrowser
-
-    def wait_then_open():
-        import time
-
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                webbrowser.open(url)
-                return
-            except OSError:
-                time.sleep(0.5)
-
-    threading.Thread(target=wait_then_open, daemon=True).start()
+    return serve_dashboard(args.runs_dir, port=args.port, address=args.address,
+                           open_browser=not args.no_browser)
 
 
 def cmd_docs(args) -> int:

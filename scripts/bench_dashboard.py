@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         url = f"http://localhost:{port}"
         started = time.perf_counter()
         server = subprocess.Popen([sys.executable, "-m", "kerasmodels", "dashboard",
-                                   "--runs-dir", out, "--port", str(port), "--headless"],
+                                   "--runs-dir", out, "--port", str(port), "--no-browser"],
                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         try:
             with sync_playwright() as p:

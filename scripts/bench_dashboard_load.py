@@ -253,7 +253,7 @@ def main(argv=None) -> int:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([sys.executable, "-m", "kerasmodels", "dashboard", "--runs-dir",
-                                   out, "--port", str(port), "--headless"], cwd=ROOT,
+                                   out, "--port", str(port), "--no-browser"], cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         poller = HealthPoller(url)
         try:

@@ -47,7 +47,7 @@ def start_dashboard(runs_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "kerasmodels", "dashboard", "--runs-dir", str(runs_dir),
-         "--port", str(port), "--headless"], cwd=ROOT, stdout=subprocess.PIPE,
+         "--port", str(port), "--no-browser"], cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     url = f"http://localhost:{port}"
     wait_healthy(url, process)

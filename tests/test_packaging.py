@@ -82,7 +82,8 @@ def test_the_installed_wheel_runs_the_demo_and_serves_the_dashboard(installed):
 
     port = free_port()
     server = subprocess.Popen([*installed["command"], "dashboard", "--runs-dir", "runs",
-                               "--port", str(port), "--headless"], cwd=installed["project"],
+                               "--port", str(port), "--headless"],  # the old name still works
+                              cwd=installed["project"],
                               env=installed["env"], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:

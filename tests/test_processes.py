@@ -77,7 +77,7 @@ def test_a_signal_stops_the_busy_dashboard_and_frees_its_port(sig, dashboard_run
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    # a machine where Streamlit never ran, no terminal, no --headless: no e-mail prompt
+    # a machine where Streamlit never ran, no terminal, no --no-browser: no e-mail prompt
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.update(HOME=str(tmp_path), BROWSER="true")
     process = start_cli("dashboard", "--runs-dir", str(dashboard_runs), "--port", str(port),
@@ -111,7 +111,7 @@ def test_a_signal_stops_the_busy_dashboard_and_frees_its_port(sig, dashboard_run
 def test_address_opens_it_with_a_warning(dashboard_runs):
     port = free_port()
     process = start_cli("dashboard", "--runs-dir", str(dashboard_runs), "--port", str(port),
-                        "--address", "0.0.0.0", "--headless")
+                        "--address", "0.0.0.0", "--no-browser")
     try:
         wait_healthy(f"http://127.0.0.1:{port}", process)
         assert listening_addresses(port) & {"00000000", "00000000000000000000000000000000"}

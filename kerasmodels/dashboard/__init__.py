@@ -1,6 +1,6 @@
 """The Streamlit dashboard, shipped in the package so that a wheel install serves it.
 
-``kerasmodels dashboard`` runs ``APP`` with ``streamlit run``. The pages live in
+``kerasmodels dashboard`` runs ``APP`` with ``streamlit run`` (``serve.py``). The pages live in
 ``views/`` (a ``pages/`` folder would also be served by Streamlit on its own, without the
 navigation and the page settings); they are thin views over the public API, and ``common``
 holds what they share.
@@ -17,3 +17,4 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent / "app.py"
 PORT = 8501  # Streamlit's own default
 LOOPBACK = "127.0.0.1"  # the dashboard listens on this machine alone unless told otherwise
+RUNS_DIR_ENV = "KERASMODELS_RUNS_DIR"  # the runs folder the app reads (set by serve.py)

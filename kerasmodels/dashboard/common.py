@@ -12,6 +12,7 @@ import streamlit as st
 
 import kerasmodels as km
 from kerasmodels._compat import replace_streamlit_cleanup
+from kerasmodels.dashboard import RUNS_DIR_ENV
 from kerasmodels.errors import KerasModelsError, UploadError
 from kerasmodels.layout import (
     EXPORTS,
@@ -22,8 +23,6 @@ from kerasmodels.layout import (
     RUNS_DIR,
     SAVED_MODEL,
 )
-
-RUNS_DIR_ENV = "KERASMODELS_RUNS_DIR"
 
 
 def keep_tensorflow_state() -> None:
