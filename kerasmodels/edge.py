@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kerasmodels.errors import ModelFileError
 from kerasmodels.layout import EXPORTS, FEATURES, LABELS
@@ -84,9 +85,20 @@ class EdgeModel(LiteRTModel):
         return around if not here.is_file() and self.path.parent.parent.name == EXPORTS \
             and around.is_file() else here
 
-    def features(self, sound) -> np.ndarray:
-        """A keyword spotter's input computed from ``sound`` (WAV paths or bytes, samples, or
-        clips) by the ``features.tflite`` next to the model, as training computed it."""
+    def features(self, sound: ArrayLike | str | Path | bytes | list) -> np.ndarray:
+        """A keyword spotter's input, computed as training computed it.
+
+        Args:
+            sound: WAV paths or bytes, samples at the recorded rate, or a batch of clips.
+
+        Returns:
+            The model's input features, one row per clip (by the ``features.tflite`` next to
+            the model, in LiteRT).
+
+        Raises:
+            ModelFileError: the model does not take sound, or ``features.tflite`` is missing
+                beside it.
+        """
         from kerasmodels.audio import FeatureParams, as_clips
 
         if self.preprocessing.get("kind") != "audio":
@@ -102,8 +114,19 @@ class EdgeModel(LiteRTModel):
         return self._features.predict(as_clips(sound, FeatureParams.from_preprocessing(
             self.preprocessing)))
 
-    def preprocess(self, raw) -> np.ndarray:
-        """The dataset's preprocessing on raw input (what the training data went through)."""
+    def preprocess(self, raw: ArrayLike | str | Path | bytes | list) -> np.ndarray:
+        """The dataset's preprocessing (what the training data went through) on raw input.
+
+        Args:
+            raw: raw input: pixels as scanned, CSV rows as written, or sound for a keyword
+                spotter; grayscale images may come without their channel axis.
+
+        Returns:
+            The model's input.
+
+        Raises:
+            ModelFileError: sound given to a model without its ``features.tflite``.
+        """
         prep = self.preprocessing
         if prep.get("kind") == "audio":
             return self.features(raw)
@@ -118,12 +141,32 @@ class EdgeModel(LiteRTModel):
                 prep["std"], "float32")
         return x
 
-    def predict_raw(self, raw) -> np.ndarray:
-        """Outputs for raw input (probabilities for a classifier)."""
+    def predict_raw(self, raw: ArrayLike | str | Path | bytes | list) -> np.ndarray:
+        """The model's outputs for raw input.
+
+        Args:
+            raw: raw input, as ``preprocess`` takes it.
+
+        Returns:
+            One row per example (probabilities for a classifier).
+
+        Raises:
+            InputShapeError: input of another shape than the model's, once preprocessed.
+        """
         return self.predict(self.preprocess(raw))
 
-    def classify(self, raw) -> list[str]:
-        """The most likely label of each raw example."""
+    def classify(self, raw: ArrayLike | str | Path | bytes | list) -> list[str]:
+        """The most likely label of each raw example.
+
+        Args:
+            raw: raw input, as ``preprocess`` takes it.
+
+        Returns:
+            One label per example.
+
+        Raises:
+            ModelFileError: the model is not a classifier (it has no labels).
+        """
         if not self.labels:
             raise ModelFileError(f"{self.path} is not a classifier (no labels): use predict_raw()")
         return [self.labels[i] for i in self.predict_raw(raw).argmax(axis=-1)]

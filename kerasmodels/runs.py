@@ -22,9 +22,10 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kerasmodels.errors import InputShapeError, RunError
 from kerasmodels.layout import (
@@ -40,6 +41,9 @@ from kerasmodels.layout import (
 )
 from kerasmodels.manifest import SCHEMA_VERSION, Manifest
 from kerasmodels.report import kilobytes
+
+if TYPE_CHECKING:
+    from kerasmodels.data.dataset import Dataset
 
 # packages extend how a run's model loads (a QAT run: its float model plus its quantizer
 # state) by an entry point in this group: ``loader(run, model) -> model``
@@ -179,26 +183,32 @@ class Run:
     # -- what the manifest says -------------------------------------------------------------
     @property
     def id(self) -> str:
+        """The run's name: its folder's name, unique in its runs folder."""
         return self.record.id
 
     @property
     def arch(self) -> str:
+        """The architecture it was built from (``cnn``, ``transformer``, ``imported``, ...)."""
         return self.record.arch.name
 
     @property
     def hparams(self) -> dict[str, Any]:
+        """The architecture's hyperparameters it was built with."""
         return self.record.arch.hparams
 
     @property
     def metrics(self) -> dict[str, dict[str, float]]:
+        """Its scores per split: ``{"val": {...}, "test": {"accuracy": ...}}``."""
         return self.record.metrics
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """The shape of one input example (without the batch dimension)."""
         return self.record.dataset.input_shape
 
     @property
     def parent(self) -> str | None:
+        """The run it was compressed or fine-tuned from (None: trained or imported)."""
         return self.record.parent
 
     @property
@@ -215,8 +225,17 @@ class Run:
             self._history = history
         return self._history
 
-    def dataset(self):
-        """Reload the run's dataset with the options it was trained on."""
+    def dataset(self) -> Dataset:
+        """Reload the run's dataset with the options it was trained on.
+
+        Returns:
+            The dataset, split as it was for training (arrays a run was trained on are read
+            from its folder).
+
+        Raises:
+            RunError: the manifest names another file for the kept arrays.
+            DatasetError: the data changed since the run was made, or cannot be read.
+        """
         from kerasmodels.data import load_dataset
 
         info = self.record.dataset
@@ -266,8 +285,18 @@ class Run:
         """Made by a recipe that ends in quantization-aware training."""
         return "qat" in str(self.record.recipe or "").split("+")
 
-    def keras_model(self, purpose: str):
-        """The Keras model, or a clear error saying ``purpose`` needs Keras layers."""
+    def keras_model(self, purpose: str) -> Any:
+        """The Keras model, for something that needs Keras layers.
+
+        Args:
+            purpose: what needs them, named in the error (``"pruning"``).
+
+        Returns:
+            The Keras model.
+
+        Raises:
+            RunError: the run is an imported SavedModel, a graph without Keras layers.
+        """
         if self.is_graph:
             raise RunError(f"{self.id} is an imported SavedModel, a graph without Keras layers: "
                            f"{purpose} needs them. Import the model as a .keras or .h5 file, or "
@@ -286,21 +315,45 @@ class Run:
             return sum(p.stat().st_size for p in self.model_path.rglob("*") if p.is_file())
         return self.model_path.stat().st_size
 
-    def predict(self, x, batch_size: int = 256) -> np.ndarray:
-        """Predict on a batch (or one example) after checking its shape and dtype."""
+    def predict(self, x: ArrayLike, batch_size: int = 256) -> np.ndarray:
+        """Predict with the Keras model after checking the input's shape and dtype.
+
+        Args:
+            x: a batch, or one example, shaped as the run's inputs.
+            batch_size: examples per step.
+
+        Returns:
+            The model's outputs, one row per example.
+
+        Raises:
+            InputShapeError: an input of another shape or dtype (what was expected named).
+
+        Examples:
+            >>> run = km.load_run(run.path)  # a digits CNN of yours
+            >>> run.predict(run.dataset().test[0][:2]).shape
+            (2, 10)
+        """
         x = check_input(x, self.input_shape, self.record.dataset.dtype)
         return self.model.predict(x, batch_size=batch_size, verbose=0)
 
     def summary(self) -> str:
-        """The Keras model summary (layers, output shapes, parameters) as text."""
+        """The Keras model summary as text.
+
+        Returns:
+            Its layers, output shapes and parameter counts, one line each.
+        """
         lines: list[str] = []
         self.model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line),
                            line_length=100)
         return "\n".join(lines)
 
     def exported_files(self) -> list[Path]:
-        """The run's exported files that ``exports.json`` records (``.tflite``, ``.onnx``),
-        with ``exports.json`` and ``labels.json``; nothing else in the folder is offered."""
+        """The run's exported files, as offered for download.
+
+        Returns:
+            The files ``exports.json`` records (``.tflite``, ``.onnx``), with
+            ``exports.json`` and ``labels.json``; nothing else in the folder.
+        """
         folder = self.path / EXPORTS
         try:
             record = read_json(folder / EXPORTS_RECORD)

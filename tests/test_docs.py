@@ -73,6 +73,58 @@ def test_every_public_definition_has_args_returns_raises_and_examples():
         assert getattr(km, name) and f"kerasmodels.options.{name}" in api_references()
 
 
+def public_members() -> dict[str, object]:
+    """``Class.member`` -> function (a property's getter) for every public method and property
+    that kerasmodels defines on a class of ``kerasmodels.__all__`` (the API pages list them)."""
+    found = {}
+    for name in PUBLIC:
+        cls = getattr(km, name)
+        if not inspect.isclass(cls):
+            continue
+        for member in dir(cls):
+            raw = inspect.getattr_static(cls, member)
+            function = (raw.fget if isinstance(raw, property) else
+                        raw.__func__ if isinstance(raw, classmethod | staticmethod) else raw)
+            if (not member.startswith("_") and inspect.isfunction(function)
+                    and function.__module__.startswith("kerasmodels")):
+                found[f"{name}.{member}"] = function
+    return found
+
+
+MEMBERS = public_members()
+
+
+def missing_member_sections(owner: type, member: str) -> list[str]:
+    """A property needs a summary; a method, a summary, every parameter described and what it
+    returns (unless it returns None)."""
+    raw = inspect.getattr_static(owner, member)
+    function = (raw.fget if isinstance(raw, property) else
+                raw.__func__ if isinstance(raw, classmethod | staticmethod) else raw)
+    sections = parsed(function)
+    missing = [] if DocstringSectionKind.text in sections else ["a summary"]
+    if isinstance(raw, property):
+        return missing
+    described = {p.name for s in sections.get(DocstringSectionKind.parameters, [])
+                 for p in s.value}
+    missing += [f"Args: {p}" for p in parameter_names(function)
+                if p != "cls" and p.lstrip("*") not in described]
+    returns = inspect.signature(function).return_annotation
+    if returns not in (None, "None") and DocstringSectionKind.returns not in sections:
+        missing.append("Returns:")
+    return missing
+
+
+def test_every_public_method_and_property_is_documented():
+    """The methods and properties of the public classes (``Run``, ``Dataset``,
+    ``EdgeModel``, ...) have what the API pages show: a summary, and for a method every
+    parameter and what it returns."""
+    assert {"Run.predict", "Dataset.from_arrays", "EdgeModel.classify"} <= set(MEMBERS)
+    gaps = {name: missing for name in MEMBERS
+            if (missing := missing_member_sections(getattr(km, name.split(".")[0]),
+                                                   name.split(".")[1]))}
+    assert not gaps, "\n".join(f"km.{name}: no {', '.join(m)}" for name, m in gaps.items())
+
+
 def test_the_checker_finds_an_undocumented_parameter():
     def fit(data, seed=0):
         """Fit.
@@ -96,6 +148,21 @@ def test_the_checker_finds_an_undocumented_parameter():
         assert missing_sections("fit_for_test") == ["Args: seed"]
     finally:
         del km.fit_for_test
+
+    class Model:
+        def predict(self, x, batch_size: int = 8) -> list:
+            """Predict.
+
+            Args:
+                x: the inputs.
+            """
+
+        @property
+        def size(self) -> int:
+            return 0
+
+    assert missing_member_sections(Model, "predict") == ["Args: batch_size", "Returns:"]
+    assert missing_member_sections(Model, "size") == ["a summary"]
 
 
 def test_option_arguments_are_described_by_their_table():
@@ -132,14 +199,18 @@ def doctest_globals(cnn_run, tmp_path_factory) -> dict:
             "runs_dir": str(folder)}
 
 
-@pytest.mark.parametrize("name", PUBLIC)
+WITH_EXAMPLES = [name for name, function in MEMBERS.items() if ">>>" in (function.__doc__ or "")]
+
+
+@pytest.mark.parametrize("name", PUBLIC + WITH_EXAMPLES)
 def test_docstring_examples_run(name, doctest_globals, tmp_path, monkeypatch):
-    """Each public definition's examples, run as doctests (in a folder of their own); an
-    option table's are its module's."""
+    """Each public definition's examples, and those of the public methods that have one, run
+    as doctests (in a folder of their own); an option table's are its module's."""
     import kerasmodels.options
 
     monkeypatch.chdir(tmp_path)
-    obj = kerasmodels.options if name in TABLES else getattr(km, name)
+    obj = (kerasmodels.options if name in TABLES else MEMBERS[name] if name in MEMBERS
+           else getattr(km, name))
     text = inspect.getdoc(obj) or ""
     test = doctest.DocTestParser().get_doctest(text, dict(doctest_globals), name, None, 0)
     assert test.examples, f"km.{name} has no example"

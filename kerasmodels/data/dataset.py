@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kerasmodels.errors import DatasetError
 
@@ -79,19 +80,38 @@ class Dataset:
     sha256: str | None = None  # of the user's file or folder it was read from (csv:, images:)
 
     @classmethod
-    def from_arrays(cls, x, y, *, name: str, labels: list[str] | None = None,
+    def from_arrays(cls, x: ArrayLike, y: ArrayLike, *, name: str, labels: list[str] | None = None,
                     test_size: float = 0.2, val_size: float = 0.1, seed: int = 0,
                     task: str | None = None) -> Dataset:
         """A dataset of your own arrays, split once with ``seed`` (stratified by class).
 
-        ``task`` is inferred from ``y``: integers or strings are classes (strings become the
-        labels, sorted), floats are regression. A run trained on it keeps the arrays in its
-        folder (``dataset.npz``, no pickle), so export, compress and the dashboard reload them.
+        A run trained on it keeps the arrays in its folder (``dataset.npz``, no pickle), so
+        export, compress and the dashboard reload them.
 
-        >>> import numpy as np
-        >>> x, y = np.random.rand(50, 4), np.arange(50) % 2
-        >>> Dataset.from_arrays(x, y, name="toy", labels=["no", "yes"]).num_classes
-        2
+        Args:
+            x: the inputs, one row per example (numeric; a 1-D array is one feature).
+            y: one target per example: integers or strings are classes (strings become the
+                labels, sorted), floats are regression.
+            name: the dataset's name (1-64 letters, digits, ``_``, ``.`` or ``-``).
+            labels: the class names, one per class index (default: the indices).
+            test_size: the share of the examples held out for the test split.
+            val_size: the share held out for the validation split.
+            seed: the seed of the split.
+            task: ``classification`` or ``regression`` (default: inferred from ``y``).
+
+        Returns:
+            The split dataset.
+
+        Raises:
+            DatasetError: a bad name or share, non-numeric or non-finite inputs, targets that
+                are not one per example, or labels that do not match the classes.
+
+        Examples:
+            >>> import numpy as np
+            >>> from kerasmodels import Dataset
+            >>> x, y = np.random.rand(50, 4), np.arange(50) % 2
+            >>> Dataset.from_arrays(x, y, name="toy", labels=["no", "yes"]).num_classes
+            2
         """
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
             raise DatasetError(f"name must be 1-64 letters, digits, '_', '.' or '-', got {name!r}")
@@ -148,7 +168,14 @@ class Dataset:
         return bool(self.options.get("arrays"))
 
     def write_arrays(self, path: str | Path) -> str:
-        """Write the splits to ``path`` (npz, no pickle); returns its sha256."""
+        """Write the splits to one file (npz, no pickle).
+
+        Args:
+            path: where to write it.
+
+        Returns:
+            The file's sha256, which ``read_arrays`` checks.
+        """
         arrays = {f"{s}_{part}": a for s in SPLITS
                   for part, a in zip(("x", "y"), getattr(self, s), strict=True)}
         with open(path, "wb") as f:
@@ -157,8 +184,18 @@ class Dataset:
 
     @classmethod
     def read_arrays(cls, path: str | Path, info: dict[str, Any]) -> Dataset:
-        """The dataset a run kept (``info``: its manifest's ``dataset``), checked against the
-        digest recorded when it was written."""
+        """The dataset a run kept, checked against the digest recorded when it was written.
+
+        Args:
+            path: the file ``write_arrays`` wrote.
+            info: the run manifest's ``dataset`` entry (name, task, labels, sha256, ...).
+
+        Returns:
+            The dataset, as it was trained on.
+
+        Raises:
+            DatasetError: the file is missing, changed since it was written or unreadable.
+        """
         path = Path(path)
         if not path.is_file():
             raise DatasetError(f"{path} is missing: this run was trained on arrays it kept "
@@ -182,15 +219,24 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """The shape of one example (without the batch dimension)."""
         return tuple(int(d) for d in self.train[0].shape[1:])
 
     @property
     def dtype(self) -> str:
+        """The inputs' dtype (``float32``, or ``int32`` for token ids)."""
         return str(self.train[0].dtype)
 
     def fitting(self, split: str) -> Split:
-        """``(inputs, targets)`` a model is fit to on ``split``: the labels, or the inputs
-        themselves for a task whose model reconstructs them (``anomaly``)."""
+        """What a model is fit to on one split.
+
+        Args:
+            split: ``train``, ``val`` or ``test``.
+
+        Returns:
+            ``(inputs, targets)``: the targets are the labels, or the inputs themselves for a
+            task whose model reconstructs them (``anomaly``).
+        """
         from kerasmodels.tasks import get_task
 
         x, y = getattr(self, split)
@@ -202,7 +248,12 @@ class Dataset:
         return self.vocab_size is not None
 
     def to_manifest(self) -> dict[str, Any]:
-        """What the run manifest records about this dataset."""
+        """What a run's manifest records about this dataset.
+
+        Returns:
+            A JSON-ready dict: name, options, task, shape, dtype, classes, labels, vocabulary,
+            preprocessing, split sizes and the source's sha256.
+        """
         return {
             "name": self.name,
             "options": _jsonable(self.options),
@@ -218,8 +269,17 @@ class Dataset:
         }
 
     def check_unchanged(self, recorded: str | None) -> Dataset:
-        """This dataset, or a DatasetError when its file's content differs from ``recorded``
-        (the sha256 a run's manifest kept)."""
+        """Check that the file this dataset was read from is the one a run was made on.
+
+        Args:
+            recorded: the sha256 the run's manifest kept (None: nothing to check).
+
+        Returns:
+            This dataset.
+
+        Raises:
+            DatasetError: its file's content differs from ``recorded``.
+        """
         if recorded and self.sha256 and recorded != self.sha256:
             raise DatasetError(f"{self.name} changed since the run was made (its content's sha256 "
                                f"is {self.sha256[:12]}..., the run recorded {recorded[:12]}...): "
@@ -227,13 +287,25 @@ class Dataset:
         return self
 
     def select_classes(self, classes: list[int] | list[str]) -> Dataset:
-        """Only the examples of ``classes`` (indices or label names), relabelled 0..k-1 in the
-        order given: ``digits`` with ``[0, 1, 2, 3, 4]`` and ``[5, 6, 7, 8, 9]`` make a
-        transfer-learning pair.
+        """Only the examples of some classes, relabelled 0..k-1 in the order given.
 
-        >>> import kerasmodels as km
-        >>> km.load_dataset("digits", classes=[5, 6, 7, 8, 9]).labels
-        ['5', '6', '7', '8', '9']
+        ``digits`` with ``[0, 1, 2, 3, 4]`` and ``[5, 6, 7, 8, 9]`` make a transfer-learning
+        pair.
+
+        Args:
+            classes: at least two distinct class indices or label names.
+
+        Returns:
+            A new dataset of those classes (this one is unchanged).
+
+        Raises:
+            DatasetError: a class it does not have, fewer than two or repeated classes, or a
+                dataset that is not a classification.
+
+        Examples:
+            >>> import kerasmodels as km
+            >>> km.load_dataset("digits", classes=[5, 6, 7, 8, 9]).labels
+            ['5', '6', '7', '8', '9']
         """
         if self.task != "classification" or not self.num_classes:
             raise DatasetError(f"classes= selects classes of a classification dataset; "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from kerasmodels.errors import ModelFileError
 from kerasmodels.runs import check_input  # numpy only, like everything imported here
@@ -92,7 +93,19 @@ class LiteRTModel:
 
         return {"input": describe(self._input), "output": describe(self._output)}
 
-    def predict(self, x) -> np.ndarray:
+    def predict(self, x: ArrayLike) -> np.ndarray:
+        """The file's outputs, dequantized to float.
+
+        Args:
+            x: a batch, or one example, as the dataset's arrays hold it (floats for a
+                quantized input: they are quantized with the file's scale and zero-point).
+
+        Returns:
+            One row per example, float32.
+
+        Raises:
+            InputShapeError: an input of another shape or dtype than the file's.
+        """
         x = check_input(x, *self.input_spec)
         with self._turn:
             return self._predict(x)
@@ -129,10 +142,20 @@ class LiteRTModel:
             out = (out.astype("float32") - out_zero) * out_scale
         return out.astype("float32")
 
-    def runtime_call(self, example) -> Callable[[], np.ndarray]:
-        """A call that runs the interpreter on one ``example`` and nothing else: the input is
-        quantized once, beforehand; each call is ``set_tensor``, ``invoke``, ``get_tensor``.
-        What latency measures (the numpy around it costs more than a small model)."""
+    def runtime_call(self, example: ArrayLike) -> Callable[[], np.ndarray]:
+        """A call that runs the interpreter on one example and nothing else: what latency
+        measures (the numpy around it costs more than a small model).
+
+        Args:
+            example: one input example (or a batch, of which the first is used).
+
+        Returns:
+            A function without arguments: ``set_tensor``, ``invoke``, ``get_tensor`` on the
+            input quantized once, beforehand.
+
+        Raises:
+            InputShapeError: an example of another shape or dtype than the file's.
+        """
         example = check_input(example, *self.input_spec)[:1]
         self.predict(example)  # batch of one allocated
         interpreter, tensor = self.interpreter, self._quantize(example)
