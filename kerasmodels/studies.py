@@ -127,6 +127,7 @@ def open_study(storage, name: str, identity: dict[str, Any], *, sampler, pruner)
 def record_identity(study, identity: dict[str, Any]) -> None:
     """Record ``identity`` in the study this process made: first as one attribute (one write:
     a worker never reads half of it), then key by key for the readers of each."""
+    identity = as_stored(identity)
     study.set_user_attr(IDENTITY, identity)
     for key, value in identity.items():
         study.set_user_attr(key, value)
@@ -137,9 +138,7 @@ def check_identity(study, identity: dict[str, Any],
     """Check a study another process made against ``identity``: a StorageError when it
     records another. Its maker records it just after making it: wait for that, and record
     ``identity`` if it never comes (its maker died in between)."""
-    import json
-
-    identity = json.loads(json.dumps(identity, default=str))  # as the database gives it back
+    identity = as_stored(identity)
     deadline = time.monotonic() + wait_seconds
     while (recorded := recorded_identity(study)) is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -158,6 +157,14 @@ def check_identity(study, identity: dict[str, Any],
         raise StorageError(f"study {study.study_name!r} was made for another "
                            f"{recorded.get('kind', 'search')} ({theirs}; this one has {yours}): "
                            "name another study, or give what it was made with")
+
+
+def as_stored(identity: dict[str, Any]) -> dict[str, Any]:
+    """``identity`` as the database gives it back (JSON: tuples become lists, paths and other
+    objects their text), so what is recorded and what is compared are alike."""
+    import json
+
+    return json.loads(json.dumps(identity, default=str))
 
 
 def recorded_identity(study) -> dict[str, Any] | None:

@@ -169,21 +169,26 @@ def test_a_study_just_made_by_another_worker_is_checked_once_its_maker_records_i
     from kerasmodels.studies import check_identity, open_storage, record_identity
 
     storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}")
-    identity = {"kind": "search", "arch": "mlp", "space": {"width": [32, 64]}}
+    # a tuple and a path, as callers give them: recorded and compared as the database keeps them
+    identity = {"kind": "search", "arch": "mlp", "space": {"width": (32, 64)},
+                "folder": tmp_path / "runs"}
+    stored = {**identity, "space": {"width": [32, 64]}, "folder": str(tmp_path / "runs")}
     made = optuna.create_study(study_name="new", storage=storage)
     loaded = optuna.load_study(study_name="new", storage=storage)
     maker = threading.Timer(1.0, record_identity, (made, identity))
     maker.start()
     started = time.monotonic()
     check_identity(loaded, identity)
-    assert time.monotonic() - started >= 0.9  # it waited for the record, did not write its own
+    waited = time.monotonic() - started
+    assert 0.9 <= waited < 10, waited  # it waited for the maker's record, did not write its own
     maker.join()
+    assert made.user_attrs["identity"] == stored
     with pytest.raises(StorageError, match=r"study 'new' was made for another search "
                                            r"\(arch='mlp'; this one has arch='cnn'\)"):
         check_identity(loaded, {**identity, "arch": "cnn"})
     orphan = optuna.create_study(study_name="orphan", storage=storage)
     check_identity(orphan, identity, wait_seconds=0.3)
-    assert orphan.user_attrs["identity"] == identity and orphan.user_attrs["arch"] == "mlp"
+    assert orphan.user_attrs["identity"] == stored and orphan.user_attrs["arch"] == "mlp"
 
 
 def test_bad_storage_and_another_searchs_study_are_one_line_and_write_nothing(tmp_path):
